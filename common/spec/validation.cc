@@ -1,0 +1,196 @@
+#include "common/spec/validation.h"
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/quantity.h"
+#include "common/time_util.h"
+
+namespace gantry::spec {
+namespace {
+
+using gantry::v1::ContainerDefinition;
+
+bool IsNameChar(char c, bool allow_upper) {
+  return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '-' || c == '_' ||
+         (allow_upper && absl::ascii_isupper(c));
+}
+
+// Names that end up in container ids, env variable names and file paths.
+std::string CheckName(absl::string_view name, size_t max_len, bool allow_upper) {
+  if (name.empty()) return "required";
+  if (name.size() > max_len) return absl::StrCat("longer than ", max_len, " characters");
+  for (char c : name) {
+    if (!IsNameChar(c, allow_upper)) {
+      return absl::StrCat("\"", name, "\" may contain only ",
+                          allow_upper ? "letters" : "lowercase letters",
+                          ", digits, '-' and '_'");
+    }
+  }
+  if (!absl::ascii_isalnum(name.front())) {
+    return absl::StrCat("\"", name, "\" must start with a letter or digit");
+  }
+  return "";
+}
+
+bool IsEnvName(absl::string_view name) {
+  if (name.empty() || absl::ascii_isdigit(name.front())) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && c != '_') return false;
+  }
+  return true;
+}
+
+void ValidateContainer(const ContainerDefinition& c, const std::string& path,
+                       std::vector<FieldError>& errors, std::set<std::string>& port_names,
+                       std::set<uint32_t>& host_ports) {
+  auto add = [&](absl::string_view field, std::string problem) {
+    errors.push_back({absl::StrCat(path, ".", field), std::move(problem)});
+  };
+  if (auto p = CheckName(c.name(), 63, false); !p.empty()) add("name", p);
+  if (c.image().empty()) add("image", "required, e.g. registry.example.org/team/app:1.2");
+  if (c.cpu() < 0) add("cpu", absl::StrCat("must be >= 0, got ", c.cpu(), "m"));
+  if (c.memory() <= 0) {
+    add("memory", "required: the container's hard memory limit, e.g. 64Mi");
+  } else if (c.memory() < kMinMemoryBytes) {
+    add("memory", absl::StrCat("must be at least 4Mi, got ", FormatMemory(c.memory())));
+  }
+  for (const auto& [key, value] : c.environment()) {
+    if (!IsEnvName(key)) {
+      add(absl::StrCat("environment.", key),
+          "not a valid variable name (letters, digits and '_', not starting with a digit)");
+    } else if (absl::StartsWith(key, "GANTRY_")) {
+      add(absl::StrCat("environment.", key), "names starting with GANTRY_ are set by Gantry");
+    }
+  }
+  if (c.has_stop_timeout()) {
+    const absl::Duration d = FromProtoDuration(c.stop_timeout());
+    if (d < absl::ZeroDuration() || d > absl::Minutes(10)) {
+      add("stopTimeout", absl::StrCat("must be between 0s and 10m, got ", FormatDurationText(d)));
+    }
+  }
+  for (int i = 0; i < c.port_mappings_size(); ++i) {
+    const auto& pm = c.port_mappings(i);
+    const std::string pp = absl::StrCat("portMappings[", i, "]");
+    if (auto p = CheckName(pm.name(), 32, false); !p.empty()) {
+      add(absl::StrCat(pp, ".name"), p);
+    } else if (!port_names.insert(pm.name()).second) {
+      add(absl::StrCat(pp, ".name"),
+          absl::StrCat("\"", pm.name(), "\" is used by another port of this task"));
+    }
+    if (pm.container_port() > 65535) {
+      add(absl::StrCat(pp, ".containerPort"), "must be <= 65535");
+    }
+    if (pm.host_port() > 65535) add(absl::StrCat(pp, ".hostPort"), "must be <= 65535");
+    if (pm.container_port() != 0 && pm.host_port() == 0) {
+      add(absl::StrCat(pp, ".containerPort"),
+          absl::StrCat("tasks use their node's network, so a fixed containerPort ",
+                       pm.container_port(),
+                       " needs the same hostPort; for a dynamic port set containerPort: 0 "
+                       "and listen on $GANTRY_PORT_",
+                       absl::AsciiStrToUpper(pm.name())));
+    } else if (pm.container_port() != 0 && pm.container_port() != pm.host_port()) {
+      add(absl::StrCat(pp, ".containerPort"),
+          absl::StrCat("must equal hostPort (", pm.host_port(),
+                       ") or be 0: tasks use their node's network"));
+    }
+    if (pm.host_port() != 0 && !host_ports.insert(pm.host_port()).second) {
+      add(absl::StrCat(pp, ".hostPort"),
+          absl::StrCat(pm.host_port(), " is used by another port of this task"));
+    }
+  }
+}
+
+}  // namespace
+
+void ApplyDefaults(gantry::v1::TaskDefinition& td) {
+  for (auto& c : *td.mutable_containers()) {
+    if (!c.has_essential()) c.set_essential(true);
+    if (!c.has_stop_timeout()) *c.mutable_stop_timeout() = ToProtoDuration(absl::Seconds(30));
+  }
+}
+
+std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition& td) {
+  std::vector<FieldError> errors;
+  if (auto p = CheckName(td.family(), 128, true); !p.empty()) errors.push_back({"family", p});
+  if (td.containers().empty()) {
+    errors.push_back({"containers", "at least one container is required"});
+  }
+  std::set<std::string> names;
+  std::set<std::string> port_names;
+  std::set<uint32_t> host_ports;
+  bool any_essential = false;
+  for (int i = 0; i < td.containers_size(); ++i) {
+    const auto& c = td.containers(i);
+    const std::string path = absl::StrCat("containers[", i, "]");
+    if (!c.name().empty() && !names.insert(c.name()).second) {
+      errors.push_back({absl::StrCat(path, ".name"),
+                        absl::StrCat("\"", c.name(), "\" is used by another container")});
+    }
+    if (!c.has_essential() || c.essential()) any_essential = true;
+    ValidateContainer(c, path, errors, port_names, host_ports);
+  }
+  if (!td.containers().empty() && !any_essential) {
+    errors.push_back({"containers", "at least one container must be essential"});
+  }
+  return errors;
+}
+
+std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
+  std::vector<FieldError> errors;
+  if (auto p = CheckName(service.name(), 63, false); !p.empty()) {
+    errors.push_back({"name", p});
+  }
+  if (service.task_definition().empty()) {
+    errors.push_back({"taskDefinition", "required: a family (\"web\") or a revision (\"web:3\")"});
+  } else if (auto ref = ParseTaskDefinitionRef(service.task_definition()); !ref.ok()) {
+    errors.push_back({"taskDefinition", std::string(ref.status().message())});
+  }
+  if (service.desired_count() < 0) {
+    errors.push_back(
+        {"desiredCount", absl::StrCat("must be >= 0, got ", service.desired_count())});
+  } else if (service.desired_count() > kMaxDesiredCount) {
+    errors.push_back({"desiredCount", absl::StrCat("must be <= ", kMaxDesiredCount, ", got ",
+                                                   service.desired_count())});
+  }
+  const auto& placement = service.placement();
+  if (!placement.strategy().empty() || !placement.constraints().empty()) {
+    errors.push_back({"placement",
+                      "custom placement strategies and constraints are not available yet; "
+                      "leave placement out to spread tasks across zones, then nodes"});
+  }
+  return errors;
+}
+
+absl::Status ErrorsToStatus(absl::string_view context, const std::vector<FieldError>& errors) {
+  if (errors.empty()) return absl::OkStatus();
+  std::vector<std::string> parts;
+  parts.reserve(errors.size());
+  for (const auto& e : errors) parts.push_back(absl::StrCat(e.field, ": ", e.problem));
+  std::string message = absl::StrJoin(parts, "; ");
+  if (!context.empty()) message = absl::StrCat(context, ": ", message);
+  return absl::InvalidArgumentError(message);
+}
+
+absl::StatusOr<TaskDefinitionRef> ParseTaskDefinitionRef(absl::string_view ref) {
+  TaskDefinitionRef out;
+  const size_t colon = ref.find(':');
+  out.family = std::string(ref.substr(0, colon));
+  if (auto p = CheckName(out.family, 128, true); !p.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("family ", p));
+  }
+  if (colon != absl::string_view::npos) {
+    const absl::string_view rev = ref.substr(colon + 1);
+    if (!absl::SimpleAtoi(rev, &out.revision) || out.revision <= 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", ref, "\": the revision after ':' must be a positive number, as in web:3"));
+    }
+  }
+  return out;
+}
+
+}  // namespace gantry::spec

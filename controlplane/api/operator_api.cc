@@ -1,0 +1,327 @@
+#include "controlplane/api/operator_api.h"
+
+#include <google/protobuf/util/message_differencer.h>
+
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/spec/validation.h"
+#include "common/status_util.h"
+#include "common/time_util.h"
+#include "controlplane/state/keys.h"
+
+namespace gantry::api {
+
+using gantry::v1::Service;
+using gantry::v1::TaskDefinition;
+using google::protobuf::util::MessageDifferencer;
+
+namespace {
+
+bool SameContainers(const TaskDefinition& a, const TaskDefinition& b) {
+  if (a.containers_size() != b.containers_size()) return false;
+  for (int i = 0; i < a.containers_size(); ++i) {
+    if (!MessageDifferencer::Equals(a.containers(i), b.containers(i))) return false;
+  }
+  return true;
+}
+
+std::string Ref(const TaskDefinition& td) { return absl::StrCat(td.family(), ":", td.revision()); }
+
+}  // namespace
+
+OperatorApi::OperatorApi(state::ClusterState* state, events::EventLog* events,
+                         nodes::NodeManager* nodes, const Clock* clock)
+    : state_(state), events_(events), nodes_(nodes), clock_(clock) {}
+
+absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::Apply(
+    const gantry::v1::ApplyRequest& request) {
+  // Validate everything before touching anything.
+  std::set<std::string> families;
+  for (const auto& td_in : request.task_definitions()) {
+    TaskDefinition td = td_in;
+    spec::ApplyDefaults(td);
+    RETURN_IF_ERROR(spec::ErrorsToStatus(absl::StrCat("TaskDefinition ", td.family()),
+                                         spec::ValidateTaskDefinition(td)));
+    if (!families.insert(td.family()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("TaskDefinition ", td.family(), ": defined twice in one apply"));
+    }
+  }
+  std::set<std::string> names;
+  for (const auto& s : request.services()) {
+    RETURN_IF_ERROR(spec::ErrorsToStatus(absl::StrCat("Service ", s.name()),
+                                         spec::ValidateService(s)));
+    if (!names.insert(s.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Service ", s.name(), ": defined twice in one apply"));
+    }
+  }
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    std::vector<std::string> messages;
+    bool conflict = false;
+    auto response = TryApply(request, messages, conflict);
+    if (!response.ok()) return response.status();
+    if (conflict) continue;
+    for (const auto& r : response->results()) {
+      if (r.action() == "unchanged") continue;
+      events_->Record(r.kind() == "Service" ? r.name() : "", "", "",
+                      absl::StrCat(r.kind(), " ", r.name(), " ", r.action()));
+    }
+    for (const auto& m : messages) {
+      const auto space = m.find(' ');
+      events_->Record(m.substr(0, space), "", "", m.substr(space + 1));
+    }
+    return response;
+  }
+  return absl::AbortedError("apply: the state kept changing underneath; try again");
+}
+
+absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
+    const gantry::v1::ApplyRequest& request, std::vector<std::string>& messages,
+    bool& conflict) {
+  const auto now = ToProtoTime(clock_->Now());
+  gantry::v1::ApplyResponse response;
+  store::TxnRequest txn;
+  // Family -> the revision a service naming just the family resolves to.
+  std::map<std::string, int64_t> latest;
+
+  for (const auto& td_in : request.task_definitions()) {
+    TaskDefinition td = td_in;
+    spec::ApplyDefaults(td);
+    td.clear_created_at();
+    const auto current = state_->GetTaskDefinition(td.family(), 0);
+    auto* result = response.add_results();
+    result->set_kind("TaskDefinition");
+    if (current && SameContainers(*current, td)) {
+      latest[td.family()] = current->revision();
+      result->set_name(Ref(*current));
+      result->set_action("unchanged");
+      continue;
+    }
+    td.set_revision(current ? current->revision() + 1 : 1);
+    *td.mutable_created_at() = now;
+    latest[td.family()] = td.revision();
+    const std::string key = state::TaskDefKey(td.family(), td.revision());
+    txn.compares.push_back({key, 0});
+    txn.ops.push_back(store::Op::Put(key, td.SerializeAsString()));
+    result->set_name(Ref(td));
+    result->set_action("created");
+  }
+
+  for (const auto& in : request.services()) {
+    ASSIGN_OR_RETURN(auto ref, spec::ParseTaskDefinitionRef(in.task_definition()));
+    int64_t revision = ref.revision;
+    auto known = latest.find(ref.family);
+    const auto stored_latest = state_->GetTaskDefinition(ref.family, 0);
+    const int64_t newest = known != latest.end() ? known->second
+                           : stored_latest        ? stored_latest->revision()
+                                                  : 0;
+    if (newest == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "Service ", in.name(), ": taskDefinition ", in.task_definition(),
+          ": no task definition family ", ref.family,
+          " exists; apply a TaskDefinition with that family first (or in the same file)"));
+    }
+    if (revision == 0) revision = newest;
+    if (revision > newest) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("Service ", in.name(), ": taskDefinition ", in.task_definition(),
+                       ": no such revision (the latest is ", ref.family, ":", newest, ")"));
+    }
+    const std::string resolved = absl::StrCat(ref.family, ":", revision);
+
+    const auto existing = state_->GetService(in.name());
+    Service s = existing ? existing->value : Service();
+    s.clear_running_count();
+    s.clear_pending_count();
+    auto* result = response.add_results();
+    result->set_kind("Service");
+    result->set_name(in.name());
+    if (existing && s.status() == Service::DELETING) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("Service ", in.name(),
+                       ": is being deleted; apply it again once its tasks have stopped "
+                       "(watch with `gantryctl describe service ",
+                       in.name(), "`)"));
+    }
+    const Service before = s;
+    s.set_name(in.name());
+    s.set_task_definition(in.task_definition());
+    s.set_desired_count(in.desired_count());
+    *s.mutable_placement() = in.placement();
+    s.set_resolved_task_definition(resolved);
+    s.set_status(Service::ACTIVE);
+    if (existing && MessageDifferencer::Equals(before, s)) {
+      result->set_action("unchanged");
+      continue;
+    }
+    if (!existing) *s.mutable_created_at() = now;
+    *s.mutable_updated_at() = now;
+    result->set_action(existing ? "updated" : "created");
+    if (existing && before.resolved_task_definition() != resolved) {
+      messages.push_back(absl::StrCat(in.name(), " rolling from ",
+                                      before.resolved_task_definition(), " to ", resolved));
+    }
+    if (existing && before.desired_count() != s.desired_count()) {
+      messages.push_back(absl::StrCat(in.name(), " desired count ", before.desired_count(),
+                                      " -> ", s.desired_count()));
+    }
+    txn.compares.push_back({state::ServiceKey(in.name()), existing ? existing->mod_revision : 0});
+    txn.ops.push_back(store::Op::Put(state::ServiceKey(in.name()), s.SerializeAsString()));
+  }
+
+  auto committed = state_->Commit(txn);
+  if (!committed.ok()) return committed.status();
+  conflict = !committed->succeeded;
+  return response;
+}
+
+absl::StatusOr<gantry::v1::ListTaskDefinitionsResponse> OperatorApi::ListTaskDefinitions(
+    const gantry::v1::ListTaskDefinitionsRequest& request) {
+  gantry::v1::ListTaskDefinitionsResponse out;
+  for (auto& td : state_->ListTaskDefinitions(request.family())) {
+    *out.add_task_definitions() = std::move(td);
+  }
+  return out;
+}
+
+absl::StatusOr<TaskDefinition> OperatorApi::GetTaskDefinition(
+    const gantry::v1::GetTaskDefinitionRequest& request) {
+  ASSIGN_OR_RETURN(auto ref, spec::ParseTaskDefinitionRef(request.reference()));
+  auto td = state_->GetTaskDefinition(ref.family, ref.revision);
+  if (!td) {
+    return absl::NotFoundError(absl::StrCat("task definition ", request.reference(),
+                                            " not found (list them with `gantryctl get "
+                                            "taskdefs`)"));
+  }
+  return *td;
+}
+
+absl::StatusOr<gantry::v1::ListServicesResponse> OperatorApi::ListServices() {
+  gantry::v1::ListServicesResponse out;
+  for (auto& s : state_->ListServices()) *out.add_services() = std::move(s);
+  return out;
+}
+
+absl::StatusOr<Service> OperatorApi::GetService(const gantry::v1::GetServiceRequest& request) {
+  auto s = state_->GetService(request.name());
+  if (!s) {
+    return absl::NotFoundError(
+        absl::StrCat("service ", request.name(), " not found (list them with `gantryctl get "
+                     "services`)"));
+  }
+  return s->value;
+}
+
+absl::StatusOr<Service> OperatorApi::ScaleService(
+    const gantry::v1::ScaleServiceRequest& request) {
+  if (request.desired_count() < 0 || request.desired_count() > spec::kMaxDesiredCount) {
+    return absl::InvalidArgumentError(absl::StrCat("count must be between 0 and ",
+                                                   spec::kMaxDesiredCount, ", got ",
+                                                   request.desired_count()));
+  }
+  int previous = 0;
+  absl::Status refused;
+  auto st = state_->UpdateService(request.name(), [&](Service& s) {
+    if (s.status() == Service::DELETING) {
+      refused = absl::FailedPreconditionError(
+          absl::StrCat("service ", request.name(), " is being deleted"));
+      return false;
+    }
+    previous = s.desired_count();
+    if (previous == request.desired_count()) return false;
+    s.set_desired_count(request.desired_count());
+    *s.mutable_updated_at() = ToProtoTime(clock_->Now());
+    return true;
+  });
+  if (absl::IsNotFound(st)) {
+    return absl::NotFoundError(absl::StrCat("service ", request.name(), " not found"));
+  }
+  RETURN_IF_ERROR(st);
+  RETURN_IF_ERROR(refused);
+  if (previous != request.desired_count()) {
+    events_->Record(request.name(), "", "",
+                    absl::StrCat("scaled from ", previous, " to ", request.desired_count()));
+  }
+  gantry::v1::GetServiceRequest get;
+  get.set_name(request.name());
+  return GetService(get);
+}
+
+absl::StatusOr<Service> OperatorApi::DeleteService(
+    const gantry::v1::DeleteServiceRequest& request) {
+  bool changed = false;
+  auto st = state_->UpdateService(request.name(), [&](Service& s) {
+    if (s.status() == Service::DELETING) return false;
+    s.set_status(Service::DELETING);
+    s.set_desired_count(0);
+    *s.mutable_updated_at() = ToProtoTime(clock_->Now());
+    changed = true;
+    return true;
+  });
+  if (absl::IsNotFound(st)) {
+    return absl::NotFoundError(absl::StrCat("service ", request.name(), " not found"));
+  }
+  RETURN_IF_ERROR(st);
+  if (changed) events_->Record(request.name(), "", "", "deleting: stopping all tasks");
+  gantry::v1::GetServiceRequest get;
+  get.set_name(request.name());
+  auto s = GetService(get);
+  if (absl::IsNotFound(s.status())) {
+    // Already gone: the controller removed it between our write and read.
+    Service gone;
+    gone.set_name(request.name());
+    gone.set_status(Service::DELETING);
+    return gone;
+  }
+  return s;
+}
+
+absl::StatusOr<gantry::v1::ListTasksResponse> OperatorApi::ListTasks(
+    const gantry::v1::ListTasksRequest& request) {
+  gantry::v1::ListTasksResponse out;
+  for (auto& t : state_->ListTasks({.service = request.service(),
+                                    .node = request.node(),
+                                    .include_stopped = request.include_stopped()})) {
+    *out.add_tasks() = std::move(t);
+  }
+  return out;
+}
+
+absl::StatusOr<gantry::v1::Task> OperatorApi::GetTask(const gantry::v1::GetTaskRequest& request) {
+  return state_->FindTask(request.id());
+}
+
+gantry::v1::Node OperatorApi::WithLiveness(gantry::v1::Node node) const {
+  node.set_connected(nodes_->IsConnected(node.name()));
+  const absl::Time heard = nodes_->LastHeard(node.name());
+  if (heard != absl::UnixEpoch()) *node.mutable_last_heartbeat() = ToProtoTime(heard);
+  return node;
+}
+
+absl::StatusOr<gantry::v1::ListNodesResponse> OperatorApi::ListNodes() {
+  gantry::v1::ListNodesResponse out;
+  for (auto& n : state_->ListNodes()) *out.add_nodes() = WithLiveness(std::move(n));
+  return out;
+}
+
+absl::StatusOr<gantry::v1::Node> OperatorApi::GetNode(const gantry::v1::GetNodeRequest& request) {
+  auto n = state_->GetNode(request.name());
+  if (!n) {
+    return absl::NotFoundError(absl::StrCat("node ", request.name(),
+                                            " not found (list them with `gantryctl get nodes`)"));
+  }
+  return WithLiveness(n->value);
+}
+
+absl::StatusOr<gantry::v1::ListEventsResponse> OperatorApi::ListEvents(
+    const gantry::v1::ListEventsRequest& request) {
+  gantry::v1::ListEventsResponse out;
+  const size_t limit = request.limit() > 0 ? static_cast<size_t>(request.limit()) : 100;
+  for (auto& e : events_->List(request.service(), limit)) *out.add_events() = std::move(e);
+  return out;
+}
+
+}  // namespace gantry::api

@@ -1,0 +1,61 @@
+#pragma once
+
+// The operator API's logic, free of gRPC: validation, apply semantics
+// (immutable task definition revisions, idempotent re-apply), scale and
+// delete, and the reads behind `gantryctl get` and `describe`. The gRPC
+// service (operator_service.h) only translates to and from this class.
+//
+// Thread-safe: every method may be called concurrently; writes are
+// compare-and-swap transactions retried on conflict.
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "controlplane/events/event_log.h"
+#include "controlplane/nodes/node_manager.h"
+#include "controlplane/state/cluster_state.h"
+#include "gantry/v1/operator.pb.h"
+
+namespace gantry::api {
+
+class OperatorApi {
+ public:
+  OperatorApi(state::ClusterState* state, events::EventLog* events, nodes::NodeManager* nodes,
+              const Clock* clock);
+
+  absl::StatusOr<gantry::v1::ApplyResponse> Apply(const gantry::v1::ApplyRequest& request);
+
+  absl::StatusOr<gantry::v1::ListTaskDefinitionsResponse> ListTaskDefinitions(
+      const gantry::v1::ListTaskDefinitionsRequest& request);
+  absl::StatusOr<gantry::v1::TaskDefinition> GetTaskDefinition(
+      const gantry::v1::GetTaskDefinitionRequest& request);
+
+  absl::StatusOr<gantry::v1::ListServicesResponse> ListServices();
+  absl::StatusOr<gantry::v1::Service> GetService(const gantry::v1::GetServiceRequest& request);
+  absl::StatusOr<gantry::v1::Service> ScaleService(
+      const gantry::v1::ScaleServiceRequest& request);
+  absl::StatusOr<gantry::v1::Service> DeleteService(
+      const gantry::v1::DeleteServiceRequest& request);
+
+  absl::StatusOr<gantry::v1::ListTasksResponse> ListTasks(
+      const gantry::v1::ListTasksRequest& request);
+  absl::StatusOr<gantry::v1::Task> GetTask(const gantry::v1::GetTaskRequest& request);
+
+  absl::StatusOr<gantry::v1::ListNodesResponse> ListNodes();
+  absl::StatusOr<gantry::v1::Node> GetNode(const gantry::v1::GetNodeRequest& request);
+
+  absl::StatusOr<gantry::v1::ListEventsResponse> ListEvents(
+      const gantry::v1::ListEventsRequest& request);
+
+ private:
+  absl::StatusOr<gantry::v1::ApplyResponse> TryApply(const gantry::v1::ApplyRequest& request,
+                                                     std::vector<std::string>& events,
+                                                     bool& conflict);
+  gantry::v1::Node WithLiveness(gantry::v1::Node node) const;
+
+  state::ClusterState* const state_;
+  events::EventLog* const events_;
+  nodes::NodeManager* const nodes_;
+  const Clock* const clock_;
+};
+
+}  // namespace gantry::api

@@ -1,0 +1,69 @@
+#pragma once
+
+// Wires the control plane together: state store, cluster state, event log,
+// node manager, service controller and the gRPC server. main.cc and the
+// integration tests both start the control plane through this class.
+//
+// Start-up order follows "recover first": the store is opened and the state
+// loaded before any controller runs or any agent can connect.
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/tls.h"
+#include "controlplane/api/agent_service.h"
+#include "controlplane/api/operator_api.h"
+#include "controlplane/api/operator_service.h"
+#include "controlplane/controllers/service_controller.h"
+#include "controlplane/events/event_log.h"
+#include "controlplane/nodes/node_manager.h"
+#include "controlplane/state/cluster_state.h"
+#include "controlplane/store/store.h"
+#include "grpcpp/server.h"
+
+namespace gantry {
+
+class ControlPlane {
+ public:
+  struct Options {
+    std::string listen = "127.0.0.1:7070";
+    // Holds state.db. Empty: an in-memory store (tests only).
+    std::string data_dir;
+    TlsFiles tls;
+    nodes::NodeManager::Options nodes;
+    controllers::ServiceController::Options controller;
+  };
+
+  static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(const Options& options,
+                                                             const Clock* clock);
+  ~ControlPlane();
+
+  // The port the server is bound to (useful with port 0).
+  int port() const { return port_; }
+  // Stops serving and joins all threads. Idempotent.
+  void Shutdown();
+  void Wait();
+
+  state::ClusterState* state() { return state_.get(); }
+  nodes::NodeManager* node_manager() { return nodes_.get(); }
+  controllers::ServiceController* controller() { return controller_.get(); }
+
+ private:
+  ControlPlane() = default;
+
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<state::ClusterState> state_;
+  std::unique_ptr<events::EventLog> events_;
+  std::unique_ptr<nodes::NodeManager> nodes_;
+  std::unique_ptr<controllers::ServiceController> controller_;
+  std::unique_ptr<api::OperatorApi> api_;
+  std::unique_ptr<api::OperatorServiceImpl> operator_service_;
+  std::unique_ptr<api::AgentServiceImpl> agent_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace gantry

@@ -1,0 +1,290 @@
+#include "controlplane/controllers/service_controller.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/ids.h"
+#include "common/status_util.h"
+#include "common/time_util.h"
+#include "controlplane/scheduler/placement.h"
+#include "controlplane/state/keys.h"
+#include "common/log.h"
+
+namespace gantry::controllers {
+
+using gantry::v1::Service;
+using gantry::v1::Task;
+using gantry::v1::TaskDefinition;
+
+ServiceController::ServiceController(state::ClusterState* state, events::EventLog* events,
+                                     const Clock* clock, Options options)
+    : state_(state), events_(events), clock_(clock), options_(options) {}
+
+ServiceController::~ServiceController() { Stop(); }
+
+void ServiceController::Start() { thread_ = std::thread([this] { Loop(); }); }
+
+void ServiceController::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ServiceController::MarkDirty(const std::set<std::string>& services) {
+  if (services.empty()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    dirty_.insert(services.begin(), services.end());
+  }
+  cv_.notify_all();
+}
+
+void ServiceController::MarkAllDirty() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    all_dirty_ = true;
+  }
+  cv_.notify_all();
+}
+
+void ServiceController::Loop() {
+  absl::Time next_resync = absl::Now();
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    if (dirty_.empty() && !all_dirty_) {
+      const absl::Duration wait = next_resync - absl::Now();
+      if (wait > absl::ZeroDuration()) {
+        cv_.wait_for(lock, absl::ToChronoNanoseconds(wait));
+      }
+    }
+    if (stop_) break;
+    const bool all = all_dirty_ || absl::Now() >= next_resync;
+    std::set<std::string> batch;
+    batch.swap(dirty_);
+    all_dirty_ = false;
+    lock.unlock();
+    if (all) {
+      ReconcileAll();
+      next_resync = absl::Now() + options_.resync_interval;
+    } else {
+      for (const auto& name : batch) {
+        if (auto st = Reconcile(name); !st.ok()) {
+          spdlog::warn("reconcile service {}: {}", name, st.message());
+        }
+      }
+    }
+    lock.lock();
+  }
+}
+
+void ServiceController::ReconcileAll() {
+  std::set<std::string> names;
+  for (const auto& s : state_->ListServices()) names.insert(s.name());
+  // Tasks whose service record is gone still need stopping and collecting.
+  for (const auto& t : state_->ListTasks({.include_stopped = true})) names.insert(t.service());
+  for (const auto& name : names) {
+    if (auto st = Reconcile(name); !st.ok()) {
+      spdlog::warn("reconcile service {}: {}", name, st.message());
+    }
+  }
+}
+
+absl::Status ServiceController::Reconcile(const std::string& name) {
+  const auto tasks = state_->ListTasks({.service = name, .include_stopped = true});
+  CollectGarbage(tasks);
+  const auto versioned = state_->GetService(name);
+  std::vector<Task> live;
+  for (const auto& t : tasks) {
+    if (t.desired_status() == Task::RUNNING) live.push_back(t);
+  }
+  if (!versioned) {
+    std::vector<std::string> orphans;
+    for (const auto& t : live) orphans.push_back(t.id());
+    return StopTasks(orphans, "Service no longer exists");
+  }
+  const Service& service = versioned->value;
+  if (service.status() == Service::DELETING) return ReconcileDeleting(service, tasks);
+
+  const auto td = state_->ResolveTaskDefinition(service.resolved_task_definition());
+  if (!td) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "service ", name, " runs ", service.resolved_task_definition(), ", which does not exist"));
+  }
+
+  std::vector<scheduler::StopCandidate> current;
+  std::vector<scheduler::StopCandidate> old;
+  int running_current = 0;
+  for (const auto& t : live) {
+    scheduler::StopCandidate c{t.id(), t.node(), t.zone(), t.last_status() == Task::RUNNING};
+    if (t.task_definition() == service.resolved_task_definition()) {
+      running_current += c.running ? 1 : 0;
+      current.push_back(std::move(c));
+    } else {
+      old.push_back(std::move(c));
+    }
+  }
+
+  const int desired = service.desired_count();
+  const int have = static_cast<int>(current.size());
+  if (have < desired) {
+    RETURN_IF_ERROR(PlaceTasks(service, *td, desired - have));
+  } else if (have > desired) {
+    RETURN_IF_ERROR(StopTasks(scheduler::ChooseTasksToStop(current, have - desired),
+                              absl::StrCat("Scaled in to ", desired)));
+  }
+  // Old-revision tasks leave only as current ones run in their place.
+  const int keep_old = std::max(0, desired - running_current);
+  if (static_cast<int>(old.size()) > keep_old) {
+    RETURN_IF_ERROR(StopTasks(
+        scheduler::ChooseTasksToStop(old, static_cast<int>(old.size()) - keep_old),
+        absl::StrCat("Replaced by ", service.resolved_task_definition())));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServiceController::ReconcileDeleting(const Service& service,
+                                                  const std::vector<Task>& tasks) {
+  std::vector<std::string> to_stop;
+  bool all_stopped = true;
+  for (const auto& t : tasks) {
+    if (t.desired_status() == Task::RUNNING) to_stop.push_back(t.id());
+    if (t.last_status() != Task::STOPPED) all_stopped = false;
+  }
+  RETURN_IF_ERROR(StopTasks(to_stop, "Service deleted"));
+  if (!all_stopped) return absl::OkStatus();
+  auto current = state_->GetService(service.name());
+  if (!current) return absl::OkStatus();
+  store::TxnRequest txn;
+  txn.compares.push_back({state::ServiceKey(service.name()), current->mod_revision});
+  txn.ops.push_back(store::Op::Delete(state::ServiceKey(service.name())));
+  auto result = state_->Commit(txn);
+  if (!result.ok()) return result.status();
+  if (result->succeeded) {
+    last_failure_.erase(service.name());
+    events_->Record(service.name(), "", "", "service deleted: all its tasks have stopped");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServiceController::PlaceTasks(const Service& service, const TaskDefinition& td,
+                                           int count) {
+  scheduler::PlacementRequest request;
+  request.service = service.name();
+  request.count = count;
+  for (const auto& c : td.containers()) {
+    request.cpu += c.cpu();
+    request.memory += c.memory();
+    for (const auto& pm : c.port_mappings()) {
+      if (pm.host_port() != 0) {
+        request.static_ports.push_back(pm.host_port());
+      } else {
+        request.dynamic_ports++;
+      }
+    }
+  }
+  auto nodes = state_->PlacementSnapshot(service.name());
+  const auto result = scheduler::Place(nodes, request);
+
+  if (!result.placed.empty()) {
+    const auto now = ToProtoTime(clock_->Now());
+    const std::string td_ref = absl::StrCat(td.family(), ":", td.revision());
+    store::TxnRequest txn;
+    std::map<std::string, int> per_node;
+    for (const auto& p : result.placed) {
+      Task task;
+      task.set_id(NewId());
+      task.set_service(service.name());
+      task.set_task_definition(td_ref);
+      task.set_node(p.node);
+      task.set_zone(p.zone);
+      task.set_desired_status(Task::RUNNING);
+      task.set_last_status(Task::PENDING);
+      *task.mutable_created_at() = now;
+      task.mutable_resources()->set_cpu(request.cpu);
+      task.mutable_resources()->set_memory(request.memory);
+      const auto node = state_->GetNode(p.node);
+      size_t dyn = 0;
+      for (const auto& c : td.containers()) {
+        auto* cs = task.add_containers();
+        cs->set_name(c.name());
+        cs->set_status(Task::PENDING);
+        cs->set_image(c.image());
+        for (const auto& pm : c.port_mappings()) {
+          auto* b = task.add_ports();
+          b->set_name(pm.name());
+          b->set_host_port(pm.host_port() != 0 ? pm.host_port() : p.dynamic_ports[dyn++]);
+          b->set_container_port(b->host_port());
+          if (node) b->set_host_address(node->value.address());
+        }
+      }
+      per_node[p.node]++;
+      txn.compares.push_back({state::TaskKey(task.id()), 0});
+      txn.ops.push_back(store::Op::Put(state::TaskKey(task.id()), task.SerializeAsString()));
+    }
+    auto committed = state_->Commit(txn);
+    if (!committed.ok()) return committed.status();
+    std::vector<std::string> where;
+    for (const auto& [node, n] : per_node) where.push_back(absl::StrCat(node, " ", n));
+    events_->Record(service.name(), "", "",
+                    absl::StrCat("placed ", result.placed.size(), " task(s) of ", td_ref, " (",
+                                 absl::StrJoin(where, ", "), ")"));
+  }
+  if (result.unplaced > 0) {
+    RecordPlacementFailure(service.name(), result.Explain(request, nodes.size()));
+  } else {
+    last_failure_.erase(service.name());
+  }
+  return absl::OkStatus();
+}
+
+void ServiceController::RecordPlacementFailure(const std::string& service,
+                                               const std::string& message) {
+  const absl::Time now = clock_->Now();
+  auto it = last_failure_.find(service);
+  if (it != last_failure_.end() && it->second.first == message &&
+      now - it->second.second < options_.placement_event_interval) {
+    return;
+  }
+  last_failure_[service] = {message, now};
+  events_->Record(service, "", "", message);
+}
+
+absl::Status ServiceController::StopTasks(const std::vector<std::string>& ids,
+                                          const std::string& reason) {
+  for (const auto& id : ids) {
+    bool stopped = false;
+    RETURN_IF_ERROR(state_->UpdateTask(id, [&](Task& t) {
+      if (t.desired_status() == Task::STOPPED) return false;
+      t.set_desired_status(Task::STOPPED);
+      if (t.stopped_reason().empty()) t.set_stopped_reason(reason);
+      if (t.last_status() == Task::RUNNING) t.set_last_status(Task::STOPPING);
+      stopped = true;
+      return true;
+    }));
+    if (stopped) {
+      auto t = state_->GetTask(id);
+      events_->Record(t ? t->value.service() : "", id, t ? t->value.node() : "",
+                      absl::StrCat("stopping task ", id.substr(0, 8), ": ", reason));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void ServiceController::CollectGarbage(const std::vector<Task>& tasks) {
+  const absl::Time cutoff = clock_->Now() - options_.stopped_task_retention;
+  store::TxnRequest txn;
+  for (const auto& t : tasks) {
+    if (t.last_status() == Task::STOPPED && t.desired_status() == Task::STOPPED &&
+        FromProtoTime(t.stopped_at()) < cutoff) {
+      txn.ops.push_back(store::Op::Delete(state::TaskKey(t.id())));
+    }
+  }
+  if (txn.ops.empty()) return;
+  if (auto st = state_->Commit(txn); !st.ok()) {
+    spdlog::warn("forget stopped tasks: {}", st.status().message());
+  }
+}
+
+}  // namespace gantry::controllers

@@ -1,0 +1,85 @@
+#pragma once
+
+// Keeps every service at its desired count of tasks of its resolved task
+// definition revision. Level-triggered: each pass compares what the service
+// wants with the tasks the state holds and acts idempotently, so a missed
+// notification only delays work until the next periodic resync.
+//
+// One pass over a service:
+//   - DELETING: stop every task; remove the record once all have stopped;
+//   - too few tasks of the current revision: place and create them (one
+//     store transaction per batch);
+//   - too many: stop the surplus, keeping the spread even;
+//   - tasks of an older revision: stop them as replacements come up, never
+//     dropping below the desired count of running tasks (a rolling update
+//     with 100% minimum healthy and 200% maximum);
+//   - stopped tasks older than the retention period are forgotten.
+//
+// Thread safety: Reconcile() and ReconcileAll() must not run concurrently
+// with each other (the loop thread calls them; tests call them directly).
+// MarkDirty() is thread-safe and cheap, so it can run inside state listeners.
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "controlplane/events/event_log.h"
+#include "controlplane/state/cluster_state.h"
+
+namespace gantry::controllers {
+
+class ServiceController {
+ public:
+  struct Options {
+    absl::Duration resync_interval = absl::Seconds(10);
+    absl::Duration stopped_task_retention = absl::Hours(1);
+    // The same placement failure is repeated in events at most this often.
+    absl::Duration placement_event_interval = absl::Minutes(1);
+  };
+
+  ServiceController(state::ClusterState* state, events::EventLog* events, const Clock* clock,
+                    Options options);
+  ~ServiceController();
+
+  // Starts the loop thread; Stop() joins it.
+  void Start();
+  void Stop();
+
+  void MarkDirty(const std::set<std::string>& services);
+  void MarkAllDirty();
+
+  absl::Status Reconcile(const std::string& service);
+  void ReconcileAll();
+
+ private:
+  void Loop();
+  absl::Status ReconcileDeleting(const gantry::v1::Service& service,
+                                 const std::vector<gantry::v1::Task>& tasks);
+  absl::Status PlaceTasks(const gantry::v1::Service& service,
+                          const gantry::v1::TaskDefinition& td, int count);
+  absl::Status StopTasks(const std::vector<std::string>& ids, const std::string& reason);
+  void CollectGarbage(const std::vector<gantry::v1::Task>& tasks);
+  void RecordPlacementFailure(const std::string& service, const std::string& message);
+
+  state::ClusterState* const state_;
+  events::EventLog* const events_;
+  const Clock* const clock_;
+  const Options options_;
+
+  // Last placement failure per service, to avoid repeating it every pass.
+  std::map<std::string, std::pair<std::string, absl::Time>> last_failure_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> dirty_;
+  bool all_dirty_ = true;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace gantry::controllers

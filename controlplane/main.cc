@@ -1,0 +1,81 @@
+// gantry-controlplane: flag parsing and wiring only; see control_plane.h.
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "CLI/CLI.hpp"
+#include "common/logging.h"
+#include "common/quantity.h"
+#include "controlplane/control_plane.h"
+#include "common/log.h"
+
+namespace {
+
+absl::Duration ParseFlagDuration(const std::string& flag, const std::string& value) {
+  auto d = gantry::ParseDurationText(value);
+  if (!d.ok()) {
+    std::cerr << "gantry-controlplane: " << flag << ": " << d.status().message() << "\n";
+    std::exit(2);
+  }
+  return *d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Gantry control plane: API server, state store and controllers"};
+  gantry::ControlPlane::Options options;
+  std::string log_level = "info";
+  std::string grace = "10s";
+  std::string heartbeat = "2s";
+  std::string retention = "1h";
+  app.add_option("--listen", options.listen, "gRPC address (HOST:PORT)")
+      ->capture_default_str();
+  app.add_option("--data-dir", options.data_dir, "directory for the state store")->required();
+  app.add_option("--tls-cert", options.tls.cert, "server certificate (PEM)");
+  app.add_option("--tls-key", options.tls.key, "server private key (PEM)");
+  app.add_option("--tls-ca", options.tls.ca,
+                 "CA that signs client certificates; makes them mandatory");
+  app.add_option("--heartbeat-grace", grace,
+                 "a node not heard from for this long is DOWN")
+      ->capture_default_str();
+  app.add_option("--heartbeat-interval", heartbeat, "how often agents send heartbeats")
+      ->capture_default_str();
+  app.add_option("--stopped-task-retention", retention,
+                 "how long stopped tasks stay visible")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  if (auto st = gantry::SetupLogging("controlplane", log_level); !st.ok()) {
+    std::cerr << "gantry-controlplane: " << st.message() << "\n";
+    return 2;
+  }
+  options.nodes.heartbeat_grace = ParseFlagDuration("--heartbeat-grace", grace);
+  options.nodes.heartbeat_interval = ParseFlagDuration("--heartbeat-interval", heartbeat);
+  options.controller.stopped_task_retention =
+      ParseFlagDuration("--stopped-task-retention", retention);
+
+  // Block termination signals here; a dedicated thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto cp = gantry::ControlPlane::Start(options, gantry::RealClock::Get());
+  if (!cp.ok()) {
+    spdlog::critical("{}", cp.status().message());
+    return 1;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: shutting down", sig);
+    (*cp)->Shutdown();
+  });
+  (*cp)->Wait();
+  waiter.join();
+  return 0;
+}

@@ -1,0 +1,358 @@
+#include "controlplane/state/cluster_state.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/spec/validation.h"
+#include "controlplane/state/keys.h"
+#include "common/log.h"
+
+namespace gantry::state {
+
+using gantry::v1::Node;
+using gantry::v1::Service;
+using gantry::v1::Task;
+using gantry::v1::TaskDefinition;
+
+bool HoldsResources(const Task& task) { return task.last_status() != Task::STOPPED; }
+
+ClusterState::ClusterState(store::Store* store) : store_(store) {}
+
+ClusterState::~ClusterState() { watch_.reset(); }
+
+void ClusterState::AddListener(Listener listener) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  listeners_.push_back(std::move(listener));
+}
+
+absl::Status ClusterState::Start() {
+  auto range = store_->Range(kRoot);
+  if (!range.ok()) return range.status();
+  std::vector<store::Event> events;
+  events.reserve(range->kvs.size());
+  for (auto& kv : range->kvs) events.push_back({store::Event::Type::kPut, std::move(kv)});
+  {
+    Change ignored;
+    std::lock_guard<std::mutex> lock(mu_);
+    Apply(events, ignored);
+  }
+  auto watch = store_->Watch(kRoot, range->revision,
+                             [this](int64_t, const std::vector<store::Event>& evs) {
+                               Change change;
+                               {
+                                 std::lock_guard<std::mutex> lock(mu_);
+                                 Apply(evs, change);
+                               }
+                               std::lock_guard<std::mutex> lock(listeners_mu_);
+                               for (const auto& l : listeners_) l(change);
+                             });
+  if (!watch.ok()) return watch.status();
+  watch_ = std::move(*watch);
+  spdlog::info("state loaded at revision {}: {} services, {} nodes, {} tasks", range->revision,
+               services_.size(), nodes_.size(), tasks_.size());
+  return absl::OkStatus();
+}
+
+void ClusterState::AddUsage(const Task& task, int sign) {
+  if (!HoldsResources(task) || task.node().empty()) return;
+  NodeUsage& u = usage_[task.node()];
+  u.cpu += sign * task.resources().cpu();
+  u.memory += sign * task.resources().memory();
+  u.tasks += sign;
+  for (const auto& p : task.ports()) {
+    if ((u.ports[p.host_port()] += sign) <= 0) u.ports.erase(p.host_port());
+  }
+}
+
+void ClusterState::ApplyTask(const std::string& id, const Task* task, int64_t rev,
+                             Change& change) {
+  auto it = tasks_.find(id);
+  if (it != tasks_.end()) {
+    const Task& old = it->second.value;
+    AddUsage(old, -1);
+    change.services.insert(old.service());
+    if (!old.node().empty()) change.nodes.insert(old.node());
+    tasks_by_service_[old.service()].erase(id);
+    if (!old.node().empty()) tasks_by_node_[old.node()].erase(id);
+  }
+  if (task == nullptr) {
+    if (it != tasks_.end()) tasks_.erase(it);
+    return;
+  }
+  AddUsage(*task, +1);
+  change.services.insert(task->service());
+  if (!task->node().empty()) change.nodes.insert(task->node());
+  tasks_by_service_[task->service()].insert(id);
+  if (!task->node().empty()) tasks_by_node_[task->node()].insert(id);
+  tasks_[id] = Versioned<Task>{*task, rev};
+}
+
+void ClusterState::Apply(const std::vector<store::Event>& events, Change& change) {
+  for (const auto& e : events) {
+    const std::string& key = e.kv.key;
+    const bool put = e.type == store::Event::Type::kPut;
+    const int64_t rev = e.kv.mod_revision;
+    if (absl::StartsWith(key, kTaskPrefix)) {
+      const std::string id = key.substr(sizeof(kTaskPrefix) - 1);
+      Task task;
+      if (put && !task.ParseFromString(e.kv.value)) {
+        spdlog::error("state: cannot decode {}; ignoring it", key);
+        continue;
+      }
+      ApplyTask(id, put ? &task : nullptr, rev, change);
+    } else if (absl::StartsWith(key, kServicePrefix)) {
+      const std::string name = key.substr(sizeof(kServicePrefix) - 1);
+      change.services.insert(name);
+      if (!put) {
+        services_.erase(name);
+        continue;
+      }
+      Service s;
+      if (!s.ParseFromString(e.kv.value)) {
+        spdlog::error("state: cannot decode {}; ignoring it", key);
+        continue;
+      }
+      services_[name] = Versioned<Service>{std::move(s), rev};
+    } else if (absl::StartsWith(key, kNodePrefix)) {
+      const std::string name = key.substr(sizeof(kNodePrefix) - 1);
+      change.nodes.insert(name);
+      change.node_records = true;
+      if (!put) {
+        nodes_.erase(name);
+        continue;
+      }
+      Node n;
+      if (!n.ParseFromString(e.kv.value)) {
+        spdlog::error("state: cannot decode {}; ignoring it", key);
+        continue;
+      }
+      nodes_[name] = Versioned<Node>{std::move(n), rev};
+    } else if (absl::StartsWith(key, kTaskDefPrefix)) {
+      TaskDefinition td;
+      if (!put || !td.ParseFromString(e.kv.value)) continue;
+      taskdefs_[td.family()][td.revision()] = std::move(td);
+    }
+  }
+}
+
+std::optional<TaskDefinition> ClusterState::GetTaskDefinition(const std::string& family,
+                                                              int64_t revision) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto f = taskdefs_.find(family);
+  if (f == taskdefs_.end() || f->second.empty()) return std::nullopt;
+  if (revision == 0) return f->second.rbegin()->second;
+  auto r = f->second.find(revision);
+  if (r == f->second.end()) return std::nullopt;
+  return r->second;
+}
+
+std::optional<TaskDefinition> ClusterState::ResolveTaskDefinition(const std::string& ref) const {
+  auto parsed = spec::ParseTaskDefinitionRef(ref);
+  if (!parsed.ok()) return std::nullopt;
+  return GetTaskDefinition(parsed->family, parsed->revision);
+}
+
+std::vector<TaskDefinition> ClusterState::ListTaskDefinitions(const std::string& family) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<TaskDefinition> out;
+  for (const auto& [name, revisions] : taskdefs_) {
+    if (!family.empty() && name != family) continue;
+    for (const auto& [rev, td] : revisions) out.push_back(td);
+  }
+  return out;
+}
+
+Service ClusterState::WithCounts(const Service& service) const {
+  Service out = service;
+  int running = 0;
+  int pending = 0;
+  if (auto it = tasks_by_service_.find(service.name()); it != tasks_by_service_.end()) {
+    for (const auto& id : it->second) {
+      const Task& t = tasks_.at(id).value;
+      if (t.desired_status() != Task::RUNNING) continue;
+      if (t.last_status() == Task::RUNNING) running++;
+      if (t.last_status() == Task::PENDING) pending++;
+    }
+  }
+  out.set_running_count(running);
+  out.set_pending_count(pending);
+  return out;
+}
+
+std::optional<Versioned<Service>> ClusterState::GetService(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = services_.find(name);
+  if (it == services_.end()) return std::nullopt;
+  return Versioned<Service>{WithCounts(it->second.value), it->second.mod_revision};
+}
+
+std::vector<Service> ClusterState::ListServices() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Service> out;
+  for (const auto& [name, s] : services_) out.push_back(WithCounts(s.value));
+  return out;
+}
+
+Node ClusterState::WithUsage(const Node& node) const {
+  Node out = node;
+  if (auto it = usage_.find(node.name()); it != usage_.end()) {
+    out.mutable_allocated()->set_cpu(it->second.cpu);
+    out.mutable_allocated()->set_memory(it->second.memory);
+    out.set_running_tasks(it->second.tasks);
+  }
+  return out;
+}
+
+std::optional<Versioned<Node>> ClusterState::GetNode(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(name);
+  if (it == nodes_.end()) return std::nullopt;
+  return Versioned<Node>{WithUsage(it->second.value), it->second.mod_revision};
+}
+
+std::vector<Node> ClusterState::ListNodes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Node> out;
+  for (const auto& [name, n] : nodes_) out.push_back(WithUsage(n.value));
+  return out;
+}
+
+std::optional<Versioned<Task>> ClusterState::GetTask(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tasks_.find(id);
+  if (it == tasks_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::StatusOr<Task> ClusterState::FindTask(const std::string& id_prefix) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = tasks_.find(id_prefix); it != tasks_.end()) return it->second.value;
+  const Task* found = nullptr;
+  int matches = 0;
+  for (const auto& [id, t] : tasks_) {
+    if (!id_prefix.empty() && absl::StartsWith(id, id_prefix)) {
+      found = &t.value;
+      matches++;
+    }
+  }
+  if (matches == 0) {
+    return absl::NotFoundError(absl::StrCat("task ", id_prefix, " not found (list tasks with "
+                                            "`gantryctl get tasks`)"));
+  }
+  if (matches > 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("task id prefix ", id_prefix, " matches ", matches, " tasks; give more of it"));
+  }
+  return *found;
+}
+
+std::vector<Task> ClusterState::ListTasks(const TaskFilter& filter) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Task> out;
+  auto consider = [&](const Task& t) {
+    if (!filter.service.empty() && t.service() != filter.service) return;
+    if (!filter.node.empty() && t.node() != filter.node) return;
+    if (!filter.include_stopped && t.last_status() == Task::STOPPED) return;
+    out.push_back(t);
+  };
+  if (!filter.service.empty()) {
+    if (auto it = tasks_by_service_.find(filter.service); it != tasks_by_service_.end()) {
+      for (const auto& id : it->second) consider(tasks_.at(id).value);
+    }
+  } else {
+    for (const auto& [id, t] : tasks_) consider(t.value);
+  }
+  std::sort(out.begin(), out.end(), [](const Task& a, const Task& b) {
+    return std::make_tuple(a.service(), a.created_at().seconds(), a.created_at().nanos(),
+                           a.id()) < std::make_tuple(b.service(), b.created_at().seconds(),
+                                                     b.created_at().nanos(), b.id());
+  });
+  return out;
+}
+
+std::vector<scheduler::NodeInfo> ClusterState::PlacementSnapshot(
+    const std::string& service) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<scheduler::NodeInfo> out;
+  out.reserve(nodes_.size());
+  absl::flat_hash_map<std::string, int> per_node;
+  if (auto it = tasks_by_service_.find(service); it != tasks_by_service_.end()) {
+    for (const auto& id : it->second) {
+      const Task& t = tasks_.at(id).value;
+      if (HoldsResources(t) && t.desired_status() == Task::RUNNING) per_node[t.node()]++;
+    }
+  }
+  for (const auto& [name, vn] : nodes_) {
+    const Node& n = vn.value;
+    scheduler::NodeInfo info;
+    info.name = name;
+    info.zone = n.zone();
+    info.status = n.status();
+    info.cpu_capacity = n.capacity().cpu();
+    info.memory_capacity = n.capacity().memory();
+    info.port_range_start = n.port_range_start();
+    info.port_range_end = n.port_range_end();
+    if (auto u = usage_.find(name); u != usage_.end()) {
+      info.cpu_allocated = u->second.cpu;
+      info.memory_allocated = u->second.memory;
+      for (const auto& [port, count] : u->second.ports) info.used_ports.insert(port);
+    }
+    if (auto c = per_node.find(name); c != per_node.end()) info.service_tasks = c->second;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+absl::StatusOr<store::TxnResult> ClusterState::Commit(const store::TxnRequest& request) {
+  return store_->Txn(request);
+}
+
+template <typename T>
+absl::Status ClusterState::UpdateObject(const std::string& key,
+                                        const std::function<bool(T&)>& mutate,
+                                        const std::function<std::optional<Versioned<T>>()>& get) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto current = get();
+    if (!current) return absl::NotFoundError(absl::StrCat(key, " not found"));
+    T value = current->value;
+    if (!mutate(value)) return absl::OkStatus();
+    store::TxnRequest txn;
+    txn.compares.push_back({key, current->mod_revision});
+    txn.ops.push_back(store::Op::Put(key, value.SerializeAsString()));
+    auto result = store_->Txn(txn);
+    if (!result.ok()) return result.status();
+    if (result->succeeded) return absl::OkStatus();
+  }
+  return absl::AbortedError(absl::StrCat("update ", key, ": too many concurrent changes"));
+}
+
+absl::Status ClusterState::UpdateTask(const std::string& id,
+                                      const std::function<bool(Task&)>& mutate) {
+  return UpdateObject<Task>(TaskKey(id), mutate, [&] { return GetTask(id); });
+}
+
+absl::Status ClusterState::UpdateService(const std::string& name,
+                                         const std::function<bool(Service&)>& mutate) {
+  // Computed counts are never stored.
+  auto strip = [&](Service& s) {
+    if (!mutate(s)) return false;
+    s.clear_running_count();
+    s.clear_pending_count();
+    return true;
+  };
+  return UpdateObject<Service>(ServiceKey(name), strip, [&] { return GetService(name); });
+}
+
+absl::Status ClusterState::UpdateNode(const std::string& name,
+                                      const std::function<bool(Node&)>& mutate) {
+  auto strip = [&](Node& n) {
+    if (!mutate(n)) return false;
+    n.clear_allocated();
+    n.clear_running_tasks();
+    return true;
+  };
+  return UpdateObject<Node>(NodeKey(name), strip, [&] { return GetNode(name); });
+}
+
+}  // namespace gantry::state

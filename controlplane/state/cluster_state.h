@@ -1,0 +1,144 @@
+#pragma once
+
+// The control plane's view of the cluster: typed access to the objects in the
+// Store plus an in-memory cache with the indexes controllers need (tasks by
+// service and by node, resources allocated per node).
+//
+// The cache is filled once by Start() and then kept current solely by a
+// store watch, so it never disagrees with what was committed, and an etcd
+// backend shared by several control planes would keep it current too.
+// Because the store delivers watch events before Txn returns, a caller that
+// committed a change sees it in the cache right after.
+//
+// Writes are compare-and-swap transactions on the object's mod_revision; the
+// Update* helpers retry on conflict with the fresh cached value.
+//
+// Thread safety: all methods are thread-safe. Listeners run on the thread
+// that committed the change, one at a time; they must be quick and must not
+// write to the state.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "controlplane/scheduler/placement.h"
+#include "controlplane/store/store.h"
+#include "gantry/v1/types.pb.h"
+
+namespace gantry::state {
+
+template <typename T>
+struct Versioned {
+  T value;
+  int64_t mod_revision = 0;
+};
+
+// What one committed revision touched.
+struct Change {
+  std::set<std::string> services;  // services whose record or tasks changed
+  std::set<std::string> nodes;     // nodes whose record or task set changed
+  bool node_records = false;       // a node record itself changed
+};
+
+// True while a task holds cpu, memory and ports on its node.
+bool HoldsResources(const gantry::v1::Task& task);
+
+class ClusterState {
+ public:
+  using Listener = std::function<void(const Change&)>;
+
+  explicit ClusterState(store::Store* store);
+  ~ClusterState();
+  ClusterState(const ClusterState&) = delete;
+  ClusterState& operator=(const ClusterState&) = delete;
+
+  // Loads everything and starts following the store. Call once, before use.
+  absl::Status Start();
+  // Listeners added before Start() also see nothing for the initial load.
+  void AddListener(Listener listener);
+
+  store::Store* store() const { return store_; }
+
+  // --- Reads: copies, consistent at the moment of the call.
+  // revision 0 = the family's latest.
+  std::optional<gantry::v1::TaskDefinition> GetTaskDefinition(const std::string& family,
+                                                              int64_t revision) const;
+  // Parses "web" or "web:3".
+  std::optional<gantry::v1::TaskDefinition> ResolveTaskDefinition(const std::string& ref) const;
+  std::vector<gantry::v1::TaskDefinition> ListTaskDefinitions(const std::string& family) const;
+
+  std::optional<Versioned<gantry::v1::Service>> GetService(const std::string& name) const;
+  std::vector<gantry::v1::Service> ListServices() const;
+
+  std::optional<Versioned<gantry::v1::Node>> GetNode(const std::string& name) const;
+  std::vector<gantry::v1::Node> ListNodes() const;
+
+  std::optional<Versioned<gantry::v1::Task>> GetTask(const std::string& id) const;
+  // Looks a task up by a unique id prefix; NotFound or InvalidArgument
+  // (ambiguous) otherwise.
+  absl::StatusOr<gantry::v1::Task> FindTask(const std::string& id_prefix) const;
+  struct TaskFilter {
+    std::string service;
+    std::string node;
+    bool include_stopped = false;
+  };
+  std::vector<gantry::v1::Task> ListTasks(const TaskFilter& filter) const;
+
+  // Placement input for `service`: every node with its free resources and
+  // the number of the service's tasks holding resources there.
+  std::vector<scheduler::NodeInfo> PlacementSnapshot(const std::string& service) const;
+
+  // --- Writes.
+  absl::StatusOr<store::TxnResult> Commit(const store::TxnRequest& request);
+  // Read-modify-write with retries. `mutate` returns false to write nothing.
+  // NotFound if the object does not exist.
+  absl::Status UpdateTask(const std::string& id,
+                          const std::function<bool(gantry::v1::Task&)>& mutate);
+  absl::Status UpdateService(const std::string& name,
+                             const std::function<bool(gantry::v1::Service&)>& mutate);
+  absl::Status UpdateNode(const std::string& name,
+                          const std::function<bool(gantry::v1::Node&)>& mutate);
+
+ private:
+  struct NodeUsage {
+    int64_t cpu = 0;
+    int64_t memory = 0;
+    int tasks = 0;
+    absl::flat_hash_map<uint32_t, int> ports;
+  };
+
+  void Apply(const std::vector<store::Event>& events, Change& change);
+  void ApplyTask(const std::string& id, const gantry::v1::Task* task, int64_t rev,
+                 Change& change);
+  void AddUsage(const gantry::v1::Task& task, int sign);
+  gantry::v1::Service WithCounts(const gantry::v1::Service& service) const;
+  gantry::v1::Node WithUsage(const gantry::v1::Node& node) const;
+  template <typename T>
+  absl::Status UpdateObject(const std::string& key, const std::function<bool(T&)>& mutate,
+                            const std::function<std::optional<Versioned<T>>()>& get);
+
+  store::Store* const store_;
+  std::unique_ptr<store::WatchHandle> watch_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::map<int64_t, gantry::v1::TaskDefinition>> taskdefs_;
+  std::map<std::string, Versioned<gantry::v1::Service>> services_;
+  std::map<std::string, Versioned<gantry::v1::Node>> nodes_;
+  absl::flat_hash_map<std::string, Versioned<gantry::v1::Task>> tasks_;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> tasks_by_service_;
+  absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> tasks_by_node_;
+  absl::flat_hash_map<std::string, NodeUsage> usage_;
+
+  std::mutex listeners_mu_;
+  std::vector<Listener> listeners_;
+};
+
+}  // namespace gantry::state

@@ -1,0 +1,30 @@
+#pragma once
+
+// Where each object lives in the state store. Every object is stored as its
+// binary protobuf encoding under one key.
+
+#include <cstdint>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace gantry::state {
+
+inline constexpr char kRoot[] = "/gantry/";
+inline constexpr char kTaskDefPrefix[] = "/gantry/taskdefs/";
+inline constexpr char kServicePrefix[] = "/gantry/services/";
+inline constexpr char kNodePrefix[] = "/gantry/nodes/";
+inline constexpr char kTaskPrefix[] = "/gantry/tasks/";
+inline constexpr char kEventPrefix[] = "/gantry/events/";
+
+// Revisions are zero-padded so keys sort in revision order.
+inline std::string TaskDefKey(const std::string& family, int64_t revision) {
+  return absl::StrFormat("%s%s/%010d", kTaskDefPrefix, family, revision);
+}
+inline std::string ServiceKey(const std::string& name) { return absl::StrCat(kServicePrefix, name); }
+inline std::string NodeKey(const std::string& name) { return absl::StrCat(kNodePrefix, name); }
+inline std::string TaskKey(const std::string& id) { return absl::StrCat(kTaskPrefix, id); }
+inline std::string EventKey(int64_t id) { return absl::StrFormat("%s%016d", kEventPrefix, id); }
+
+}  // namespace gantry::state

@@ -1,0 +1,65 @@
+#pragma once
+
+// Store backed by an embedded SQLite database in write-ahead-log mode with
+// synchronous=FULL, so every committed transaction is on disk before Txn
+// returns. History for watches is kept for the last `history_revisions`
+// revisions. One connection, guarded by a mutex: SQLite serialises writers
+// anyway, and the control plane batches its writes.
+
+#include <list>
+#include <mutex>
+
+#include "controlplane/store/store.h"
+
+struct sqlite3;
+
+namespace gantry::store {
+
+class SqliteStore final : public Store {
+ public:
+  struct Options {
+    // ":memory:" for tests that need no durability.
+    std::string path;
+    int64_t history_revisions = 100'000;
+  };
+
+  static absl::StatusOr<std::unique_ptr<SqliteStore>> Open(const Options& options);
+  ~SqliteStore() override;
+
+  absl::StatusOr<std::optional<KeyValue>> Get(absl::string_view key) override;
+  absl::StatusOr<RangeResult> Range(absl::string_view prefix) override;
+  absl::StatusOr<TxnResult> Txn(const TxnRequest& request) override;
+  absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(absl::string_view prefix,
+                                                     int64_t after_revision,
+                                                     WatchCallback callback) override;
+  int64_t Revision() override;
+
+ private:
+  struct Watcher {
+    std::string prefix;
+    WatchCallback callback;
+  };
+  class Handle;
+
+  SqliteStore(sqlite3* db, Options options);
+  absl::Status Init();
+  absl::Status Exec(const char* sql);
+  absl::StatusOr<int64_t> LoadMeta(const char* name);
+  absl::Status Compact();
+  void Unregister(Watcher* watcher);
+  static void Deliver(const std::vector<std::shared_ptr<Watcher>>& watchers, int64_t revision,
+                      const std::vector<Event>& events);
+
+  sqlite3* const db_;
+  const Options options_;
+
+  std::mutex mu_;  // guards db_ and everything below
+  int64_t revision_ = 0;
+  int64_t compacted_ = 0;  // history holds revisions > compacted_
+  std::list<std::shared_ptr<Watcher>> watchers_;
+
+  // Serialises callback delivery. Lock order: mu_, then notify_mu_.
+  std::mutex notify_mu_;
+};
+
+}  // namespace gantry::store

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs Gantry's build and runtime dependencies from Debian 12 packages.
+# Idempotent: packages already present are left alone, and apt is not touched
+# at all when nothing is missing.
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build ccache pkg-config clang-format
+  protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev libgrpc-dev
+  libabsl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
+  libcurl4-openssl-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
+  libsqlite3-dev libssl-dev golang-github-containerd-containerd-dev
+)
+RUNTIME_PKGS=(
+  containerd runc busybox-static iproute2 curl ca-certificates openssl
+  systemd util-linux procps
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps.sh: must run as root (it installs Debian packages); try: sudo $0" >&2
+  exit 1
+fi
+
+missing=()
+for p in "${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps.sh: all packages present"
+  exit 0
+fi
+
+echo "install-deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# --no-install-recommends keeps the machine small; the services we need are
+# started by Gantry's own scripts, never by the package's postinst.
+apt-get install -y -q --no-install-recommends "${missing[@]}"
