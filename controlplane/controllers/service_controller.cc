@@ -49,18 +49,39 @@ void ServiceController::MarkAllDirty() {
   cv_.notify_all();
 }
 
+void ServiceController::RecheckAt(const std::string& service, absl::Time when) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [it, inserted] = rechecks_.emplace(service, when);
+  if (!inserted) it->second = std::min(it->second, when);
+  cv_.notify_all();
+}
+
 void ServiceController::Loop() {
   absl::Time next_resync = absl::Now();
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
+    // Due rechecks become dirty services.
+    const absl::Time now = clock_->Now();
+    absl::Duration until_recheck = absl::InfiniteDuration();
+    for (auto it = rechecks_.begin(); it != rechecks_.end();) {
+      if (it->second <= now) {
+        dirty_.insert(it->first);
+        it = rechecks_.erase(it);
+      } else {
+        until_recheck = std::min(until_recheck, it->second - now);
+        ++it;
+      }
+    }
+    if (absl::Now() >= next_resync) all_dirty_ = true;
     if (dirty_.empty() && !all_dirty_) {
-      const absl::Duration wait = next_resync - absl::Now();
+      const absl::Duration wait = std::min(next_resync - absl::Now(), until_recheck);
       if (wait > absl::ZeroDuration()) {
         cv_.wait_for(lock, absl::ToChronoNanoseconds(wait));
       }
+      continue;
     }
     if (stop_) break;
-    const bool all = all_dirty_ || absl::Now() >= next_resync;
+    const bool all = all_dirty_;
     std::set<std::string> batch;
     batch.swap(dirty_);
     all_dirty_ = false;
@@ -129,7 +150,12 @@ absl::Status ServiceController::Reconcile(const std::string& name) {
   const int desired = service.desired_count();
   const int have = static_cast<int>(current.size());
   if (have < desired) {
-    RETURN_IF_ERROR(PlaceTasks(service, *td, desired - have));
+    const absl::Time until = BackoffUntil(service, tasks);
+    if (until > clock_->Now()) {
+      RecheckAt(name, until);
+    } else {
+      RETURN_IF_ERROR(PlaceTasks(service, *td, desired - have));
+    }
   } else if (have > desired) {
     RETURN_IF_ERROR(StopTasks(scheduler::ChooseTasksToStop(current, have - desired),
                               absl::StrCat("Scaled in to ", desired)));
@@ -237,6 +263,41 @@ absl::Status ServiceController::PlaceTasks(const Service& service, const TaskDef
     last_failure_.erase(service.name());
   }
   return absl::OkStatus();
+}
+
+absl::Time ServiceController::BackoffUntil(const Service& service,
+                                           const std::vector<Task>& tasks) {
+  const absl::Time now = clock_->Now();
+  int failures = 0;
+  absl::Time latest = absl::InfinitePast();
+  const Task* last = nullptr;
+  for (const auto& t : tasks) {
+    if (!t.failed() || t.task_definition() != service.resolved_task_definition()) continue;
+    const absl::Time stopped = FromProtoTime(t.stopped_at());
+    if (stopped < now - options_.failure_window) continue;
+    failures++;
+    if (stopped > latest) {
+      latest = stopped;
+      last = &t;
+    }
+  }
+  if (failures == 0) {
+    announced_backoff_.erase(service.name());
+    return absl::InfinitePast();
+  }
+  const absl::Duration delay =
+      std::min(options_.backoff_max, options_.backoff_base * (int64_t{1} << std::min(failures - 1, 30)));
+  const absl::Time until = latest + delay;
+  if (until > now && announced_backoff_[service.name()] != failures) {
+    announced_backoff_[service.name()] = failures;
+    events_->Record(service.name(), last->id(), last->node(),
+                    absl::StrCat(failures, " task(s) of ", service.resolved_task_definition(),
+                                 " failed in the last ",
+                                 absl::FormatDuration(options_.failure_window), " (latest: ",
+                                 last->stopped_reason(), "); next replacement in ",
+                                 absl::FormatDuration(absl::Ceil(until - now, absl::Seconds(1)))));
+  }
+  return until;
 }
 
 void ServiceController::RecordPlacementFailure(const std::string& service,

@@ -40,6 +40,11 @@ class ServiceController {
     absl::Duration stopped_task_retention = absl::Hours(1);
     // The same placement failure is repeated in events at most this often.
     absl::Duration placement_event_interval = absl::Minutes(1);
+    // Crash-loop backoff: after n failed tasks of the current revision within
+    // the window, the next replacement waits base * 2^(n-1), at most max.
+    absl::Duration failure_window = absl::Minutes(10);
+    absl::Duration backoff_base = absl::Seconds(1);
+    absl::Duration backoff_max = absl::Minutes(5);
   };
 
   ServiceController(state::ClusterState* state, events::EventLog* events, const Clock* clock,
@@ -65,6 +70,11 @@ class ServiceController {
   absl::Status StopTasks(const std::vector<std::string>& ids, const std::string& reason);
   void CollectGarbage(const std::vector<gantry::v1::Task>& tasks);
   void RecordPlacementFailure(const std::string& service, const std::string& message);
+  // When replacements of failed tasks may start again; now or earlier means
+  // no backoff applies.
+  absl::Time BackoffUntil(const gantry::v1::Service& service,
+                          const std::vector<gantry::v1::Task>& tasks);
+  void RecheckAt(const std::string& service, absl::Time when);
 
   state::ClusterState* const state_;
   events::EventLog* const events_;
@@ -73,10 +83,13 @@ class ServiceController {
 
   // Last placement failure per service, to avoid repeating it every pass.
   std::map<std::string, std::pair<std::string, absl::Time>> last_failure_;
+  // Failure count last announced per service, to report each backoff once.
+  std::map<std::string, int> announced_backoff_;
 
   std::mutex mu_;
   std::condition_variable cv_;
   std::set<std::string> dirty_;
+  std::map<std::string, absl::Time> rechecks_;  // clock_ time
   bool all_dirty_ = true;
   bool stop_ = false;
   std::thread thread_;

@@ -199,6 +199,7 @@ void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::Task
         if (t.desired_status() == Task::RUNNING) {
           t.set_desired_status(Task::STOPPED);
           t.set_stopped_reason(ts.reason().empty() ? "Task stopped" : ts.reason());
+          t.set_failed(true);
         }
         event = absl::StrCat("task ", t.id().substr(0, 8), " STOPPED on ", node, ": ",
                              t.stopped_reason());

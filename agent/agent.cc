@@ -1,0 +1,62 @@
+#include "agent/agent.h"
+
+#include "common/log.h"
+
+namespace gantry::agent {
+
+Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
+    : runtime_(runtime), options_(std::move(options)) {
+  reconciler_ = std::make_unique<Reconciler>(
+      runtime_, clock, options_.reconciler, [this](const gantry::v1::TaskStatusReport& report) {
+        gantry::v1::AgentMessage msg;
+        *msg.mutable_status() = report;
+        session_->Send(msg);
+      });
+  session_ = std::make_unique<Session>(options_.session, reconciler_.get(), [this] { Wake(); });
+}
+
+Agent::~Agent() { Stop(); }
+
+absl::Status Agent::Start() {
+  if (auto st = reconciler_->Recover(); !st.ok()) return st;
+  loop_ = std::thread([this] { Loop(); });
+  session_thread_ = std::thread([this] {
+    if (auto st = session_->Run(); !st.ok()) {
+      spdlog::critical("agent session: {}", st.message());
+    }
+  });
+  return absl::OkStatus();
+}
+
+void Agent::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  session_->Stop();
+  if (session_thread_.joinable()) session_thread_.join();
+  if (loop_.joinable()) loop_.join();
+}
+
+void Agent::Wake() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wake_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Agent::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    reconciler_->Tick();
+    lock.lock();
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.tick_interval),
+                 [&] { return stop_ || wake_; });
+    wake_ = false;
+  }
+}
+
+}  // namespace gantry::agent

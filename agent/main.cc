@@ -1,0 +1,175 @@
+// gantry-agent: flag and config parsing and wiring only; see agent.h.
+
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "agent/runtime/containerd_runtime.h"
+#include "common/log.h"
+#include "common/logging.h"
+#include "common/quantity.h"
+
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+[[noreturn]] void Die(const std::string& message) {
+  std::cerr << "gantry-agent: " << message << "\n";
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using gantry::agent::AgentConfig;
+  CLI::App app{"Gantry node agent: runs the control plane's tasks on containerd"};
+  std::string config_path;
+  AgentConfig flags;
+  std::vector<std::string> attributes;
+  app.add_option("--config", config_path, "YAML config file; flags override it");
+  app.add_option("--controlplane", flags.controlplane, "control plane address HOST:PORT");
+  app.add_option("--node-name", flags.node_name, "this node's name (default: host name)");
+  app.add_option("--zone", flags.zone, "availability zone (default: default)");
+  app.add_option("--attribute", attributes, "node attribute KEY=VALUE (repeatable)");
+  app.add_option("--address", flags.address, "IP where this node's tasks are reachable");
+  app.add_option("--containerd-socket", flags.containerd_socket, "containerd's gRPC socket");
+  app.add_option("--containerd-namespace", flags.containerd_namespace,
+                 "containerd namespace for Gantry's containers");
+  app.add_option("--netns", flags.netns,
+                 "network namespace path containers join (default: the host's)");
+  app.add_option("--data-dir", flags.data_dir, "task records and container logs");
+  app.add_option("--cgroup-parent", flags.cgroup_parent, "cgroup path for containers");
+  app.add_option("--cpu", flags.cpu, "schedulable CPU, e.g. 2 or 1500m (default: all cores)");
+  app.add_option("--memory", flags.memory,
+                 "schedulable memory, e.g. 4Gi (default: physical minus reserve)");
+  app.add_option("--memory-reserve", flags.memory_reserve,
+                 "memory kept back for the host when --memory is not given");
+  app.add_option("--port-range", flags.port_range, "dynamic host ports FIRST-LAST");
+  app.add_option("--tls-ca", flags.tls_ca, "CA of the control plane's certificate");
+  app.add_option("--tls-cert", flags.tls_cert, "client certificate (PEM)");
+  app.add_option("--tls-key", flags.tls_key, "client private key (PEM)");
+  app.add_option("--tls-server-name", flags.tls_server_name,
+                 "name to verify in the control plane's certificate");
+  app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error");
+  CLI11_PARSE(app, argc, argv);
+
+  // Defaults, then the file, then flags the user actually gave.
+  AgentConfig config;
+  if (!config_path.empty()) {
+    if (auto st = gantry::agent::LoadAgentConfigFile(config_path, config); !st.ok()) {
+      Die(std::string(st.message()));
+    }
+  }
+  auto given = [&](const char* flag) { return app.count(flag) > 0; };
+  if (given("--controlplane")) config.controlplane = flags.controlplane;
+  if (given("--node-name")) config.node_name = flags.node_name;
+  if (given("--zone")) config.zone = flags.zone;
+  if (given("--address")) config.address = flags.address;
+  if (given("--containerd-socket")) config.containerd_socket = flags.containerd_socket;
+  if (given("--containerd-namespace")) config.containerd_namespace = flags.containerd_namespace;
+  if (given("--netns")) config.netns = flags.netns;
+  if (given("--data-dir")) config.data_dir = flags.data_dir;
+  if (given("--cgroup-parent")) config.cgroup_parent = flags.cgroup_parent;
+  if (given("--cpu")) config.cpu = flags.cpu;
+  if (given("--memory")) config.memory = flags.memory;
+  if (given("--memory-reserve")) config.memory_reserve = flags.memory_reserve;
+  if (given("--port-range")) config.port_range = flags.port_range;
+  if (given("--tls-ca")) config.tls_ca = flags.tls_ca;
+  if (given("--tls-cert")) config.tls_cert = flags.tls_cert;
+  if (given("--tls-key")) config.tls_key = flags.tls_key;
+  if (given("--tls-server-name")) config.tls_server_name = flags.tls_server_name;
+  if (given("--log-level")) config.log_level = flags.log_level;
+  for (const auto& a : attributes) {
+    if (auto st = gantry::agent::ParseAttribute(a, config.attributes); !st.ok()) {
+      Die(absl::StrCat("--attribute: ", st.message()));
+    }
+  }
+
+  if (auto st = gantry::SetupLogging("agent", config.log_level); !st.ok()) {
+    Die(std::string(st.message()));
+  }
+  if (config.node_name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    config.node_name = host;
+  }
+  if (config.address.empty()) config.address = "127.0.0.1";
+
+  const auto machine = gantry::agent::DetectMachineCapacity();
+  int64_t cpu = machine.cpu_millis;
+  int64_t memory = 0;
+  if (!config.cpu.empty()) {
+    auto parsed = gantry::ParseCpu(config.cpu);
+    if (!parsed.ok()) Die(absl::StrCat("--cpu: ", parsed.status().message()));
+    cpu = *parsed;
+  }
+  if (!config.memory.empty()) {
+    auto parsed = gantry::ParseMemory(config.memory);
+    if (!parsed.ok()) Die(absl::StrCat("--memory: ", parsed.status().message()));
+    memory = *parsed;
+  } else {
+    auto reserve = gantry::ParseMemory(config.memory_reserve);
+    if (!reserve.ok()) Die(absl::StrCat("--memory-reserve: ", reserve.status().message()));
+    memory = machine.memory_bytes - *reserve;
+    if (memory <= 0) Die("--memory-reserve is larger than the machine's memory");
+  }
+  uint32_t port_start = 0;
+  uint32_t port_end = 0;
+  if (auto st = gantry::agent::ParsePortRange(config.port_range, port_start, port_end);
+      !st.ok()) {
+    Die(absl::StrCat("--port-range: ", st.message()));
+  }
+
+  gantry::agent::ContainerdRuntime::Options rt;
+  rt.socket = config.containerd_socket;
+  rt.ns = config.containerd_namespace;
+  rt.oci.cgroup_parent = config.cgroup_parent;
+  gantry::agent::ContainerdRuntime runtime(rt);
+  if (auto st = runtime.Ping(); !st.ok()) {
+    spdlog::warn("{} (the agent keeps trying)", st.message());
+  }
+
+  gantry::agent::Agent::Options options;
+  options.reconciler.data_dir = config.data_dir;
+  options.reconciler.node_name = config.node_name;
+  options.reconciler.zone = config.zone;
+  options.reconciler.node_address = config.address;
+  options.reconciler.netns_path = config.netns;
+  options.session.controlplane = config.controlplane;
+  options.session.tls = {config.tls_cert, config.tls_key, config.tls_ca, config.tls_server_name};
+  auto& id = options.session.identity;
+  id.set_node_name(config.node_name);
+  id.set_zone(config.zone);
+  for (const auto& [k, v] : config.attributes) (*id.mutable_attributes())[k] = v;
+  id.set_address(config.address);
+  id.mutable_capacity()->set_cpu(cpu);
+  id.mutable_capacity()->set_memory(memory);
+  id.set_port_range_start(port_start);
+  id.set_port_range_end(port_end);
+  id.set_agent_version(kVersion);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  gantry::agent::Agent agent(&runtime, gantry::RealClock::Get(), options);
+  if (auto st = agent.Start(); !st.ok()) {
+    spdlog::critical("cannot start: {}", st.message());
+    return 1;
+  }
+  spdlog::info("agent {} (zone {}, {} cpu, {} memory) talking to {}", config.node_name,
+               config.zone, gantry::FormatCpu(cpu), gantry::FormatMemory(memory),
+               config.controlplane);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("signal {}: stopping the agent; containers keep running", sig);
+  agent.Stop();
+  return 0;
+}

@@ -1,0 +1,534 @@
+#include "agent/reconciler.h"
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/time_util.h"
+
+namespace gantry::agent {
+
+namespace fs = std::filesystem;
+using gantry::v1::Task;
+using gantry::v1::TaskAssignment;
+using gantry::v1::TaskState;
+
+namespace {
+
+constexpr char kLabelEssential[] = "io.gantry.essential";
+constexpr char kLabelStopTimeout[] = "io.gantry.stop-timeout-ms";
+
+std::string EnvName(const std::string& port_name) {
+  std::string out = absl::AsciiStrToUpper(port_name);
+  for (char& c : out) {
+    if (!absl::ascii_isalnum(c)) c = '_';
+  }
+  return out;
+}
+
+bool Running(ContainerState s) { return s == ContainerState::kRunning; }
+
+}  // namespace
+
+Reconciler::Reconciler(ContainerRuntime* runtime, const Clock* clock, Options options,
+                       ReportSink sink)
+    : runtime_(runtime), clock_(clock), options_(std::move(options)), sink_(std::move(sink)) {}
+
+std::string Reconciler::LogDir(const std::string& task_id) const {
+  return (fs::path(options_.data_dir) / "logs" / task_id).string();
+}
+
+std::string Reconciler::LogPath(const std::string& task_id, const std::string& container) const {
+  return (fs::path(LogDir(task_id)) / (container + ".log")).string();
+}
+
+std::vector<Reconciler::Container> Reconciler::ContainersFor(const TaskAssignment& a) {
+  std::vector<Container> out;
+  for (const auto& def : a.containers()) {
+    Container c;
+    c.name = def.name();
+    c.id = absl::StrCat(a.task_id(), "-", def.name());
+    c.essential = !def.has_essential() || def.essential();
+    if (def.has_stop_timeout()) c.stop_timeout = FromProtoDuration(def.stop_timeout());
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::Status Reconciler::Recover() {
+  std::error_code ec;
+  const fs::path dir = fs::path(options_.data_dir) / "tasks";
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--data-dir: cannot create ", dir.string(), ": ", ec.message()));
+  }
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().extension() != ".pb") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    gantry::v1::LocalTaskRecord saved;
+    if (!saved.ParseFromIstream(&in)) {
+      spdlog::warn("ignoring unreadable task record {}", entry.path().string());
+      continue;
+    }
+    Record r;
+    r.task_id = saved.state().task_id();
+    r.assignment = saved.assignment();
+    r.containers = ContainersFor(saved.assignment());
+    r.status = saved.state().status();
+    r.reason = saved.state().reason();
+    r.started_at = FromProtoTime(saved.state().started_at());
+    r.stopped_at = FromProtoTime(saved.state().stopped_at());
+    r.stop_reported = saved.stop_reported();
+    for (auto& c : r.containers) {
+      for (const auto& cs : saved.state().containers()) {
+        if (cs.name() != c.name) continue;
+        c.exited = cs.exited();
+        c.exit_code = cs.exit_code();
+        c.reason = cs.reason();
+      }
+    }
+    records_[r.task_id] = std::move(r);
+  }
+
+  auto infos = runtime_->Recover();
+  if (!infos.ok()) return infos.status();
+  int adopted = 0;
+  std::map<std::string, ContainerInfo> by_id;
+  for (auto& info : *infos) by_id[info.id] = info;
+  AdoptOrphans(by_id);
+  for (auto& [id, r] : records_) {
+    Refresh(r, by_id);
+    bool any_running = false;
+    for (const auto& c : r.containers) any_running |= Running(c.state);
+    if (any_running && r.status == Task::PENDING) r.status = Task::RUNNING;
+    adopted += any_running ? 1 : 0;
+  }
+  spdlog::info("recovered {} task(s), {} with running containers", records_.size(), adopted);
+  std::lock_guard<std::mutex> lock(mu_);
+  snapshot_.clear();
+  for (const auto& [id, r] : records_) snapshot_.push_back(StateOf(r));
+  return absl::OkStatus();
+}
+
+void Reconciler::AdoptOrphans(const std::map<std::string, ContainerInfo>& infos) {
+  for (const auto& [cid, info] : infos) {
+    auto task = info.labels.find(kLabelTaskId);
+    auto name = info.labels.find(kLabelContainer);
+    if (task == info.labels.end() || name == info.labels.end()) continue;
+    Record& r = records_[task->second];
+    if (r.task_id.empty()) {
+      // Known only from its labels: a container from before the agent lost
+      // its records, or one whose task was forgotten.
+      r.task_id = task->second;
+      r.status = Running(info.state) ? Task::RUNNING : Task::STOPPING;
+    }
+    bool known = false;
+    for (const auto& c : r.containers) known |= c.id == cid;
+    if (known) continue;
+    Container c;
+    c.name = name->second;
+    c.id = cid;
+    if (auto e = info.labels.find(kLabelEssential); e != info.labels.end()) {
+      c.essential = e->second != "false";
+    }
+    if (auto t = info.labels.find(kLabelStopTimeout); t != info.labels.end()) {
+      int64_t ms = 0;
+      if (absl::SimpleAtoi(t->second, &ms)) c.stop_timeout = absl::Milliseconds(ms);
+    }
+    r.containers.push_back(std::move(c));
+  }
+}
+
+bool Reconciler::SetDesired(const gantry::v1::DesiredTasks& desired) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (desired.sequence() < newest_sequence_) return false;
+  newest_sequence_ = desired.sequence();
+  pending_ = desired;
+  return true;
+}
+
+int64_t Reconciler::applied_sequence() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return applied_sequence_;
+}
+
+void Reconciler::RequestFullReport() {
+  std::lock_guard<std::mutex> lock(mu_);
+  full_report_ = true;
+}
+
+std::vector<TaskState> Reconciler::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return snapshot_;
+}
+
+void Reconciler::ApplyDesired(const gantry::v1::DesiredTasks& desired) {
+  for (auto& [id, r] : records_) r.wanted = false;
+  for (const auto& a : desired.tasks()) {
+    Record& r = records_[a.task_id()];
+    if (r.task_id.empty()) {
+      r.task_id = a.task_id();
+      r.status = Task::PENDING;
+    }
+    if (!r.assignment) {
+      // Keep what we learned about adopted containers (their state); take
+      // the definition's view of essential and stop timeout.
+      auto defined = ContainersFor(a);
+      for (auto& d : defined) {
+        for (const auto& c : r.containers) {
+          if (c.id != d.id) continue;
+          d.present = c.present;
+          d.state = c.state;
+          d.exited = c.exited;
+          d.exit_code = c.exit_code;
+        }
+      }
+      r.containers = std::move(defined);
+      r.assignment = a;
+      Persist(r);
+    }
+    r.wanted = true;
+  }
+  have_desired_ = true;
+}
+
+void Reconciler::Refresh(Record& r, const std::map<std::string, ContainerInfo>& infos) {
+  for (auto& c : r.containers) {
+    auto it = infos.find(c.id);
+    c.present = it != infos.end();
+    if (!c.present) {
+      c.state = ContainerState::kNoTask;
+      continue;
+    }
+    c.state = it->second.state;
+    if (c.state == ContainerState::kStopped && !c.exited) {
+      c.exited = true;
+      c.exit_code = it->second.exit_code;
+    }
+  }
+}
+
+void Reconciler::Tick() {
+  std::optional<gantry::v1::DesiredTasks> desired;
+  bool full = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    desired.swap(pending_);
+    if (desired) {
+      applied_sequence_ = desired->sequence();
+      full_report_ = true;
+    }
+    full = full_report_;
+    full_report_ = false;
+  }
+  if (desired) ApplyDesired(*desired);
+
+  auto infos = runtime_->List();
+  if (!infos.ok()) {
+    spdlog::warn("container runtime: {}", infos.status().message());
+    if (full) RequestFullReport();
+    return;
+  }
+  std::map<std::string, ContainerInfo> by_id;
+  for (auto& info : *infos) by_id[info.id] = std::move(info);
+  if (have_desired_) AdoptOrphans(by_id);
+
+  for (auto& [id, r] : records_) {
+    Refresh(r, by_id);
+    if (have_desired_) Advance(r);
+    if (r.status == Task::RUNNING) RotateLogs(r);
+  }
+
+  // Report what changed, or everything when asked to.
+  gantry::v1::TaskStatusReport report;
+  std::vector<std::string> forget;
+  std::vector<TaskState> snapshot;
+  for (auto& [id, r] : records_) {
+    TaskState ts = StateOf(r);
+    std::string encoded = ts.SerializeAsString();
+    snapshot.push_back(ts);
+    const bool changed = encoded != r.last_sent;
+    if (changed || full) *report.add_tasks() = ts;
+    if (changed) {
+      r.last_sent = std::move(encoded);
+      if (r.status == Task::STOPPED) r.stop_reported = true;
+      if (r.assignment) Persist(r);
+    }
+    if (r.status == Task::STOPPED && r.stop_reported && !r.wanted && have_desired_) {
+      forget.push_back(id);
+    }
+  }
+  for (const auto& id : forget) Forget(id);
+  if (clock_->Now() >= next_log_cleanup_) {
+    CollectOldLogs();
+    next_log_cleanup_ = clock_->Now() + absl::Minutes(1);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    snapshot_ = std::move(snapshot);
+    report.set_sequence(applied_sequence_);
+  }
+  report.set_full(full);
+  if (full || report.tasks_size() > 0) sink_(report);
+}
+
+void Reconciler::Advance(Record& r) {
+  switch (r.status) {
+    case Task::PENDING: {
+      bool any_present = false;
+      bool all_running = !r.containers.empty();
+      for (const auto& c : r.containers) {
+        any_present |= c.present;
+        all_running &= Running(c.state);
+      }
+      if (!r.wanted) {
+        r.status = any_present ? Task::STOPPING : Task::STOPPED;
+        if (r.status == Task::STOPPED) r.stopped_at = clock_->Now();
+        break;
+      }
+      if (all_running) {  // adopted after a restart
+        r.status = Task::RUNNING;
+        if (r.started_at == absl::UnixEpoch()) r.started_at = clock_->Now();
+        break;
+      }
+      StartTask(r);
+      break;
+    }
+    case Task::RUNNING: {
+      for (auto& c : r.containers) {
+        if (Running(c.state)) continue;
+        if (!c.exited) {
+          c.exited = true;
+          c.exit_code = -1;
+          c.reason = "container disappeared from the runtime";
+        }
+        if (c.essential && r.reason.empty()) {
+          r.reason = c.exit_code >= 0
+                         ? absl::StrCat("Essential container ", c.name, " exited with code ",
+                                        c.exit_code)
+                         : absl::StrCat("Essential container ", c.name, ": ", c.reason);
+        }
+      }
+      if (!r.reason.empty() || !r.wanted) r.status = Task::STOPPING;
+      if (r.status == Task::STOPPING) DriveStop(r);
+      break;
+    }
+    case Task::STOPPING:
+      DriveStop(r);
+      break;
+    default:
+      break;
+  }
+}
+
+std::vector<std::string> Reconciler::Environment(const TaskAssignment& a) const {
+  std::vector<std::string> env;
+  env.push_back(absl::StrCat("GANTRY_TASK_ID=", a.task_id()));
+  env.push_back(absl::StrCat("GANTRY_SERVICE=", a.service()));
+  env.push_back(absl::StrCat("GANTRY_TASK_DEFINITION=", a.task_definition()));
+  env.push_back(absl::StrCat("GANTRY_NODE=", options_.node_name));
+  env.push_back(absl::StrCat("GANTRY_ZONE=", options_.zone));
+  env.push_back(absl::StrCat("GANTRY_HOST_ADDRESS=", options_.node_address));
+  for (const auto& p : a.ports()) {
+    const std::string name = EnvName(p.name());
+    env.push_back(absl::StrCat("GANTRY_PORT_", name, "=", p.host_port()));
+    env.push_back(
+        absl::StrCat("GANTRY_ADDR_", name, "=", options_.node_address, ":", p.host_port()));
+  }
+  return env;
+}
+
+void Reconciler::StartTask(Record& r) {
+  const TaskAssignment& a = *r.assignment;
+  const std::vector<std::string> gantry_env = Environment(a);
+  auto fail = [&](const std::string& reason) {
+    for (auto& c : r.containers) {
+      if (auto st = runtime_->Remove(c.id); !st.ok()) {
+        spdlog::warn("task {}: clean up {}: {}", r.task_id, c.id, st.message());
+      }
+      c.present = false;
+      c.state = ContainerState::kNoTask;
+    }
+    r.status = Task::STOPPED;
+    r.reason = reason;
+    r.stopped_at = clock_->Now();
+    spdlog::warn("task {}: {}", r.task_id, reason);
+  };
+  for (int i = 0; i < a.containers_size(); ++i) {
+    const auto& def = a.containers(i);
+    Container& c = r.containers[i];
+    if (c.present) {
+      if (c.state == ContainerState::kNoTask) {
+        // Creation was interrupted (the agent restarted midway): redo it.
+        if (auto st = runtime_->Remove(c.id); !st.ok()) return;
+        c.present = false;
+      } else {
+        continue;
+      }
+    }
+    if (auto st = runtime_->CheckImage(def.image()); !st.ok()) {
+      if (absl::IsUnavailable(st)) return;  // runtime down: retry next tick
+      return fail(absl::StrCat("CannotPullContainerError: ", st.message()));
+    }
+    ContainerSpec spec;
+    spec.id = c.id;
+    spec.image = def.image();
+    spec.command.assign(def.command().begin(), def.command().end());
+    for (const auto& [k, v] : def.environment()) spec.env.push_back(absl::StrCat(k, "=", v));
+    spec.env.insert(spec.env.end(), gantry_env.begin(), gantry_env.end());
+    spec.cpu_millis = def.cpu();
+    spec.memory_bytes = def.memory();
+    spec.netns_path = options_.netns_path;
+    spec.log_path = LogPath(r.task_id, def.name());
+    spec.hostname = r.task_id.substr(0, 12);
+    spec.labels = {{kLabelTaskId, r.task_id},
+                   {kLabelContainer, def.name()},
+                   {kLabelService, a.service()},
+                   {kLabelTaskDefinition, a.task_definition()},
+                   {kLabelEssential, c.essential ? "true" : "false"},
+                   {kLabelStopTimeout,
+                    absl::StrCat(absl::ToInt64Milliseconds(c.stop_timeout))}};
+    if (auto st = runtime_->Create(spec); !st.ok()) {
+      if (absl::IsUnavailable(st)) return;
+      return fail(absl::StrCat("CannotCreateContainerError: ", st.message()));
+    }
+    c.present = true;
+    c.state = ContainerState::kCreated;
+  }
+  for (auto& c : r.containers) {
+    if (c.state != ContainerState::kCreated) continue;
+    if (auto st = runtime_->Start(c.id); !st.ok()) {
+      return fail(absl::StrCat("CannotStartContainerError: ", st.message()));
+    }
+    c.state = ContainerState::kRunning;
+  }
+  r.status = Task::RUNNING;
+  r.started_at = clock_->Now();
+  spdlog::info("task {} started ({} container(s))", r.task_id, r.containers.size());
+}
+
+void Reconciler::DriveStop(Record& r) {
+  const absl::Time now = clock_->Now();
+  bool all_down = true;
+  for (auto& c : r.containers) {
+    if (!Running(c.state)) continue;
+    all_down = false;
+    if (!c.term_sent) {
+      if (auto st = runtime_->Signal(c.id, SIGTERM, false); !st.ok()) {
+        spdlog::warn("task {}: SIGTERM {}: {}", r.task_id, c.name, st.message());
+        continue;
+      }
+      c.term_sent = true;
+      c.deadline = now + c.stop_timeout;
+    } else if (!c.kill_sent && now >= c.deadline) {
+      if (auto st = runtime_->Signal(c.id, SIGKILL, true); !st.ok()) {
+        spdlog::warn("task {}: SIGKILL {}: {}", r.task_id, c.name, st.message());
+        continue;
+      }
+      c.kill_sent = true;
+      spdlog::info("task {}: {} ignored SIGTERM for {}; killed", r.task_id, c.name,
+                   absl::FormatDuration(c.stop_timeout));
+    }
+  }
+  if (!all_down) return;
+  for (auto& c : r.containers) {
+    if (!c.present) continue;
+    if (auto st = runtime_->Remove(c.id); !st.ok()) {
+      spdlog::warn("task {}: remove {}: {}", r.task_id, c.id, st.message());
+      return;  // retried next tick
+    }
+    c.present = false;
+  }
+  r.status = Task::STOPPED;
+  r.stopped_at = now;
+  spdlog::info("task {} stopped{}", r.task_id, r.reason.empty() ? "" : ": " + r.reason);
+}
+
+void Reconciler::RotateLogs(const Record& r) {
+  for (const auto& c : r.containers) {
+    const std::string path = LogPath(r.task_id, c.name);
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    if (ec || static_cast<int64_t>(size) <= options_.log_max_bytes) continue;
+    // copytruncate: the shim keeps the file open in append mode, so the
+    // current file is emptied in place and writing continues at its start.
+    fs::copy_file(path, path + ".1", fs::copy_options::overwrite_existing, ec);
+    if (!ec) fs::resize_file(path, 0, ec);
+    if (ec) spdlog::warn("rotate {}: {}", path, ec.message());
+  }
+}
+
+void Reconciler::CollectOldLogs() {
+  std::error_code ec;
+  const fs::path dir = fs::path(options_.data_dir) / "logs";
+  const auto cutoff = fs::file_time_type::clock::now() -
+                      std::chrono::duration_cast<fs::file_time_type::duration>(
+                          absl::ToChronoNanoseconds(options_.log_retention));
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string task_id = entry.path().filename().string();
+    if (records_.contains(task_id)) continue;
+    // The newest file in the directory says when the task last wrote.
+    auto newest = fs::file_time_type::min();
+    for (const auto& f : fs::directory_iterator(entry.path(), ec)) {
+      newest = std::max(newest, f.last_write_time(ec));
+    }
+    if (newest < cutoff) fs::remove_all(entry.path(), ec);
+  }
+}
+
+TaskState Reconciler::StateOf(const Record& r) const {
+  TaskState ts;
+  ts.set_task_id(r.task_id);
+  ts.set_status(r.status);
+  ts.set_reason(r.reason);
+  if (r.started_at != absl::UnixEpoch()) *ts.mutable_started_at() = ToProtoTime(r.started_at);
+  if (r.stopped_at != absl::UnixEpoch()) *ts.mutable_stopped_at() = ToProtoTime(r.stopped_at);
+  for (const auto& c : r.containers) {
+    auto* cs = ts.add_containers();
+    cs->set_name(c.name);
+    if (c.exited) {
+      cs->set_status(Task::STOPPED);
+      cs->set_exited(true);
+      cs->set_exit_code(c.exit_code);
+      cs->set_reason(c.reason);
+    } else if (Running(c.state)) {
+      cs->set_status(Task::RUNNING);
+    } else {
+      cs->set_status(r.status == Task::STOPPED ? Task::STOPPED : Task::PENDING);
+    }
+  }
+  return ts;
+}
+
+void Reconciler::Persist(const Record& r) const {
+  if (!r.assignment) return;
+  gantry::v1::LocalTaskRecord saved;
+  *saved.mutable_assignment() = *r.assignment;
+  *saved.mutable_state() = StateOf(r);
+  saved.set_stop_reported(r.stop_reported);
+  const fs::path dir = fs::path(options_.data_dir) / "tasks";
+  const fs::path tmp = dir / (r.task_id + ".pb.tmp");
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out || !saved.SerializeToOstream(&out)) {
+      spdlog::warn("cannot write task record {}", tmp.string());
+      return;
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, dir / (r.task_id + ".pb"), ec);
+  if (ec) spdlog::warn("cannot write task record for {}: {}", r.task_id, ec.message());
+}
+
+void Reconciler::Forget(const std::string& task_id) {
+  records_.erase(task_id);
+  std::error_code ec;
+  fs::remove(fs::path(options_.data_dir) / "tasks" / (task_id + ".pb"), ec);
+}
+
+}  // namespace gantry::agent

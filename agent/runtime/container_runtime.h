@@ -1,0 +1,87 @@
+#pragma once
+
+// The agent's seam to whatever runs containers: containerd in production, an
+// in-memory fake in tests. Calls are synchronous and individually quick (no
+// call waits for a container to exit); the agent's reconciler drives stop
+// timeouts itself so that it can be tested on a fake clock.
+//
+// Every container the agent creates carries labels (kLabelTaskId, ...) so a
+// restarted agent can find and re-adopt them: Recover() is the first call an
+// agent makes.
+//
+// Implementations must be thread-safe.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace gantry::agent {
+
+inline constexpr char kLabelTaskId[] = "io.gantry.task-id";
+inline constexpr char kLabelContainer[] = "io.gantry.container";
+inline constexpr char kLabelService[] = "io.gantry.service";
+inline constexpr char kLabelTaskDefinition[] = "io.gantry.task-definition";
+
+struct ContainerSpec {
+  // Unique runtime id: "<task id>-<container name>".
+  std::string id;
+  std::string image;
+  // Replaces the image's entrypoint and command when not empty.
+  std::vector<std::string> command;
+  // KEY=VALUE, added to the image's environment (later wins).
+  std::vector<std::string> env;
+  int64_t cpu_millis = 0;
+  int64_t memory_bytes = 0;
+  // Network namespace to join; empty shares the host's.
+  std::string netns_path;
+  // stdout and stderr are appended here.
+  std::string log_path;
+  std::string hostname;
+  std::map<std::string, std::string> labels;
+};
+
+enum class ContainerState {
+  kNoTask,   // the container exists but has no process (creation was interrupted)
+  kCreated,  // its process is created, not started
+  kRunning,
+  kStopped,  // exited; exit_code is valid
+};
+
+struct ContainerInfo {
+  std::string id;
+  std::map<std::string, std::string> labels;
+  ContainerState state = ContainerState::kNoTask;
+  int exit_code = 0;
+  absl::Time exited_at = absl::UnixEpoch();
+};
+
+class ContainerRuntime {
+ public:
+  virtual ~ContainerRuntime() = default;
+
+  // Returns every container the agent created that still exists, so a
+  // restarted agent adopts them instead of starting duplicates.
+  virtual absl::StatusOr<std::vector<ContainerInfo>> Recover() = 0;
+  // Current state of all the agent's containers.
+  virtual absl::StatusOr<std::vector<ContainerInfo>> List() = 0;
+
+  // NotFound with a message that says how to make the image available.
+  virtual absl::Status CheckImage(const std::string& image) = 0;
+  // Creates the container and its (not yet started) process.
+  virtual absl::Status Create(const ContainerSpec& spec) = 0;
+  virtual absl::Status Start(const std::string& id) = 0;
+  // Signals the container's main process; with `all`, every process in it.
+  virtual absl::Status Signal(const std::string& id, int signal, bool all) = 0;
+  // Deletes the process, the container and its filesystem. Idempotent: a
+  // container that is already gone is not an error. The container must not
+  // be running.
+  virtual absl::Status Remove(const std::string& id) = 0;
+  // Whether the runtime answers (for node status checks).
+  virtual absl::Status Ping() = 0;
+};
+
+}  // namespace gantry::agent

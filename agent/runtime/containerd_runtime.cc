@@ -1,0 +1,331 @@
+#include "agent/runtime/containerd_runtime.h"
+
+#include <filesystem>
+#include <map>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_util.h"
+#include "common/time_util.h"
+#include "grpcpp/create_channel.h"
+#include "nlohmann/json.hpp"
+
+namespace gantry::agent {
+
+namespace ctrd = containerd::services;
+using nlohmann::json;
+
+namespace {
+
+constexpr char kOciSpecType[] = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+
+bool IsIndex(const std::string& media_type) {
+  return media_type == "application/vnd.oci.image.index.v1+json" ||
+         media_type == "application/vnd.docker.distribution.manifest.list.v2+json";
+}
+
+// Picks the linux/amd64 manifest from an image index.
+absl::StatusOr<std::string> SelectManifest(const std::string& index_json,
+                                           const std::string& image) {
+  json index = json::parse(index_json, nullptr, false);
+  if (index.is_discarded() || !index.contains("manifests") || !index["manifests"].is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat("image ", image, ": malformed index"));
+  }
+  for (const auto& m : index["manifests"]) {
+    const auto platform = m.value("platform", json::object());
+    if (platform.value("os", "") == "linux" && platform.value("architecture", "") == "amd64") {
+      return m.value("digest", "");
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("image ", image, " has no linux/amd64 manifest"));
+}
+
+}  // namespace
+
+ContainerdRuntime::ContainerdRuntime(Options options) : options_(std::move(options)) {
+  grpc::ChannelArguments args;
+  // Image configs and indexes are small, but leave room.
+  args.SetMaxReceiveMessageSize(64 << 20);
+  channel_ = grpc::CreateCustomChannel(absl::StrCat("unix://", options_.socket),
+                                       grpc::InsecureChannelCredentials(), args);
+  containers_ = ctrd::containers::v1::Containers::NewStub(channel_);
+  content_ = ctrd::content::v1::Content::NewStub(channel_);
+  images_ = ctrd::images::v1::Images::NewStub(channel_);
+  snapshots_ = ctrd::snapshots::v1::Snapshots::NewStub(channel_);
+  tasks_ = ctrd::tasks::v1::Tasks::NewStub(channel_);
+  version_ = ctrd::version::v1::Version::NewStub(channel_);
+}
+
+std::unique_ptr<grpc::ClientContext> ContainerdRuntime::Context() const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->AddMetadata("containerd-namespace", options_.ns);
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(options_.call_timeout));
+  return ctx;
+}
+
+absl::Status ContainerdRuntime::Check(const grpc::Status& status, absl::string_view what) const {
+  if (status.ok()) return absl::OkStatus();
+  absl::Status st = FromGrpcStatus(status);
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    return absl::UnavailableError(absl::StrCat("containerd at ", options_.socket,
+                                               " is not answering (", what, ": ",
+                                               status.error_message(),
+                                               "); is containerd running?"));
+  }
+  return Annotate(st, absl::StrCat("containerd ", what));
+}
+
+absl::Status ContainerdRuntime::Ping() {
+  google::protobuf::Empty req;
+  ctrd::version::v1::VersionResponse resp;
+  auto ctx = Context();
+  return Check(version_->Version(ctx.get(), req, &resp), "version");
+}
+
+absl::StatusOr<std::string> ContainerdRuntime::ReadBlob(const std::string& digest) {
+  ctrd::content::v1::ReadContentRequest req;
+  req.set_digest(digest);
+  auto ctx = Context();
+  auto reader = content_->Read(ctx.get(), req);
+  std::string data;
+  ctrd::content::v1::ReadContentResponse chunk;
+  while (reader->Read(&chunk)) data += chunk.data();
+  RETURN_IF_ERROR(Check(reader->Finish(), absl::StrCat("read content ", digest)));
+  if (Sha256Digest(data) != digest) {
+    return absl::DataLossError(absl::StrCat("content ", digest, " does not match its digest"));
+  }
+  return data;
+}
+
+absl::StatusOr<ContainerdRuntime::ResolvedImage> ContainerdRuntime::ResolveImage(
+    const std::string& name) {
+  ctrd::images::v1::GetImageRequest req;
+  req.set_name(name);
+  ctrd::images::v1::GetImageResponse resp;
+  auto ctx = Context();
+  grpc::Status status = images_->Get(ctx.get(), req, &resp);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return absl::NotFoundError(absl::StrCat(
+        "image ", name, " is not in containerd namespace ", options_.ns,
+        " on this node; import it with `ctr -n ", options_.ns, " images import IMAGE.tar`"));
+  }
+  RETURN_IF_ERROR(Check(status, absl::StrCat("get image ", name)));
+  std::string manifest_digest = resp.image().target().digest();
+  if (IsIndex(resp.image().target().media_type())) {
+    ASSIGN_OR_RETURN(std::string index, ReadBlob(manifest_digest));
+    ASSIGN_OR_RETURN(manifest_digest, SelectManifest(index, name));
+  }
+  ASSIGN_OR_RETURN(std::string manifest_text, ReadBlob(manifest_digest));
+  json manifest = json::parse(manifest_text, nullptr, false);
+  if (manifest.is_discarded() || !manifest.contains("config")) {
+    return absl::InvalidArgumentError(absl::StrCat("image ", name, ": malformed manifest"));
+  }
+  ASSIGN_OR_RETURN(std::string config_text,
+                   ReadBlob(manifest["config"].value("digest", "")));
+  ResolvedImage out;
+  ASSIGN_OR_RETURN(out.config, ParseImageConfig(config_text));
+  out.chain_id = ChainId(out.config.diff_ids);
+  return out;
+}
+
+absl::Status ContainerdRuntime::CheckImage(const std::string& image) {
+  ASSIGN_OR_RETURN(auto resolved, ResolveImage(image));
+  return CheckUnpacked(image, resolved.chain_id);
+}
+
+absl::Status ContainerdRuntime::CheckUnpacked(const std::string& image,
+                                              const std::string& chain_id) {
+  ctrd::snapshots::v1::StatSnapshotRequest req;
+  req.set_snapshotter(options_.snapshotter);
+  req.set_key(chain_id);
+  ctrd::snapshots::v1::StatSnapshotResponse resp;
+  auto ctx = Context();
+  grpc::Status status = snapshots_->Stat(ctx.get(), req, &resp);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return absl::NotFoundError(absl::StrCat(
+        "image ", image, " is present but not unpacked for the ", options_.snapshotter,
+        " snapshotter; import it again with `ctr -n ", options_.ns, " images import` (which "
+        "unpacks)"));
+  }
+  return Check(status, "stat snapshot");
+}
+
+absl::Status ContainerdRuntime::Create(const ContainerSpec& spec) {
+  ASSIGN_OR_RETURN(auto image, ResolveImage(spec.image));
+  RETURN_IF_ERROR(CheckUnpacked(spec.image, image.chain_id));
+  ASSIGN_OR_RETURN(std::string oci, BuildOciSpec(spec, image.config, options_.oci));
+
+  // The container's writable layer on top of the image's layer chain.
+  google::protobuf::RepeatedPtrField<containerd::types::Mount> mounts;
+  {
+    ctrd::snapshots::v1::PrepareSnapshotRequest req;
+    req.set_snapshotter(options_.snapshotter);
+    req.set_key(spec.id);
+    req.set_parent(image.chain_id);
+    ctrd::snapshots::v1::PrepareSnapshotResponse resp;
+    auto ctx = Context();
+    grpc::Status status = snapshots_->Prepare(ctx.get(), req, &resp);
+    if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+      ctrd::snapshots::v1::MountsRequest mreq;
+      mreq.set_snapshotter(options_.snapshotter);
+      mreq.set_key(spec.id);
+      ctrd::snapshots::v1::MountsResponse mresp;
+      auto mctx = Context();
+      RETURN_IF_ERROR(Check(snapshots_->Mounts(mctx.get(), mreq, &mresp), "snapshot mounts"));
+      mounts = mresp.mounts();
+    } else {
+      RETURN_IF_ERROR(Check(status, "prepare snapshot"));
+      mounts = resp.mounts();
+    }
+  }
+
+  auto cleanup_on_error = [&](absl::Status st) {
+    (void)Remove(spec.id);
+    return st;
+  };
+  {
+    ctrd::containers::v1::CreateContainerRequest req;
+    auto* c = req.mutable_container();
+    c->set_id(spec.id);
+    for (const auto& [k, v] : spec.labels) (*c->mutable_labels())[k] = v;
+    c->set_image(spec.image);
+    c->mutable_runtime()->set_name(options_.runtime);
+    c->mutable_spec()->set_type_url(kOciSpecType);
+    c->mutable_spec()->set_value(oci);
+    c->set_snapshotter(options_.snapshotter);
+    c->set_snapshot_key(spec.id);
+    ctrd::containers::v1::CreateContainerResponse resp;
+    auto ctx = Context();
+    if (auto st = Check(containers_->Create(ctx.get(), req, &resp), "create container");
+        !st.ok()) {
+      return cleanup_on_error(st);
+    }
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(spec.log_path).parent_path(), ec);
+  if (ec) {
+    return cleanup_on_error(absl::InternalError(
+        absl::StrCat("create log directory for ", spec.log_path, ": ", ec.message())));
+  }
+  {
+    ctrd::tasks::v1::CreateTaskRequest req;
+    req.set_container_id(spec.id);
+    *req.mutable_rootfs() = mounts;
+    const std::string uri = absl::StrCat("file://", spec.log_path);
+    req.set_stdout(uri);
+    req.set_stderr(uri);
+    ctrd::tasks::v1::CreateTaskResponse resp;
+    auto ctx = Context();
+    if (auto st = Check(tasks_->Create(ctx.get(), req, &resp), "create task"); !st.ok()) {
+      return cleanup_on_error(st);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ContainerdRuntime::Start(const std::string& id) {
+  ctrd::tasks::v1::StartRequest req;
+  req.set_container_id(id);
+  ctrd::tasks::v1::StartResponse resp;
+  auto ctx = Context();
+  return Check(tasks_->Start(ctx.get(), req, &resp), absl::StrCat("start ", id));
+}
+
+absl::Status ContainerdRuntime::Signal(const std::string& id, int signal, bool all) {
+  ctrd::tasks::v1::KillRequest req;
+  req.set_container_id(id);
+  req.set_signal(static_cast<uint32_t>(signal));
+  req.set_all(all);
+  google::protobuf::Empty resp;
+  auto ctx = Context();
+  grpc::Status status = tasks_->Kill(ctx.get(), req, &resp);
+  // The process may have exited meanwhile; that is what we wanted.
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return absl::OkStatus();
+  return Check(status, absl::StrCat("signal ", signal, " to ", id));
+}
+
+absl::Status ContainerdRuntime::Remove(const std::string& id) {
+  {
+    ctrd::tasks::v1::DeleteTaskRequest req;
+    req.set_container_id(id);
+    ctrd::tasks::v1::DeleteResponse resp;
+    auto ctx = Context();
+    grpc::Status status = tasks_->Delete(ctx.get(), req, &resp);
+    if (status.error_code() != grpc::StatusCode::NOT_FOUND) {
+      RETURN_IF_ERROR(Check(status, absl::StrCat("delete task ", id)));
+    }
+  }
+  {
+    ctrd::containers::v1::DeleteContainerRequest req;
+    req.set_id(id);
+    google::protobuf::Empty resp;
+    auto ctx = Context();
+    grpc::Status status = containers_->Delete(ctx.get(), req, &resp);
+    if (status.error_code() != grpc::StatusCode::NOT_FOUND) {
+      RETURN_IF_ERROR(Check(status, absl::StrCat("delete container ", id)));
+    }
+  }
+  {
+    ctrd::snapshots::v1::RemoveSnapshotRequest req;
+    req.set_snapshotter(options_.snapshotter);
+    req.set_key(id);
+    google::protobuf::Empty resp;
+    auto ctx = Context();
+    grpc::Status status = snapshots_->Remove(ctx.get(), req, &resp);
+    if (status.error_code() != grpc::StatusCode::NOT_FOUND) {
+      RETURN_IF_ERROR(Check(status, absl::StrCat("remove snapshot ", id)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ContainerInfo>> ContainerdRuntime::Recover() { return List(); }
+
+absl::StatusOr<std::vector<ContainerInfo>> ContainerdRuntime::List() {
+  ctrd::containers::v1::ListContainersRequest creq;
+  creq.add_filters(absl::StrCat("labels.\"", kLabelTaskId, "\""));
+  ctrd::containers::v1::ListContainersResponse cresp;
+  {
+    auto ctx = Context();
+    RETURN_IF_ERROR(Check(containers_->List(ctx.get(), creq, &cresp), "list containers"));
+  }
+  ctrd::tasks::v1::ListTasksRequest treq;
+  ctrd::tasks::v1::ListTasksResponse tresp;
+  {
+    auto ctx = Context();
+    RETURN_IF_ERROR(Check(tasks_->List(ctx.get(), treq, &tresp), "list tasks"));
+  }
+  std::map<std::string, const containerd::v1::types::Process*> processes;
+  // containerd fills `id` (the container's id) in task listings.
+  for (const auto& p : tresp.tasks()) processes[p.id().empty() ? p.container_id() : p.id()] = &p;
+
+  std::vector<ContainerInfo> out;
+  for (const auto& c : cresp.containers()) {
+    ContainerInfo info;
+    info.id = c.id();
+    for (const auto& [k, v] : c.labels()) info.labels[k] = v;
+    auto it = processes.find(c.id());
+    if (it == processes.end()) {
+      info.state = ContainerState::kNoTask;
+    } else {
+      switch (it->second->status()) {
+        case containerd::v1::types::CREATED:
+          info.state = ContainerState::kCreated;
+          break;
+        case containerd::v1::types::STOPPED:
+          info.state = ContainerState::kStopped;
+          info.exit_code = static_cast<int>(it->second->exit_status());
+          info.exited_at = FromProtoTime(it->second->exited_at());
+          break;
+        default:
+          info.state = ContainerState::kRunning;
+      }
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+}  // namespace gantry::agent

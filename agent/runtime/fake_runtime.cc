@@ -1,0 +1,152 @@
+#include "agent/runtime/fake_runtime.h"
+
+#include <csignal>
+
+#include "absl/strings/str_cat.h"
+
+namespace gantry::agent {
+
+absl::Status FakeRuntime::Available() const {
+  if (down_) return absl::UnavailableError("fake runtime is down");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<ContainerInfo>> FakeRuntime::Recover() { return List(); }
+
+absl::StatusOr<std::vector<ContainerInfo>> FakeRuntime::List() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  std::vector<ContainerInfo> out;
+  for (const auto& [id, c] : containers_) out.push_back(c.info);
+  return out;
+}
+
+absl::Status FakeRuntime::CheckImage(const std::string& image) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  if (!images_.contains(image)) {
+    return absl::NotFoundError(absl::StrCat("image ", image, " is not present"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FakeRuntime::Create(const ContainerSpec& spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  if (!fail_create_.empty()) return absl::InternalError(fail_create_);
+  if (containers_.contains(spec.id)) {
+    return absl::AlreadyExistsError(absl::StrCat("container ", spec.id, " exists"));
+  }
+  Container c;
+  c.spec = spec;
+  c.info.id = spec.id;
+  c.info.labels = spec.labels;
+  c.info.state = ContainerState::kCreated;
+  containers_[spec.id] = std::move(c);
+  creates_++;
+  return absl::OkStatus();
+}
+
+absl::Status FakeRuntime::Start(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return absl::NotFoundError(absl::StrCat("no container ", id));
+  it->second.info.state = ContainerState::kRunning;
+  return absl::OkStatus();
+}
+
+absl::Status FakeRuntime::Signal(const std::string& id, int signal, bool all) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return absl::NotFoundError(absl::StrCat("no container ", id));
+  signals_.push_back({id, signal});
+  auto& info = it->second.info;
+  if (info.state != ContainerState::kRunning) return absl::OkStatus();
+  if (signal == SIGKILL || (signal == SIGTERM && !it->second.ignore_sigterm)) {
+    info.state = ContainerState::kStopped;
+    info.exit_code = 128 + signal;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FakeRuntime::Remove(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return absl::OkStatus();
+  if (it->second.info.state == ContainerState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", id, " is running"));
+  }
+  containers_.erase(it);
+  return absl::OkStatus();
+}
+
+absl::Status FakeRuntime::Ping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return Available();
+}
+
+void FakeRuntime::AddImage(const std::string& image) {
+  std::lock_guard<std::mutex> lock(mu_);
+  images_.insert(image);
+}
+
+void FakeRuntime::Exit(const std::string& id, int code) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return;
+  it->second.info.state = ContainerState::kStopped;
+  it->second.info.exit_code = code;
+}
+
+void FakeRuntime::IgnoreSigterm(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = containers_.find(id); it != containers_.end()) it->second.ignore_sigterm = true;
+}
+
+void FakeRuntime::FailCreate(const std::string& message) {
+  std::lock_guard<std::mutex> lock(mu_);
+  fail_create_ = message;
+}
+
+void FakeRuntime::SetDown(bool down) {
+  std::lock_guard<std::mutex> lock(mu_);
+  down_ = down;
+}
+
+std::vector<std::string> FakeRuntime::RunningIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, c] : containers_) {
+    if (c.info.state == ContainerState::kRunning) out.push_back(id);
+  }
+  return out;
+}
+
+std::vector<std::string> FakeRuntime::AllIds() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [id, c] : containers_) out.push_back(id);
+  return out;
+}
+
+std::optional<ContainerSpec> FakeRuntime::SpecOf(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return std::nullopt;
+  return it->second.spec;
+}
+
+std::vector<std::pair<std::string, int>> FakeRuntime::Signals() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return signals_;
+}
+
+int FakeRuntime::creates() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return creates_;
+}
+
+}  // namespace gantry::agent

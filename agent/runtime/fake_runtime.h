@@ -1,0 +1,59 @@
+#pragma once
+
+// In-memory ContainerRuntime for unit and integration tests. Containers
+// "run" until a test makes them exit or they receive a signal: SIGTERM stops
+// them with code 143 unless the test marked them as ignoring it, SIGKILL
+// always stops them with 137.
+
+#include <mutex>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "agent/runtime/container_runtime.h"
+
+namespace gantry::agent {
+
+class FakeRuntime final : public ContainerRuntime {
+ public:
+  absl::StatusOr<std::vector<ContainerInfo>> Recover() override;
+  absl::StatusOr<std::vector<ContainerInfo>> List() override;
+  absl::Status CheckImage(const std::string& image) override;
+  absl::Status Create(const ContainerSpec& spec) override;
+  absl::Status Start(const std::string& id) override;
+  absl::Status Signal(const std::string& id, int signal, bool all) override;
+  absl::Status Remove(const std::string& id) override;
+  absl::Status Ping() override;
+
+  // --- Test controls.
+  void AddImage(const std::string& image);
+  void Exit(const std::string& id, int code);
+  void IgnoreSigterm(const std::string& id);
+  void FailCreate(const std::string& message);
+  void SetDown(bool down);
+
+  // --- Test observations.
+  std::vector<std::string> RunningIds() const;
+  std::vector<std::string> AllIds() const;
+  std::optional<ContainerSpec> SpecOf(const std::string& id) const;
+  std::vector<std::pair<std::string, int>> Signals() const;
+  int creates() const;
+
+ private:
+  struct Container {
+    ContainerSpec spec;
+    ContainerInfo info;
+    bool ignore_sigterm = false;
+  };
+  absl::Status Available() const;
+
+  mutable std::mutex mu_;
+  std::set<std::string> images_;
+  std::map<std::string, Container> containers_;
+  std::vector<std::pair<std::string, int>> signals_;
+  std::string fail_create_;
+  bool down_ = false;
+  int creates_ = 0;
+};
+
+}  // namespace gantry::agent

@@ -1,0 +1,167 @@
+#include "agent/session.h"
+
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/time_util.h"
+#include "grpcpp/create_channel.h"
+
+namespace gantry::agent {
+
+using gantry::v1::AgentMessage;
+using gantry::v1::ControlMessage;
+
+Session::Session(Options options, Reconciler* reconciler, std::function<void()> wake)
+    : options_(std::move(options)), reconciler_(reconciler), wake_(std::move(wake)) {
+  logs_ = std::make_unique<LogServer>(
+      [this](const std::string& task_id) { return reconciler_->LogDir(task_id); },
+      [this](const std::string& task_id) {
+        for (const auto& ts : reconciler_->Snapshot()) {
+          if (ts.task_id() == task_id) return ts.status() != gantry::v1::Task::STOPPED;
+        }
+        return false;
+      },
+      [this](const gantry::v1::LogData& data) {
+        AgentMessage msg;
+        *msg.mutable_log_data() = data;
+        Send(msg);
+      });
+}
+
+Session::~Session() {
+  Stop();
+  logs_.reset();
+}
+
+void Session::Stop() {
+  std::lock_guard<std::mutex> lock(mu_);
+  stop_ = true;
+  if (context_ != nullptr) context_->TryCancel();
+  cv_.notify_all();
+}
+
+bool Session::connected() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stream_ != nullptr;
+}
+
+void Session::Send(const AgentMessage& message) {
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  grpc::ClientReaderWriter<AgentMessage, ControlMessage>* stream;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stream = stream_;
+  }
+  if (stream != nullptr) stream->Write(message);
+}
+
+absl::Status Session::Run() {
+  auto channel_options = MakeClientChannel(options_.tls, options_.controlplane);
+  if (!channel_options.ok()) return channel_options.status();
+  auto channel = grpc::CreateCustomChannel(options_.controlplane, channel_options->credentials,
+                                           channel_options->arguments);
+  std::mt19937_64 rng{std::random_device{}()};
+  absl::Duration backoff = options_.min_backoff;
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stop_) break;
+    }
+    if (RunOnce(channel)) backoff = options_.min_backoff;
+    // Full jitter: wait a random time up to the current backoff.
+    std::uniform_int_distribution<int64_t> jitter(0, absl::ToInt64Milliseconds(backoff));
+    const auto wait = std::chrono::milliseconds(jitter(rng) + 50);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, wait, [&] { return stop_; });
+  }
+  return absl::OkStatus();
+}
+
+bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = gantry::v1::AgentService::NewStub(channel);
+  grpc::ClientContext context;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return false;
+    context_ = &context;
+  }
+  auto stream = stub->Connect(&context);
+
+  AgentMessage hello;
+  *hello.mutable_register_() = options_.identity;
+  for (const auto& ts : reconciler_->Snapshot()) *hello.mutable_register_()->add_tasks() = ts;
+  bool registered = false;
+  ControlMessage msg;
+  if (stream->Write(hello) && stream->Read(&msg) && msg.has_registered()) {
+    registered = true;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stream_ = stream.get();
+    }
+    spdlog::info("registered with the control plane at {} as {}", options_.controlplane,
+                 msg.registered().node_name());
+    const absl::Duration interval =
+        std::max(absl::Milliseconds(100), FromProtoDuration(msg.registered().heartbeat_interval()));
+    std::thread heartbeat([this, interval] { Heartbeats(interval); });
+    while (stream->Read(&msg)) {
+      switch (msg.message_case()) {
+        case ControlMessage::kDesired:
+          if (reconciler_->SetDesired(msg.desired())) wake_();
+          break;
+        case ControlMessage::kLogRequest:
+          logs_->Open(msg.log_request());
+          break;
+        case ControlMessage::kLogCancel:
+          logs_->Cancel(msg.log_cancel().request_id());
+          break;
+        default:
+          break;
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stream_ = nullptr;
+    }
+    cv_.notify_all();
+    heartbeat.join();
+    logs_->CancelAll();
+  }
+  {
+    // Wait for any Send() in progress before the stream goes away.
+    std::lock_guard<std::mutex> write_lock(write_mu_);
+  }
+  context.TryCancel();
+  const grpc::Status status = stream->Finish();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    context_ = nullptr;
+    if (stop_) return registered;
+  }
+  if (registered) {
+    spdlog::warn("lost the control plane at {}: {}; reconnecting (containers keep running)",
+                 options_.controlplane, status.error_message());
+  } else {
+    spdlog::warn("cannot register with the control plane at {}: {}", options_.controlplane,
+                 status.ok() ? "stream closed" : status.error_message());
+  }
+  return registered;
+}
+
+void Session::Heartbeats(absl::Duration interval) {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (stream_ != nullptr && !stop_) {
+    cv_.wait_for(lock, absl::ToChronoNanoseconds(interval),
+                 [&] { return stream_ == nullptr || stop_; });
+    if (stream_ == nullptr || stop_) break;
+    lock.unlock();
+    AgentMessage hb;
+    *hb.mutable_heartbeat()->mutable_time() = ToProtoTime(absl::Now());
+    Send(hb);
+    lock.lock();
+  }
+}
+
+}  // namespace gantry::agent

@@ -1,0 +1,66 @@
+#pragma once
+
+// The agent's one stream to the control plane. Run() connects, registers
+// (identity plus every task the agent knows), then reads desired task sets
+// and log requests until the stream breaks, and reconnects with jittered
+// exponential backoff. A heartbeat thread runs while connected. Containers
+// keep running whatever happens to the stream.
+//
+// Thread safety: Send() and Stop() may be called from any thread.
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "agent/logs/log_server.h"
+#include "agent/reconciler.h"
+#include "common/tls.h"
+#include "gantry/v1/agent.grpc.pb.h"
+
+namespace gantry::agent {
+
+class Session {
+ public:
+  struct Options {
+    std::string controlplane = "127.0.0.1:7070";
+    TlsFiles tls;
+    // Identity and capacity; tasks are filled in at each registration.
+    gantry::v1::RegisterRequest identity;
+    absl::Duration min_backoff = absl::Milliseconds(200);
+    absl::Duration max_backoff = absl::Seconds(15);
+  };
+
+  // `wake` asks the agent loop for an immediate reconciliation pass.
+  Session(Options options, Reconciler* reconciler, std::function<void()> wake);
+  ~Session();
+
+  // Blocks until Stop(). Returns an error only for unusable options (TLS).
+  absl::Status Run();
+  void Stop();
+
+  // Drops the message when not connected: registration resends state.
+  void Send(const gantry::v1::AgentMessage& message);
+  bool connected() const;
+
+ private:
+  // One connection's lifetime; returns whether registration succeeded.
+  bool RunOnce(const std::shared_ptr<grpc::Channel>& channel);
+  void Heartbeats(absl::Duration interval);
+
+  const Options options_;
+  Reconciler* const reconciler_;
+  const std::function<void()> wake_;
+  std::unique_ptr<LogServer> logs_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  grpc::ClientContext* context_ = nullptr;
+  grpc::ClientReaderWriter<gantry::v1::AgentMessage, gantry::v1::ControlMessage>* stream_ =
+      nullptr;
+  std::mutex write_mu_;
+};
+
+}  // namespace gantry::agent

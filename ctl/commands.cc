@@ -1,0 +1,333 @@
+#include "ctl/commands.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "ctl/spec_parser.h"
+#include "grpcpp/create_channel.h"
+
+namespace gantry::ctl {
+
+using namespace gantry::v1;  // NOLINT: this file speaks only the operator API
+
+namespace {
+
+// Accepts singular, plural and short names: "service", "services", "svc".
+std::string Canonical(const std::string& kind) {
+  if (kind == "service" || kind == "services" || kind == "svc") return "service";
+  if (kind == "task" || kind == "tasks") return "task";
+  if (kind == "node" || kind == "nodes") return "node";
+  if (kind == "taskdef" || kind == "taskdefs" || kind == "taskdefinition" ||
+      kind == "taskdefinitions" || kind == "td") {
+    return "taskdef";
+  }
+  return "";
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Commands>> Commands::Connect(const GlobalOptions& options,
+                                                            std::ostream& out,
+                                                            std::ostream& err) {
+  auto format = ParseFormat(options.output);
+  if (!format.ok()) return format.status();
+  auto channel_options = MakeClientChannel(options.tls, options.server);
+  if (!channel_options.ok()) return channel_options.status();
+  std::unique_ptr<Commands> c(new Commands(options, *format, out, err));
+  c->stub_ = OperatorService::NewStub(grpc::CreateCustomChannel(
+      options.server, channel_options->credentials, channel_options->arguments));
+  return c;
+}
+
+std::unique_ptr<grpc::ClientContext> Commands::Context() const {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    absl::ToChronoMilliseconds(options_.timeout));
+  return ctx;
+}
+
+int Commands::Fail(const grpc::Status& status, const std::string& what) const {
+  std::string message = status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    message = absl::StrCat("cannot reach the control plane at ", options_.server, " (",
+                           status.error_message(),
+                           "); is it running? Set --server or GANTRY_SERVER");
+  }
+  err_ << "gantryctl: " << (what.empty() ? "" : what + ": ") << message << "\n";
+  return 1;
+}
+
+int Commands::Fail(const absl::Status& status) const {
+  err_ << "gantryctl: " << status.message() << "\n";
+  return 1;
+}
+
+int Commands::Print(const google::protobuf::Message& message) const {
+  out_ << (format_ == Format::kJson ? ToJson(message) : ToYaml(message));
+  return 0;
+}
+
+int Commands::Apply(const std::string& file) {
+  auto request = ParseSpecFile(file);
+  if (!request.ok()) return Fail(request.status());
+  ApplyResponse response;
+  auto ctx = Context();
+  grpc::Status st = stub_->Apply(ctx.get(), *request, &response);
+  if (!st.ok()) return Fail(st, absl::StrCat("apply ", file));
+  if (format_ != Format::kTable) return Print(response);
+  for (const auto& r : response.results()) {
+    out_ << (r.kind() == "Service" ? "service " : "taskdefinition ") << r.name() << " "
+         << r.action() << "\n";
+  }
+  return 0;
+}
+
+int Commands::Get(const std::string& kind_in, const std::string& name,
+                  const std::string& service, const std::string& node, bool all) {
+  const std::string kind = Canonical(kind_in);
+  const absl::Time now = absl::Now();
+  if (kind == "service") {
+    if (!name.empty()) {
+      GetServiceRequest req;
+      req.set_name(name);
+      Service resp;
+      auto ctx = Context();
+      if (auto st = stub_->GetService(ctx.get(), req, &resp); !st.ok()) return Fail(st, "");
+      if (format_ != Format::kTable) return Print(resp);
+      PrintServices(out_, {resp}, now);
+      return 0;
+    }
+    ListServicesResponse resp;
+    auto ctx = Context();
+    if (auto st = stub_->ListServices(ctx.get(), {}, &resp); !st.ok()) return Fail(st, "");
+    if (format_ != Format::kTable) return Print(resp);
+    PrintServices(out_, {resp.services().begin(), resp.services().end()}, now);
+    return 0;
+  }
+  if (kind == "task") {
+    if (!name.empty()) {
+      GetTaskRequest req;
+      req.set_id(name);
+      Task resp;
+      auto ctx = Context();
+      if (auto st = stub_->GetTask(ctx.get(), req, &resp); !st.ok()) return Fail(st, "");
+      if (format_ != Format::kTable) return Print(resp);
+      PrintTasks(out_, {resp}, now);
+      return 0;
+    }
+    ListTasksRequest req;
+    req.set_service(service);
+    req.set_node(node);
+    req.set_include_stopped(all);
+    ListTasksResponse resp;
+    auto ctx = Context();
+    if (auto st = stub_->ListTasks(ctx.get(), req, &resp); !st.ok()) return Fail(st, "");
+    if (format_ != Format::kTable) return Print(resp);
+    PrintTasks(out_, {resp.tasks().begin(), resp.tasks().end()}, now);
+    return 0;
+  }
+  if (kind == "node") {
+    if (!name.empty()) {
+      GetNodeRequest req;
+      req.set_name(name);
+      Node resp;
+      auto ctx = Context();
+      if (auto st = stub_->GetNode(ctx.get(), req, &resp); !st.ok()) return Fail(st, "");
+      if (format_ != Format::kTable) return Print(resp);
+      PrintNodes(out_, {resp}, now);
+      return 0;
+    }
+    ListNodesResponse resp;
+    auto ctx = Context();
+    if (auto st = stub_->ListNodes(ctx.get(), {}, &resp); !st.ok()) return Fail(st, "");
+    if (format_ != Format::kTable) return Print(resp);
+    PrintNodes(out_, {resp.nodes().begin(), resp.nodes().end()}, now);
+    return 0;
+  }
+  if (kind == "taskdef") {
+    if (!name.empty() && name.find(':') != std::string::npos) {
+      GetTaskDefinitionRequest req;
+      req.set_reference(name);
+      TaskDefinition resp;
+      auto ctx = Context();
+      if (auto st = stub_->GetTaskDefinition(ctx.get(), req, &resp); !st.ok()) {
+        return Fail(st, "");
+      }
+      if (format_ != Format::kTable) return Print(resp);
+      PrintTaskDefinitions(out_, {resp}, now);
+      return 0;
+    }
+    ListTaskDefinitionsRequest req;
+    req.set_family(name);
+    ListTaskDefinitionsResponse resp;
+    auto ctx = Context();
+    if (auto st = stub_->ListTaskDefinitions(ctx.get(), req, &resp); !st.ok()) {
+      return Fail(st, "");
+    }
+    if (format_ != Format::kTable) return Print(resp);
+    PrintTaskDefinitions(out_, {resp.task_definitions().begin(), resp.task_definitions().end()},
+                         now);
+    return 0;
+  }
+  return Fail(absl::InvalidArgumentError(
+      absl::StrCat("get ", kind_in, ": unknown kind (use services, tasks, nodes or taskdefs)")));
+}
+
+int Commands::Describe(const std::string& kind_in, const std::string& name) {
+  const std::string kind = Canonical(kind_in);
+  const absl::Time now = absl::Now();
+  if (kind == "service") {
+    GetServiceRequest req;
+    req.set_name(name);
+    Service service;
+    auto ctx = Context();
+    if (auto st = stub_->GetService(ctx.get(), req, &service); !st.ok()) return Fail(st, "");
+    ListTasksRequest treq;
+    treq.set_service(name);
+    ListTasksResponse tasks;
+    auto tctx = Context();
+    if (auto st = stub_->ListTasks(tctx.get(), treq, &tasks); !st.ok()) return Fail(st, "");
+    ListEventsRequest ereq;
+    ereq.set_service(name);
+    ereq.set_limit(20);
+    ListEventsResponse events;
+    auto ectx = Context();
+    if (auto st = stub_->ListEvents(ectx.get(), ereq, &events); !st.ok()) return Fail(st, "");
+    if (format_ != Format::kTable) return Print(service);
+    DescribeService(out_, service, {tasks.tasks().begin(), tasks.tasks().end()},
+                    {events.events().begin(), events.events().end()}, now);
+    return 0;
+  }
+  if (kind == "task") {
+    GetTaskRequest req;
+    req.set_id(name);
+    Task task;
+    auto ctx = Context();
+    if (auto st = stub_->GetTask(ctx.get(), req, &task); !st.ok()) return Fail(st, "");
+    ListEventsRequest ereq;
+    ereq.set_service(task.service());
+    ereq.set_limit(200);
+    ListEventsResponse events;
+    auto ectx = Context();
+    if (auto st = stub_->ListEvents(ectx.get(), ereq, &events); !st.ok()) return Fail(st, "");
+    if (format_ != Format::kTable) return Print(task);
+    DescribeTask(out_, task, {events.events().begin(), events.events().end()}, now);
+    return 0;
+  }
+  if (kind == "node") {
+    GetNodeRequest req;
+    req.set_name(name);
+    Node node;
+    auto ctx = Context();
+    if (auto st = stub_->GetNode(ctx.get(), req, &node); !st.ok()) return Fail(st, "");
+    ListTasksRequest treq;
+    treq.set_node(name);
+    ListTasksResponse tasks;
+    auto tctx = Context();
+    if (auto st = stub_->ListTasks(tctx.get(), treq, &tasks); !st.ok()) return Fail(st, "");
+    if (format_ != Format::kTable) return Print(node);
+    DescribeNode(out_, node, {tasks.tasks().begin(), tasks.tasks().end()}, now);
+    return 0;
+  }
+  if (kind == "taskdef") {
+    GetTaskDefinitionRequest req;
+    req.set_reference(name);
+    TaskDefinition td;
+    auto ctx = Context();
+    if (auto st = stub_->GetTaskDefinition(ctx.get(), req, &td); !st.ok()) return Fail(st, "");
+    if (format_ != Format::kTable) return Print(td);
+    DescribeTaskDefinition(out_, td);
+    return 0;
+  }
+  return Fail(absl::InvalidArgumentError(absl::StrCat(
+      "describe ", kind_in, ": unknown kind (use service, task, node or taskdef)")));
+}
+
+int Commands::Scale(const std::string& kind, const std::string& name, int count) {
+  if (Canonical(kind) != "service") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("scale ", kind, ": only services can be scaled")));
+  }
+  ScaleServiceRequest req;
+  req.set_name(name);
+  req.set_desired_count(count);
+  Service resp;
+  auto ctx = Context();
+  if (auto st = stub_->ScaleService(ctx.get(), req, &resp); !st.ok()) {
+    return Fail(st, absl::StrCat("scale service ", name));
+  }
+  if (format_ != Format::kTable) return Print(resp);
+  out_ << "service " << name << " scaled to " << resp.desired_count() << "\n";
+  return 0;
+}
+
+int Commands::Delete(const std::string& kind, const std::string& name, bool wait) {
+  if (Canonical(kind) != "service") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("delete ", kind, ": only services can be deleted")));
+  }
+  DeleteServiceRequest req;
+  req.set_name(name);
+  Service resp;
+  auto ctx = Context();
+  if (auto st = stub_->DeleteService(ctx.get(), req, &resp); !st.ok()) {
+    return Fail(st, absl::StrCat("delete service ", name));
+  }
+  if (!wait) {
+    out_ << "service " << name << " deleting (its tasks are stopping)\n";
+    return 0;
+  }
+  // Wait until the control plane has removed the record, which it does once
+  // every task has stopped and its containers are gone.
+  const absl::Time deadline = absl::Now() + absl::Minutes(5);
+  while (absl::Now() < deadline) {
+    GetServiceRequest get;
+    get.set_name(name);
+    Service s;
+    auto gctx = Context();
+    grpc::Status st = stub_->GetService(gctx.get(), get, &s);
+    if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
+      out_ << "service " << name << " deleted\n";
+      return 0;
+    }
+    if (!st.ok()) return Fail(st, absl::StrCat("delete service ", name));
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return Fail(absl::DeadlineExceededError(absl::StrCat(
+      "delete service ", name, ": tasks still stopping after 5m; check `gantryctl describe "
+      "service ", name, "`")));
+}
+
+int Commands::Logs(const std::string& task, const std::string& container, bool follow,
+                   int64_t tail) {
+  GetLogsRequest req;
+  req.set_task_id(task);
+  req.set_container(container);
+  req.set_follow(follow);
+  req.set_tail_lines(tail);
+  grpc::ClientContext ctx;  // no deadline: following may last
+  auto reader = stub_->GetLogs(&ctx, req);
+  LogChunk chunk;
+  while (reader->Read(&chunk)) {
+    out_ << chunk.data();
+    out_.flush();
+  }
+  grpc::Status st = reader->Finish();
+  if (!st.ok()) return Fail(st, absl::StrCat("logs ", task));
+  return 0;
+}
+
+int Commands::Events(const std::string& service, int limit) {
+  ListEventsRequest req;
+  req.set_service(service);
+  req.set_limit(limit);
+  ListEventsResponse resp;
+  auto ctx = Context();
+  if (auto st = stub_->ListEvents(ctx.get(), req, &resp); !st.ok()) return Fail(st, "");
+  if (format_ != Format::kTable) return Print(resp);
+  PrintEvents(out_, {resp.events().begin(), resp.events().end()});
+  return 0;
+}
+
+}  // namespace gantry::ctl

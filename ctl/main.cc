@@ -1,0 +1,99 @@
+// gantryctl: argument parsing only; the commands live in commands.cc.
+
+#include <cstdlib>
+#include <iostream>
+
+#include "CLI/CLI.hpp"
+#include "ctl/commands.h"
+
+namespace {
+
+std::string Env(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gantryctl: operate a Gantry cluster"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand
+  gantry::ctl::GlobalOptions g;
+  g.server = Env("GANTRY_SERVER", "127.0.0.1:7070");
+  g.tls.ca = Env("GANTRY_TLS_CA", "");
+  g.tls.cert = Env("GANTRY_TLS_CERT", "");
+  g.tls.key = Env("GANTRY_TLS_KEY", "");
+  g.tls.server_name = Env("GANTRY_TLS_SERVER_NAME", "");
+  app.add_option("--server", g.server, "control plane HOST:PORT (env GANTRY_SERVER)");
+  app.add_option("--tls-ca", g.tls.ca, "CA of the control plane's certificate (GANTRY_TLS_CA)");
+  app.add_option("--tls-cert", g.tls.cert, "client certificate (GANTRY_TLS_CERT)");
+  app.add_option("--tls-key", g.tls.key, "client key (GANTRY_TLS_KEY)");
+  app.add_option("--tls-server-name", g.tls.server_name,
+                 "name in the server certificate (GANTRY_TLS_SERVER_NAME)");
+  app.add_option("-o,--output", g.output, "table, json or yaml");
+
+  std::string file;
+  auto* apply = app.add_subcommand("apply", "create or update task definitions and services");
+  apply->add_option("-f,--file", file, "YAML file ('-' for stdin)")->required();
+
+  std::string kind;
+  std::string name;
+  std::string service;
+  std::string node;
+  bool all = false;
+  auto* get = app.add_subcommand("get", "list services, tasks, nodes or taskdefs");
+  get->add_option("kind", kind, "services|tasks|nodes|taskdefs")->required();
+  get->add_option("name", name, "one object (a task id prefix is enough)");
+  get->add_option("--service", service, "tasks of this service");
+  get->add_option("--node", node, "tasks on this node");
+  get->add_flag("-a,--all", all, "include stopped tasks");
+
+  auto* describe = app.add_subcommand("describe", "show one object in detail");
+  describe->add_option("kind", kind, "service|task|node|taskdef")->required();
+  describe->add_option("name", name, "name, task id (prefix) or family:revision")->required();
+
+  int count = 0;
+  auto* scale = app.add_subcommand("scale", "change a service's desired count");
+  scale->add_option("kind", kind, "service")->required();
+  scale->add_option("name", name, "service name")->required();
+  scale->add_option("--count", count, "desired number of tasks")->required();
+
+  bool wait = false;
+  auto* del = app.add_subcommand("delete", "delete a service; its containers are removed");
+  del->add_option("kind", kind, "service")->required();
+  del->add_option("name", name, "service name")->required();
+  del->add_flag("--wait", wait, "wait until all its tasks have stopped");
+
+  std::string task;
+  std::string container;
+  bool follow = false;
+  int64_t tail = 0;
+  auto* logs = app.add_subcommand("logs", "print a task's container output");
+  logs->add_option("task", task, "task id (a unique prefix is enough)")->required();
+  logs->add_option("-c,--container", container, "container (needed when there are several)");
+  logs->add_flag("-f,--follow", follow, "keep printing new output");
+  logs->add_option("--tail", tail, "only the last N lines");
+
+  int limit = 50;
+  auto* events = app.add_subcommand("events", "recent events");
+  events->add_option("--service", service, "only this service");
+  events->add_option("--limit", limit, "how many (newest)");
+
+  CLI11_PARSE(app, argc, argv);
+
+  auto commands = gantry::ctl::Commands::Connect(g, std::cout, std::cerr);
+  if (!commands.ok()) {
+    std::cerr << "gantryctl: " << commands.status().message() << "\n";
+    return 1;
+  }
+  auto& c = **commands;
+  if (apply->parsed()) return c.Apply(file);
+  if (get->parsed()) return c.Get(kind, name, service, node, all);
+  if (describe->parsed()) return c.Describe(kind, name);
+  if (scale->parsed()) return c.Scale(kind, name, count);
+  if (del->parsed()) return c.Delete(kind, name, wait);
+  if (logs->parsed()) return c.Logs(task, container, follow, tail);
+  if (events->parsed()) return c.Events(service, limit);
+  return 1;
+}

@@ -1,0 +1,311 @@
+#include "ctl/output.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/quantity.h"
+#include "common/time_util.h"
+#include "nlohmann/json.hpp"
+#include "yaml-cpp/yaml.h"
+
+namespace gantry::ctl {
+
+using gantry::v1::Node;
+using gantry::v1::Service;
+using gantry::v1::Task;
+
+namespace {
+
+void EmitYaml(YAML::Emitter& out, const nlohmann::json& j) {
+  if (j.is_object()) {
+    out << YAML::BeginMap;
+    for (const auto& [k, v] : j.items()) {
+      out << YAML::Key << k << YAML::Value;
+      EmitYaml(out, v);
+    }
+    out << YAML::EndMap;
+  } else if (j.is_array()) {
+    out << YAML::BeginSeq;
+    for (const auto& v : j) EmitYaml(out, v);
+    out << YAML::EndSeq;
+  } else if (j.is_string()) {
+    out << j.get<std::string>();
+  } else if (j.is_boolean()) {
+    out << j.get<bool>();
+  } else if (j.is_number_integer()) {
+    out << j.get<int64_t>();
+  } else if (j.is_number()) {
+    out << j.get<double>();
+  } else {
+    out << YAML::Null;
+  }
+}
+
+std::string Time(const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProtoTime(ts), absl::UTCTimeZone());
+}
+
+std::string Age(const google::protobuf::Timestamp& ts, absl::Time now) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
+  return FormatAge(FromProtoTime(ts), now);
+}
+
+std::string Short(const std::string& id) { return id.substr(0, 12); }
+
+std::string NodeStatusName(Node::Status s) {
+  return s == Node::STATUS_UNSPECIFIED ? "-" : Node::Status_Name(s);
+}
+
+}  // namespace
+
+absl::StatusOr<Format> ParseFormat(const std::string& text) {
+  if (text == "table") return Format::kTable;
+  if (text == "json") return Format::kJson;
+  if (text == "yaml") return Format::kYaml;
+  return absl::InvalidArgumentError(
+      absl::StrCat("-o ", text, ": unknown output format (use table, json or yaml)"));
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  return out;
+}
+
+std::string ToYaml(const google::protobuf::Message& message) {
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json);
+  YAML::Emitter out;
+  EmitYaml(out, nlohmann::json::parse(json));
+  return std::string(out.c_str()) + "\n";
+}
+
+void Table::Print(std::ostream& out, const std::string& indent) const {
+  std::vector<size_t> widths;
+  for (const auto& row : rows_) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows_) {
+    std::string line = indent;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 3, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+std::string StatusName(Task::Status s) {
+  return s == Task::STATUS_UNSPECIFIED ? "-" : Task::Status_Name(s);
+}
+
+std::string FormatPorts(const Task& task) {
+  std::vector<std::string> parts;
+  for (const auto& p : task.ports()) {
+    parts.push_back(absl::StrCat(p.host_address().empty() ? "?" : p.host_address(), ":",
+                                 p.host_port()));
+  }
+  return parts.empty() ? "-" : absl::StrJoin(parts, ",");
+}
+
+void PrintServices(std::ostream& out, const std::vector<Service>& services, absl::Time now) {
+  Table t({"NAME", "TASK DEFINITION", "DESIRED", "RUNNING", "PENDING", "STATUS", "AGE"});
+  for (const auto& s : services) {
+    t.Add({s.name(), s.resolved_task_definition(), absl::StrCat(s.desired_count()),
+           absl::StrCat(s.running_count()), absl::StrCat(s.pending_count()),
+           Service::Status_Name(s.status()), Age(s.created_at(), now)});
+  }
+  t.Print(out);
+}
+
+void PrintTasks(std::ostream& out, const std::vector<Task>& tasks, absl::Time now,
+                const std::string& indent) {
+  Table t({"ID", "SERVICE", "TASK DEFINITION", "NODE", "ZONE", "DESIRED", "LAST", "PORTS",
+           "AGE"});
+  for (const auto& task : tasks) {
+    t.Add({Short(task.id()), task.service(), task.task_definition(), task.node(), task.zone(),
+           StatusName(task.desired_status()), StatusName(task.last_status()), FormatPorts(task),
+           Age(task.created_at(), now)});
+  }
+  t.Print(out, indent);
+}
+
+void PrintNodes(std::ostream& out, const std::vector<Node>& nodes, absl::Time now) {
+  Table t({"NAME", "ZONE", "STATUS", "CONNECTED", "ADDRESS", "CPU", "MEMORY", "TASKS",
+           "HEARTBEAT"});
+  for (const auto& n : nodes) {
+    t.Add({n.name(), n.zone(), NodeStatusName(n.status()), n.connected() ? "yes" : "no",
+           n.address(),
+           absl::StrCat(FormatCpu(n.allocated().cpu()), "/", FormatCpu(n.capacity().cpu())),
+           absl::StrCat(FormatMemory(n.allocated().memory()), "/",
+                        FormatMemory(n.capacity().memory())),
+           absl::StrCat(n.running_tasks()), absl::StrCat(Age(n.last_heartbeat(), now), " ago")});
+  }
+  t.Print(out);
+}
+
+void PrintTaskDefinitions(std::ostream& out, const std::vector<gantry::v1::TaskDefinition>& tds,
+                          absl::Time now) {
+  Table t({"TASK DEFINITION", "CONTAINERS", "CPU", "MEMORY", "AGE"});
+  for (const auto& td : tds) {
+    std::vector<std::string> names;
+    int64_t cpu = 0;
+    int64_t mem = 0;
+    for (const auto& c : td.containers()) {
+      names.push_back(c.name());
+      cpu += c.cpu();
+      mem += c.memory();
+    }
+    t.Add({absl::StrCat(td.family(), ":", td.revision()), absl::StrJoin(names, ","),
+           FormatCpu(cpu), FormatMemory(mem), Age(td.created_at(), now)});
+  }
+  t.Print(out);
+}
+
+void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events,
+                 const std::string& indent) {
+  Table t({"TIME", "MESSAGE"});
+  for (const auto& e : events) t.Add({Time(e.time()), e.message()});
+  t.Print(out, indent);
+}
+
+void DescribeService(std::ostream& out, const Service& s, const std::vector<Task>& tasks,
+                     const std::vector<gantry::v1::Event>& events, absl::Time now) {
+  Table t({"Name:", s.name()});
+  t.Add({"Status:", Service::Status_Name(s.status())});
+  t.Add({"Task definition:",
+         s.task_definition() == s.resolved_task_definition()
+             ? s.task_definition()
+             : absl::StrCat(s.task_definition(), " (runs ", s.resolved_task_definition(), ")")});
+  t.Add({"Desired:", absl::StrCat(s.desired_count())});
+  t.Add({"Running:", absl::StrCat(s.running_count())});
+  t.Add({"Pending:", absl::StrCat(s.pending_count())});
+  t.Add({"Placement:", "spread across zones, then nodes"});
+  t.Add({"Created:", Time(s.created_at())});
+  t.Add({"Updated:", Time(s.updated_at())});
+  t.Print(out);
+  out << "Tasks:\n";
+  if (tasks.empty()) {
+    out << "  (none)\n";
+  } else {
+    PrintTasks(out, tasks, now, "  ");
+  }
+  out << "Events:\n";
+  if (events.empty()) {
+    out << "  (none)\n";
+  } else {
+    PrintEvents(out, events, "  ");
+  }
+}
+
+void DescribeTask(std::ostream& out, const Task& task,
+                  const std::vector<gantry::v1::Event>& events, absl::Time now) {
+  Table t({"ID:", task.id()});
+  t.Add({"Service:", task.service()});
+  t.Add({"Task definition:", task.task_definition()});
+  t.Add({"Node:", absl::StrCat(task.node(), " (zone ", task.zone(), ")")});
+  t.Add({"Desired status:", StatusName(task.desired_status())});
+  t.Add({"Last status:", StatusName(task.last_status())});
+  if (!task.stopped_reason().empty()) t.Add({"Stopped reason:", task.stopped_reason()});
+  t.Add({"Resources:", absl::StrCat(FormatCpu(task.resources().cpu()), " cpu, ",
+                                    FormatMemory(task.resources().memory()), " memory")});
+  t.Add({"Created:", Time(task.created_at())});
+  t.Add({"Started:", Time(task.started_at())});
+  t.Add({"Stopped:", Time(task.stopped_at())});
+  t.Print(out);
+  out << "Containers:\n";
+  Table c({"NAME", "IMAGE", "STATUS", "EXIT CODE", "REASON"});
+  for (const auto& cs : task.containers()) {
+    c.Add({cs.name(), cs.image(), StatusName(cs.status()),
+           cs.exited() ? absl::StrCat(cs.exit_code()) : "-",
+           cs.reason().empty() ? "-" : cs.reason()});
+  }
+  c.Print(out, "  ");
+  out << "Ports:\n";
+  if (task.ports().empty()) {
+    out << "  (none)\n";
+  } else {
+    Table p({"NAME", "HOST ADDRESS", "HOST PORT", "CONTAINER PORT"});
+    for (const auto& b : task.ports()) {
+      p.Add({b.name(), b.host_address(), absl::StrCat(b.host_port()),
+             absl::StrCat(b.container_port())});
+    }
+    p.Print(out, "  ");
+  }
+  out << "Events:\n";
+  std::vector<gantry::v1::Event> mine;
+  for (const auto& e : events) {
+    if (e.task() == task.id()) mine.push_back(e);
+  }
+  if (mine.empty()) {
+    out << "  (none)\n";
+  } else {
+    PrintEvents(out, mine, "  ");
+  }
+  (void)now;
+}
+
+void DescribeNode(std::ostream& out, const Node& n, const std::vector<Task>& tasks,
+                  absl::Time now) {
+  Table t({"Name:", n.name()});
+  t.Add({"Zone:", n.zone()});
+  t.Add({"Status:", NodeStatusName(n.status())});
+  t.Add({"Connected:", n.connected() ? "yes" : "no"});
+  t.Add({"Address:", n.address()});
+  std::vector<std::string> attrs;
+  for (const auto& [k, v] : n.attributes()) attrs.push_back(absl::StrCat(k, "=", v));
+  std::sort(attrs.begin(), attrs.end());
+  t.Add({"Attributes:", attrs.empty() ? "-" : absl::StrJoin(attrs, ", ")});
+  t.Add({"CPU:", absl::StrCat(FormatCpu(n.allocated().cpu()), " of ",
+                              FormatCpu(n.capacity().cpu()), " allocated")});
+  t.Add({"Memory:", absl::StrCat(FormatMemory(n.allocated().memory()), " of ",
+                                 FormatMemory(n.capacity().memory()), " allocated")});
+  t.Add({"Dynamic ports:", absl::StrCat(n.port_range_start(), "-", n.port_range_end())});
+  t.Add({"Agent version:", n.agent_version()});
+  t.Add({"Registered:", Time(n.registered_at())});
+  t.Add({"Last heartbeat:", absl::StrCat(Time(n.last_heartbeat()), " (",
+                                         Age(n.last_heartbeat(), now), " ago)")});
+  t.Print(out);
+  out << "Tasks:\n";
+  if (tasks.empty()) {
+    out << "  (none)\n";
+  } else {
+    PrintTasks(out, tasks, now, "  ");
+  }
+}
+
+void DescribeTaskDefinition(std::ostream& out, const gantry::v1::TaskDefinition& td) {
+  out << "Task definition: " << td.family() << ":" << td.revision() << "\n";
+  out << "Created:         " << Time(td.created_at()) << "\n";
+  for (const auto& c : td.containers()) {
+    out << "Container " << c.name() << ":\n";
+    Table t({"  Image:", c.image()});
+    t.Add({"  Command:", c.command().empty() ? "(image default)"
+                                             : absl::StrJoin(c.command(), " ")});
+    t.Add({"  CPU:", FormatCpu(c.cpu())});
+    t.Add({"  Memory:", FormatMemory(c.memory())});
+    t.Add({"  Essential:", c.essential() ? "yes" : "no"});
+    t.Add({"  Stop timeout:", FormatDurationText(FromProtoDuration(c.stop_timeout()))});
+    std::vector<std::string> ports;
+    for (const auto& p : c.port_mappings()) {
+      ports.push_back(absl::StrCat(p.name(), "=",
+                                   p.host_port() == 0 ? "dynamic" : absl::StrCat(p.host_port())));
+    }
+    t.Add({"  Ports:", ports.empty() ? "-" : absl::StrJoin(ports, ", ")});
+    std::vector<std::string> env;
+    for (const auto& [k, v] : c.environment()) env.push_back(k);
+    std::sort(env.begin(), env.end());
+    // Values may be secrets: names only.
+    t.Add({"  Environment:", env.empty() ? "-" : absl::StrJoin(env, ", ")});
+    t.Print(out);
+  }
+}
+
+}  // namespace gantry::ctl

@@ -1,0 +1,59 @@
+#pragma once
+
+// How gantryctl prints objects: aligned tables for people, and JSON or YAML
+// (protobuf's JSON mapping, so lowerCamelCase field names as in the API) for
+// scripts.
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message.h"
+#include "gantry/v1/operator.pb.h"
+
+namespace gantry::ctl {
+
+enum class Format { kTable, kJson, kYaml };
+absl::StatusOr<Format> ParseFormat(const std::string& text);
+
+// JSON or YAML rendering of any message.
+std::string ToJson(const google::protobuf::Message& message);
+std::string ToYaml(const google::protobuf::Message& message);
+
+// A table whose columns are as wide as their widest cell.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void Print(std::ostream& out, const std::string& indent = "") const;
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+void PrintServices(std::ostream& out, const std::vector<gantry::v1::Service>& services,
+                   absl::Time now);
+void PrintTasks(std::ostream& out, const std::vector<gantry::v1::Task>& tasks, absl::Time now,
+                const std::string& indent = "");
+void PrintNodes(std::ostream& out, const std::vector<gantry::v1::Node>& nodes, absl::Time now);
+void PrintTaskDefinitions(std::ostream& out,
+                          const std::vector<gantry::v1::TaskDefinition>& tds, absl::Time now);
+void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events,
+                 const std::string& indent = "");
+
+void DescribeService(std::ostream& out, const gantry::v1::Service& service,
+                     const std::vector<gantry::v1::Task>& tasks,
+                     const std::vector<gantry::v1::Event>& events, absl::Time now);
+void DescribeTask(std::ostream& out, const gantry::v1::Task& task,
+                  const std::vector<gantry::v1::Event>& events, absl::Time now);
+void DescribeNode(std::ostream& out, const gantry::v1::Node& node,
+                  const std::vector<gantry::v1::Task>& tasks, absl::Time now);
+void DescribeTaskDefinition(std::ostream& out, const gantry::v1::TaskDefinition& td);
+
+// "10.0.0.2:20001,10.0.0.2:20002"
+std::string FormatPorts(const gantry::v1::Task& task);
+std::string StatusName(gantry::v1::Task::Status status);
+
+}  // namespace gantry::ctl

@@ -1,0 +1,294 @@
+#include "ctl/spec_parser.h"
+
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/quantity.h"
+#include "common/spec/validation.h"
+#include "common/time_util.h"
+#include "yaml-cpp/yaml.h"
+
+namespace gantry::ctl {
+namespace {
+
+// Collects the first error for a document; later checks stop once set.
+class Doc {
+ public:
+  explicit Doc(std::string prefix) : prefix_(std::move(prefix)) {}
+  void Fail(const YAML::Node& at, const std::string& field, const std::string& problem) {
+    if (!error_.empty()) return;
+    error_ = absl::StrCat(field, ": ", problem);
+    if (at.IsDefined() && at.Mark().line >= 0) {
+      error_ = absl::StrCat("line ", at.Mark().line + 1, ": ", error_);
+    }
+  }
+  bool ok() const { return error_.empty(); }
+  absl::Status status() const {
+    return absl::InvalidArgumentError(absl::StrCat(prefix_, ": ", error_));
+  }
+  void set_prefix(std::string p) { prefix_ = std::move(p); }
+  const std::string& prefix() const { return prefix_; }
+
+ private:
+  std::string prefix_;
+  std::string error_;
+};
+
+bool CheckKeys(Doc& doc, const YAML::Node& map, const std::string& path,
+               const std::set<std::string>& allowed) {
+  if (!map.IsMap()) {
+    doc.Fail(map, path.empty() ? "document" : path, "expected a mapping");
+    return false;
+  }
+  for (const auto& kv : map) {
+    const std::string key = kv.first.as<std::string>();
+    if (!allowed.contains(key)) {
+      doc.Fail(kv.first, path.empty() ? key : absl::StrCat(path, ".", key),
+               absl::StrCat("unknown field (expected one of: ", absl::StrJoin(allowed, ", "),
+                            ")"));
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Scalar(Doc& doc, const YAML::Node& n, const std::string& field) {
+  if (!n.IsScalar()) {
+    doc.Fail(n, field, "expected a single value");
+    return "";
+  }
+  return n.Scalar();
+}
+
+int64_t Integer(Doc& doc, const YAML::Node& n, const std::string& field, int64_t min,
+                int64_t max) {
+  if (!n.IsScalar()) {
+    doc.Fail(n, field, "expected a number");
+    return 0;
+  }
+  int64_t v = 0;
+  try {
+    v = n.as<int64_t>();
+  } catch (const YAML::Exception&) {
+    doc.Fail(n, field, absl::StrCat("expected a whole number, got \"", n.Scalar(), "\""));
+    return 0;
+  }
+  if (v < min || v > max) {
+    doc.Fail(n, field, absl::StrCat("must be between ", min, " and ", max, ", got ", v));
+  }
+  return v;
+}
+
+bool Bool(Doc& doc, const YAML::Node& n, const std::string& field) {
+  try {
+    return n.as<bool>();
+  } catch (const YAML::Exception&) {
+    doc.Fail(n, field, "expected true or false");
+    return false;
+  }
+}
+
+std::vector<std::string> StringList(Doc& doc, const YAML::Node& n, const std::string& field) {
+  std::vector<std::string> out;
+  if (!n.IsSequence()) {
+    doc.Fail(n, field, "expected a list of strings, e.g. [\"/bin/sh\", \"-c\", \"...\"]");
+    return out;
+  }
+  for (size_t i = 0; i < n.size(); ++i) {
+    out.push_back(Scalar(doc, n[i], absl::StrCat(field, "[", i, "]")));
+  }
+  return out;
+}
+
+void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
+                    gantry::v1::ContainerDefinition& c) {
+  if (!CheckKeys(doc, n, path,
+                 {"name", "image", "command", "environment", "cpu", "memory", "essential",
+                  "portMappings", "stopTimeout"})) {
+    return;
+  }
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    const std::string field = absl::StrCat(path, ".", key);
+    if (key == "name") {
+      c.set_name(Scalar(doc, v, field));
+    } else if (key == "image") {
+      c.set_image(Scalar(doc, v, field));
+    } else if (key == "command") {
+      for (auto& s : StringList(doc, v, field)) c.add_command(std::move(s));
+    } else if (key == "environment") {
+      if (!v.IsMap()) {
+        doc.Fail(v, field, "expected a mapping of NAME: value");
+        continue;
+      }
+      for (const auto& e : v) {
+        (*c.mutable_environment())[e.first.as<std::string>()] =
+            Scalar(doc, e.second, absl::StrCat(field, ".", e.first.as<std::string>()));
+      }
+    } else if (key == "cpu") {
+      auto cpu = ParseCpu(Scalar(doc, v, field));
+      if (!cpu.ok()) {
+        doc.Fail(v, field, std::string(cpu.status().message()));
+      } else {
+        c.set_cpu(*cpu);
+      }
+    } else if (key == "memory") {
+      auto mem = ParseMemory(Scalar(doc, v, field));
+      if (!mem.ok()) {
+        doc.Fail(v, field, std::string(mem.status().message()));
+      } else {
+        c.set_memory(*mem);
+      }
+    } else if (key == "essential") {
+      c.set_essential(Bool(doc, v, field));
+    } else if (key == "stopTimeout") {
+      auto d = ParseDurationText(Scalar(doc, v, field));
+      if (!d.ok()) {
+        doc.Fail(v, field, std::string(d.status().message()));
+      } else {
+        *c.mutable_stop_timeout() = ToProtoDuration(*d);
+      }
+    } else if (key == "portMappings") {
+      if (!v.IsSequence()) {
+        doc.Fail(v, field, "expected a list of {name, containerPort, hostPort}");
+        continue;
+      }
+      for (size_t i = 0; i < v.size(); ++i) {
+        const std::string pp = absl::StrCat(field, "[", i, "]");
+        if (!CheckKeys(doc, v[i], pp, {"name", "containerPort", "hostPort"})) break;
+        auto* pm = c.add_port_mappings();
+        if (v[i]["name"]) pm->set_name(Scalar(doc, v[i]["name"], pp + ".name"));
+        if (v[i]["containerPort"]) {
+          pm->set_container_port(static_cast<uint32_t>(
+              Integer(doc, v[i]["containerPort"], pp + ".containerPort", 0, 65535)));
+        }
+        if (v[i]["hostPort"]) {
+          pm->set_host_port(
+              static_cast<uint32_t>(Integer(doc, v[i]["hostPort"], pp + ".hostPort", 0, 65535)));
+        }
+      }
+    }
+  }
+}
+
+void ParseTaskDefinition(Doc& doc, const YAML::Node& n, gantry::v1::TaskDefinition& td) {
+  if (!CheckKeys(doc, n, "", {"kind", "family", "containers"})) return;
+  if (n["family"]) td.set_family(Scalar(doc, n["family"], "family"));
+  doc.set_prefix(absl::StrCat(doc.prefix(), " (TaskDefinition ", td.family(), ")"));
+  const YAML::Node containers = n["containers"];
+  if (!containers) return;  // validation reports it
+  if (!containers.IsSequence()) {
+    doc.Fail(containers, "containers", "expected a list of containers");
+    return;
+  }
+  for (size_t i = 0; i < containers.size() && doc.ok(); ++i) {
+    ParseContainer(doc, containers[i], absl::StrCat("containers[", i, "]"),
+                   *td.add_containers());
+  }
+}
+
+void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
+  if (!CheckKeys(doc, n, "", {"kind", "name", "taskDefinition", "desiredCount", "placement"})) {
+    return;
+  }
+  if (n["name"]) s.set_name(Scalar(doc, n["name"], "name"));
+  doc.set_prefix(absl::StrCat(doc.prefix(), " (Service ", s.name(), ")"));
+  if (n["taskDefinition"]) s.set_task_definition(Scalar(doc, n["taskDefinition"], "taskDefinition"));
+  if (n["desiredCount"]) {
+    s.set_desired_count(static_cast<int32_t>(
+        Integer(doc, n["desiredCount"], "desiredCount", INT32_MIN, INT32_MAX)));
+  }
+  if (const YAML::Node p = n["placement"]) {
+    if (!CheckKeys(doc, p, "placement", {"strategy", "constraints"})) return;
+    if (const YAML::Node st = p["strategy"]) {
+      for (size_t i = 0; st.IsSequence() && i < st.size(); ++i) {
+        const std::string f = absl::StrCat("placement.strategy[", i, "]");
+        if (!CheckKeys(doc, st[i], f, {"type", "field"})) return;
+        auto* out = s.mutable_placement()->add_strategy();
+        if (st[i]["type"]) out->set_type(Scalar(doc, st[i]["type"], f + ".type"));
+        if (st[i]["field"]) out->set_field(Scalar(doc, st[i]["field"], f + ".field"));
+      }
+    }
+    if (const YAML::Node cs = p["constraints"]) {
+      for (size_t i = 0; cs.IsSequence() && i < cs.size(); ++i) {
+        const std::string f = absl::StrCat("placement.constraints[", i, "]");
+        if (!CheckKeys(doc, cs[i], f, {"type", "expression"})) return;
+        auto* out = s.mutable_placement()->add_constraints();
+        if (cs[i]["type"]) out->set_type(Scalar(doc, cs[i]["type"], f + ".type"));
+        if (cs[i]["expression"]) {
+          out->set_expression(Scalar(doc, cs[i]["expression"], f + ".expression"));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecs(const std::string& text,
+                                                    const std::string& source) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source, ": line ", e.mark.line + 1, ": invalid YAML: ", e.msg));
+  }
+  gantry::v1::ApplyRequest request;
+  int number = 0;
+  for (const auto& node : docs) {
+    if (node.IsNull()) continue;  // empty document, e.g. a trailing ---
+    ++number;
+    Doc doc(absl::StrCat(source, ": document ", number));
+    if (!node.IsMap() || !node["kind"]) {
+      doc.Fail(node, "kind", "required: TaskDefinition or Service");
+      return doc.status();
+    }
+    const std::string kind = Scalar(doc, node["kind"], "kind");
+    if (kind == "TaskDefinition") {
+      auto* td = request.add_task_definitions();
+      ParseTaskDefinition(doc, node, *td);
+      if (doc.ok()) {
+        spec::ApplyDefaults(*td);
+        auto st = spec::ErrorsToStatus(doc.prefix(), spec::ValidateTaskDefinition(*td));
+        if (!st.ok()) return st;
+      }
+    } else if (kind == "Service") {
+      auto* s = request.add_services();
+      ParseService(doc, node, *s);
+      if (doc.ok()) {
+        auto st = spec::ErrorsToStatus(doc.prefix(), spec::ValidateService(*s));
+        if (!st.ok()) return st;
+      }
+    } else {
+      doc.Fail(node["kind"], "kind",
+               absl::StrCat("unknown kind \"", kind, "\" (expected TaskDefinition or Service)"));
+    }
+    if (!doc.ok()) return doc.status();
+  }
+  if (number == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": no documents to apply"));
+  }
+  return request;
+}
+
+absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecFile(const std::string& path) {
+  std::stringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+    return ParseSpecs(ss.str(), "<stdin>");
+  }
+  std::ifstream in(path);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read the file"));
+  }
+  ss << in.rdbuf();
+  return ParseSpecs(ss.str(), path);
+}
+
+}  // namespace gantry::ctl
