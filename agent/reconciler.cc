@@ -152,6 +152,11 @@ bool Reconciler::SetDesired(const gantry::v1::DesiredTasks& desired) {
   return true;
 }
 
+int64_t Reconciler::passes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return passes_;
+}
+
 int64_t Reconciler::applied_sequence() const {
   std::lock_guard<std::mutex> lock(mu_);
   return applied_sequence_;
@@ -228,30 +233,28 @@ void Reconciler::Tick() {
   }
   if (desired) ApplyDesired(*desired);
 
+  // With the runtime unreachable nothing can be observed or changed; the
+  // records keep their last known state and the pass only reports.
   auto infos = runtime_->List();
   if (!infos.ok()) {
     spdlog::warn("container runtime: {}", infos.status().message());
-    if (full) RequestFullReport();
-    return;
-  }
-  std::map<std::string, ContainerInfo> by_id;
-  for (auto& info : *infos) by_id[info.id] = std::move(info);
-  if (have_desired_) AdoptOrphans(by_id);
-
-  for (auto& [id, r] : records_) {
-    Refresh(r, by_id);
-    if (have_desired_) Advance(r);
-    if (r.status == Task::RUNNING) RotateLogs(r);
+  } else {
+    std::map<std::string, ContainerInfo> by_id;
+    for (auto& info : *infos) by_id[info.id] = std::move(info);
+    if (have_desired_) AdoptOrphans(by_id);
+    for (auto& [id, r] : records_) {
+      Refresh(r, by_id);
+      if (have_desired_) Advance(r);
+      if (r.status == Task::RUNNING) RotateLogs(r);
+    }
   }
 
   // Report what changed, or everything when asked to.
   gantry::v1::TaskStatusReport report;
   std::vector<std::string> forget;
-  std::vector<TaskState> snapshot;
   for (auto& [id, r] : records_) {
     TaskState ts = StateOf(r);
     std::string encoded = ts.SerializeAsString();
-    snapshot.push_back(ts);
     const bool changed = encoded != r.last_sent;
     if (changed || full) *report.add_tasks() = ts;
     if (changed) {
@@ -268,10 +271,13 @@ void Reconciler::Tick() {
     CollectOldLogs();
     next_log_cleanup_ = clock_->Now() + absl::Minutes(1);
   }
+  std::vector<TaskState> snapshot;
+  for (const auto& [id, r] : records_) snapshot.push_back(StateOf(r));
   {
     std::lock_guard<std::mutex> lock(mu_);
     snapshot_ = std::move(snapshot);
     report.set_sequence(applied_sequence_);
+    passes_++;
   }
   report.set_full(full);
   if (full || report.tasks_size() > 0) sink_(report);

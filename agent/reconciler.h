@@ -67,6 +67,8 @@ class Reconciler {
   // Every task the agent knows, for registration.
   std::vector<gantry::v1::TaskState> Snapshot() const;
   int64_t applied_sequence() const;
+  // Completed Tick() passes (tests use it to wait for a whole pass).
+  int64_t passes() const;
   // Asks the next Tick() to send a full report.
   void RequestFullReport();
 
@@ -127,6 +129,7 @@ class Reconciler {
   int64_t newest_sequence_ = 0;
   int64_t applied_sequence_ = 0;
   bool full_report_ = true;
+  int64_t passes_ = 0;
   std::vector<gantry::v1::TaskState> snapshot_;
 
   // Owned by the Tick() thread.

@@ -1,0 +1,279 @@
+// Control plane and three agents in one process, talking real gRPC over
+// loopback, with fake container runtimes. Waits poll for a condition with a
+// generous deadline; nothing asserts on timing.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "agent/agent.h"
+#include "agent/runtime/fake_runtime.h"
+#include "controlplane/control_plane.h"
+#include "gantry/v1/operator.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+
+namespace gantry {
+namespace {
+
+using gantry::v1::Task;
+
+constexpr char kImage[] = "example.org/demo/busybox:1";
+
+bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(20)) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return condition();
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gantry-cluster-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    StartControlPlane("127.0.0.1:0");
+    address_ = "127.0.0.1:" + std::to_string(cp_->port());
+    for (const char* zone : {"a", "b", "c"}) {
+      const std::string name = std::string("node-") + zone;
+      runtimes_[name] = std::make_unique<agent::FakeRuntime>();
+      runtimes_[name]->AddImage(kImage);
+      StartAgent(name, zone);
+    }
+    stub_ = gantry::v1::OperatorService::NewStub(
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    ASSERT_TRUE(WaitFor([&] { return ConnectedNodes() == 3; }));
+  }
+
+  void TearDown() override {
+    agents_.clear();
+    if (cp_) cp_->Shutdown();
+    cp_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void StartControlPlane(const std::string& listen) {
+    ControlPlane::Options o;
+    o.listen = listen;
+    o.data_dir = (dir_ / "cp").string();
+    o.nodes.heartbeat_interval = absl::Milliseconds(200);
+    o.controller.resync_interval = absl::Milliseconds(500);
+    o.controller.backoff_base = absl::Milliseconds(100);
+    auto cp = ControlPlane::Start(o, RealClock::Get());
+    ASSERT_TRUE(cp.ok()) << cp.status();
+    cp_ = std::move(*cp);
+  }
+
+  void StartAgent(const std::string& name, const std::string& zone) {
+    agent::Agent::Options o;
+    o.reconciler.data_dir = (dir_ / name).string();
+    o.reconciler.node_name = name;
+    o.reconciler.zone = zone;
+    o.reconciler.node_address = "127.0.0.1";
+    o.session.controlplane = address_;
+    o.session.min_backoff = absl::Milliseconds(20);
+    o.session.max_backoff = absl::Milliseconds(200);
+    auto& id = o.session.identity;
+    id.set_node_name(name);
+    id.set_zone(zone);
+    id.set_address("127.0.0.1");
+    id.mutable_capacity()->set_cpu(2000);
+    id.mutable_capacity()->set_memory(int64_t{2} << 30);
+    id.set_port_range_start(21000);
+    id.set_port_range_end(21100);
+    o.tick_interval = absl::Milliseconds(50);
+    auto a = std::make_unique<agent::Agent>(runtimes_[name].get(), RealClock::Get(), o);
+    ASSERT_TRUE(a->Start().ok());
+    agents_[name] = std::move(a);
+  }
+
+  int ConnectedNodes() {
+    grpc::ClientContext ctx;
+    gantry::v1::ListNodesResponse resp;
+    if (!stub_->ListNodes(&ctx, {}, &resp).ok()) return -1;
+    int n = 0;
+    for (const auto& node : resp.nodes()) n += node.connected() ? 1 : 0;
+    return n;
+  }
+
+  grpc::Status Apply(int count, const std::string& command = "httpd") {
+    gantry::v1::ApplyRequest req;
+    auto* td = req.add_task_definitions();
+    td->set_family("web");
+    auto* c = td->add_containers();
+    c->set_name("httpd");
+    c->set_image(kImage);
+    c->add_command(command);
+    c->set_cpu(100);
+    c->set_memory(32 << 20);
+    c->add_port_mappings()->set_name("http");
+    auto* s = req.add_services();
+    s->set_name("web");
+    s->set_task_definition("web");
+    s->set_desired_count(count);
+    grpc::ClientContext ctx;
+    gantry::v1::ApplyResponse resp;
+    return stub_->Apply(&ctx, req, &resp);
+  }
+
+  std::vector<Task> Tasks() {
+    grpc::ClientContext ctx;
+    gantry::v1::ListTasksRequest req;
+    req.set_service("web");
+    gantry::v1::ListTasksResponse resp;
+    EXPECT_TRUE(stub_->ListTasks(&ctx, req, &resp).ok());
+    return {resp.tasks().begin(), resp.tasks().end()};
+  }
+
+  int Running() {
+    int n = 0;
+    for (const auto& t : Tasks()) n += t.last_status() == Task::RUNNING ? 1 : 0;
+    return n;
+  }
+
+  size_t Containers() {
+    size_t n = 0;
+    for (auto& [name, rt] : runtimes_) n += rt->RunningIds().size();
+    return n;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<ControlPlane> cp_;
+  std::string address_;
+  std::map<std::string, std::unique_ptr<agent::FakeRuntime>> runtimes_;
+  std::map<std::string, std::unique_ptr<agent::Agent>> agents_;
+  std::unique_ptr<gantry::v1::OperatorService::Stub> stub_;
+};
+
+TEST_F(ClusterTest, ServiceRunsSpreadScalesAndIsDeleted) {
+  ASSERT_TRUE(Apply(6).ok());
+  ASSERT_TRUE(WaitFor([&] { return Running() == 6; }));
+  for (auto& [name, rt] : runtimes_) {
+    EXPECT_EQ(rt->RunningIds().size(), 2u) << name << " should run two of the six";
+  }
+  std::map<std::string, int> per_zone;
+  for (const auto& t : Tasks()) per_zone[t.zone()]++;
+  EXPECT_EQ(per_zone, (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
+
+  grpc::ClientContext sctx;
+  gantry::v1::ScaleServiceRequest scale;
+  scale.set_name("web");
+  scale.set_desired_count(3);
+  gantry::v1::Service out;
+  ASSERT_TRUE(stub_->ScaleService(&sctx, scale, &out).ok());
+  ASSERT_TRUE(WaitFor([&] { return Containers() == 3 && Running() == 3; }));
+
+  grpc::ClientContext dctx;
+  gantry::v1::DeleteServiceRequest del;
+  del.set_name("web");
+  ASSERT_TRUE(stub_->DeleteService(&dctx, del, &out).ok());
+  ASSERT_TRUE(WaitFor([&] {
+    grpc::ClientContext ctx;
+    gantry::v1::GetServiceRequest get;
+    get.set_name("web");
+    gantry::v1::Service s;
+    return stub_->GetService(&ctx, get, &s).error_code() == grpc::StatusCode::NOT_FOUND;
+  }));
+  for (auto& [name, rt] : runtimes_) EXPECT_TRUE(rt->AllIds().empty()) << name;
+}
+
+TEST_F(ClusterTest, ACrashedTaskIsReplaced) {
+  ASSERT_TRUE(Apply(3).ok());
+  ASSERT_TRUE(WaitFor([&] { return Running() == 3; }));
+  const Task victim = Tasks()[0];
+  runtimes_[victim.node()]->Exit(victim.id() + "-httpd", 2);
+  ASSERT_TRUE(WaitFor([&] {
+    const auto tasks = Tasks();
+    bool replaced = true;
+    for (const auto& t : tasks) replaced &= t.id() != victim.id();
+    return replaced && Running() == 3;
+  }));
+  grpc::ClientContext ctx;
+  gantry::v1::GetTaskRequest get;
+  get.set_id(victim.id());
+  Task stopped;
+  ASSERT_TRUE(stub_->GetTask(&ctx, get, &stopped).ok());
+  EXPECT_EQ(stopped.last_status(), Task::STOPPED);
+  EXPECT_EQ(stopped.stopped_reason(), "Essential container httpd exited with code 2");
+}
+
+TEST_F(ClusterTest, AgentRestartAdoptsItsContainers) {
+  ASSERT_TRUE(Apply(6).ok());
+  ASSERT_TRUE(WaitFor([&] { return Running() == 6; }));
+  const int creates = runtimes_["node-a"]->creates();
+  const auto before = runtimes_["node-a"]->RunningIds();
+  agents_["node-a"]->Stop();
+  agents_.erase("node-a");
+  StartAgent("node-a", "a");
+  ASSERT_TRUE(WaitFor([&] { return ConnectedNodes() == 3; }));
+  // Once it has applied a desired set, two more whole passes prove that
+  // nothing changes.
+  auto* r = agents_["node-a"]->reconciler();
+  ASSERT_TRUE(WaitFor([&] { return r->applied_sequence() > 0; }));
+  const int64_t passes = r->passes();
+  ASSERT_TRUE(WaitFor([&] { return r->passes() >= passes + 2; }));
+  EXPECT_EQ(runtimes_["node-a"]->creates(), creates);
+  EXPECT_EQ(runtimes_["node-a"]->RunningIds(), before);
+  EXPECT_EQ(Running(), 6);
+}
+
+TEST_F(ClusterTest, ControlPlaneRestartLosesAndRestartsNothing) {
+  ASSERT_TRUE(Apply(6).ok());
+  ASSERT_TRUE(WaitFor([&] { return Running() == 6; }));
+  std::set<std::string> ids;
+  for (const auto& t : Tasks()) ids.insert(t.id());
+  int creates = 0;
+  for (auto& [n, rt] : runtimes_) creates += rt->creates();
+
+  cp_->Shutdown();
+  cp_.reset();
+  StartControlPlane(address_);
+  ASSERT_TRUE(WaitFor([&] { return ConnectedNodes() == 3; }));
+  ASSERT_TRUE(WaitFor([&] { return Running() == 6; }));
+  std::set<std::string> after;
+  for (const auto& t : Tasks()) after.insert(t.id());
+  EXPECT_EQ(after, ids);
+  int creates_after = 0;
+  for (auto& [n, rt] : runtimes_) creates_after += rt->creates();
+  EXPECT_EQ(creates_after, creates);
+}
+
+TEST_F(ClusterTest, LogsAreRelayedFromTheAgent) {
+  ASSERT_TRUE(Apply(1).ok());
+  ASSERT_TRUE(WaitFor([&] { return Running() == 1; }));
+  const Task t = Tasks()[0];
+  // The fake runtime writes nothing; put output where the shim would.
+  const std::string path = agents_[t.node()]->reconciler()->LogPath(t.id(), "httpd");
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << "line 1\nline 2\nline 3\n";
+
+  grpc::ClientContext ctx;
+  gantry::v1::GetLogsRequest req;
+  req.set_task_id(t.id().substr(0, 8));
+  req.set_tail_lines(2);
+  auto reader = stub_->GetLogs(&ctx, req);
+  std::string got;
+  gantry::v1::LogChunk chunk;
+  while (reader->Read(&chunk)) got += chunk.data();
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(got, "line 2\nline 3\n");
+
+  grpc::ClientContext bad_ctx;
+  req.set_container("nosuch");
+  auto bad = stub_->GetLogs(&bad_ctx, req);
+  while (bad->Read(&chunk)) {
+  }
+  const grpc::Status st = bad->Finish();
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("no container nosuch"));
+}
+
+}  // namespace
+}  // namespace gantry

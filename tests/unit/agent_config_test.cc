@@ -1,0 +1,61 @@
+#include "agent/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace gantry::agent {
+namespace {
+
+std::string WriteConfig(const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("gantry-agent-config-" + std::to_string(::getpid()) + ".yaml");
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+TEST(AgentConfig, LoadsKnownKeys) {
+  const auto path = WriteConfig(
+      "controlplane: 10.0.0.1:7070\nzone: b\nattributes: {disk: ssd}\ntlsCa: /etc/ca.pem\n");
+  AgentConfig c;
+  ASSERT_TRUE(LoadAgentConfigFile(path, c).ok());
+  EXPECT_EQ(c.controlplane, "10.0.0.1:7070");
+  EXPECT_EQ(c.zone, "b");
+  EXPECT_EQ(c.attributes.at("disk"), "ssd");
+  EXPECT_EQ(c.tls_ca, "/etc/ca.pem");
+  EXPECT_EQ(c.containerd_namespace, "gantry") << "untouched keys keep their defaults";
+  std::filesystem::remove(path);
+}
+
+TEST(AgentConfig, UnknownKeysNameFileAndKey) {
+  const auto path = WriteConfig("zone: a\nzoen: b\n");
+  AgentConfig c;
+  auto st = LoadAgentConfigFile(path, c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), path + ": line 2: unknown setting \"zoen\"");
+  std::filesystem::remove(path);
+  EXPECT_FALSE(LoadAgentConfigFile("/nonexistent.yaml", c).ok());
+}
+
+TEST(AgentConfig, AttributesAndPortRanges) {
+  std::map<std::string, std::string> attrs;
+  EXPECT_TRUE(ParseAttribute("disk=ssd", attrs).ok());
+  EXPECT_EQ(attrs["disk"], "ssd");
+  EXPECT_FALSE(ParseAttribute("novalue", attrs).ok());
+  uint32_t a = 0;
+  uint32_t b = 0;
+  EXPECT_TRUE(ParsePortRange("20000-20100", a, b).ok());
+  EXPECT_EQ(b, 20100u);
+  EXPECT_FALSE(ParsePortRange("2-1", a, b).ok());
+  EXPECT_FALSE(ParsePortRange("0-10", a, b).ok());
+}
+
+TEST(AgentConfig, DetectsTheMachine) {
+  auto m = DetectMachineCapacity();
+  EXPECT_GE(m.cpu_millis, 1000);
+  EXPECT_GT(m.memory_bytes, 0);
+}
+
+}  // namespace
+}  // namespace gantry::agent

@@ -1,0 +1,122 @@
+#include <gmock/gmock.h>
+
+#include "tests/unit/cp_fixture.h"
+
+namespace gantry::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class OperatorApiTest : public ControlPlaneFixture {};
+
+TEST_F(OperatorApiTest, ApplyCreatesRevisionsAndIsIdempotent) {
+  auto r = ApplyWeb(3);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->results_size(), 2);
+  EXPECT_EQ(r->results(0).name(), "web:1");
+  EXPECT_EQ(r->results(0).action(), "created");
+  EXPECT_EQ(r->results(1).action(), "created");
+
+  const int64_t rev = store_->Revision();
+  r = ApplyWeb(3);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->results(0).action(), "unchanged");
+  EXPECT_EQ(r->results(1).action(), "unchanged");
+  EXPECT_EQ(store_->Revision(), rev) << "an identical apply must write nothing";
+
+  // A changed definition is a new revision, and the service follows it.
+  r = ApplyWeb(3, 64 << 20);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->results(0).name(), "web:2");
+  EXPECT_EQ(r->results(1).action(), "updated");
+  EXPECT_EQ(state_->GetService("web")->value.resolved_task_definition(), "web:2");
+  // Revision 1 is still there, unchanged.
+  EXPECT_EQ(state_->GetTaskDefinition("web", 1)->containers(0).memory(), 32 << 20);
+}
+
+TEST_F(OperatorApiTest, ServicesCanPinARevision) {
+  ASSERT_TRUE(ApplyWeb(1).ok());
+  ASSERT_TRUE(ApplyWeb(1, 64 << 20).ok());
+  gantry::v1::ApplyRequest req;
+  auto* s = req.add_services();
+  s->set_name("pinned");
+  s->set_task_definition("web:1");
+  s->set_desired_count(1);
+  ASSERT_TRUE(api_->Apply(req).ok());
+  EXPECT_EQ(state_->GetService("pinned")->value.resolved_task_definition(), "web:1");
+  s->set_task_definition("web:9");
+  auto bad = api_->Apply(req);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("the latest is web:2"));
+}
+
+TEST_F(OperatorApiTest, InvalidInputChangesNothing) {
+  gantry::v1::ApplyRequest req;
+  *req.add_task_definitions() = WebTd();
+  auto* s = req.add_services();
+  s->set_name("web");
+  s->set_task_definition("web");
+  s->set_desired_count(-1);
+  auto r = api_->Apply(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "Service web: desiredCount: must be >= 0, got -1");
+  EXPECT_EQ(store_->Revision(), 0);
+
+  req.mutable_services(0)->set_desired_count(1);
+  req.mutable_services(0)->set_task_definition("nosuch");
+  r = api_->Apply(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("no task definition family nosuch"));
+  EXPECT_EQ(store_->Revision(), 0) << "the task definition in the same request is not stored";
+}
+
+TEST_F(OperatorApiTest, ScaleAndDelete) {
+  ASSERT_TRUE(ApplyWeb(3).ok());
+  gantry::v1::ScaleServiceRequest scale;
+  scale.set_name("web");
+  scale.set_desired_count(5);
+  auto s = api_->ScaleService(scale);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->desired_count(), 5);
+  scale.set_desired_count(-2);
+  EXPECT_FALSE(api_->ScaleService(scale).ok());
+  scale.set_name("nosuch");
+  scale.set_desired_count(1);
+  EXPECT_EQ(api_->ScaleService(scale).status().code(), absl::StatusCode::kNotFound);
+
+  gantry::v1::DeleteServiceRequest del;
+  del.set_name("web");
+  auto d = api_->DeleteService(del);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->status(), gantry::v1::Service::DELETING);
+  // Applying it again while it is being deleted is refused with advice.
+  auto again = ApplyWeb(3);
+  ASSERT_FALSE(again.ok());
+  EXPECT_THAT(std::string(again.status().message()), HasSubstr("being deleted"));
+  scale.set_name("web");
+  EXPECT_FALSE(api_->ScaleService(scale).ok());
+}
+
+TEST_F(OperatorApiTest, ReadsAndEvents) {
+  Register("n1", "a");
+  ASSERT_TRUE(ApplyWeb(2).ok());
+  auto nodes = api_->ListNodes();
+  ASSERT_TRUE(nodes.ok());
+  ASSERT_EQ(nodes->nodes_size(), 1);
+  EXPECT_TRUE(nodes->nodes(0).connected());
+  gantry::v1::GetTaskDefinitionRequest get;
+  get.set_reference("web");
+  EXPECT_EQ(api_->GetTaskDefinition(get)->revision(), 1);
+  get.set_reference("web:7");
+  EXPECT_EQ(api_->GetTaskDefinition(get).status().code(), absl::StatusCode::kNotFound);
+  gantry::v1::ListEventsRequest ev;
+  ev.set_service("web");
+  auto events = api_->ListEvents(ev);
+  ASSERT_TRUE(events.ok());
+  ASSERT_GE(events->events_size(), 1);
+  EXPECT_EQ(events->events(0).message(), "Service web created");
+}
+
+}  // namespace
+}  // namespace gantry::testing

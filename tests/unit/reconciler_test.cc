@@ -1,0 +1,243 @@
+#include "agent/reconciler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+
+#include "agent/runtime/fake_runtime.h"
+#include "common/time_util.h"
+
+namespace gantry::agent {
+namespace {
+
+using gantry::v1::Task;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+constexpr char kImage[] = "example.org/demo/busybox:1";
+
+class ReconcilerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gantry-reconciler-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    runtime_.AddImage(kImage);
+    Restart();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // A new reconciler on the same runtime and data dir, as after a restart.
+  void Restart() {
+    Reconciler::Options o;
+    o.data_dir = dir_.string();
+    o.node_name = "n1";
+    o.zone = "a";
+    o.node_address = "10.0.0.1";
+    o.netns_path = "/var/run/netns/n1";
+    reconciler_ = std::make_unique<Reconciler>(
+        &runtime_, &clock_, o,
+        [this](const gantry::v1::TaskStatusReport& r) { reports_.push_back(r); });
+    ASSERT_TRUE(reconciler_->Recover().ok());
+  }
+
+  static gantry::v1::TaskAssignment Assignment(const std::string& id, int containers = 1) {
+    gantry::v1::TaskAssignment a;
+    a.set_task_id(id);
+    a.set_service("web");
+    a.set_task_definition("web:1");
+    for (int i = 0; i < containers; ++i) {
+      auto* c = a.add_containers();
+      c->set_name(i == 0 ? "httpd" : "sidecar");
+      c->set_image(kImage);
+      c->set_cpu(100);
+      c->set_memory(32 << 20);
+      c->set_essential(i == 0);
+      *c->mutable_stop_timeout() = ToProtoDuration(absl::Seconds(10));
+      (*c->mutable_environment())["GREETING"] = "hi";
+    }
+    auto* p = a.add_ports();
+    p->set_name("http");
+    p->set_host_port(20001);
+    p->set_container_port(20001);
+    return a;
+  }
+
+  void Desire(const std::vector<gantry::v1::TaskAssignment>& tasks) {
+    gantry::v1::DesiredTasks d;
+    d.set_sequence(++sequence_);
+    for (const auto& t : tasks) *d.add_tasks() = t;
+    ASSERT_TRUE(reconciler_->SetDesired(d));
+  }
+
+  std::optional<gantry::v1::TaskState> StateOf(const std::string& id) {
+    for (const auto& ts : reconciler_->Snapshot()) {
+      if (ts.task_id() == id) return ts;
+    }
+    return std::nullopt;
+  }
+
+  std::filesystem::path dir_;
+  FakeClock clock_;
+  FakeRuntime runtime_;
+  std::unique_ptr<Reconciler> reconciler_;
+  std::vector<gantry::v1::TaskStatusReport> reports_;
+  int64_t sequence_ = 0;
+};
+
+TEST_F(ReconcilerTest, StartsWantedTasksWithGantryEnvironment) {
+  Desire({Assignment("t1")});
+  reconciler_->Tick();
+  EXPECT_THAT(runtime_.RunningIds(), ElementsAre("t1-httpd"));
+  EXPECT_EQ(StateOf("t1")->status(), Task::RUNNING);
+  auto spec = runtime_.SpecOf("t1-httpd");
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_THAT(spec->env, Contains("GANTRY_PORT_HTTP=20001"));
+  EXPECT_THAT(spec->env, Contains("GANTRY_ADDR_HTTP=10.0.0.1:20001"));
+  EXPECT_THAT(spec->env, Contains("GANTRY_TASK_ID=t1"));
+  EXPECT_THAT(spec->env, Contains("GREETING=hi"));
+  EXPECT_EQ(spec->netns_path, "/var/run/netns/n1");
+  EXPECT_EQ(spec->memory_bytes, 32 << 20);
+  EXPECT_EQ(spec->labels.at(kLabelTaskId), "t1");
+  EXPECT_EQ(spec->log_path, reconciler_->LogPath("t1", "httpd"));
+  // The first report after a desired set is a full one, with its sequence.
+  ASSERT_FALSE(reports_.empty());
+  EXPECT_TRUE(reports_.back().full());
+  EXPECT_EQ(reports_.back().sequence(), 1);
+  // Nothing more happens on the next tick.
+  const int creates = runtime_.creates();
+  reports_.clear();
+  reconciler_->Tick();
+  EXPECT_EQ(runtime_.creates(), creates);
+  EXPECT_TRUE(reports_.empty());
+}
+
+TEST_F(ReconcilerTest, IgnoresStaleDesiredSets) {
+  Desire({Assignment("t1")});
+  gantry::v1::DesiredTasks stale;
+  stale.set_sequence(0);
+  EXPECT_FALSE(reconciler_->SetDesired(stale));
+  reconciler_->Tick();
+  EXPECT_THAT(runtime_.RunningIds(), ElementsAre("t1-httpd"));
+}
+
+TEST_F(ReconcilerTest, StopsWithSigtermThenSigkillAfterTheTimeout) {
+  Desire({Assignment("t1")});
+  reconciler_->Tick();
+  runtime_.IgnoreSigterm("t1-httpd");
+  Desire({});
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t1")->status(), Task::STOPPING);
+  EXPECT_THAT(runtime_.Signals(), ElementsAre(Pair("t1-httpd", SIGTERM)));
+  clock_.Advance(absl::Seconds(9));
+  reconciler_->Tick();
+  EXPECT_EQ(runtime_.Signals().size(), 1u);
+  clock_.Advance(absl::Seconds(1));
+  reconciler_->Tick();  // SIGKILL
+  EXPECT_THAT(runtime_.Signals(), Contains(Pair("t1-httpd", SIGKILL)));
+  reconciler_->Tick();  // removal
+  EXPECT_TRUE(runtime_.AllIds().empty()) << "nothing is left behind in the runtime";
+}
+
+TEST_F(ReconcilerTest, EssentialExitStopsTheTaskAndReportsWhy) {
+  Desire({Assignment("t1", 2)});
+  reconciler_->Tick();
+  EXPECT_EQ(runtime_.RunningIds().size(), 2u);
+  // A non-essential container may exit without stopping the task.
+  runtime_.Exit("t1-sidecar", 0);
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t1")->status(), Task::RUNNING);
+  runtime_.Exit("t1-httpd", 3);
+  reconciler_->Tick();
+  auto st = StateOf("t1");
+  EXPECT_EQ(st->status(), Task::STOPPED);
+  EXPECT_EQ(st->reason(), "Essential container httpd exited with code 3");
+  EXPECT_TRUE(st->containers(0).exited());
+  EXPECT_EQ(st->containers(0).exit_code(), 3);
+  EXPECT_TRUE(runtime_.AllIds().empty());
+  // Still wanted, but never restarted here: the control plane replaces it.
+  reconciler_->Tick();
+  EXPECT_EQ(runtime_.creates(), 2);
+}
+
+TEST_F(ReconcilerTest, MissingImageFailsTheTaskWithAReason) {
+  auto a = Assignment("t1");
+  a.mutable_containers(0)->set_image("example.org/nosuch:1");
+  Desire({a});
+  reconciler_->Tick();
+  auto st = StateOf("t1");
+  EXPECT_EQ(st->status(), Task::STOPPED);
+  EXPECT_THAT(st->reason(), ::testing::StartsWith("CannotPullContainerError: image "
+                                                  "example.org/nosuch:1"));
+}
+
+TEST_F(ReconcilerTest, RuntimeOutageIsRetriedNotFatal) {
+  runtime_.SetDown(true);
+  Desire({Assignment("t1")});
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t1")->status(), Task::PENDING);
+  runtime_.SetDown(false);
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t1")->status(), Task::RUNNING);
+}
+
+TEST_F(ReconcilerTest, RestartAdoptsRunningContainersWithoutDuplicates) {
+  Desire({Assignment("t1"), Assignment("t2")});
+  reconciler_->Tick();
+  const int creates = runtime_.creates();
+  Restart();
+  EXPECT_EQ(StateOf("t1")->status(), Task::RUNNING);
+  // Before any desired set arrives, nothing is stopped (the control plane may
+  // be unreachable).
+  reconciler_->Tick();
+  EXPECT_EQ(runtime_.RunningIds().size(), 2u);
+  sequence_ = 0;
+  Desire({Assignment("t1"), Assignment("t2")});
+  reconciler_->Tick();
+  EXPECT_EQ(runtime_.creates(), creates);
+  EXPECT_EQ(runtime_.RunningIds().size(), 2u);
+}
+
+TEST_F(ReconcilerTest, RestartRemembersStoppedTasks) {
+  Desire({Assignment("t1")});
+  reconciler_->Tick();
+  runtime_.Exit("t1-httpd", 1);
+  reconciler_->Tick();
+  Restart();
+  // The control plane has not seen the stop yet and still lists the task.
+  sequence_ = 0;
+  Desire({Assignment("t1")});
+  reconciler_->Tick();
+  EXPECT_EQ(runtime_.creates(), 1) << "a stopped task must not run again";
+  EXPECT_EQ(StateOf("t1")->status(), Task::STOPPED);
+}
+
+TEST_F(ReconcilerTest, OrphanContainersAreStopped) {
+  ContainerSpec spec;
+  spec.id = "ghost-httpd";
+  spec.labels = {{kLabelTaskId, "ghost"}, {kLabelContainer, "httpd"}};
+  ASSERT_TRUE(runtime_.Create(spec).ok());
+  ASSERT_TRUE(runtime_.Start("ghost-httpd").ok());
+  Restart();
+  Desire({});
+  reconciler_->Tick();
+  reconciler_->Tick();
+  EXPECT_TRUE(runtime_.AllIds().empty());
+}
+
+TEST_F(ReconcilerTest, StoppedTasksAreForgottenOnceReportedAndUnwanted) {
+  Desire({Assignment("t1")});
+  reconciler_->Tick();
+  Desire({});
+  reconciler_->Tick();  // SIGTERM
+  reconciler_->Tick();  // exited: removed, reported, forgotten
+  EXPECT_FALSE(StateOf("t1").has_value());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "tasks" / "t1.pb"));
+}
+
+}  // namespace
+}  // namespace gantry::agent

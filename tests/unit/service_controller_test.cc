@@ -1,0 +1,194 @@
+#include <gmock/gmock.h>
+
+#include <map>
+
+#include "common/time_util.h"
+#include "tests/unit/cp_fixture.h"
+
+namespace gantry::testing {
+namespace {
+
+using gantry::v1::Task;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+
+class ServiceControllerTest : public ControlPlaneFixture {
+ protected:
+  void SetUp() override {
+    Register("a1", "a");
+    Register("b1", "b");
+    Register("c1", "c");
+  }
+  void Reconcile() { ASSERT_TRUE(controller_->Reconcile("web").ok()); }
+  // Plays every agent: pending tasks start, stopping tasks stop.
+  void AgentsCatchUp() {
+    for (const auto& t : Tasks()) {
+      if (t.desired_status() == Task::RUNNING && t.last_status() == Task::PENDING) {
+        Report(t.node(), t.id(), Task::RUNNING);
+      } else if (t.desired_status() == Task::STOPPED) {
+        Report(t.node(), t.id(), Task::STOPPED);
+      }
+    }
+  }
+  std::map<std::string, int> RunningPerZone() {
+    std::map<std::string, int> out;
+    for (const auto& t : Tasks()) {
+      if (t.desired_status() == Task::RUNNING) out[t.zone()]++;
+    }
+    return out;
+  }
+};
+
+TEST_F(ServiceControllerTest, CreatesDesiredTasksSpreadOverZones) {
+  ASSERT_TRUE(ApplyWeb(6).ok());
+  Reconcile();
+  const auto tasks = Tasks();
+  ASSERT_EQ(tasks.size(), 6u);
+  EXPECT_EQ(RunningPerZone(), (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
+  for (const auto& t : tasks) {
+    EXPECT_EQ(t.task_definition(), "web:1");
+    EXPECT_EQ(t.last_status(), Task::PENDING);
+    ASSERT_EQ(t.ports_size(), 1);
+    EXPECT_GE(t.ports(0).host_port(), 20000u);
+    EXPECT_FALSE(t.ports(0).host_address().empty());
+    EXPECT_EQ(t.resources().memory(), 32 << 20);
+  }
+  // Level-triggered: another pass changes nothing.
+  const int64_t rev = store_->Revision();
+  Reconcile();
+  EXPECT_EQ(store_->Revision(), rev);
+}
+
+TEST_F(ServiceControllerTest, ScalesInEvenlyAndOut) {
+  ASSERT_TRUE(ApplyWeb(6).ok());
+  Reconcile();
+  AgentsCatchUp();
+  gantry::v1::ScaleServiceRequest scale;
+  scale.set_name("web");
+  scale.set_desired_count(3);
+  ASSERT_TRUE(api_->ScaleService(scale).ok());
+  Reconcile();
+  EXPECT_EQ(RunningPerZone(), (std::map<std::string, int>{{"a", 1}, {"b", 1}, {"c", 1}}));
+  int stopping = 0;
+  for (const auto& t : Tasks()) {
+    if (t.desired_status() == Task::STOPPED) {
+      stopping++;
+      EXPECT_EQ(t.stopped_reason(), "Scaled in to 3");
+      EXPECT_EQ(t.last_status(), Task::STOPPING);
+    }
+  }
+  EXPECT_EQ(stopping, 3);
+  AgentsCatchUp();
+  EXPECT_EQ(Tasks().size(), 3u) << "stopped tasks are hidden by default";
+  EXPECT_EQ(Tasks(true).size(), 6u);
+  scale.set_desired_count(4);
+  ASSERT_TRUE(api_->ScaleService(scale).ok());
+  Reconcile();
+  EXPECT_EQ(Tasks().size(), 4u);
+}
+
+TEST_F(ServiceControllerTest, ReplacesATaskThatStoppedOnItsOwnAfterBackoff) {
+  ASSERT_TRUE(ApplyWeb(3).ok());
+  Reconcile();
+  AgentsCatchUp();
+  const Task victim = Tasks()[0];
+  Report(victim.node(), victim.id(), Task::STOPPED, "Essential container httpd exited with code 1");
+  auto stopped = state_->GetTask(victim.id())->value;
+  EXPECT_EQ(stopped.desired_status(), Task::STOPPED);
+  EXPECT_TRUE(stopped.failed());
+  EXPECT_EQ(stopped.stopped_reason(), "Essential container httpd exited with code 1");
+
+  // The first replacement waits one backoff step.
+  Reconcile();
+  EXPECT_EQ(Tasks().size(), 2u);
+  EXPECT_THAT(EventMessages("web"), Contains(HasSubstr("next replacement in 1s")));
+  clock_.Advance(absl::Seconds(1));
+  Reconcile();
+  EXPECT_EQ(Tasks().size(), 3u);
+
+  // A second failure doubles the wait.
+  AgentsCatchUp();
+  const Task second = Tasks()[0];
+  Report(second.node(), second.id(), Task::STOPPED, "Essential container httpd exited with code 1");
+  Reconcile();
+  clock_.Advance(absl::Seconds(1));
+  Reconcile();
+  EXPECT_EQ(Tasks().size(), 2u);
+  clock_.Advance(absl::Seconds(1));
+  Reconcile();
+  EXPECT_EQ(Tasks().size(), 3u);
+}
+
+TEST_F(ServiceControllerTest, RollsToANewRevisionWithoutDroppingBelowDesired) {
+  ASSERT_TRUE(ApplyWeb(3).ok());
+  Reconcile();
+  AgentsCatchUp();
+  ASSERT_TRUE(ApplyWeb(3, 64 << 20).ok());
+  Reconcile();
+  // Three new tasks start beside the three old ones.
+  int old_running = 0;
+  int fresh = 0;
+  for (const auto& t : Tasks()) {
+    if (t.task_definition() == "web:1" && t.desired_status() == Task::RUNNING) old_running++;
+    if (t.task_definition() == "web:2") fresh++;
+  }
+  EXPECT_EQ(old_running, 3);
+  EXPECT_EQ(fresh, 3);
+  // Once they run, the old ones stop.
+  AgentsCatchUp();
+  Reconcile();
+  for (const auto& t : Tasks()) {
+    if (t.task_definition() == "web:1") {
+      EXPECT_EQ(t.desired_status(), Task::STOPPED);
+      EXPECT_EQ(t.stopped_reason(), "Replaced by web:2");
+    }
+  }
+}
+
+TEST_F(ServiceControllerTest, ExplainsWhyTasksCannotBePlaced) {
+  ASSERT_TRUE(ApplyWeb(2, int64_t{64} << 30).ok());
+  Reconcile();
+  EXPECT_TRUE(Tasks().empty());
+  EXPECT_THAT(EventMessages("web"),
+              Contains("cannot place 2 task(s) of web (100m cpu, 64Gi memory): 3 nodes: 3 "
+                       "insufficient memory"));
+  // Repeating the same failure does not flood the events.
+  const size_t before = EventMessages("web").size();
+  Reconcile();
+  EXPECT_EQ(EventMessages("web").size(), before);
+}
+
+TEST_F(ServiceControllerTest, DeleteStopsEverythingThenRemovesTheService) {
+  ASSERT_TRUE(ApplyWeb(3).ok());
+  Reconcile();
+  AgentsCatchUp();
+  gantry::v1::DeleteServiceRequest del;
+  del.set_name("web");
+  ASSERT_TRUE(api_->DeleteService(del).ok());
+  Reconcile();
+  for (const auto& t : Tasks()) EXPECT_EQ(t.desired_status(), Task::STOPPED);
+  EXPECT_TRUE(state_->GetService("web").has_value()) << "kept until its tasks have stopped";
+  AgentsCatchUp();
+  Reconcile();
+  EXPECT_FALSE(state_->GetService("web").has_value());
+  EXPECT_THAT(EventMessages("web"), Contains(HasSubstr("service deleted")));
+}
+
+TEST_F(ServiceControllerTest, ForgetsStoppedTasksAfterRetention) {
+  ASSERT_TRUE(ApplyWeb(1).ok());
+  Reconcile();
+  AgentsCatchUp();
+  gantry::v1::ScaleServiceRequest scale;
+  scale.set_name("web");
+  scale.set_desired_count(0);
+  ASSERT_TRUE(api_->ScaleService(scale).ok());
+  Reconcile();
+  AgentsCatchUp();
+  EXPECT_EQ(Tasks(true).size(), 1u);
+  clock_.Advance(absl::Hours(2));
+  Reconcile();
+  EXPECT_TRUE(Tasks(true).empty());
+}
+
+}  // namespace
+}  // namespace gantry::testing

@@ -1,0 +1,139 @@
+#include "common/spec/validation.h"
+
+#include <gtest/gtest.h>
+
+#include "common/time_util.h"
+
+namespace gantry::spec {
+namespace {
+
+using gantry::v1::Service;
+using gantry::v1::TaskDefinition;
+
+TaskDefinition ValidTd() {
+  TaskDefinition td;
+  td.set_family("web");
+  auto* c = td.add_containers();
+  c->set_name("httpd");
+  c->set_image("example.org/demo/busybox:1");
+  c->set_cpu(100);
+  c->set_memory(32 << 20);
+  auto* p = c->add_port_mappings();
+  p->set_name("http");
+  return td;
+}
+
+std::string Fields(const std::vector<FieldError>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += e.field + "|";
+  return out;
+}
+
+TEST(ValidateTaskDefinition, AcceptsAValidOne) {
+  EXPECT_TRUE(ValidateTaskDefinition(ValidTd()).empty());
+}
+
+TEST(ValidateTaskDefinition, NamesTheFieldOfEachProblem) {
+  TaskDefinition td = ValidTd();
+  td.mutable_containers(0)->set_memory(0);
+  td.mutable_containers(0)->set_image("");
+  (*td.mutable_containers(0)->mutable_environment())["GANTRY_X"] = "1";
+  (*td.mutable_containers(0)->mutable_environment())["1BAD"] = "1";
+  const auto errors = ValidateTaskDefinition(td);
+  const std::string fields = Fields(errors);
+  EXPECT_NE(fields.find("containers[0].memory|"), std::string::npos) << fields;
+  EXPECT_NE(fields.find("containers[0].image|"), std::string::npos) << fields;
+  EXPECT_NE(fields.find("containers[0].environment.GANTRY_X|"), std::string::npos) << fields;
+  EXPECT_NE(fields.find("containers[0].environment.1BAD|"), std::string::npos) << fields;
+}
+
+TEST(ValidateTaskDefinition, PortsMustBeUniqueAndHostNetworked) {
+  TaskDefinition td = ValidTd();
+  auto* c2 = td.add_containers();
+  *c2 = td.containers(0);
+  c2->set_name("sidecar");
+  const std::string dup = Fields(ValidateTaskDefinition(td));
+  EXPECT_NE(dup.find("containers[1].portMappings[0].name"), std::string::npos) << dup;
+
+  TaskDefinition fixed = ValidTd();
+  fixed.mutable_containers(0)->mutable_port_mappings(0)->set_container_port(80);
+  auto errors = ValidateTaskDefinition(fixed);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].field, "containers[0].portMappings[0].containerPort");
+  EXPECT_NE(errors[0].problem.find("GANTRY_PORT_HTTP"), std::string::npos);
+
+  fixed.mutable_containers(0)->mutable_port_mappings(0)->set_host_port(80);
+  EXPECT_TRUE(ValidateTaskDefinition(fixed).empty());
+}
+
+TEST(ValidateTaskDefinition, DuplicateContainersAndNoEssential) {
+  TaskDefinition td = ValidTd();
+  td.mutable_containers(0)->clear_port_mappings();
+  *td.add_containers() = td.containers(0);
+  td.mutable_containers(0)->set_essential(false);
+  td.mutable_containers(1)->set_essential(false);
+  const std::string fields = Fields(ValidateTaskDefinition(td));
+  EXPECT_NE(fields.find("containers[1].name"), std::string::npos) << fields;
+  EXPECT_NE(fields.find("containers|"), std::string::npos) << fields;
+}
+
+TEST(ValidateTaskDefinition, StopTimeoutBounds) {
+  TaskDefinition td = ValidTd();
+  *td.mutable_containers(0)->mutable_stop_timeout() = ToProtoDuration(absl::Hours(1));
+  EXPECT_EQ(Fields(ValidateTaskDefinition(td)), "containers[0].stopTimeout|");
+}
+
+TEST(ApplyDefaults, EssentialAndStopTimeout) {
+  TaskDefinition td = ValidTd();
+  ApplyDefaults(td);
+  EXPECT_TRUE(td.containers(0).essential());
+  EXPECT_EQ(FromProtoDuration(td.containers(0).stop_timeout()), absl::Seconds(30));
+}
+
+TEST(ValidateService, CountsAndReferences) {
+  Service s;
+  s.set_name("web");
+  s.set_task_definition("web:3");
+  s.set_desired_count(6);
+  EXPECT_TRUE(ValidateService(s).empty());
+  s.set_desired_count(-1);
+  auto errors = ValidateService(s);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].field, "desiredCount");
+  EXPECT_EQ(errors[0].problem, "must be >= 0, got -1");
+  s.set_desired_count(1);
+  s.set_task_definition("web:x");
+  EXPECT_EQ(Fields(ValidateService(s)), "taskDefinition|");
+  s.set_task_definition("web");
+  s.set_name("Web Server");
+  EXPECT_EQ(Fields(ValidateService(s)), "name|");
+}
+
+TEST(ValidateService, CustomPlacementIsRefusedClearly) {
+  Service s;
+  s.set_name("web");
+  s.set_task_definition("web");
+  s.mutable_placement()->add_strategy()->set_type("binpack");
+  auto errors = ValidateService(s);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].field, "placement");
+}
+
+TEST(ParseTaskDefinitionRef, FamilyAndRevision) {
+  auto r = ParseTaskDefinitionRef("web:3");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->family, "web");
+  EXPECT_EQ(r->revision, 3);
+  EXPECT_EQ(ParseTaskDefinitionRef("web")->revision, 0);
+  EXPECT_FALSE(ParseTaskDefinitionRef("web:0").ok());
+  EXPECT_FALSE(ParseTaskDefinitionRef(":1").ok());
+}
+
+TEST(ErrorsToStatus, JoinsWithContext) {
+  auto st = ErrorsToStatus("Service web", {{"desiredCount", "must be >= 0, got -1"}});
+  EXPECT_EQ(st.message(), "Service web: desiredCount: must be >= 0, got -1");
+  EXPECT_TRUE(ErrorsToStatus("x", {}).ok());
+}
+
+}  // namespace
+}  // namespace gantry::spec
