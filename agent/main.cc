@@ -128,6 +128,7 @@ int main(int argc, char** argv) {
   gantry::agent::ContainerdRuntime::Options rt;
   rt.socket = config.containerd_socket;
   rt.ns = config.containerd_namespace;
+  rt.node_name = config.node_name;
   rt.oci.cgroup_parent = config.cgroup_parent;
   gantry::agent::ContainerdRuntime runtime(rt);
   if (auto st = runtime.Ping(); !st.ok()) {

@@ -393,6 +393,7 @@ void Reconciler::StartTask(Record& r) {
     spec.log_path = LogPath(r.task_id, def.name());
     spec.hostname = r.task_id.substr(0, 12);
     spec.labels = {{kLabelTaskId, r.task_id},
+                   {kLabelNode, options_.node_name},
                    {kLabelContainer, def.name()},
                    {kLabelService, a.service()},
                    {kLabelTaskDefinition, a.task_definition()},

@@ -13,7 +13,7 @@ BUILD_PKGS=(
 )
 RUNTIME_PKGS=(
   containerd runc busybox-static iproute2 curl ca-certificates openssl
-  systemd util-linux procps
+  systemd util-linux procps jq wget
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -25,6 +25,9 @@ inline constexpr char kLabelTaskId[] = "io.gantry.task-id";
 inline constexpr char kLabelContainer[] = "io.gantry.container";
 inline constexpr char kLabelService[] = "io.gantry.service";
 inline constexpr char kLabelTaskDefinition[] = "io.gantry.task-definition";
+// The node whose agent created the container. Several agents may share one
+// containerd (test clusters on one machine); each manages only its own.
+inline constexpr char kLabelNode[] = "io.gantry.node";
 
 struct ContainerSpec {
   // Unique runtime id: "<task id>-<container name>".

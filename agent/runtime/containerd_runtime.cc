@@ -285,7 +285,8 @@ absl::StatusOr<std::vector<ContainerInfo>> ContainerdRuntime::Recover() { return
 
 absl::StatusOr<std::vector<ContainerInfo>> ContainerdRuntime::List() {
   ctrd::containers::v1::ListContainersRequest creq;
-  creq.add_filters(absl::StrCat("labels.\"", kLabelTaskId, "\""));
+  creq.add_filters(absl::StrCat("labels.\"", kLabelTaskId, "\",labels.\"", kLabelNode,
+                                "\"==\"", options_.node_name, "\""));
   ctrd::containers::v1::ListContainersResponse cresp;
   {
     auto ctx = Context();

@@ -27,6 +27,8 @@ class ContainerdRuntime final : public ContainerRuntime {
   struct Options {
     std::string socket = "/run/containerd/containerd.sock";
     std::string ns = "gantry";
+    // Only containers labelled with this node are listed and recovered.
+    std::string node_name;
     std::string snapshotter = "overlayfs";
     std::string runtime = "io.containerd.runc.v2";
     OciOptions oci;

@@ -251,11 +251,14 @@ absl::Status ServiceController::PlaceTasks(const Service& service, const TaskDef
     }
     auto committed = state_->Commit(txn);
     if (!committed.ok()) return committed.status();
-    std::vector<std::string> where;
-    for (const auto& [node, n] : per_node) where.push_back(absl::StrCat(node, " ", n));
+    std::map<std::string, int> per_zone;
+    for (const auto& p : result.placed) per_zone[p.zone]++;
+    std::vector<std::string> zones;
+    for (const auto& [zone, n] : per_zone) zones.push_back(absl::StrCat(zone, " ", n));
     events_->Record(service.name(), "", "",
-                    absl::StrCat("placed ", result.placed.size(), " task(s) of ", td_ref, " (",
-                                 absl::StrJoin(where, ", "), ")"));
+                    absl::StrCat("placed ", result.placed.size(), " task(s) of ", td_ref, " on ",
+                                 per_node.size(), " node(s); by zone: ",
+                                 absl::StrJoin(zones, ", ")));
   }
   if (result.unplaced > 0) {
     RecordPlacementFailure(service.name(), result.Explain(request, nodes.size()));

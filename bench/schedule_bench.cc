@@ -1,0 +1,175 @@
+// Drives the control plane's real scheduling path — ServiceController,
+// placement core, ClusterState bookkeeping and durable store commits — for
+// simulated nodes and services, and prints placements per second, time per
+// placement, peak memory and the final zone skew.
+//
+// usage: schedule_bench [--nodes N] [--zones Z] [--services S]
+//                       [--tasks-per-service T] [--dir DIR]
+// Not a test: numbers go to docs/performance.md.
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "controlplane/api/operator_api.h"
+#include "controlplane/controllers/service_controller.h"
+#include "controlplane/events/event_log.h"
+#include "controlplane/nodes/node_manager.h"
+#include "controlplane/state/cluster_state.h"
+#include "controlplane/state/keys.h"
+#include "controlplane/store/sqlite_store.h"
+#include "common/log.h"
+
+namespace {
+
+struct Flags {
+  int nodes = 500;
+  int zones = 5;
+  int services = 100;
+  int tasks_per_service = 20;
+  std::string dir;
+};
+
+Flags Parse(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    const std::string v = argv[i + 1];
+    int n = 0;
+    if (k == "--dir") {
+      f.dir = v;
+      continue;
+    }
+    if (!absl::SimpleAtoi(v, &n) || n <= 0) {
+      std::fprintf(stderr, "schedule_bench: %s needs a positive number\n", k.c_str());
+      std::exit(2);
+    }
+    if (k == "--nodes") f.nodes = n;
+    else if (k == "--zones") f.zones = n;
+    else if (k == "--services") f.services = n;
+    else if (k == "--tasks-per-service") f.tasks_per_service = n;
+    else {
+      std::fprintf(stderr, "schedule_bench: unknown flag %s\n", k.c_str());
+      std::exit(2);
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace gantry;
+  const Flags flags = Parse(argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+  const std::string dir = flags.dir.empty()
+                              ? (std::filesystem::temp_directory_path() /
+                                 ("gantry-bench-" + std::to_string(::getpid())))
+                                    .string()
+                              : flags.dir;
+  std::filesystem::create_directories(dir);
+  auto opened = store::SqliteStore::Open({dir + "/state.db", 100000});
+  if (!opened.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(opened.status().message()).c_str());
+    return 1;
+  }
+  auto store = std::move(*opened);
+  FakeClock clock;
+  state::ClusterState state(store.get());
+  events::EventLog events(store.get(), &clock);
+  nodes::NodeManager nodes(&state, &events, &clock, {});
+  controllers::ServiceController controller(&state, &events, &clock, {});
+  api::OperatorApi api(&state, &events, &nodes, &clock);
+  if (!state.Start().ok() || !events.Start().ok()) return 1;
+
+  // Nodes: written directly, as registration would.
+  {
+    store::TxnRequest txn;
+    for (int i = 0; i < flags.nodes; ++i) {
+      gantry::v1::Node n;
+      n.set_name(absl::StrCat("node-", i));
+      n.set_zone(absl::StrCat("zone-", i % flags.zones));
+      n.set_status(gantry::v1::Node::ACTIVE);
+      n.mutable_capacity()->set_cpu(16000);
+      n.mutable_capacity()->set_memory(int64_t{64} << 30);
+      n.set_port_range_start(20000);
+      n.set_port_range_end(32767);
+      n.set_address(absl::StrCat("10.0.", i / 250, ".", i % 250));
+      txn.ops.push_back(store::Op::Put(state::NodeKey(n.name()), n.SerializeAsString()));
+    }
+    if (!state.Commit(txn).ok()) return 1;
+  }
+  // Services with small and large tasks.
+  gantry::v1::ApplyRequest req;
+  for (int s = 0; s < flags.services; ++s) {
+    auto* td = req.add_task_definitions();
+    td->set_family(absl::StrCat("svc", s));
+    auto* c = td->add_containers();
+    c->set_name("app");
+    c->set_image("example.org/app:1");
+    c->set_cpu(s % 3 == 0 ? 500 : 100);
+    c->set_memory(s % 3 == 0 ? (int64_t{1} << 30) : (int64_t{128} << 20));
+    c->add_port_mappings()->set_name("http");
+    auto* svc = req.add_services();
+    svc->set_name(absl::StrCat("svc", s));
+    svc->set_task_definition(td->family());
+    svc->set_desired_count(flags.tasks_per_service);
+  }
+  if (auto r = api.Apply(req); !r.ok()) {
+    std::fprintf(stderr, "apply: %s\n", std::string(r.status().message()).c_str());
+    return 1;
+  }
+
+  std::vector<double> per_placement_us;
+  const auto start = std::chrono::steady_clock::now();
+  for (int s = 0; s < flags.services; ++s) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!controller.Reconcile(absl::StrCat("svc", s)).ok()) return 1;
+    const double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    for (int i = 0; i < flags.tasks_per_service; ++i) {
+      per_placement_us.push_back(us / flags.tasks_per_service);
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const auto tasks = state.ListTasks({});
+  int skew = 0;
+  std::map<std::string, std::map<std::string, int>> per_service_zone;
+  for (const auto& t : tasks) per_service_zone[t.service()][t.zone()]++;
+  for (auto& [svc, zones] : per_service_zone) {
+    int lo = INT32_MAX;
+    int hi = 0;
+    for (int z = 0; z < flags.zones; ++z) {
+      const int n = zones[absl::StrCat("zone-", z)];
+      lo = std::min(lo, n);
+      hi = std::max(hi, n);
+    }
+    skew = std::max(skew, hi - lo);
+  }
+  std::sort(per_placement_us.begin(), per_placement_us.end());
+  auto pct = [&](double p) {
+    return per_placement_us[static_cast<size_t>(p * (per_placement_us.size() - 1))];
+  };
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("nodes %d, zones %d, services %d x %d tasks\n", flags.nodes, flags.zones,
+              flags.services, flags.tasks_per_service);
+  std::printf("placed %zu tasks in %.3f s: %.0f placements/s (durably committed)\n",
+              tasks.size(), seconds, tasks.size() / seconds);
+  std::printf("time per placement: p50 %.1f us, p99 %.1f us\n", pct(0.5), pct(0.99));
+  std::printf("peak memory: %.1f MiB\n", usage.ru_maxrss / 1024.0);
+  std::printf("max zone skew of any service: %d\n", skew);
+  if (flags.dir.empty()) std::filesystem::remove_all(dir);
+  return 0;
+}

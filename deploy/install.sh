@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Installs a built Gantry on this host: binaries in /usr/local/bin, systemd
+# units, default configuration in /etc/gantry (existing files are kept), and
+# containerd's configuration if the host has none. Does not start anything
+# unless --start is given.
+#
+# usage: deploy/install.sh [--build-dir build] [--role controlplane|agent|both] [--start]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+build=$here/../build
+role=both
+start=false
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --build-dir) build=$2; shift 2 ;;
+    --role) role=$2; shift 2 ;;
+    --start) start=true; shift ;;
+    *) echo "install.sh: unknown argument $1 (see the usage line in this script)" >&2; exit 2 ;;
+  esac
+done
+case $role in controlplane | agent | both) ;; *)
+  echo "install.sh: --role must be controlplane, agent or both" >&2; exit 2 ;;
+esac
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install.sh: must run as root" >&2
+  exit 1
+fi
+for b in gantry-controlplane gantry-agent gantryctl; do
+  if [[ ! -x $build/bin/$b ]]; then
+    echo "install.sh: $build/bin/$b not found; build first (cmake -S . -B build -G Ninja && cmake --build build)" >&2
+    exit 1
+  fi
+done
+
+install -d /etc/gantry /usr/local/share/doc/gantry
+install -m 0755 "$build/bin/gantryctl" /usr/local/bin/gantryctl
+install -m 0644 "$here/../README.md" /usr/local/share/doc/gantry/README.md
+units=()
+if [[ $role != agent ]]; then
+  install -m 0755 "$build/bin/gantry-controlplane" /usr/local/bin/gantry-controlplane
+  install -m 0644 "$here/systemd/gantry-controlplane.service" /etc/systemd/system/
+  [[ -f /etc/gantry/controlplane.env ]] || install -m 0644 "$here/config/controlplane.env" /etc/gantry/
+  units+=(gantry-controlplane.service)
+fi
+if [[ $role != controlplane ]]; then
+  install -m 0755 "$build/bin/gantry-agent" /usr/local/bin/gantry-agent
+  install -m 0644 "$here/systemd/gantry-agent.service" /etc/systemd/system/
+  [[ -f /etc/gantry/agent.yaml ]] || install -m 0644 "$here/config/agent.yaml" /etc/gantry/
+  if [[ ! -s /etc/containerd/config.toml ]]; then
+    install -d /etc/containerd
+    install -m 0644 "$here/config/containerd.toml" /etc/containerd/config.toml
+  fi
+  units+=(gantry-agent.service)
+fi
+if command -v systemctl > /dev/null && [[ -d /run/systemd/system ]]; then
+  systemctl daemon-reload
+  if $start; then
+    [[ $role == controlplane ]] || systemctl enable --now containerd.service
+    systemctl enable --now "${units[@]}"
+  fi
+else
+  echo "install.sh: systemd is not running here; units are installed but not started"
+fi
+echo "install.sh: installed ${units[*]}"

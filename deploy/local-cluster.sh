@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# A local Gantry cluster on this machine, for trying Gantry out:
+# a private containerd, the control plane with its embedded store, and three
+# agents in zones a, b and c (host network, each with its own dynamic port
+# range), running the sample web service from deploy/examples/web.yaml.
+#
+# usage: deploy/local-cluster.sh up|down|status
+# Needs root and a build in ./build (deploy/quickstart.sh does both).
+# State lives in $GANTRY_LOCAL_DIR (default /var/tmp/gantry-local); the
+# control plane listens on 127.0.0.1:$GANTRY_PORT (default 7070).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+# shellcheck source=lib/cluster-lib.sh
+source "$here/lib/cluster-lib.sh"
+BIN=${GANTRY_BIN:-$root/build/bin}
+DIR=${GANTRY_LOCAL_DIR:-/var/tmp/gantry-local}
+PORT=${GANTRY_PORT:-7070}
+NS=gantry
+export GANTRY_SERVER=127.0.0.1:$PORT
+
+running() { [[ -f $DIR/$1.pid ]] && kill -0 "$(cat "$DIR/$1.pid")" 2> /dev/null; }
+
+start_bg() {  # name command...: detached from this shell, survives its exit
+  local name=$1
+  shift
+  setsid "$@" >> "$DIR/$name.log" 2>&1 < /dev/null &
+  echo $! > "$DIR/$name.pid"
+}
+
+up() {
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "local-cluster: needs root (containerd runs containers); try: sudo $0 up" >&2
+    exit 1
+  fi
+  for b in gantry-controlplane gantry-agent gantryctl; do
+    [[ -x $BIN/$b ]] || {
+      echo "local-cluster: $BIN/$b is missing; build first (or run deploy/quickstart.sh)" >&2
+      exit 1
+    }
+  done
+  if running controlplane; then
+    echo "local-cluster: already up (run '$0 down' first to start over)"
+    status
+    return
+  fi
+  if ss -Htln "sport = :$PORT" | grep -q .; then
+    echo "local-cluster: port $PORT is taken; set GANTRY_PORT to another port" >&2
+    exit 1
+  fi
+  mkdir -p "$DIR"
+  gantry_start_containerd "$DIR/containerd"
+  gantry_import_busybox "$CONTAINERD_SOCK" "$NS" example.org/demo/busybox:1 "$DIR"
+  echo "containerd: up ($CONTAINERD_SOCK), busybox test image imported"
+
+  start_bg controlplane "$BIN/gantry-controlplane" --listen "127.0.0.1:$PORT" \
+    --data-dir "$DIR/controlplane"
+  cp_up() { "$BIN/gantryctl" get nodes > /dev/null 2>&1; }
+  gantry_wait_for 20 cp_up ||
+    { echo "local-cluster: the control plane did not start; see $DIR/controlplane.log" >&2; exit 1; }
+  local i zones=(a b c)
+  for i in 1 2 3; do
+    start_bg "agent$i" "$BIN/gantry-agent" --controlplane "127.0.0.1:$PORT" \
+      --node-name "local-$i" --zone "${zones[$((i - 1))]}" --address 127.0.0.1 \
+      --containerd-socket "$CONTAINERD_SOCK" --containerd-namespace "$NS" \
+      --cgroup-parent /gantry-local --data-dir "$DIR/agent$i" \
+      --port-range "$((20000 + i * 1000))-$((20999 + i * 1000))" --cpu 1 --memory 1Gi
+  done
+  nodes_up() { [[ $("$BIN/gantryctl" get nodes -o json | grep -c '"connected": true') == 3 ]]; }
+  gantry_wait_for 30 nodes_up ||
+    { echo "local-cluster: agents did not register; see $DIR/agent*.log" >&2; exit 1; }
+  echo "control plane: 127.0.0.1:$PORT, three agents in zones a, b, c"
+
+  "$BIN/gantryctl" apply -f "$root/deploy/examples/web.yaml"
+  web_up() { [[ $("$BIN/gantryctl" get tasks -o json | grep -c '"lastStatus": "RUNNING"') == 3 ]]; }
+  gantry_wait_for 60 web_up ||
+    { echo "local-cluster: the web service did not start; try: $BIN/gantryctl describe service web" >&2; exit 1; }
+  echo
+  "$BIN/gantryctl" get tasks
+  local first
+  first=$("$BIN/gantryctl" get tasks -o json | grep -m1 '"hostPort"' | tr -dc '0-9')
+  echo
+  echo "curl http://127.0.0.1:$first/ says: $(curl -s "http://127.0.0.1:$first/")"
+  cat <<TXT
+
+The cluster keeps running. Try:
+  export PATH=$BIN:\$PATH GANTRY_SERVER=127.0.0.1:$PORT
+  gantryctl get nodes
+  gantryctl describe service web
+  gantryctl scale service web --count 6
+  gantryctl logs <TASK ID> --follow
+  gantryctl delete service web
+Stop everything with: $0 down
+TXT
+}
+
+down() {
+  local p
+  for p in agent1 agent2 agent3 controlplane; do
+    if running "$p"; then
+      kill "$(cat "$DIR/$p.pid")"
+    fi
+  done
+  for p in agent1 agent2 agent3 controlplane; do
+    if [[ -f $DIR/$p.pid ]]; then
+      gantry_wait_for 10 bash -c "! kill -0 $(cat "$DIR/$p.pid") 2>/dev/null" || kill -9 "$(cat "$DIR/$p.pid")" 2> /dev/null || true
+      rm -f "$DIR/$p.pid"
+    fi
+  done
+  gantry_stop_containerd "$DIR/containerd" "$NS"
+  for ctrl in /sys/fs/cgroup/*/; do rmdir "${ctrl}gantry-local" 2> /dev/null || true; done
+  rmdir /sys/fs/cgroup/gantry-local 2> /dev/null || true
+  rm -rf "$DIR"
+  echo "local-cluster: down"
+}
+
+status() {
+  local p
+  for p in controlplane agent1 agent2 agent3; do
+    if running "$p"; then echo "$p: running (pid $(cat "$DIR/$p.pid"))"; else echo "$p: stopped"; fi
+  done
+  if running controlplane; then
+    "$BIN/gantryctl" get nodes
+    "$BIN/gantryctl" get services
+  fi
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *)
+    echo "usage: $0 up|down|status" >&2
+    exit 2
+    ;;
+esac
