@@ -6,12 +6,12 @@ namespace gantry::agent {
 
 Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
     : runtime_(runtime), options_(std::move(options)) {
-  reconciler_ = std::make_unique<Reconciler>(
-      runtime_, clock, options_.reconciler, [this](const gantry::v1::TaskStatusReport& report) {
-        gantry::v1::AgentMessage msg;
-        *msg.mutable_status() = report;
-        session_->Send(msg);
-      });
+  reconciler_ = std::make_unique<Reconciler>(runtime_, clock, options_.reconciler,
+                                             [this](const gantry::v1::TaskStatusReport& report) {
+                                               gantry::v1::AgentMessage msg;
+                                               *msg.mutable_status() = report;
+                                               session_->Send(msg);
+                                             });
   session_ = std::make_unique<Session>(options_.session, reconciler_.get(), [this] { Wake(); });
 }
 

@@ -39,8 +39,7 @@ absl::Status LoadAgentConfigFile(const std::string& path, AgentConfig& c) {
   } catch (const YAML::BadFile&) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": cannot read the config file"));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": line ", e.mark.line + 1, ": ",
-                                                   e.msg));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": line ", e.mark.line + 1, ": ", e.msg));
   }
   if (root.IsNull()) return absl::OkStatus();
   if (!root.IsMap()) {
@@ -74,18 +73,17 @@ absl::Status LoadAgentConfigFile(const std::string& path, AgentConfig& c) {
         return absl::InvalidArgumentError(
             absl::StrCat(path, ": attributes: expected a mapping of KEY: VALUE"));
       }
-      for (const auto& a : value) c.attributes[a.first.as<std::string>()] = a.second.as<std::string>();
+      for (const auto& a : value)
+        c.attributes[a.first.as<std::string>()] = a.second.as<std::string>();
       continue;
     }
     auto it = strings.find(key);
     if (it == strings.end()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": line ", kv.first.Mark().line + 1, ": unknown setting \"", key,
-                       "\""));
+      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", kv.first.Mark().line + 1,
+                                                     ": unknown setting \"", key, "\""));
     }
     if (!value.IsScalar()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": ", key, ": expected a single value"));
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", key, ": expected a single value"));
     }
     *it->second = value.as<std::string>();
   }

@@ -120,8 +120,7 @@ int main(int argc, char** argv) {
   }
   uint32_t port_start = 0;
   uint32_t port_end = 0;
-  if (auto st = gantry::agent::ParsePortRange(config.port_range, port_start, port_end);
-      !st.ok()) {
+  if (auto st = gantry::agent::ParsePortRange(config.port_range, port_start, port_end); !st.ok()) {
     Die(absl::StrCat("--port-range: ", st.message()));
   }
 
@@ -165,9 +164,8 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", st.message());
     return 1;
   }
-  spdlog::info("agent {} (zone {}, {} cpu, {} memory) talking to {}", config.node_name,
-               config.zone, gantry::FormatCpu(cpu), gantry::FormatMemory(memory),
-               config.controlplane);
+  spdlog::info("agent {} (zone {}, {} cpu, {} memory) talking to {}", config.node_name, config.zone,
+               gantry::FormatCpu(cpu), gantry::FormatMemory(memory), config.controlplane);
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("signal {}: stopping the agent; containers keep running", sig);

@@ -314,10 +314,10 @@ void Reconciler::Advance(Record& r) {
           c.reason = "container disappeared from the runtime";
         }
         if (c.essential && r.reason.empty()) {
-          r.reason = c.exit_code >= 0
-                         ? absl::StrCat("Essential container ", c.name, " exited with code ",
-                                        c.exit_code)
-                         : absl::StrCat("Essential container ", c.name, ": ", c.reason);
+          r.reason =
+              c.exit_code >= 0
+                  ? absl::StrCat("Essential container ", c.name, " exited with code ", c.exit_code)
+                  : absl::StrCat("Essential container ", c.name, ": ", c.reason);
         }
       }
       if (!r.reason.empty() || !r.wanted) r.status = Task::STOPPING;
@@ -398,8 +398,7 @@ void Reconciler::StartTask(Record& r) {
                    {kLabelService, a.service()},
                    {kLabelTaskDefinition, a.task_definition()},
                    {kLabelEssential, c.essential ? "true" : "false"},
-                   {kLabelStopTimeout,
-                    absl::StrCat(absl::ToInt64Milliseconds(c.stop_timeout))}};
+                   {kLabelStopTimeout, absl::StrCat(absl::ToInt64Milliseconds(c.stop_timeout))}};
     if (auto st = runtime_->Create(spec); !st.ok()) {
       if (absl::IsUnavailable(st)) return;
       return fail(absl::StrCat("CannotCreateContainerError: ", st.message()));
@@ -473,9 +472,9 @@ void Reconciler::RotateLogs(const Record& r) {
 void Reconciler::CollectOldLogs() {
   std::error_code ec;
   const fs::path dir = fs::path(options_.data_dir) / "logs";
-  const auto cutoff = fs::file_time_type::clock::now() -
-                      std::chrono::duration_cast<fs::file_time_type::duration>(
-                          absl::ToChronoNanoseconds(options_.log_retention));
+  const auto cutoff =
+      fs::file_time_type::clock::now() - std::chrono::duration_cast<fs::file_time_type::duration>(
+                                             absl::ToChronoNanoseconds(options_.log_retention));
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string task_id = entry.path().filename().string();
     if (records_.contains(task_id)) continue;

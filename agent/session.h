@@ -58,8 +58,7 @@ class Session {
   std::condition_variable cv_;
   bool stop_ = false;
   grpc::ClientContext* context_ = nullptr;
-  grpc::ClientReaderWriter<gantry::v1::AgentMessage, gantry::v1::ControlMessage>* stream_ =
-      nullptr;
+  grpc::ClientReaderWriter<gantry::v1::AgentMessage, gantry::v1::ControlMessage>* stream_ = nullptr;
   std::mutex write_mu_;
 };
 

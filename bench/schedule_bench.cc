@@ -20,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "controlplane/api/operator_api.h"
 #include "controlplane/controllers/service_controller.h"
 #include "controlplane/events/event_log.h"
@@ -27,7 +28,6 @@
 #include "controlplane/state/cluster_state.h"
 #include "controlplane/state/keys.h"
 #include "controlplane/store/sqlite_store.h"
-#include "common/log.h"
 
 namespace {
 
@@ -53,10 +53,14 @@ Flags Parse(int argc, char** argv) {
       std::fprintf(stderr, "schedule_bench: %s needs a positive number\n", k.c_str());
       std::exit(2);
     }
-    if (k == "--nodes") f.nodes = n;
-    else if (k == "--zones") f.zones = n;
-    else if (k == "--services") f.services = n;
-    else if (k == "--tasks-per-service") f.tasks_per_service = n;
+    if (k == "--nodes")
+      f.nodes = n;
+    else if (k == "--zones")
+      f.zones = n;
+    else if (k == "--services")
+      f.services = n;
+    else if (k == "--tasks-per-service")
+      f.tasks_per_service = n;
     else {
       std::fprintf(stderr, "schedule_bench: unknown flag %s\n", k.c_str());
       std::exit(2);
@@ -71,11 +75,10 @@ int main(int argc, char** argv) {
   using namespace gantry;
   const Flags flags = Parse(argc, argv);
   spdlog::set_level(spdlog::level::warn);
-  const std::string dir = flags.dir.empty()
-                              ? (std::filesystem::temp_directory_path() /
-                                 ("gantry-bench-" + std::to_string(::getpid())))
-                                    .string()
-                              : flags.dir;
+  const std::string dir = flags.dir.empty() ? (std::filesystem::temp_directory_path() /
+                                               ("gantry-bench-" + std::to_string(::getpid())))
+                                                  .string()
+                                            : flags.dir;
   std::filesystem::create_directories(dir);
   auto opened = store::SqliteStore::Open({dir + "/state.db", 100000});
   if (!opened.ok()) {
@@ -165,8 +168,8 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &usage);
   std::printf("nodes %d, zones %d, services %d x %d tasks\n", flags.nodes, flags.zones,
               flags.services, flags.tasks_per_service);
-  std::printf("placed %zu tasks in %.3f s: %.0f placements/s (durably committed)\n",
-              tasks.size(), seconds, tasks.size() / seconds);
+  std::printf("placed %zu tasks in %.3f s: %.0f placements/s (durably committed)\n", tasks.size(),
+              seconds, tasks.size() / seconds);
   std::printf("time per placement: p50 %.1f us, p99 %.1f us\n", pct(0.5), pct(0.99));
   std::printf("peak memory: %.1f MiB\n", usage.ru_maxrss / 1024.0);
   std::printf("max zone skew of any service: %d\n", skew);

@@ -4,9 +4,9 @@
 // loopback test that decides whether plaintext gRPC is allowed.
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace gantry {
 

@@ -27,8 +27,7 @@ absl::StatusOr<int64_t> ParseCpu(absl::string_view text) {
     return milli;
   }
   double cores = 0;
-  if (!absl::SimpleAtod(number, &cores) || !std::isfinite(cores) || cores < 0 ||
-      cores > 1e6) {
+  if (!absl::SimpleAtod(number, &cores) || !std::isfinite(cores) || cores < 0 || cores > 1e6) {
     return Invalid("cpu", text, kHint);
   }
   double milli = cores * 1000.0;
@@ -44,11 +43,15 @@ absl::StatusOr<int64_t> ParseMemory(absl::string_view text) {
     absl::string_view text;
     double factor;
   };
-  static constexpr Suffix kSuffixes[] = {
-      {"Ki", 1024.0}, {"Mi", 1024.0 * 1024}, {"Gi", 1024.0 * 1024 * 1024},
-      {"Ti", 1024.0 * 1024 * 1024 * 1024},   {"k", 1e3},
-      {"K", 1e3},     {"M", 1e6},           {"G", 1e9},
-      {"T", 1e12}};
+  static constexpr Suffix kSuffixes[] = {{"Ki", 1024.0},
+                                         {"Mi", 1024.0 * 1024},
+                                         {"Gi", 1024.0 * 1024 * 1024},
+                                         {"Ti", 1024.0 * 1024 * 1024 * 1024},
+                                         {"k", 1e3},
+                                         {"K", 1e3},
+                                         {"M", 1e6},
+                                         {"G", 1e9},
+                                         {"T", 1e12}};
   if (text.empty()) return Invalid("memory", text, kHint);
   absl::string_view number = text;
   double factor = 1;
@@ -84,9 +87,10 @@ std::string FormatCpu(int64_t millicores) {
 }
 
 std::string FormatMemory(int64_t bytes) {
-  static constexpr std::pair<int64_t, absl::string_view> kUnits[] = {
-      {int64_t{1} << 40, "Ti"}, {int64_t{1} << 30, "Gi"}, {int64_t{1} << 20, "Mi"},
-      {int64_t{1} << 10, "Ki"}};
+  static constexpr std::pair<int64_t, absl::string_view> kUnits[] = {{int64_t{1} << 40, "Ti"},
+                                                                     {int64_t{1} << 30, "Gi"},
+                                                                     {int64_t{1} << 20, "Mi"},
+                                                                     {int64_t{1} << 10, "Ki"}};
   for (const auto& [size, unit] : kUnits) {
     if (bytes >= size) {
       if (bytes % size == 0) return absl::StrCat(bytes / size, unit);

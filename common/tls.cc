@@ -11,8 +11,8 @@ namespace gantry {
 absl::StatusOr<std::string> ReadFileForFlag(const std::string& path, absl::string_view flag) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(flag, " ", path, ": cannot read the file (does it exist and is it readable?)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        flag, " ", path, ": cannot read the file (does it exist and is it readable?)"));
   }
   std::stringstream ss;
   ss << in.rdbuf();
@@ -49,8 +49,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     auto ca = ReadFileForFlag(tls.ca, "--tls-ca");
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
-    options.client_certificate_request =
-        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
   return grpc::SslServerCredentials(options);
 }

@@ -3,14 +3,14 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "controlplane/store/sqlite_store.h"
 #include "grpcpp/server_builder.h"
-#include "common/log.h"
 
 namespace gantry {
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options& options,
-                                                                   const Clock* clock) {
+                                                                  const Clock* clock) {
   std::unique_ptr<ControlPlane> cp(new ControlPlane());
 
   store::SqliteStore::Options store_options;
@@ -31,9 +31,8 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
 
   cp->state_ = std::make_unique<state::ClusterState>(cp->store_.get());
   cp->events_ = std::make_unique<events::EventLog>(cp->store_.get(), clock);
-  cp->nodes_ =
-      std::make_unique<nodes::NodeManager>(cp->state_.get(), cp->events_.get(), clock,
-                                           options.nodes);
+  cp->nodes_ = std::make_unique<nodes::NodeManager>(cp->state_.get(), cp->events_.get(), clock,
+                                                    options.nodes);
   cp->controller_ = std::make_unique<controllers::ServiceController>(
       cp->state_.get(), cp->events_.get(), clock, options.controller);
   auto* nodes = cp->nodes_.get();
@@ -64,15 +63,14 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   cp->server_ = builder.BuildAndStart();
   if (cp->server_ == nullptr || cp->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options.listen,
-        " (is another control plane running there? pick another --listen address)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen,
+                     " (is another control plane running there? pick another --listen address)"));
   }
   cp->nodes_->Start();
   cp->controller_->Start();
   spdlog::info("control plane serving on {} ({}), state in {}", options.listen,
-               options.tls.cert.empty() ? "plaintext, loopback only" : "TLS",
-               store_options.path);
+               options.tls.cert.empty() ? "plaintext, loopback only" : "TLS", store_options.path);
   return cp;
 }
 

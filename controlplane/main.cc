@@ -5,10 +5,10 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "common/log.h"
 #include "common/logging.h"
 #include "common/quantity.h"
 #include "controlplane/control_plane.h"
-#include "common/log.h"
 
 namespace {
 
@@ -30,20 +30,17 @@ int main(int argc, char** argv) {
   std::string grace = "10s";
   std::string heartbeat = "2s";
   std::string retention = "1h";
-  app.add_option("--listen", options.listen, "gRPC address (HOST:PORT)")
-      ->capture_default_str();
+  app.add_option("--listen", options.listen, "gRPC address (HOST:PORT)")->capture_default_str();
   app.add_option("--data-dir", options.data_dir, "directory for the state store")->required();
   app.add_option("--tls-cert", options.tls.cert, "server certificate (PEM)");
   app.add_option("--tls-key", options.tls.key, "server private key (PEM)");
   app.add_option("--tls-ca", options.tls.ca,
                  "CA that signs client certificates; makes them mandatory");
-  app.add_option("--heartbeat-grace", grace,
-                 "a node not heard from for this long is DOWN")
+  app.add_option("--heartbeat-grace", grace, "a node not heard from for this long is DOWN")
       ->capture_default_str();
   app.add_option("--heartbeat-interval", heartbeat, "how often agents send heartbeats")
       ->capture_default_str();
-  app.add_option("--stopped-task-retention", retention,
-                 "how long stopped tasks stay visible")
+  app.add_option("--stopped-task-retention", retention, "how long stopped tasks stay visible")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

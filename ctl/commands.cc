@@ -27,8 +27,7 @@ std::string Canonical(const std::string& kind) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Commands>> Commands::Connect(const GlobalOptions& options,
-                                                            std::ostream& out,
-                                                            std::ostream& err) {
+                                                            std::ostream& out, std::ostream& err) {
   auto format = ParseFormat(options.output);
   if (!format.ok()) return format.status();
   auto channel_options = MakeClientChannel(options.tls, options.server);
@@ -50,9 +49,9 @@ int Commands::Fail(const grpc::Status& status, const std::string& what) const {
   std::string message = status.error_message();
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
       status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    message = absl::StrCat("cannot reach the control plane at ", options_.server, " (",
-                           status.error_message(),
-                           "); is it running? Set --server or GANTRY_SERVER");
+    message =
+        absl::StrCat("cannot reach the control plane at ", options_.server, " (",
+                     status.error_message(), "); is it running? Set --server or GANTRY_SERVER");
   }
   err_ << "gantryctl: " << (what.empty() ? "" : what + ": ") << message << "\n";
   return 1;
@@ -83,8 +82,8 @@ int Commands::Apply(const std::string& file) {
   return 0;
 }
 
-int Commands::Get(const std::string& kind_in, const std::string& name,
-                  const std::string& service, const std::string& node, bool all) {
+int Commands::Get(const std::string& kind_in, const std::string& name, const std::string& service,
+                  const std::string& node, bool all) {
   const std::string kind = Canonical(kind_in);
   const absl::Time now = absl::Now();
   if (kind == "service") {
@@ -240,14 +239,14 @@ int Commands::Describe(const std::string& kind_in, const std::string& name) {
     DescribeTaskDefinition(out_, td);
     return 0;
   }
-  return Fail(absl::InvalidArgumentError(absl::StrCat(
-      "describe ", kind_in, ": unknown kind (use service, task, node or taskdef)")));
+  return Fail(absl::InvalidArgumentError(
+      absl::StrCat("describe ", kind_in, ": unknown kind (use service, task, node or taskdef)")));
 }
 
 int Commands::Scale(const std::string& kind, const std::string& name, int count) {
   if (Canonical(kind) != "service") {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat("scale ", kind, ": only services can be scaled")));
+    return Fail(
+        absl::InvalidArgumentError(absl::StrCat("scale ", kind, ": only services can be scaled")));
   }
   ScaleServiceRequest req;
   req.set_name(name);
@@ -294,9 +293,11 @@ int Commands::Delete(const std::string& kind, const std::string& name, bool wait
     if (!st.ok()) return Fail(st, absl::StrCat("delete service ", name));
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
-  return Fail(absl::DeadlineExceededError(absl::StrCat(
-      "delete service ", name, ": tasks still stopping after 5m; check `gantryctl describe "
-      "service ", name, "`")));
+  return Fail(absl::DeadlineExceededError(
+      absl::StrCat("delete service ", name,
+                   ": tasks still stopping after 5m; check `gantryctl describe "
+                   "service ",
+                   name, "`")));
 }
 
 int Commands::Logs(const std::string& task, const std::string& container, bool follow,

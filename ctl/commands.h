@@ -24,8 +24,7 @@ struct GlobalOptions {
 class Commands {
  public:
   static absl::StatusOr<std::unique_ptr<Commands>> Connect(const GlobalOptions& options,
-                                                           std::ostream& out,
-                                                           std::ostream& err);
+                                                           std::ostream& out, std::ostream& err);
 
   int Apply(const std::string& file);
   int Get(const std::string& kind, const std::string& name, const std::string& service,

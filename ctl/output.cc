@@ -109,8 +109,8 @@ std::string StatusName(Task::Status s) {
 std::string FormatPorts(const Task& task) {
   std::vector<std::string> parts;
   for (const auto& p : task.ports()) {
-    parts.push_back(absl::StrCat(p.host_address().empty() ? "?" : p.host_address(), ":",
-                                 p.host_port()));
+    parts.push_back(
+        absl::StrCat(p.host_address().empty() ? "?" : p.host_address(), ":", p.host_port()));
   }
   return parts.empty() ? "-" : absl::StrJoin(parts, ",");
 }
@@ -127,8 +127,7 @@ void PrintServices(std::ostream& out, const std::vector<Service>& services, absl
 
 void PrintTasks(std::ostream& out, const std::vector<Task>& tasks, absl::Time now,
                 const std::string& indent) {
-  Table t({"ID", "SERVICE", "TASK DEFINITION", "NODE", "ZONE", "DESIRED", "LAST", "PORTS",
-           "AGE"});
+  Table t({"ID", "SERVICE", "TASK DEFINITION", "NODE", "ZONE", "DESIRED", "LAST", "PORTS", "AGE"});
   for (const auto& task : tasks) {
     t.Add({Short(task.id()), task.service(), task.task_definition(), task.node(), task.zone(),
            StatusName(task.desired_status()), StatusName(task.last_status()), FormatPorts(task),
@@ -138,8 +137,8 @@ void PrintTasks(std::ostream& out, const std::vector<Task>& tasks, absl::Time no
 }
 
 void PrintNodes(std::ostream& out, const std::vector<Node>& nodes, absl::Time now) {
-  Table t({"NAME", "ZONE", "STATUS", "CONNECTED", "ADDRESS", "CPU", "MEMORY", "TASKS",
-           "HEARTBEAT"});
+  Table t(
+      {"NAME", "ZONE", "STATUS", "CONNECTED", "ADDRESS", "CPU", "MEMORY", "TASKS", "HEARTBEAT"});
   for (const auto& n : nodes) {
     t.Add({n.name(), n.zone(), NodeStatusName(n.status()), n.connected() ? "yes" : "no",
            n.address(),
@@ -163,8 +162,8 @@ void PrintTaskDefinitions(std::ostream& out, const std::vector<gantry::v1::TaskD
       cpu += c.cpu();
       mem += c.memory();
     }
-    t.Add({absl::StrCat(td.family(), ":", td.revision()), absl::StrJoin(names, ","),
-           FormatCpu(cpu), FormatMemory(mem), Age(td.created_at(), now)});
+    t.Add({absl::StrCat(td.family(), ":", td.revision()), absl::StrJoin(names, ","), FormatCpu(cpu),
+           FormatMemory(mem), Age(td.created_at(), now)});
   }
   t.Print(out);
 }
@@ -205,8 +204,8 @@ void DescribeService(std::ostream& out, const Service& s, const std::vector<Task
   }
 }
 
-void DescribeTask(std::ostream& out, const Task& task,
-                  const std::vector<gantry::v1::Event>& events, absl::Time now) {
+void DescribeTask(std::ostream& out, const Task& task, const std::vector<gantry::v1::Event>& events,
+                  absl::Time now) {
   Table t({"ID:", task.id()});
   t.Add({"Service:", task.service()});
   t.Add({"Task definition:", task.task_definition()});
@@ -263,15 +262,15 @@ void DescribeNode(std::ostream& out, const Node& n, const std::vector<Task>& tas
   for (const auto& [k, v] : n.attributes()) attrs.push_back(absl::StrCat(k, "=", v));
   std::sort(attrs.begin(), attrs.end());
   t.Add({"Attributes:", attrs.empty() ? "-" : absl::StrJoin(attrs, ", ")});
-  t.Add({"CPU:", absl::StrCat(FormatCpu(n.allocated().cpu()), " of ",
-                              FormatCpu(n.capacity().cpu()), " allocated")});
+  t.Add({"CPU:", absl::StrCat(FormatCpu(n.allocated().cpu()), " of ", FormatCpu(n.capacity().cpu()),
+                              " allocated")});
   t.Add({"Memory:", absl::StrCat(FormatMemory(n.allocated().memory()), " of ",
                                  FormatMemory(n.capacity().memory()), " allocated")});
   t.Add({"Dynamic ports:", absl::StrCat(n.port_range_start(), "-", n.port_range_end())});
   t.Add({"Agent version:", n.agent_version()});
   t.Add({"Registered:", Time(n.registered_at())});
-  t.Add({"Last heartbeat:", absl::StrCat(Time(n.last_heartbeat()), " (",
-                                         Age(n.last_heartbeat(), now), " ago)")});
+  t.Add({"Last heartbeat:",
+         absl::StrCat(Time(n.last_heartbeat()), " (", Age(n.last_heartbeat(), now), " ago)")});
   t.Print(out);
   out << "Tasks:\n";
   if (tasks.empty()) {
@@ -287,8 +286,8 @@ void DescribeTaskDefinition(std::ostream& out, const gantry::v1::TaskDefinition&
   for (const auto& c : td.containers()) {
     out << "Container " << c.name() << ":\n";
     Table t({"  Image:", c.image()});
-    t.Add({"  Command:", c.command().empty() ? "(image default)"
-                                             : absl::StrJoin(c.command(), " ")});
+    t.Add(
+        {"  Command:", c.command().empty() ? "(image default)" : absl::StrJoin(c.command(), " ")});
     t.Add({"  CPU:", FormatCpu(c.cpu())});
     t.Add({"  Memory:", FormatMemory(c.memory())});
     t.Add({"  Essential:", c.essential() ? "yes" : "no"});

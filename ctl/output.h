@@ -10,8 +10,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "google/protobuf/message.h"
 #include "gantry/v1/operator.pb.h"
+#include "google/protobuf/message.h"
 
 namespace gantry::ctl {
 
@@ -38,8 +38,8 @@ void PrintServices(std::ostream& out, const std::vector<gantry::v1::Service>& se
 void PrintTasks(std::ostream& out, const std::vector<gantry::v1::Task>& tasks, absl::Time now,
                 const std::string& indent = "");
 void PrintNodes(std::ostream& out, const std::vector<gantry::v1::Node>& nodes, absl::Time now);
-void PrintTaskDefinitions(std::ostream& out,
-                          const std::vector<gantry::v1::TaskDefinition>& tds, absl::Time now);
+void PrintTaskDefinitions(std::ostream& out, const std::vector<gantry::v1::TaskDefinition>& tds,
+                          absl::Time now);
 void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events,
                  const std::string& indent = "");
 

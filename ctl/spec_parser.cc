@@ -48,8 +48,7 @@ bool CheckKeys(Doc& doc, const YAML::Node& map, const std::string& path,
     const std::string key = kv.first.as<std::string>();
     if (!allowed.contains(key)) {
       doc.Fail(kv.first, path.empty() ? key : absl::StrCat(path, ".", key),
-               absl::StrCat("unknown field (expected one of: ", absl::StrJoin(allowed, ", "),
-                            ")"));
+               absl::StrCat("unknown field (expected one of: ", absl::StrJoin(allowed, ", "), ")"));
       return false;
     }
   }
@@ -64,8 +63,7 @@ std::string Scalar(Doc& doc, const YAML::Node& n, const std::string& field) {
   return n.Scalar();
 }
 
-int64_t Integer(Doc& doc, const YAML::Node& n, const std::string& field, int64_t min,
-                int64_t max) {
+int64_t Integer(Doc& doc, const YAML::Node& n, const std::string& field, int64_t min, int64_t max) {
   if (!n.IsScalar()) {
     doc.Fail(n, field, "expected a number");
     return 0;
@@ -187,8 +185,7 @@ void ParseTaskDefinition(Doc& doc, const YAML::Node& n, gantry::v1::TaskDefiniti
     return;
   }
   for (size_t i = 0; i < containers.size() && doc.ok(); ++i) {
-    ParseContainer(doc, containers[i], absl::StrCat("containers[", i, "]"),
-                   *td.add_containers());
+    ParseContainer(doc, containers[i], absl::StrCat("containers[", i, "]"), *td.add_containers());
   }
 }
 
@@ -198,7 +195,8 @@ void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
   }
   if (n["name"]) s.set_name(Scalar(doc, n["name"], "name"));
   doc.set_prefix(absl::StrCat(doc.prefix(), " (Service ", s.name(), ")"));
-  if (n["taskDefinition"]) s.set_task_definition(Scalar(doc, n["taskDefinition"], "taskDefinition"));
+  if (n["taskDefinition"])
+    s.set_task_definition(Scalar(doc, n["taskDefinition"], "taskDefinition"));
   if (n["desiredCount"]) {
     s.set_desired_count(static_cast<int32_t>(
         Integer(doc, n["desiredCount"], "desiredCount", INT32_MIN, INT32_MAX)));

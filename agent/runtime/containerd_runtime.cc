@@ -68,10 +68,9 @@ absl::Status ContainerdRuntime::Check(const grpc::Status& status, absl::string_v
   if (status.ok()) return absl::OkStatus();
   absl::Status st = FromGrpcStatus(status);
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    return absl::UnavailableError(absl::StrCat("containerd at ", options_.socket,
-                                               " is not answering (", what, ": ",
-                                               status.error_message(),
-                                               "); is containerd running?"));
+    return absl::UnavailableError(
+        absl::StrCat("containerd at ", options_.socket, " is not answering (", what, ": ",
+                     status.error_message(), "); is containerd running?"));
   }
   return Annotate(st, absl::StrCat("containerd ", what));
 }
@@ -106,9 +105,9 @@ absl::StatusOr<ContainerdRuntime::ResolvedImage> ContainerdRuntime::ResolveImage
   auto ctx = Context();
   grpc::Status status = images_->Get(ctx.get(), req, &resp);
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
-    return absl::NotFoundError(absl::StrCat(
-        "image ", name, " is not in containerd namespace ", options_.ns,
-        " on this node; import it with `ctr -n ", options_.ns, " images import IMAGE.tar`"));
+    return absl::NotFoundError(absl::StrCat("image ", name, " is not in containerd namespace ",
+                                            options_.ns, " on this node; import it with `ctr -n ",
+                                            options_.ns, " images import IMAGE.tar`"));
   }
   RETURN_IF_ERROR(Check(status, absl::StrCat("get image ", name)));
   std::string manifest_digest = resp.image().target().digest();
@@ -121,8 +120,7 @@ absl::StatusOr<ContainerdRuntime::ResolvedImage> ContainerdRuntime::ResolveImage
   if (manifest.is_discarded() || !manifest.contains("config")) {
     return absl::InvalidArgumentError(absl::StrCat("image ", name, ": malformed manifest"));
   }
-  ASSIGN_OR_RETURN(std::string config_text,
-                   ReadBlob(manifest["config"].value("digest", "")));
+  ASSIGN_OR_RETURN(std::string config_text, ReadBlob(manifest["config"].value("digest", "")));
   ResolvedImage out;
   ASSIGN_OR_RETURN(out.config, ParseImageConfig(config_text));
   out.chain_id = ChainId(out.config.diff_ids);
@@ -143,10 +141,11 @@ absl::Status ContainerdRuntime::CheckUnpacked(const std::string& image,
   auto ctx = Context();
   grpc::Status status = snapshots_->Stat(ctx.get(), req, &resp);
   if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
-    return absl::NotFoundError(absl::StrCat(
-        "image ", image, " is present but not unpacked for the ", options_.snapshotter,
-        " snapshotter; import it again with `ctr -n ", options_.ns, " images import` (which "
-        "unpacks)"));
+    return absl::NotFoundError(
+        absl::StrCat("image ", image, " is present but not unpacked for the ", options_.snapshotter,
+                     " snapshotter; import it again with `ctr -n ", options_.ns,
+                     " images import` (which "
+                     "unpacks)"));
   }
   return Check(status, "stat snapshot");
 }
@@ -197,8 +196,7 @@ absl::Status ContainerdRuntime::Create(const ContainerSpec& spec) {
     c->set_snapshot_key(spec.id);
     ctrd::containers::v1::CreateContainerResponse resp;
     auto ctx = Context();
-    if (auto st = Check(containers_->Create(ctx.get(), req, &resp), "create container");
-        !st.ok()) {
+    if (auto st = Check(containers_->Create(ctx.get(), req, &resp), "create container"); !st.ok()) {
       return cleanup_on_error(st);
     }
   }
@@ -285,8 +283,8 @@ absl::StatusOr<std::vector<ContainerInfo>> ContainerdRuntime::Recover() { return
 
 absl::StatusOr<std::vector<ContainerInfo>> ContainerdRuntime::List() {
   ctrd::containers::v1::ListContainersRequest creq;
-  creq.add_filters(absl::StrCat("labels.\"", kLabelTaskId, "\",labels.\"", kLabelNode,
-                                "\"==\"", options_.node_name, "\""));
+  creq.add_filters(absl::StrCat("labels.\"", kLabelTaskId, "\",labels.\"", kLabelNode, "\"==\"",
+                                options_.node_name, "\""));
   ctrd::containers::v1::ListContainersResponse cresp;
   {
     auto ctx = Context();

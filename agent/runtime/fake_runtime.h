@@ -5,8 +5,8 @@
 // them with code 143 unless the test marked them as ignoring it, SIGKILL
 // always stops them with 137.
 
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 

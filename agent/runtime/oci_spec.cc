@@ -21,10 +21,10 @@ namespace {
 // administer the host.
 const std::vector<std::string>& DefaultCapabilities() {
   static const std::vector<std::string> caps = {
-      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-      "CAP_MKNOD",  "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-      "CAP_SETFCAP", "CAP_SETPCAP",     "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-      "CAP_KILL",   "CAP_AUDIT_WRITE"};
+      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
+      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
+      "CAP_KILL",    "CAP_AUDIT_WRITE"};
   return caps;
 }
 
@@ -34,8 +34,8 @@ json Mount(const std::string& dest, const std::string& type, const std::string& 
 }
 
 json Device(const std::string& type, int major, int minor) {
-  return json{{"allow", true}, {"type", type}, {"major", major}, {"minor", minor},
-              {"access", "rwm"}};
+  return json{
+      {"allow", true}, {"type", type}, {"major", major}, {"minor", minor}, {"access", "rwm"}};
 }
 
 absl::Status ParseUser(const std::string& user, uint32_t& uid, uint32_t& gid) {
@@ -45,8 +45,8 @@ absl::Status ParseUser(const std::string& user, uint32_t& uid, uint32_t& gid) {
   std::vector<std::string> parts = absl::StrSplit(user, ':');
   if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &uid) ||
       (parts.size() == 2 && !absl::SimpleAtoi(parts[1], &gid))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "image user \"", user, "\": only numeric UID[:GID] or root is supported"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("image user \"", user, "\": only numeric UID[:GID] or root is supported"));
   }
   if (parts.size() == 1) gid = uid;
   return absl::OkStatus();
@@ -127,7 +127,8 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
   std::vector<std::string> env = image.env;
   bool has_path = false;
   for (const auto& e : env) has_path |= absl::StartsWith(e, "PATH=");
-  if (!has_path) env.insert(env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  if (!has_path)
+    env.insert(env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   env.insert(env.end(), spec.env.begin(), spec.env.end());
   if (!spec.hostname.empty()) env.push_back(absl::StrCat("HOSTNAME=", spec.hostname));
 
@@ -142,8 +143,7 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
       {"args", args},
       {"env", env},
       {"cwd", image.working_dir.empty() ? "/" : image.working_dir},
-      {"capabilities",
-       {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+      {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
       {"noNewPrivileges", true},
   };
 
@@ -163,21 +163,21 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
                            {"rbind", "ro", "nosuid", "nodev", "noexec"}));
   }
 
-  json namespaces = json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}},
-                                 {{"type", "mount"}}});
+  json namespaces =
+      json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
   if (!spec.netns_path.empty()) {
     namespaces.push_back({{"type", "network"}, {"path", spec.netns_path}});
   }
 
   json resources = {
       {"devices", json::array({{{"allow", false}, {"access", "rwm"}},
-                               Device("c", 1, 3),   // null
-                               Device("c", 1, 5),   // zero
-                               Device("c", 1, 7),   // full
-                               Device("c", 1, 8),   // random
-                               Device("c", 1, 9),   // urandom
-                               Device("c", 5, 0),   // tty
-                               Device("c", 5, 2),   // ptmx
+                               Device("c", 1, 3),  // null
+                               Device("c", 1, 5),  // zero
+                               Device("c", 1, 7),  // full
+                               Device("c", 1, 8),  // random
+                               Device("c", 1, 9),  // urandom
+                               Device("c", 5, 0),  // tty
+                               Device("c", 5, 2),  // ptmx
                                Device("c", 136, -1)})},
       {"memory", {{"limit", spec.memory_bytes}, {"swap", spec.memory_bytes}}},
   };
@@ -198,8 +198,7 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
        {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
         "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
         "/proc/scsi"}},
-      {"readonlyPaths",
-       {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+      {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
   };
 
   json out = {

@@ -27,8 +27,7 @@ std::string CheckName(absl::string_view name, size_t max_len, bool allow_upper) 
   for (char c : name) {
     if (!IsNameChar(c, allow_upper)) {
       return absl::StrCat("\"", name, "\" may contain only ",
-                          allow_upper ? "letters" : "lowercase letters",
-                          ", digits, '-' and '_'");
+                          allow_upper ? "letters" : "lowercase letters", ", digits, '-' and '_'");
     }
   }
   if (!absl::ascii_isalnum(name.front())) {
@@ -151,8 +150,7 @@ std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
     errors.push_back({"taskDefinition", std::string(ref.status().message())});
   }
   if (service.desired_count() < 0) {
-    errors.push_back(
-        {"desiredCount", absl::StrCat("must be >= 0, got ", service.desired_count())});
+    errors.push_back({"desiredCount", absl::StrCat("must be >= 0, got ", service.desired_count())});
   } else if (service.desired_count() > kMaxDesiredCount) {
     errors.push_back({"desiredCount", absl::StrCat("must be <= ", kMaxDesiredCount, ", got ",
                                                    service.desired_count())});

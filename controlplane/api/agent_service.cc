@@ -3,8 +3,8 @@
 #include <deque>
 #include <mutex>
 
-#include "common/status_util.h"
 #include "common/log.h"
+#include "common/status_util.h"
 
 namespace gantry::api {
 namespace {

@@ -51,8 +51,8 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::Apply(
   }
   std::set<std::string> names;
   for (const auto& s : request.services()) {
-    RETURN_IF_ERROR(spec::ErrorsToStatus(absl::StrCat("Service ", s.name()),
-                                         spec::ValidateService(s)));
+    RETURN_IF_ERROR(
+        spec::ErrorsToStatus(absl::StrCat("Service ", s.name()), spec::ValidateService(s)));
     if (!names.insert(s.name()).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("Service ", s.name(), ": defined twice in one apply"));
@@ -79,8 +79,7 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::Apply(
 }
 
 absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
-    const gantry::v1::ApplyRequest& request, std::vector<std::string>& messages,
-    bool& conflict) {
+    const gantry::v1::ApplyRequest& request, std::vector<std::string>& messages, bool& conflict) {
   const auto now = ToProtoTime(clock_->Now());
   gantry::v1::ApplyResponse response;
   store::TxnRequest txn;
@@ -116,8 +115,8 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
     auto known = latest.find(ref.family);
     const auto stored_latest = state_->GetTaskDefinition(ref.family, 0);
     const int64_t newest = known != latest.end() ? known->second
-                           : stored_latest        ? stored_latest->revision()
-                                                  : 0;
+                           : stored_latest       ? stored_latest->revision()
+                                                 : 0;
     if (newest == 0) {
       return absl::FailedPreconditionError(absl::StrCat(
           "Service ", in.name(), ": taskDefinition ", in.task_definition(),
@@ -165,8 +164,8 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
                                       before.resolved_task_definition(), " to ", resolved));
     }
     if (existing && before.desired_count() != s.desired_count()) {
-      messages.push_back(absl::StrCat(in.name(), " desired count ", before.desired_count(),
-                                      " -> ", s.desired_count()));
+      messages.push_back(absl::StrCat(in.name(), " desired count ", before.desired_count(), " -> ",
+                                      s.desired_count()));
     }
     txn.compares.push_back({state::ServiceKey(in.name()), existing ? existing->mod_revision : 0});
     txn.ops.push_back(store::Op::Put(state::ServiceKey(in.name()), s.SerializeAsString()));
@@ -208,19 +207,17 @@ absl::StatusOr<gantry::v1::ListServicesResponse> OperatorApi::ListServices() {
 absl::StatusOr<Service> OperatorApi::GetService(const gantry::v1::GetServiceRequest& request) {
   auto s = state_->GetService(request.name());
   if (!s) {
-    return absl::NotFoundError(
-        absl::StrCat("service ", request.name(), " not found (list them with `gantryctl get "
-                     "services`)"));
+    return absl::NotFoundError(absl::StrCat("service ", request.name(),
+                                            " not found (list them with `gantryctl get "
+                                            "services`)"));
   }
   return s->value;
 }
 
-absl::StatusOr<Service> OperatorApi::ScaleService(
-    const gantry::v1::ScaleServiceRequest& request) {
+absl::StatusOr<Service> OperatorApi::ScaleService(const gantry::v1::ScaleServiceRequest& request) {
   if (request.desired_count() < 0 || request.desired_count() > spec::kMaxDesiredCount) {
-    return absl::InvalidArgumentError(absl::StrCat("count must be between 0 and ",
-                                                   spec::kMaxDesiredCount, ", got ",
-                                                   request.desired_count()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "count must be between 0 and ", spec::kMaxDesiredCount, ", got ", request.desired_count()));
   }
   int previous = 0;
   absl::Status refused;
@@ -283,8 +280,8 @@ absl::StatusOr<gantry::v1::ListTasksResponse> OperatorApi::ListTasks(
     const gantry::v1::ListTasksRequest& request) {
   gantry::v1::ListTasksResponse out;
   for (auto& t : state_->ListTasks({.service = request.service(),
-                                    .node = request.node(),
-                                    .include_stopped = request.include_stopped()})) {
+                 .node = request.node(),
+                 .include_stopped = request.include_stopped()})) {
     *out.add_tasks() = std::move(t);
   }
   return out;
@@ -310,8 +307,8 @@ absl::StatusOr<gantry::v1::ListNodesResponse> OperatorApi::ListNodes() {
 absl::StatusOr<gantry::v1::Node> OperatorApi::GetNode(const gantry::v1::GetNodeRequest& request) {
   auto n = state_->GetNode(request.name());
   if (!n) {
-    return absl::NotFoundError(absl::StrCat("node ", request.name(),
-                                            " not found (list them with `gantryctl get nodes`)"));
+    return absl::NotFoundError(
+        absl::StrCat("node ", request.name(), " not found (list them with `gantryctl get nodes`)"));
   }
   return WithLiveness(n->value);
 }

@@ -31,8 +31,7 @@ class OperatorApi {
 
   absl::StatusOr<gantry::v1::ListServicesResponse> ListServices();
   absl::StatusOr<gantry::v1::Service> GetService(const gantry::v1::GetServiceRequest& request);
-  absl::StatusOr<gantry::v1::Service> ScaleService(
-      const gantry::v1::ScaleServiceRequest& request);
+  absl::StatusOr<gantry::v1::Service> ScaleService(const gantry::v1::ScaleServiceRequest& request);
   absl::StatusOr<gantry::v1::Service> DeleteService(
       const gantry::v1::DeleteServiceRequest& request);
 

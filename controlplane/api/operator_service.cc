@@ -134,9 +134,9 @@ class LogsReactor final : public grpc::ServerWriteReactor<LogChunk> {
 
 }  // namespace
 
-#define GANTRY_UNARY(Method, Req, Resp, Call)                                          \
+#define GANTRY_UNARY(Method, Req, Resp, Call)                                                 \
   grpc::ServerUnaryReactor* OperatorServiceImpl::Method(Ctx* c, const Req* req, Resp* resp) { \
-    return Respond<Resp>(c, Call, resp);                                               \
+    return Respond<Resp>(c, Call, resp);                                                      \
   }
 
 GANTRY_UNARY(Apply, ApplyRequest, ApplyResponse, api_->Apply(*req))

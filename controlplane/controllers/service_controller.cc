@@ -3,11 +3,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/ids.h"
+#include "common/log.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "controlplane/scheduler/placement.h"
 #include "controlplane/state/keys.h"
-#include "common/log.h"
 
 namespace gantry::controllers {
 
@@ -21,7 +21,9 @@ ServiceController::ServiceController(state::ClusterState* state, events::EventLo
 
 ServiceController::~ServiceController() { Stop(); }
 
-void ServiceController::Start() { thread_ = std::thread([this] { Loop(); }); }
+void ServiceController::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void ServiceController::Stop() {
   {
@@ -163,9 +165,9 @@ absl::Status ServiceController::Reconcile(const std::string& name) {
   // Old-revision tasks leave only as current ones run in their place.
   const int keep_old = std::max(0, desired - running_current);
   if (static_cast<int>(old.size()) > keep_old) {
-    RETURN_IF_ERROR(StopTasks(
-        scheduler::ChooseTasksToStop(old, static_cast<int>(old.size()) - keep_old),
-        absl::StrCat("Replaced by ", service.resolved_task_definition())));
+    RETURN_IF_ERROR(
+        StopTasks(scheduler::ChooseTasksToStop(old, static_cast<int>(old.size()) - keep_old),
+                  absl::StrCat("Replaced by ", service.resolved_task_definition())));
   }
   return absl::OkStatus();
 }
@@ -255,10 +257,10 @@ absl::Status ServiceController::PlaceTasks(const Service& service, const TaskDef
     for (const auto& p : result.placed) per_zone[p.zone]++;
     std::vector<std::string> zones;
     for (const auto& [zone, n] : per_zone) zones.push_back(absl::StrCat(zone, " ", n));
-    events_->Record(service.name(), "", "",
-                    absl::StrCat("placed ", result.placed.size(), " task(s) of ", td_ref, " on ",
-                                 per_node.size(), " node(s); by zone: ",
-                                 absl::StrJoin(zones, ", ")));
+    events_->Record(
+        service.name(), "", "",
+        absl::StrCat("placed ", result.placed.size(), " task(s) of ", td_ref, " on ",
+                     per_node.size(), " node(s); by zone: ", absl::StrJoin(zones, ", ")));
   }
   if (result.unplaced > 0) {
     RecordPlacementFailure(service.name(), result.Explain(request, nodes.size()));
@@ -268,8 +270,7 @@ absl::Status ServiceController::PlaceTasks(const Service& service, const TaskDef
   return absl::OkStatus();
 }
 
-absl::Time ServiceController::BackoffUntil(const Service& service,
-                                           const std::vector<Task>& tasks) {
+absl::Time ServiceController::BackoffUntil(const Service& service, const std::vector<Task>& tasks) {
   const absl::Time now = clock_->Now();
   int failures = 0;
   absl::Time latest = absl::InfinitePast();
@@ -288,17 +289,17 @@ absl::Time ServiceController::BackoffUntil(const Service& service,
     announced_backoff_.erase(service.name());
     return absl::InfinitePast();
   }
-  const absl::Duration delay =
-      std::min(options_.backoff_max, options_.backoff_base * (int64_t{1} << std::min(failures - 1, 30)));
+  const absl::Duration delay = std::min(
+      options_.backoff_max, options_.backoff_base * (int64_t{1} << std::min(failures - 1, 30)));
   const absl::Time until = latest + delay;
   if (until > now && announced_backoff_[service.name()] != failures) {
     announced_backoff_[service.name()] = failures;
-    events_->Record(service.name(), last->id(), last->node(),
-                    absl::StrCat(failures, " task(s) of ", service.resolved_task_definition(),
-                                 " failed in the last ",
-                                 absl::FormatDuration(options_.failure_window), " (latest: ",
-                                 last->stopped_reason(), "); next replacement in ",
-                                 absl::FormatDuration(absl::Ceil(until - now, absl::Seconds(1)))));
+    events_->Record(
+        service.name(), last->id(), last->node(),
+        absl::StrCat(failures, " task(s) of ", service.resolved_task_definition(),
+                     " failed in the last ", absl::FormatDuration(options_.failure_window),
+                     " (latest: ", last->stopped_reason(), "); next replacement in ",
+                     absl::FormatDuration(absl::Ceil(until - now, absl::Seconds(1)))));
   }
   return until;
 }

@@ -65,8 +65,8 @@ class ServiceController {
   void Loop();
   absl::Status ReconcileDeleting(const gantry::v1::Service& service,
                                  const std::vector<gantry::v1::Task>& tasks);
-  absl::Status PlaceTasks(const gantry::v1::Service& service,
-                          const gantry::v1::TaskDefinition& td, int count);
+  absl::Status PlaceTasks(const gantry::v1::Service& service, const gantry::v1::TaskDefinition& td,
+                          int count);
   absl::Status StopTasks(const std::vector<std::string>& ids, const std::string& reason);
   void CollectGarbage(const std::vector<gantry::v1::Task>& tasks);
   void RecordPlacementFailure(const std::string& service, const std::string& message);

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include "common/log.h"
 #include "common/time_util.h"
 #include "controlplane/state/keys.h"
-#include "common/log.h"
 
 namespace gantry::events {
 
@@ -24,8 +24,8 @@ absl::Status EventLog::Start() {
   return absl::OkStatus();
 }
 
-void EventLog::Record(const std::string& service, const std::string& task,
-                      const std::string& node, const std::string& message) {
+void EventLog::Record(const std::string& service, const std::string& task, const std::string& node,
+                      const std::string& message) {
   std::lock_guard<std::mutex> lock(mu_);
   gantry::v1::Event e;
   e.set_id(next_id_++);

@@ -3,11 +3,11 @@
 #include <google/protobuf/util/message_differencer.h>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/quantity.h"
 #include "common/spec/validation.h"
 #include "common/time_util.h"
 #include "controlplane/state/keys.h"
-#include "common/log.h"
 
 namespace gantry::nodes {
 
@@ -29,25 +29,22 @@ absl::Status ValidateRegistration(const gantry::v1::RegisterRequest& r) {
       r.port_range_end() > 65535) {
     return absl::InvalidArgumentError(absl::StrCat("register ", r.node_name(),
                                                    ": invalid dynamic port range ",
-                                                   r.port_range_start(), "-",
-                                                   r.port_range_end()));
+                                                   r.port_range_start(), "-", r.port_range_end()));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-NodeManager::NodeManager(state::ClusterState* state, events::EventLog* events,
-                         const Clock* clock, Options options)
-    : state_(state),
-      events_(events),
-      clock_(clock),
-      options_(options),
-      started_(clock->Now()) {}
+NodeManager::NodeManager(state::ClusterState* state, events::EventLog* events, const Clock* clock,
+                         Options options)
+    : state_(state), events_(events), clock_(clock), options_(options), started_(clock->Now()) {}
 
 NodeManager::~NodeManager() { Stop(); }
 
-void NodeManager::Start() { thread_ = std::thread([this] { Loop(); }); }
+void NodeManager::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void NodeManager::Stop() {
   {
@@ -185,8 +182,7 @@ void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::Task
           t.set_last_status(Task::STOPPING);
         } else if (t.last_status() != Task::RUNNING) {
           t.set_last_status(Task::RUNNING);
-          *t.mutable_started_at() =
-              ts.has_started_at() ? ts.started_at() : ToProtoTime(now);
+          *t.mutable_started_at() = ts.has_started_at() ? ts.started_at() : ToProtoTime(now);
           event = absl::StrCat("task ", t.id().substr(0, 8), " is RUNNING on ", node);
         }
         break;
@@ -229,8 +225,7 @@ void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::Task
 }
 
 void NodeManager::ReconcileMissing(const std::string& node,
-                                   const gantry::v1::TaskStatusReport& report,
-                                   bool registration) {
+                                   const gantry::v1::TaskStatusReport& report, bool registration) {
   std::set<std::string> reported;
   for (const auto& ts : report.tasks()) reported.insert(ts.task_id());
   const auto now = ToProtoTime(clock_->Now());
@@ -296,9 +291,9 @@ absl::StatusOr<int64_t> NodeManager::OpenLogs(const Task& task,
   std::lock_guard<std::mutex> lock(mu_);
   auto it = sessions_.find(task.node());
   if (it == sessions_.end()) {
-    return absl::UnavailableError(absl::StrCat(
-        "the agent on node ", task.node(), " that ran task ", task.id().substr(0, 8),
-        " is not connected; its logs are readable again once it reconnects"));
+    return absl::UnavailableError(
+        absl::StrCat("the agent on node ", task.node(), " that ran task ", task.id().substr(0, 8),
+                     " is not connected; its logs are readable again once it reconnects"));
   }
   const int64_t id = next_log_id_++;
   logs_[id] = LogStream{task.node(), std::move(sink)};

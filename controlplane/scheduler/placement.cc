@@ -77,8 +77,8 @@ PlacementResult Place(std::vector<NodeInfo>& nodes, const PlacementRequest& requ
     Rank best_rank{};
     for (auto& n : nodes) {
       if (!Reject(n, request).empty()) continue;
-      Rank r{zone_tasks[n.zone], n.service_tasks,
-             -(n.memory_capacity - n.memory_allocated), &n.name};
+      Rank r{zone_tasks[n.zone], n.service_tasks, -(n.memory_capacity - n.memory_allocated),
+             &n.name};
       if (best == nullptr || r < best_rank) {
         best = &n;
         best_rank = r;
@@ -99,14 +99,14 @@ PlacementResult Place(std::vector<NodeInfo>& nodes, const PlacementRequest& requ
 
 std::string PlacementResult::Explain(const PlacementRequest& request, size_t node_count) const {
   if (unplaced == 0) return "";
-  std::string needs = absl::StrCat(FormatCpu(request.cpu), " cpu, ", FormatMemory(request.memory),
-                                   " memory");
+  std::string needs =
+      absl::StrCat(FormatCpu(request.cpu), " cpu, ", FormatMemory(request.memory), " memory");
   if (!request.static_ports.empty()) {
     needs += absl::StrCat(", host ports ", absl::StrJoin(request.static_ports, ","));
   }
   if (node_count == 0) {
-    return absl::StrCat("cannot place ", unplaced, " task(s) of ", request.service, " (",
-                        needs, "): no nodes are registered");
+    return absl::StrCat("cannot place ", unplaced, " task(s) of ", request.service, " (", needs,
+                        "): no nodes are registered");
   }
   std::vector<std::pair<int, std::string>> sorted;
   for (const auto& [reason, n] : rejections) sorted.push_back({-n, reason});
@@ -124,10 +124,9 @@ std::vector<std::string> ChooseTasksToStop(const std::vector<StopCandidate>& can
   std::vector<const StopCandidate*> left;
   for (const auto& c : candidates) left.push_back(&c);
   // Not yet running first: stopping them costs nothing.
-  std::stable_sort(left.begin(), left.end(),
-                   [](const StopCandidate* a, const StopCandidate* b) {
-                     return !a->running && b->running;
-                   });
+  std::stable_sort(left.begin(), left.end(), [](const StopCandidate* a, const StopCandidate* b) {
+    return !a->running && b->running;
+  });
   while (static_cast<int>(chosen.size()) < count && !left.empty()) {
     if (!left.front()->running) {
       chosen.push_back(left.front()->task_id);

@@ -79,7 +79,6 @@ struct StopCandidate {
 // Chooses `count` tasks to stop so the remaining ones stay evenly spread:
 // tasks that are not running yet go first, then one from the zone with the
 // most tasks, and within it from the node with the most tasks.
-std::vector<std::string> ChooseTasksToStop(const std::vector<StopCandidate>& candidates,
-                                           int count);
+std::vector<std::string> ChooseTasksToStop(const std::vector<StopCandidate>& candidates, int count);
 
 }  // namespace gantry::scheduler

@@ -4,9 +4,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "common/spec/validation.h"
 #include "controlplane/state/keys.h"
-#include "common/log.h"
 
 namespace gantry::state {
 
@@ -37,16 +37,16 @@ absl::Status ClusterState::Start() {
     std::lock_guard<std::mutex> lock(mu_);
     Apply(events, ignored);
   }
-  auto watch = store_->Watch(kRoot, range->revision,
-                             [this](int64_t, const std::vector<store::Event>& evs) {
-                               Change change;
-                               {
-                                 std::lock_guard<std::mutex> lock(mu_);
-                                 Apply(evs, change);
-                               }
-                               std::lock_guard<std::mutex> lock(listeners_mu_);
-                               for (const auto& l : listeners_) l(change);
-                             });
+  auto watch =
+      store_->Watch(kRoot, range->revision, [this](int64_t, const std::vector<store::Event>& evs) {
+        Change change;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          Apply(evs, change);
+        }
+        std::lock_guard<std::mutex> lock(listeners_mu_);
+        for (const auto& l : listeners_) l(change);
+      });
   if (!watch.ok()) return watch.status();
   watch_ = std::move(*watch);
   spdlog::info("state loaded at revision {}: {} services, {} nodes, {} tasks", range->revision,
@@ -65,8 +65,7 @@ void ClusterState::AddUsage(const Task& task, int sign) {
   }
 }
 
-void ClusterState::ApplyTask(const std::string& id, const Task* task, int64_t rev,
-                             Change& change) {
+void ClusterState::ApplyTask(const std::string& id, const Task* task, int64_t rev, Change& change) {
   auto it = tasks_.find(id);
   if (it != tasks_.end()) {
     const Task& old = it->second.value;
@@ -237,12 +236,13 @@ absl::StatusOr<Task> ClusterState::FindTask(const std::string& id_prefix) const 
     }
   }
   if (matches == 0) {
-    return absl::NotFoundError(absl::StrCat("task ", id_prefix, " not found (list tasks with "
+    return absl::NotFoundError(absl::StrCat("task ", id_prefix,
+                                            " not found (list tasks with "
                                             "`gantryctl get tasks`)"));
   }
   if (matches > 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("task id prefix ", id_prefix, " matches ", matches, " tasks; give more of it"));
+    return absl::InvalidArgumentError(absl::StrCat("task id prefix ", id_prefix, " matches ",
+                                                   matches, " tasks; give more of it"));
   }
   return *found;
 }
@@ -264,15 +264,13 @@ std::vector<Task> ClusterState::ListTasks(const TaskFilter& filter) const {
     for (const auto& [id, t] : tasks_) consider(t.value);
   }
   std::sort(out.begin(), out.end(), [](const Task& a, const Task& b) {
-    return std::make_tuple(a.service(), a.created_at().seconds(), a.created_at().nanos(),
-                           a.id()) < std::make_tuple(b.service(), b.created_at().seconds(),
-                                                     b.created_at().nanos(), b.id());
+    return std::make_tuple(a.service(), a.created_at().seconds(), a.created_at().nanos(), a.id()) <
+           std::make_tuple(b.service(), b.created_at().seconds(), b.created_at().nanos(), b.id());
   });
   return out;
 }
 
-std::vector<scheduler::NodeInfo> ClusterState::PlacementSnapshot(
-    const std::string& service) const {
+std::vector<scheduler::NodeInfo> ClusterState::PlacementSnapshot(const std::string& service) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<scheduler::NodeInfo> out;
   out.reserve(nodes_.size());

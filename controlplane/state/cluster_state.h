@@ -116,8 +116,7 @@ class ClusterState {
   };
 
   void Apply(const std::vector<store::Event>& events, Change& change);
-  void ApplyTask(const std::string& id, const gantry::v1::Task* task, int64_t rev,
-                 Change& change);
+  void ApplyTask(const std::string& id, const gantry::v1::Task* task, int64_t rev, Change& change);
   void AddUsage(const gantry::v1::Task& task, int sign);
   gantry::v1::Service WithCounts(const gantry::v1::Service& service) const;
   gantry::v1::Node WithUsage(const gantry::v1::Node& node) const;

@@ -22,7 +22,9 @@ inline constexpr char kEventPrefix[] = "/gantry/events/";
 inline std::string TaskDefKey(const std::string& family, int64_t revision) {
   return absl::StrFormat("%s%s/%010d", kTaskDefPrefix, family, revision);
 }
-inline std::string ServiceKey(const std::string& name) { return absl::StrCat(kServicePrefix, name); }
+inline std::string ServiceKey(const std::string& name) {
+  return absl::StrCat(kServicePrefix, name);
+}
 inline std::string NodeKey(const std::string& name) { return absl::StrCat(kNodePrefix, name); }
 inline std::string TaskKey(const std::string& id) { return absl::StrCat(kTaskPrefix, id); }
 inline std::string EventKey(int64_t id) { return absl::StrFormat("%s%016d", kEventPrefix, id); }

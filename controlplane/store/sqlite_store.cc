@@ -40,8 +40,8 @@ class Stmt {
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   absl::Status StepError(int rc) const {
-    return absl::InternalError(absl::StrCat("sqlite: ", sqlite3_errstr(rc), ": ",
-                                            sqlite3_errmsg(db_)));
+    return absl::InternalError(
+        absl::StrCat("sqlite: ", sqlite3_errstr(rc), ": ", sqlite3_errmsg(db_)));
   }
 
  private:
@@ -87,9 +87,9 @@ class SqliteStore::Handle final : public WatchHandle {
 
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& options) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(options.path.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(options.path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -98,8 +98,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& op
   }
   std::unique_ptr<SqliteStore> store(new SqliteStore(db, options));
   if (auto st = store->Init(); !st.ok()) {
-    return absl::Status(st.code(), absl::StrCat("open state store ", options.path, ": ",
-                                                st.message()));
+    return absl::Status(st.code(),
+                        absl::StrCat("open state store ", options.path, ": ", st.message()));
   }
   return store;
 }
@@ -123,13 +123,13 @@ absl::Status SqliteStore::Init() {
   sqlite3_busy_timeout(db_, 5000);
   if (auto st = Exec("PRAGMA journal_mode=WAL;"); !st.ok()) return st;
   if (auto st = Exec("PRAGMA synchronous=FULL;"); !st.ok()) return st;
-  if (auto st = Exec(
-          "CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB NOT NULL,"
-          "  create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL) WITHOUT ROWID;"
-          "CREATE TABLE IF NOT EXISTS history (rev INTEGER NOT NULL, seq INTEGER NOT NULL,"
-          "  key BLOB NOT NULL, value BLOB, create_rev INTEGER NOT NULL,"
-          "  deleted INTEGER NOT NULL, PRIMARY KEY (rev, seq)) WITHOUT ROWID;"
-          "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);");
+  if (auto st =
+          Exec("CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB NOT NULL,"
+               "  create_rev INTEGER NOT NULL, mod_rev INTEGER NOT NULL) WITHOUT ROWID;"
+               "CREATE TABLE IF NOT EXISTS history (rev INTEGER NOT NULL, seq INTEGER NOT NULL,"
+               "  key BLOB NOT NULL, value BLOB, create_rev INTEGER NOT NULL,"
+               "  deleted INTEGER NOT NULL, PRIMARY KEY (rev, seq)) WITHOUT ROWID;"
+               "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);");
       !st.ok()) {
     return st;
   }
@@ -261,9 +261,9 @@ absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
     hist.BindInt(5, create_rev);
     hist.BindInt(6, is_delete ? 1 : 0);
     if (int rc = hist.Step(); rc != SQLITE_DONE) return fail(hist.StepError(rc));
-    events.push_back(Event{is_delete ? Event::Type::kDelete : Event::Type::kPut,
-                           KeyValue{op.key, is_delete ? std::string() : op.value, create_rev,
-                                    rev}});
+    events.push_back(
+        Event{is_delete ? Event::Type::kDelete : Event::Type::kPut,
+              KeyValue{op.key, is_delete ? std::string() : op.value, create_rev, rev}});
   }
   {
     Stmt meta(db_, "INSERT OR REPLACE INTO meta (name, value) VALUES ('revision', ?1)");
@@ -302,8 +302,8 @@ absl::Status SqliteStore::Compact() {
   return absl::OkStatus();
 }
 
-void SqliteStore::Deliver(const std::vector<std::shared_ptr<Watcher>>& watchers,
-                          int64_t revision, const std::vector<Event>& events) {
+void SqliteStore::Deliver(const std::vector<std::shared_ptr<Watcher>>& watchers, int64_t revision,
+                          const std::vector<Event>& events) {
   for (const auto& w : watchers) {
     std::vector<Event> matched;
     for (const auto& e : events) {
@@ -314,8 +314,8 @@ void SqliteStore::Deliver(const std::vector<std::shared_ptr<Watcher>>& watchers,
 }
 
 absl::StatusOr<std::unique_ptr<WatchHandle>> SqliteStore::Watch(absl::string_view prefix,
-                                                                 int64_t after_revision,
-                                                                 WatchCallback callback) {
+                                                                int64_t after_revision,
+                                                                WatchCallback callback) {
   std::unique_lock<std::mutex> lock(mu_);
   if (after_revision < compacted_) {
     return absl::OutOfRangeError(absl::StrCat("watch from revision ", after_revision + 1,
@@ -338,10 +338,9 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> SqliteStore::Watch(absl::string_vie
       if (!absl::StartsWith(key, prefix)) continue;
       const bool deleted = stmt.Int(4) != 0;
       const int64_t rev = stmt.Int(0);
-      replay[rev].push_back(
-          Event{deleted ? Event::Type::kDelete : Event::Type::kPut,
-                KeyValue{std::move(key), deleted ? std::string() : stmt.Text(2), stmt.Int(3),
-                         rev}});
+      replay[rev].push_back(Event{
+          deleted ? Event::Type::kDelete : Event::Type::kPut,
+          KeyValue{std::move(key), deleted ? std::string() : stmt.Text(2), stmt.Int(3), rev}});
     }
   }
   auto watcher = std::make_shared<Watcher>(Watcher{std::string(prefix), std::move(callback)});

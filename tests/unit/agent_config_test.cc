@@ -1,9 +1,9 @@
-#include "agent/config.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "agent/config.h"
 
 namespace gantry::agent {
 namespace {

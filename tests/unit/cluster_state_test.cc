@@ -56,10 +56,13 @@ TEST_F(ClusterStateTest, UpdateRetriesOnConflict) {
   auto st = state_->UpdateService("web", [&](gantry::v1::Service& s) {
     if (++calls == 1) {
       // Someone else writes in between our read and our write.
-      EXPECT_TRUE(state_->UpdateService("web", [](gantry::v1::Service& o) {
-        o.set_desired_count(7);
-        return true;
-      }).ok());
+      EXPECT_TRUE(state_
+                      ->UpdateService("web",
+                                      [](gantry::v1::Service& o) {
+                                        o.set_desired_count(7);
+                                        return true;
+                                      })
+                      .ok());
     }
     s.set_desired_count(s.desired_count() + 1);
     return true;

@@ -58,8 +58,7 @@ class ControlPlaneFixture : public ::testing::Test {
     EXPECT_TRUE(events_->Start().ok());
   }
 
-  std::shared_ptr<RecordingConnection> Register(const std::string& name,
-                                                const std::string& zone,
+  std::shared_ptr<RecordingConnection> Register(const std::string& name, const std::string& zone,
                                                 int64_t cpu = 4000,
                                                 int64_t memory = int64_t{8} << 30) {
     auto conn = std::make_shared<RecordingConnection>();

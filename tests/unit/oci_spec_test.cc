@@ -10,9 +10,8 @@ namespace {
 using nlohmann::json;
 
 ImageConfig Busybox() {
-  auto c = ParseImageConfig(
-      R"({"config":{"Env":["PATH=/bin"],"Cmd":["/bin/sh"],"WorkingDir":"/"},)"
-      R"("rootfs":{"type":"layers","diff_ids":["sha256:aa"]}})");
+  auto c = ParseImageConfig(R"({"config":{"Env":["PATH=/bin"],"Cmd":["/bin/sh"],"WorkingDir":"/"},)"
+                            R"("rootfs":{"type":"layers","diff_ids":["sha256:aa"]}})");
   EXPECT_TRUE(c.ok()) << c.status();
   return *c;
 }

@@ -8,7 +8,7 @@ namespace gantry::scheduler {
 namespace {
 
 NodeInfo MakeNode(const std::string& name, const std::string& zone, int64_t cpu = 4000,
-              int64_t mem = int64_t{8} << 30) {
+                  int64_t mem = int64_t{8} << 30) {
   NodeInfo n;
   n.name = name;
   n.zone = zone;
@@ -65,8 +65,8 @@ TEST(Place, SkipsNodesThatAreNotActiveOrFull) {
 
 TEST(Place, ExplainsFailuresWithCountsPerReason) {
   std::vector<NodeInfo> nodes = {MakeNode("a1", "a", 4000, 64 << 20),
-                                 MakeNode("a2", "a", 4000, 64 << 20),
-                                 MakeNode("b1", "b", 50), MakeNode("c1", "c")};
+                                 MakeNode("a2", "a", 4000, 64 << 20), MakeNode("b1", "b", 50),
+                                 MakeNode("c1", "c")};
   nodes[3].status = gantry::v1::Node::DOWN;
   auto req = Request(3, 100, 512 << 20);
   auto r = Place(nodes, req);
@@ -111,7 +111,7 @@ TEST(Place, DynamicPortsComeFromTheRangeAndAreUnique) {
 
 TEST(ChooseTasksToStop, PendingFirstThenFromTheFullestZone) {
   std::vector<StopCandidate> c = {
-      {"a1", "n1", "a", true}, {"a2", "n1", "a", true}, {"a3", "n2", "a", true},
+      {"a1", "n1", "a", true}, {"a2", "n1", "a", true},  {"a3", "n2", "a", true},
       {"b1", "n3", "b", true}, {"c1", "n4", "c", false},
   };
   auto chosen = ChooseTasksToStop(c, 3);

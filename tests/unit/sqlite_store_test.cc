@@ -133,9 +133,8 @@ TEST_F(SqliteStoreTest, CompactedHistoryIsReported) {
   EXPECT_EQ(w.status().code(), absl::StatusCode::kOutOfRange);
   // Watching from a recent revision still works.
   int events = 0;
-  auto recent = s->Watch("/", 28, [&](int64_t, const std::vector<Event>& e) {
-    events += static_cast<int>(e.size());
-  });
+  auto recent = s->Watch(
+      "/", 28, [&](int64_t, const std::vector<Event>& e) { events += static_cast<int>(e.size()); });
   ASSERT_TRUE(recent.ok()) << recent.status();
   EXPECT_EQ(events, 2);
 }
@@ -151,9 +150,8 @@ TEST_F(SqliteStoreTest, EverythingSurvivesReopening) {
   EXPECT_EQ((*s->Get("/b"))->value, "2");
   // History survives too: a watcher can catch up across the restart.
   int events = 0;
-  auto w = s->Watch("/", 0, [&](int64_t, const std::vector<Event>& e) {
-    events += static_cast<int>(e.size());
-  });
+  auto w = s->Watch(
+      "/", 0, [&](int64_t, const std::vector<Event>& e) { events += static_cast<int>(e.size()); });
   ASSERT_TRUE(w.ok());
   EXPECT_EQ(events, 2);
   EXPECT_EQ(s->Txn(Put("/c", "3"))->revision, 3);
