@@ -260,6 +260,10 @@ std::vector<Task> ClusterState::ListTasks(const TaskFilter& filter) const {
     if (auto it = tasks_by_service_.find(filter.service); it != tasks_by_service_.end()) {
       for (const auto& id : it->second) consider(tasks_.at(id).value);
     }
+  } else if (!filter.node.empty()) {
+    if (auto it = tasks_by_node_.find(filter.node); it != tasks_by_node_.end()) {
+      for (const auto& id : it->second) consider(tasks_.at(id).value);
+    }
   } else {
     for (const auto& [id, t] : tasks_) consider(t.value);
   }
