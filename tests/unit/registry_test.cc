@@ -1,0 +1,264 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "agent/runtime/oci_spec.h"
+#include "common/registry/auth.h"
+#include "common/registry/manifest.h"
+#include "common/registry/reference.h"
+#include "common/registry/registry_client.h"
+#include "common/registry/registry_config.h"
+#include "tests/unit/fake_http_server.h"
+
+namespace gantry::registry {
+namespace {
+
+using ::testing::HasSubstr;
+
+const std::string kDigest = "sha256:" + std::string(64, 'a');
+
+TEST(Reference, FullForms) {
+  auto r = ParseReference("127.0.0.1:5000/demo/web:1");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->registry, "127.0.0.1:5000");
+  EXPECT_EQ(r->repository, "demo/web");
+  EXPECT_EQ(r->tag, "1");
+  EXPECT_EQ(r->String(), "127.0.0.1:5000/demo/web:1");
+  r = ParseReference("registry.example.org/team/app@" + kDigest);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->digest, kDigest);
+  EXPECT_EQ(r->ManifestRef(), kDigest);
+  EXPECT_EQ(r->String(), "registry.example.org/team/app@" + kDigest);
+  r = ParseReference("localhost/app");
+  EXPECT_EQ(r->registry, "localhost");
+  EXPECT_EQ(r->tag, "latest");
+}
+
+TEST(Reference, DockerHubShortForms) {
+  auto r = ParseReference("busybox");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->registry, "docker.io");
+  EXPECT_EQ(r->repository, "library/busybox");
+  EXPECT_EQ(r->tag, "latest");
+  EXPECT_EQ(r->ApiHost(), "registry-1.docker.io");
+  r = ParseReference("team/app:2");
+  EXPECT_EQ(r->repository, "team/app");
+  EXPECT_EQ(r->tag, "2");
+}
+
+TEST(Reference, PinningDropsTheTag) {
+  auto r = ParseReference("127.0.0.1:5000/demo/web:1");
+  EXPECT_EQ(r->WithDigest(kDigest).String(), "127.0.0.1:5000/demo/web@" + kDigest);
+}
+
+TEST(Reference, Rejects) {
+  for (const char* bad : {"", "UPPER/case", "app@sha256:short", "app:", "a//b", "app:-x"}) {
+    EXPECT_FALSE(ParseReference(bad).ok()) << bad;
+  }
+}
+
+TEST(Challenge, BearerAndBasic) {
+  auto c = ParseChallenge(
+      R"(Bearer realm="https://auth.example.org/token",service="registry.example.org",scope="repository:a/b:pull")");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->scheme, "bearer");
+  EXPECT_EQ(c->params["realm"], "https://auth.example.org/token");
+  EXPECT_EQ(c->params["service"], "registry.example.org");
+  EXPECT_EQ(c->params["scope"], "repository:a/b:pull");
+  c = ParseChallenge(R"(Basic realm="Registry Realm")");
+  EXPECT_EQ(c->scheme, "basic");
+  EXPECT_EQ(c->params["realm"], "Registry Realm");
+  EXPECT_FALSE(ParseChallenge(R"(Bearer realm="unterminated)").ok());
+  EXPECT_FALSE(ParseChallenge("").ok());
+}
+
+TEST(Manifest, SelectsLinuxAmd64FromAnIndex) {
+  const std::string index = R"({"schemaVersion":2,"manifests":[
+    {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:)" +
+                            std::string(64, 'b') + R"(","size":10,"platform":{"os":"linux","architecture":"arm64"}},
+    {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:)" +
+                            std::string(64, 'c') + R"(","size":11,"platform":{"os":"linux","architecture":"amd64"}}]})";
+  EXPECT_EQ(DeclaredMediaType(index, ""), kOciIndex);
+  auto entries = ParseIndex(index);
+  ASSERT_TRUE(entries.ok());
+  auto chosen = SelectPlatform(*entries, "linux", "amd64");
+  ASSERT_TRUE(chosen.ok());
+  EXPECT_EQ(chosen->digest, "sha256:" + std::string(64, 'c'));
+  auto none = SelectPlatform(*entries, "linux", "s390x");
+  ASSERT_FALSE(none.ok());
+  EXPECT_THAT(std::string(none.status().message()), HasSubstr("linux/arm64, linux/amd64"));
+}
+
+TEST(Manifest, ParsesOciAndDockerManifests) {
+  const std::string body = R"({"schemaVersion":2,"config":{"mediaType":"x","digest":")" +
+                           kDigest + R"(","size":3},"layers":[{"mediaType":"y","digest":")" +
+                           kDigest + R"(","size":5}]})";
+  auto m = ParseManifest(body, kDockerManifest);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->media_type, kDockerManifest);
+  EXPECT_EQ(m->layers.size(), 1u);
+  EXPECT_EQ(m->layers[0].size, 5);
+  EXPECT_FALSE(ParseManifest(R"({"schemaVersion":1})", kDockerManifest).ok());
+  EXPECT_FALSE(ParseManifest(body, "application/vnd.docker.distribution.manifest.v1+json").ok());
+}
+
+TEST(RegistryError, QuotesTheRegistry) {
+  auto st = RegistryError(
+      404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})");
+  EXPECT_EQ(st.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(st.message(), "manifest unknown");
+  EXPECT_EQ(RegistryError(503, "").code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(RegistryError(401, "").code(), absl::StatusCode::kPermissionDenied);
+}
+
+// A registry that wants a bearer token from its own token endpoint, which
+// wants basic credentials.
+class RegistryClientTest : public ::testing::Test {
+ protected:
+  RegistryClientTest()
+      : server_([this](const gantry::testing::HttpRequest& r) { return Handle(r); }) {}
+
+  gantry::testing::HttpResponse Handle(const gantry::testing::HttpRequest& r) {
+    gantry::testing::HttpResponse resp;
+    if (r.path.rfind("/token", 0) == 0) {
+      token_requests_++;
+      last_token_query_ = r.path;
+      if (r.headers.count("authorization") == 0 ||
+          r.headers.at("authorization") != "Basic " + std::string("Y2k6czNjcmV0")) {
+        resp.code = 401;
+        return resp;
+      }
+      resp.body = R"({"token":"t0k3n"})";
+      return resp;
+    }
+    auto auth = r.headers.find("authorization");
+    if (auth == r.headers.end() || auth->second != "Bearer t0k3n") {
+      resp.code = 401;
+      resp.headers["WWW-Authenticate"] =
+          "Bearer realm=\"http://" + server_.address() + "/token\",service=\"test\"";
+      resp.body = R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})";
+      return resp;
+    }
+    if (r.path == "/v2/demo/web/manifests/1") {
+      resp.headers["Content-Type"] = kOciManifest;
+      resp.body = manifest_;
+      return resp;
+    }
+    if (r.path == "/v2/demo/web/manifests/9") {
+      resp.code = 404;
+      resp.body = R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})";
+      return resp;
+    }
+    if (r.path.rfind("/v2/demo/web/blobs/", 0) == 0) {
+      resp.body = blob_;
+      resp.truncate_to = truncate_;
+      return resp;
+    }
+    resp.code = 404;
+    return resp;
+  }
+
+  RegistryClient Client(bool with_credentials = true) {
+    RegistryConfig config;
+    RegistryHostConfig host;
+    host.insecure = true;
+    if (with_credentials) {
+      host.username = "ci";
+      host.password = "s3cret";
+    }
+    config.hosts[server_.address()] = host;
+    config.stall_timeout = absl::Seconds(5);
+    return RegistryClient(config);
+  }
+
+  Reference Ref(const std::string& tag) {
+    return *ParseReference(server_.address() + "/demo/web:" + tag);
+  }
+
+  std::string manifest_ = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
+  std::string blob_ = "layer bytes";
+  size_t truncate_ = std::string::npos;
+  int token_requests_ = 0;
+  std::string last_token_query_;
+  gantry::testing::FakeHttpServer server_;
+};
+
+TEST_F(RegistryClientTest, BearerFlowWithBasicCredentialsAtTheTokenService) {
+  auto client = Client();
+  auto m = client.GetManifest(Ref("1"));
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->body, manifest_);
+  EXPECT_EQ(m->digest, agent::Sha256Digest(manifest_));
+  EXPECT_EQ(m->media_type, kOciManifest);
+  EXPECT_THAT(last_token_query_, HasSubstr("service=test"));
+  EXPECT_THAT(last_token_query_, HasSubstr("scope=repository%3Ademo%2Fweb%3Apull"));
+  // The token is reused.
+  ASSERT_TRUE(client.GetManifest(Ref("1")).ok());
+  EXPECT_EQ(token_requests_, 1);
+}
+
+TEST_F(RegistryClientTest, WrongOrMissingCredentialsArePermissionDenied) {
+  auto client = Client(/*with_credentials=*/false);
+  auto m = client.GetManifest(Ref("1"));
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(m.status().message()), ::testing::Not(HasSubstr("s3cret")));
+}
+
+TEST_F(RegistryClientTest, QuotesManifestUnknown) {
+  auto client = Client();
+  auto m = client.GetManifest(Ref("9"));
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(m.status().message(), "manifest unknown");
+}
+
+TEST_F(RegistryClientTest, BlobsAreVerified) {
+  auto client = Client();
+  Descriptor d{"", agent::Sha256Digest(blob_), static_cast<int64_t>(blob_.size())};
+  std::string got;
+  auto sink = [&](absl::string_view chunk) {
+    got.append(chunk.data(), chunk.size());
+    return absl::OkStatus();
+  };
+  ASSERT_TRUE(client.FetchBlob(Ref("1"), d, sink).ok());
+  EXPECT_EQ(got, blob_);
+
+  // Corrupt: the digest does not match.
+  Descriptor wrong = d;
+  wrong.digest = kDigest;
+  auto st = client.FetchBlob(Ref("1"), wrong, sink);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("does not match its digest"));
+
+  // Truncated: the connection closes early.
+  truncate_ = 4;
+  st = client.FetchBlob(Ref("1"), d, sink);
+  EXPECT_FALSE(st.ok());
+  EXPECT_TRUE(absl::IsDataLoss(st) || absl::IsUnavailable(st)) << st;
+}
+
+TEST(RegistryClient, UnreachableRegistryIsUnavailable) {
+  RegistryConfig config;
+  config.hosts["127.0.0.1:1"].insecure = true;
+  config.connect_timeout = absl::Seconds(2);
+  RegistryClient client(config);
+  auto m = client.GetManifest(*ParseReference("127.0.0.1:1/demo/web:1"));
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(RegistryConfig, ParsesHostsAndRejectsUnknownKeys) {
+  RegistryConfig config;
+  auto node = YAML::Load("127.0.0.1:5000: {insecure: true}\nreg.example.org: {username: u, password: p}\n");
+  ASSERT_TRUE(ParseRegistries(node, "agent.yaml", config).ok());
+  EXPECT_TRUE(config.hosts["127.0.0.1:5000"].insecure);
+  EXPECT_EQ(config.hosts["reg.example.org"].username, "u");
+  auto bad = ParseRegistries(YAML::Load("h: {insecure: maybe}"), "agent.yaml", config);
+  EXPECT_EQ(bad.message(), "agent.yaml: registries.h.insecure: expected true or false");
+  bad = ParseRegistries(YAML::Load("h: {token: x}"), "agent.yaml", config);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("unknown setting \"token\""));
+  bad = ParseRegistries(YAML::Load("h: {username: u}"), "agent.yaml", config);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("username and password go together"));
+}
+
+}  // namespace
+}  // namespace gantry::registry
