@@ -6,18 +6,30 @@ namespace gantry::agent {
 
 Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
     : runtime_(runtime), options_(std::move(options)) {
-  reconciler_ = std::make_unique<Reconciler>(runtime_, clock, options_.reconciler,
-                                             [this](const gantry::v1::TaskStatusReport& report) {
-                                               gantry::v1::AgentMessage msg;
-                                               *msg.mutable_status() = report;
-                                               session_->Send(msg);
-                                             });
+  registry_ = std::make_unique<registry::RegistryClient>(options_.registries);
+  images_ = std::make_unique<ImageManager>(runtime_, registry_.get(), clock, options_.images);
+  reconciler_ = std::make_unique<Reconciler>(
+      runtime_, images_.get(), clock, options_.reconciler,
+      [this](const gantry::v1::TaskStatusReport& report) {
+        gantry::v1::AgentMessage msg;
+        *msg.mutable_status() = report;
+        session_->Send(msg);
+      });
+  reconciler_->SetImageSink([this](const gantry::v1::ImageReport& report) {
+    gantry::v1::AgentMessage msg;
+    *msg.mutable_images() = report;
+    session_->Send(msg);
+  });
   session_ = std::make_unique<Session>(options_.session, reconciler_.get(), [this] { Wake(); });
 }
 
 Agent::~Agent() { Stop(); }
 
 absl::Status Agent::Start() {
+  if (auto st = images_->Recover(); !st.ok()) {
+    spdlog::warn("images: {} (image garbage collection starts once containerd answers)",
+                 st.message());
+  }
   if (auto st = reconciler_->Recover(); !st.ok()) return st;
   loop_ = std::thread([this] { Loop(); });
   session_thread_ = std::thread([this] {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "agent/images/image_manager.h"
 #include "agent/reconciler.h"
 #include "agent/runtime/container_runtime.h"
 #include "agent/session.h"
@@ -21,6 +22,8 @@ class Agent {
   struct Options {
     Reconciler::Options reconciler;
     Session::Options session;
+    ImageManager::Options images;
+    registry::RegistryConfig registries;
     absl::Duration tick_interval = absl::Seconds(1);
   };
 
@@ -34,6 +37,7 @@ class Agent {
   void Stop();
 
   Reconciler* reconciler() { return reconciler_.get(); }
+  ImageManager* images() { return images_.get(); }
   Session* session() { return session_.get(); }
 
  private:
@@ -42,6 +46,8 @@ class Agent {
 
   ContainerRuntime* const runtime_;
   const Options options_;
+  std::unique_ptr<registry::RegistryClient> registry_;
+  std::unique_ptr<ImageManager> images_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<Session> session_;
 

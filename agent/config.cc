@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/registry/registry_config.h"
 #include "yaml-cpp/yaml.h"
 
 namespace gantry::agent {
@@ -64,10 +65,17 @@ absl::Status LoadAgentConfigFile(const std::string& path, AgentConfig& c) {
       {"tlsKey", &c.tls_key},
       {"tlsServerName", &c.tls_server_name},
       {"logLevel", &c.log_level},
+      {"imagePullTimeout", &c.image_pull_timeout},
+      {"imageGcUnusedAfter", &c.image_gc_unused_after},
+      {"imageGcKeep", &c.image_gc_keep},
   };
   for (const auto& kv : root) {
     const std::string key = kv.first.as<std::string>();
     const YAML::Node& value = kv.second;
+    if (key == "registries") {
+      if (auto st = registry::ParseRegistries(value, path, c.registries); !st.ok()) return st;
+      continue;
+    }
     if (key == "attributes") {
       if (!value.IsMap()) {
         return absl::InvalidArgumentError(

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/registry/registry_client.h"
 
 namespace gantry::agent {
 
@@ -32,6 +33,12 @@ struct AgentConfig {
   std::string tls_key;
   std::string tls_server_name;
   std::string log_level = "info";
+  std::string image_pull_timeout = "5m";
+  std::string image_gc_unused_after = "1h";
+  std::string image_gc_keep = "5";
+  // Credentials and plain-HTTP registries; only from the file (or
+  // --insecure-registry), never from flags that would show in `ps`.
+  registry::RegistryConfig registries;
 };
 
 // Applies the keys present in `path` to `config`.

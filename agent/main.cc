@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/agent.h"
 #include "agent/config.h"
@@ -56,6 +57,15 @@ int main(int argc, char** argv) {
   app.add_option("--tls-server-name", flags.tls_server_name,
                  "name to verify in the control plane's certificate");
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error");
+  std::vector<std::string> insecure_registries;
+  app.add_option("--insecure-registry", insecure_registries,
+                 "registry HOST[:PORT] spoken to over plain HTTP (repeatable)");
+  app.add_option("--image-pull-timeout", flags.image_pull_timeout,
+                 "give up retrying a pull after this long (default 5m)");
+  app.add_option("--image-gc-unused-after", flags.image_gc_unused_after,
+                 "remove images no task has used for this long (default 1h)");
+  app.add_option("--image-gc-keep", flags.image_gc_keep,
+                 "always keep this many most recently used images (default 5)");
   CLI11_PARSE(app, argc, argv);
 
   // Defaults, then the file, then flags the user actually gave.
@@ -84,6 +94,12 @@ int main(int argc, char** argv) {
   if (given("--tls-key")) config.tls_key = flags.tls_key;
   if (given("--tls-server-name")) config.tls_server_name = flags.tls_server_name;
   if (given("--log-level")) config.log_level = flags.log_level;
+  if (given("--image-pull-timeout")) config.image_pull_timeout = flags.image_pull_timeout;
+  if (given("--image-gc-unused-after")) {
+    config.image_gc_unused_after = flags.image_gc_unused_after;
+  }
+  if (given("--image-gc-keep")) config.image_gc_keep = flags.image_gc_keep;
+  for (const auto& host : insecure_registries) config.registries.hosts[host].insecure = true;
   for (const auto& a : attributes) {
     if (auto st = gantry::agent::ParseAttribute(a, config.attributes); !st.ok()) {
       Die(absl::StrCat("--attribute: ", st.message()));
@@ -124,6 +140,16 @@ int main(int argc, char** argv) {
     Die(absl::StrCat("--port-range: ", st.message()));
   }
 
+  auto duration = [](const char* flag, const std::string& text) {
+    auto d = gantry::ParseDurationText(text);
+    if (!d.ok()) Die(absl::StrCat(flag, ": ", d.status().message()));
+    return *d;
+  };
+  int image_keep = 0;
+  if (!absl::SimpleAtoi(config.image_gc_keep, &image_keep) || image_keep < 0) {
+    Die("--image-gc-keep: expected a number >= 0");
+  }
+
   gantry::agent::ContainerdRuntime::Options rt;
   rt.socket = config.containerd_socket;
   rt.ns = config.containerd_namespace;
@@ -140,6 +166,11 @@ int main(int argc, char** argv) {
   options.reconciler.zone = config.zone;
   options.reconciler.node_address = config.address;
   options.reconciler.netns_path = config.netns;
+  options.images.data_dir = config.data_dir;
+  options.images.pull_timeout = duration("--image-pull-timeout", config.image_pull_timeout);
+  options.images.unused_after = duration("--image-gc-unused-after", config.image_gc_unused_after);
+  options.images.keep = image_keep;
+  options.registries = config.registries;
   options.session.controlplane = config.controlplane;
   options.session.tls = {config.tls_cert, config.tls_key, config.tls_ca, config.tls_server_name};
   auto& id = options.session.identity;

@@ -20,6 +20,7 @@ using gantry::v1::TaskState;
 namespace {
 
 constexpr char kLabelEssential[] = "io.gantry.essential";
+constexpr char kLabelImage[] = "io.gantry.image";
 constexpr char kLabelStopTimeout[] = "io.gantry.stop-timeout-ms";
 
 std::string EnvName(const std::string& port_name) {
@@ -34,9 +35,13 @@ bool Running(ContainerState s) { return s == ContainerState::kRunning; }
 
 }  // namespace
 
-Reconciler::Reconciler(ContainerRuntime* runtime, const Clock* clock, Options options,
-                       ReportSink sink)
-    : runtime_(runtime), clock_(clock), options_(std::move(options)), sink_(std::move(sink)) {}
+Reconciler::Reconciler(ContainerRuntime* runtime, ImageManager* images, const Clock* clock,
+                       Options options, ReportSink sink)
+    : runtime_(runtime),
+      images_(images),
+      clock_(clock),
+      options_(std::move(options)),
+      sink_(std::move(sink)) {}
 
 std::string Reconciler::LogDir(const std::string& task_id) const {
   return (fs::path(options_.data_dir) / "logs" / task_id).string();
@@ -52,6 +57,12 @@ std::vector<Reconciler::Container> Reconciler::ContainersFor(const TaskAssignmen
     Container c;
     c.name = def.name();
     c.id = absl::StrCat(a.task_id(), "-", def.name());
+    c.image = def.image();
+    if (auto ref = registry::ParseReference(def.image()); ref.ok()) {
+      auto pinned = a.image_digests().find(def.name());
+      c.image = pinned == a.image_digests().end() ? ref->String()
+                                                  : ref->WithDigest(pinned->second).String();
+    }
     c.essential = !def.has_essential() || def.essential();
     if (def.has_stop_timeout()) c.stop_timeout = FromProtoDuration(def.stop_timeout());
     out.push_back(std::move(c));
@@ -133,6 +144,7 @@ void Reconciler::AdoptOrphans(const std::map<std::string, ContainerInfo>& infos)
     Container c;
     c.name = name->second;
     c.id = cid;
+    if (auto i = info.labels.find(kLabelImage); i != info.labels.end()) c.image = i->second;
     if (auto e = info.labels.find(kLabelEssential); e != info.labels.end()) {
       c.essential = e->second != "false";
     }
@@ -267,6 +279,7 @@ void Reconciler::Tick() {
     }
   }
   for (const auto& id : forget) Forget(id);
+  if (infos.ok()) ManageImages();
   if (clock_->Now() >= next_log_cleanup_) {
     CollectOldLogs();
     next_log_cleanup_ = clock_->Now() + absl::Minutes(1);
@@ -349,7 +362,38 @@ std::vector<std::string> Reconciler::Environment(const TaskAssignment& a) const 
   return env;
 }
 
+bool Reconciler::ImagesReady(Record& r) {
+  const TaskAssignment& a = *r.assignment;
+  bool ready = true;
+  for (int i = 0; i < a.containers_size(); ++i) {
+    Container& c = r.containers[i];
+    if (c.present) continue;
+    if (auto ref = registry::ParseReference(a.containers(i).image()); !ref.ok()) {
+      r.status = Task::STOPPED;
+      r.reason = absl::StrCat("CannotPullContainerError: ", ref.status().message());
+      r.stopped_at = clock_->Now();
+      return false;
+    }
+    auto result = images_->Ensure(c.image, a.containers(i).pull_policy() == "always", r.task_id);
+    if (result.state == ImageManager::State::kFailed) {
+      r.status = Task::STOPPED;
+      r.reason = absl::StrCat("CannotPullContainerError: ", result.error);
+      r.stopped_at = clock_->Now();
+      spdlog::warn("task {}: {}", r.task_id, r.reason);
+      return false;
+    }
+    if (result.state == ImageManager::State::kPulling) {
+      c.reason = absl::StrCat("pulling ", c.image);
+      ready = false;
+    } else {
+      c.reason.clear();
+    }
+  }
+  return ready;
+}
+
 void Reconciler::StartTask(Record& r) {
+  if (!ImagesReady(r)) return;
   const TaskAssignment& a = *r.assignment;
   const std::vector<std::string> gantry_env = Environment(a);
   auto fail = [&](const std::string& reason) {
@@ -377,13 +421,9 @@ void Reconciler::StartTask(Record& r) {
         continue;
       }
     }
-    if (auto st = runtime_->CheckImage(def.image()); !st.ok()) {
-      if (absl::IsUnavailable(st)) return;  // runtime down: retry next tick
-      return fail(absl::StrCat("CannotPullContainerError: ", st.message()));
-    }
     ContainerSpec spec;
     spec.id = c.id;
-    spec.image = def.image();
+    spec.image = c.image;
     spec.command.assign(def.command().begin(), def.command().end());
     for (const auto& [k, v] : def.environment()) spec.env.push_back(absl::StrCat(k, "=", v));
     spec.env.insert(spec.env.end(), gantry_env.begin(), gantry_env.end());
@@ -398,6 +438,7 @@ void Reconciler::StartTask(Record& r) {
                    {kLabelService, a.service()},
                    {kLabelTaskDefinition, a.task_definition()},
                    {kLabelEssential, c.essential ? "true" : "false"},
+                   {kLabelImage, c.image},
                    {kLabelStopTimeout, absl::StrCat(absl::ToInt64Milliseconds(c.stop_timeout))}};
     if (auto st = runtime_->Create(spec); !st.ok()) {
       if (absl::IsUnavailable(st)) return;
@@ -469,6 +510,34 @@ void Reconciler::RotateLogs(const Record& r) {
   }
 }
 
+void Reconciler::ManageImages() {
+  std::set<std::string> running;
+  std::set<std::string> in_use;  // also what pending tasks are about to run
+  for (const auto& [id, r] : records_) {
+    if (r.status == Task::STOPPED) continue;
+    for (const auto& c : r.containers) {
+      if (c.image.empty()) continue;
+      in_use.insert(c.image);
+      if (Running(c.state)) running.insert(c.image);
+    }
+  }
+  images_->MarkUsed(running);
+  const absl::Time now = clock_->Now();
+  if (now >= next_image_gc_) {
+    images_->CollectGarbage(in_use);
+    next_image_gc_ = now + options_.image_gc_interval;
+  }
+  const int64_t generation = images_->generation();
+  if (!image_sink_ || (now < next_image_report_ && generation == reported_image_generation_)) {
+    return;
+  }
+  gantry::v1::ImageReport report;
+  for (auto& i : images_->Report(in_use)) *report.add_images() = std::move(i);
+  reported_image_generation_ = generation;
+  next_image_report_ = now + options_.image_report_interval;
+  image_sink_(report);
+}
+
 void Reconciler::CollectOldLogs() {
   std::error_code ec;
   const fs::path dir = fs::path(options_.data_dir) / "logs";
@@ -506,7 +575,9 @@ TaskState Reconciler::StateOf(const Record& r) const {
       cs->set_status(Task::RUNNING);
     } else {
       cs->set_status(r.status == Task::STOPPED ? Task::STOPPED : Task::PENDING);
+      cs->set_reason(c.reason);
     }
+    if (!c.image.empty()) cs->set_image_digest(images_->DigestOf(c.image));
   }
   return ts;
 }

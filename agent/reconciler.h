@@ -29,10 +29,12 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "agent/images/image_manager.h"
 #include "agent/runtime/container_runtime.h"
 #include "common/clock.h"
 #include "gantry/v1/agent.pb.h"
@@ -50,12 +52,19 @@ class Reconciler {
     int64_t log_max_bytes = 10 << 20;
     // Logs of tasks the agent no longer knows are deleted after this long.
     absl::Duration log_retention = absl::Hours(1);
+    absl::Duration image_gc_interval = absl::Minutes(1);
+    absl::Duration image_report_interval = absl::Seconds(30);
   };
   // Receives state changes to send to the control plane. Called from
   // Tick() without internal locks held.
   using ReportSink = std::function<void(const gantry::v1::TaskStatusReport&)>;
+  // Receives the node's image list every `image_report_interval` and after
+  // it changes.
+  using ImageSink = std::function<void(const gantry::v1::ImageReport&)>;
 
-  Reconciler(ContainerRuntime* runtime, const Clock* clock, Options options, ReportSink sink);
+  Reconciler(ContainerRuntime* runtime, ImageManager* images, const Clock* clock,
+             Options options, ReportSink sink);
+  void SetImageSink(ImageSink sink) { image_sink_ = std::move(sink); }
 
   // Loads persisted records and adopts the runtime's containers.
   absl::Status Recover();
@@ -79,7 +88,8 @@ class Reconciler {
  private:
   struct Container {
     std::string name;
-    std::string id;  // runtime id
+    std::string id;     // runtime id
+    std::string image;  // normalised reference it runs (pinned: name@digest)
     bool essential = true;
     absl::Duration stop_timeout = absl::Seconds(30);
     bool present = false;
@@ -111,6 +121,10 @@ class Reconciler {
   void DriveStop(Record& r);
   void AdoptOrphans(const std::map<std::string, ContainerInfo>& infos);
   void RotateLogs(const Record& r);
+  // Returns false while images are still being pulled (or after failing
+  // the task because one cannot be).
+  bool ImagesReady(Record& r);
+  void ManageImages();
   void CollectOldLogs();
   gantry::v1::TaskState StateOf(const Record& r) const;
   void Persist(const Record& r) const;
@@ -119,9 +133,11 @@ class Reconciler {
   static std::vector<Container> ContainersFor(const gantry::v1::TaskAssignment& a);
 
   ContainerRuntime* const runtime_;
+  ImageManager* const images_;
   const Clock* const clock_;
   const Options options_;
   const ReportSink sink_;
+  ImageSink image_sink_;
 
   // Guards the desired-set handoff, the sequence and `snapshot_`.
   mutable std::mutex mu_;
@@ -135,6 +151,9 @@ class Reconciler {
   // Owned by the Tick() thread.
   bool have_desired_ = false;
   absl::Time next_log_cleanup_ = absl::UnixEpoch();
+  absl::Time next_image_gc_ = absl::UnixEpoch();
+  absl::Time next_image_report_ = absl::UnixEpoch();
+  int64_t reported_image_generation_ = -1;
   std::map<std::string, Record> records_;
 };
 

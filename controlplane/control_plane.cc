@@ -33,8 +33,11 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   cp->events_ = std::make_unique<events::EventLog>(cp->store_.get(), clock);
   cp->nodes_ = std::make_unique<nodes::NodeManager>(cp->state_.get(), cp->events_.get(), clock,
                                                     options.nodes);
+  if (options.registries) {
+    cp->resolver_ = std::make_unique<images::RegistryImageResolver>(*options.registries);
+  }
   cp->controller_ = std::make_unique<controllers::ServiceController>(
-      cp->state_.get(), cp->events_.get(), clock, options.controller);
+      cp->state_.get(), cp->events_.get(), clock, options.controller, cp->resolver_.get());
   auto* nodes = cp->nodes_.get();
   auto* controller = cp->controller_.get();
   cp->state_->AddListener([nodes, controller](const state::Change& change) {

@@ -8,6 +8,7 @@
 // loaded before any controller runs or any agent can connect.
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -18,6 +19,7 @@
 #include "controlplane/api/operator_service.h"
 #include "controlplane/controllers/service_controller.h"
 #include "controlplane/events/event_log.h"
+#include "controlplane/images/image_resolver.h"
 #include "controlplane/nodes/node_manager.h"
 #include "controlplane/state/cluster_state.h"
 #include "controlplane/store/store.h"
@@ -34,6 +36,8 @@ class ControlPlane {
     TlsFiles tls;
     nodes::NodeManager::Options nodes;
     controllers::ServiceController::Options controller;
+    // Registries for pinning image digests; pinning is off when null.
+    std::optional<registry::RegistryConfig> registries;
   };
 
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(const Options& options,
@@ -57,6 +61,7 @@ class ControlPlane {
   std::unique_ptr<state::ClusterState> state_;
   std::unique_ptr<events::EventLog> events_;
   std::unique_ptr<nodes::NodeManager> nodes_;
+  std::unique_ptr<images::ImageResolver> resolver_;
   std::unique_ptr<controllers::ServiceController> controller_;
   std::unique_ptr<api::OperatorApi> api_;
   std::unique_ptr<api::OperatorServiceImpl> operator_service_;

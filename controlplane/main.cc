@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/logging.h"
 #include "common/quantity.h"
+#include "common/registry/registry_config.h"
 #include "controlplane/control_plane.h"
 
 namespace {
@@ -43,6 +44,15 @@ int main(int argc, char** argv) {
   app.add_option("--stopped-task-retention", retention, "how long stopped tasks stay visible")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+  std::string registry_config;
+  std::vector<std::string> insecure_registries;
+  bool no_pin = false;
+  app.add_option("--registry-config", registry_config,
+                 "YAML file with a registries section (credentials, insecure hosts)");
+  app.add_option("--insecure-registry", insecure_registries,
+                 "registry HOST[:PORT] spoken to over plain HTTP (repeatable)");
+  app.add_flag("--no-pin-digests", no_pin,
+               "run images by tag instead of pinning each deployment to a digest");
   CLI11_PARSE(app, argc, argv);
 
   if (auto st = gantry::SetupLogging("controlplane", log_level); !st.ok()) {
@@ -53,6 +63,21 @@ int main(int argc, char** argv) {
   options.nodes.heartbeat_interval = ParseFlagDuration("--heartbeat-interval", heartbeat);
   options.controller.stopped_task_retention =
       ParseFlagDuration("--stopped-task-retention", retention);
+  if (!no_pin) {
+    gantry::registry::RegistryConfig registries;
+    // Resolution runs on the controller's thread: keep it short.
+    registries.connect_timeout = absl::Seconds(5);
+    registries.request_timeout = absl::Seconds(10);
+    if (!registry_config.empty()) {
+      if (auto st = gantry::registry::LoadRegistryConfigFile(registry_config, registries);
+          !st.ok()) {
+        std::cerr << "gantry-controlplane: --registry-config " << st.message() << "\n";
+        return 2;
+      }
+    }
+    for (const auto& host : insecure_registries) registries.hosts[host].insecure = true;
+    options.registries = registries;
+  }
 
   // Block termination signals here; a dedicated thread waits for them.
   sigset_t signals;

@@ -17,6 +17,7 @@ std::string Canonical(const std::string& kind) {
   if (kind == "service" || kind == "services" || kind == "svc") return "service";
   if (kind == "task" || kind == "tasks") return "task";
   if (kind == "node" || kind == "nodes") return "node";
+  if (kind == "image" || kind == "images") return "image";
   if (kind == "taskdef" || kind == "taskdefs" || kind == "taskdefinition" ||
       kind == "taskdefinitions" || kind == "td") {
     return "taskdef";
@@ -169,8 +170,18 @@ int Commands::Get(const std::string& kind_in, const std::string& name, const std
                          now);
     return 0;
   }
-  return Fail(absl::InvalidArgumentError(
-      absl::StrCat("get ", kind_in, ": unknown kind (use services, tasks, nodes or taskdefs)")));
+  if (kind == "image") {
+    ListImagesRequest req;
+    req.set_node(!node.empty() ? node : name);
+    ListImagesResponse resp;
+    auto ctx = Context();
+    if (auto st = stub_->ListImages(ctx.get(), req, &resp); !st.ok()) return Fail(st, "");
+    if (format_ != Format::kTable) return Print(resp);
+    PrintImages(out_, {resp.images().begin(), resp.images().end()}, now);
+    return 0;
+  }
+  return Fail(absl::InvalidArgumentError(absl::StrCat(
+      "get ", kind_in, ": unknown kind (use services, tasks, nodes, taskdefs or images)")));
 }
 
 int Commands::Describe(const std::string& kind_in, const std::string& name) {

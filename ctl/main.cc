@@ -43,10 +43,10 @@ int main(int argc, char** argv) {
   std::string node;
   bool all = false;
   auto* get = app.add_subcommand("get", "list services, tasks, nodes or taskdefs");
-  get->add_option("kind", kind, "services|tasks|nodes|taskdefs")->required();
+  get->add_option("kind", kind, "services|tasks|nodes|taskdefs|images")->required();
   get->add_option("name", name, "one object (a task id prefix is enough)");
   get->add_option("--service", service, "tasks of this service");
-  get->add_option("--node", node, "tasks on this node");
+  get->add_option("--node", node, "tasks or images of this node");
   get->add_flag("-a,--all", all, "include stopped tasks");
 
   auto* describe = app.add_subcommand("describe", "show one object in detail");

@@ -168,6 +168,17 @@ void PrintTaskDefinitions(std::ostream& out, const std::vector<gantry::v1::TaskD
   t.Print(out);
 }
 
+void PrintImages(std::ostream& out, const std::vector<gantry::v1::NodeImage>& images,
+                 absl::Time now) {
+  Table t({"NODE", "IMAGE", "DIGEST", "SIZE", "LAST USED", "IN USE"});
+  for (const auto& i : images) {
+    t.Add({i.node(), i.name(), i.digest().substr(0, 19), FormatMemory(i.size()),
+           i.has_last_used() ? absl::StrCat(Age(i.last_used(), now), " ago") : "-",
+           i.in_use() ? "yes" : "no"});
+  }
+  t.Print(out);
+}
+
 void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events,
                  const std::string& indent) {
   Table t({"TIME", "MESSAGE"});
@@ -187,6 +198,10 @@ void DescribeService(std::ostream& out, const Service& s, const std::vector<Task
   t.Add({"Running:", absl::StrCat(s.running_count())});
   t.Add({"Pending:", absl::StrCat(s.pending_count())});
   t.Add({"Placement:", "spread across zones, then nodes"});
+  for (const auto& pin : s.image_pins()) {
+    t.Add({absl::StrCat("Image (", pin.container(), "):"),
+           absl::StrCat(pin.image(), " pinned to ", pin.digest())});
+  }
   t.Add({"Created:", Time(s.created_at())});
   t.Add({"Updated:", Time(s.updated_at())});
   t.Print(out);
@@ -220,9 +235,10 @@ void DescribeTask(std::ostream& out, const Task& task, const std::vector<gantry:
   t.Add({"Stopped:", Time(task.stopped_at())});
   t.Print(out);
   out << "Containers:\n";
-  Table c({"NAME", "IMAGE", "STATUS", "EXIT CODE", "REASON"});
+  Table c({"NAME", "IMAGE", "DIGEST", "STATUS", "EXIT CODE", "REASON"});
   for (const auto& cs : task.containers()) {
-    c.Add({cs.name(), cs.image(), StatusName(cs.status()),
+    c.Add({cs.name(), cs.image(), cs.image_digest().empty() ? "-" : cs.image_digest(),
+           StatusName(cs.status()),
            cs.exited() ? absl::StrCat(cs.exit_code()) : "-",
            cs.reason().empty() ? "-" : cs.reason()});
   }

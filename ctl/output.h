@@ -40,6 +40,8 @@ void PrintTasks(std::ostream& out, const std::vector<gantry::v1::Task>& tasks, a
 void PrintNodes(std::ostream& out, const std::vector<gantry::v1::Node>& nodes, absl::Time now);
 void PrintTaskDefinitions(std::ostream& out, const std::vector<gantry::v1::TaskDefinition>& tds,
                           absl::Time now);
+void PrintImages(std::ostream& out, const std::vector<gantry::v1::NodeImage>& images,
+                 absl::Time now);
 void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events,
                  const std::string& indent = "");
 

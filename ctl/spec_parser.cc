@@ -106,7 +106,7 @@ void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
                     gantry::v1::ContainerDefinition& c) {
   if (!CheckKeys(doc, n, path,
                  {"name", "image", "command", "environment", "cpu", "memory", "essential",
-                  "portMappings", "stopTimeout"})) {
+                  "portMappings", "stopTimeout", "pullPolicy", "pinDigest"})) {
     return;
   }
   for (const auto& kv : n) {
@@ -144,6 +144,10 @@ void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
       }
     } else if (key == "essential") {
       c.set_essential(Bool(doc, v, field));
+    } else if (key == "pinDigest") {
+      c.set_pin_digest(Bool(doc, v, field));
+    } else if (key == "pullPolicy") {
+      c.set_pull_policy(Scalar(doc, v, field));
     } else if (key == "stopTimeout") {
       auto d = ParseDurationText(Scalar(doc, v, field));
       if (!d.ok()) {

@@ -18,6 +18,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/registry/reference.h"
+#include "common/registry/registry_client.h"
 
 namespace gantry::agent {
 
@@ -62,6 +64,12 @@ struct ContainerInfo {
   absl::Time exited_at = absl::UnixEpoch();
 };
 
+struct ImageInfo {
+  std::string name;    // the reference it was pulled as
+  std::string digest;  // of its manifest (or index)
+  int64_t size = 0;    // compressed bytes of config and layers
+};
+
 class ContainerRuntime {
  public:
   virtual ~ContainerRuntime() = default;
@@ -72,8 +80,17 @@ class ContainerRuntime {
   // Current state of all the agent's containers.
   virtual absl::StatusOr<std::vector<ContainerInfo>> List() = 0;
 
-  // NotFound with a message that says how to make the image available.
+  // NotFound when the image is not present (or not unpacked).
   virtual absl::Status CheckImage(const std::string& image) = 0;
+  // Pulls `ref` from its registry, names it ref.String(), and unpacks it for
+  // running. Blobs and layers already present are not fetched again. Errors
+  // keep the registry client's classification (see registry_client.h).
+  virtual absl::Status PullImage(const registry::Reference& ref,
+                                 registry::RegistryClient& registry) = 0;
+  virtual absl::StatusOr<std::vector<ImageInfo>> ListImages() = 0;
+  // Removes the image; its content and layers go once nothing else uses
+  // them. Not an error when it is already gone.
+  virtual absl::Status RemoveImage(const std::string& name) = 0;
   // Creates the container and its (not yet started) process.
   virtual absl::Status Create(const ContainerSpec& spec) = 0;
   virtual absl::Status Start(const std::string& id) = 0;

@@ -50,15 +50,18 @@ ContainerdRuntime::ContainerdRuntime(Options options) : options_(std::move(optio
                                        grpc::InsecureChannelCredentials(), args);
   containers_ = ctrd::containers::v1::Containers::NewStub(channel_);
   content_ = ctrd::content::v1::Content::NewStub(channel_);
+  diff_ = ctrd::diff::v1::Diff::NewStub(channel_);
+  leases_ = ctrd::leases::v1::Leases::NewStub(channel_);
   images_ = ctrd::images::v1::Images::NewStub(channel_);
   snapshots_ = ctrd::snapshots::v1::Snapshots::NewStub(channel_);
   tasks_ = ctrd::tasks::v1::Tasks::NewStub(channel_);
   version_ = ctrd::version::v1::Version::NewStub(channel_);
 }
 
-std::unique_ptr<grpc::ClientContext> ContainerdRuntime::Context() const {
+std::unique_ptr<grpc::ClientContext> ContainerdRuntime::Context(const std::string& lease) const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->AddMetadata("containerd-namespace", options_.ns);
+  if (!lease.empty()) ctx->AddMetadata("containerd-lease", lease);
   ctx->set_deadline(std::chrono::system_clock::now() +
                     absl::ToChronoMilliseconds(options_.call_timeout));
   return ctx;

@@ -9,13 +9,18 @@
 // Every call carries the agent's containerd namespace and a deadline.
 // Thread-safe: gRPC stubs are.
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "agent/runtime/container_runtime.h"
 #include "agent/runtime/oci_spec.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/content/v1/content.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/diff/v1/diff.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/images/v1/images.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.grpc.pb.h"
@@ -40,6 +45,10 @@ class ContainerdRuntime final : public ContainerRuntime {
   absl::StatusOr<std::vector<ContainerInfo>> Recover() override;
   absl::StatusOr<std::vector<ContainerInfo>> List() override;
   absl::Status CheckImage(const std::string& image) override;
+  absl::Status PullImage(const registry::Reference& ref,
+                         registry::RegistryClient& registry) override;
+  absl::StatusOr<std::vector<ImageInfo>> ListImages() override;
+  absl::Status RemoveImage(const std::string& name) override;
   absl::Status Create(const ContainerSpec& spec) override;
   absl::Status Start(const std::string& id) override;
   absl::Status Signal(const std::string& id, int signal, bool all) override;
@@ -52,20 +61,37 @@ class ContainerdRuntime final : public ContainerRuntime {
     std::string chain_id;
   };
 
-  std::unique_ptr<grpc::ClientContext> Context() const;
+  // Every call carries the namespace; pull calls also carry their lease so
+  // half-written content is protected until the pull ends, then collected.
+  std::unique_ptr<grpc::ClientContext> Context(const std::string& lease = "") const;
   absl::Status Check(const grpc::Status& status, absl::string_view what) const;
   absl::StatusOr<std::string> ReadBlob(const std::string& digest);
   absl::StatusOr<ResolvedImage> ResolveImage(const std::string& name);
   absl::Status CheckUnpacked(const std::string& image, const std::string& chain_id);
+  // Pull steps (containerd_images.cc).
+  absl::StatusOr<bool> HasContent(const std::string& digest, const std::string& lease);
+  absl::Status WriteContent(const std::string& lease, const registry::Descriptor& desc,
+                            const std::map<std::string, std::string>& labels,
+                            const std::function<absl::Status(
+                                const std::function<absl::Status(absl::string_view)>&)>& producer);
+  absl::Status Unpack(const std::string& lease, const std::vector<registry::Descriptor>& layers,
+                      const std::vector<std::string>& diff_ids);
+  absl::Status PutImage(const std::string& name, const registry::Descriptor& target);
+  absl::StatusOr<int64_t> ImageSize(const std::string& digest, const std::string& media_type);
 
   const Options options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<containerd::services::containers::v1::Containers::Stub> containers_;
   std::unique_ptr<containerd::services::content::v1::Content::Stub> content_;
+  std::unique_ptr<containerd::services::diff::v1::Diff::Stub> diff_;
+  std::unique_ptr<containerd::services::leases::v1::Leases::Stub> leases_;
   std::unique_ptr<containerd::services::images::v1::Images::Stub> images_;
   std::unique_ptr<containerd::services::snapshots::v1::Snapshots::Stub> snapshots_;
   std::unique_ptr<containerd::services::tasks::v1::Tasks::Stub> tasks_;
   std::unique_ptr<containerd::services::version::v1::Version::Stub> version_;
+
+  std::mutex size_mu_;
+  std::map<std::string, int64_t> sizes_;  // image digest -> size
 };
 
 }  // namespace gantry::agent

@@ -90,7 +90,65 @@ absl::Status FakeRuntime::Ping() {
 
 void FakeRuntime::AddImage(const std::string& image) {
   std::lock_guard<std::mutex> lock(mu_);
-  images_.insert(image);
+  images_[image] = "sha256:" + std::string(64, '0');
+}
+
+void FakeRuntime::AddRegistryImage(const std::string& ref, const std::string& digest) {
+  std::lock_guard<std::mutex> lock(mu_);
+  registry_[ref] = digest;
+}
+
+void FakeRuntime::FailPulls(absl::Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pull_failure_ = std::move(status);
+}
+
+int FakeRuntime::pulls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pulls_;
+}
+
+std::vector<std::string> FakeRuntime::ImageNames() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, digest] : images_) out.push_back(name);
+  return out;
+}
+
+absl::Status FakeRuntime::PullImage(const registry::Reference& ref, registry::RegistryClient&) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  pulls_++;
+  if (!pull_failure_.ok()) return pull_failure_;
+  const std::string name = ref.String();
+  // By digest: any tag of that repository with this digest will do.
+  if (!ref.digest.empty()) {
+    for (const auto& [r, d] : registry_) {
+      if (d == ref.digest && r.rfind(ref.Name(), 0) == 0) {
+        images_[name] = d;
+        return absl::OkStatus();
+      }
+    }
+  } else if (auto it = registry_.find(name); it != registry_.end()) {
+    images_[name] = it->second;
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError("manifest unknown");
+}
+
+absl::StatusOr<std::vector<ImageInfo>> FakeRuntime::ListImages() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  std::vector<ImageInfo> out;
+  for (const auto& [name, digest] : images_) out.push_back({name, digest, 1 << 20});
+  return out;
+}
+
+absl::Status FakeRuntime::RemoveImage(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  images_.erase(name);
+  return absl::OkStatus();
 }
 
 void FakeRuntime::Exit(const std::string& id, int code) {

@@ -19,6 +19,10 @@ class FakeRuntime final : public ContainerRuntime {
   absl::StatusOr<std::vector<ContainerInfo>> Recover() override;
   absl::StatusOr<std::vector<ContainerInfo>> List() override;
   absl::Status CheckImage(const std::string& image) override;
+  absl::Status PullImage(const registry::Reference& ref,
+                         registry::RegistryClient& registry) override;
+  absl::StatusOr<std::vector<ImageInfo>> ListImages() override;
+  absl::Status RemoveImage(const std::string& name) override;
   absl::Status Create(const ContainerSpec& spec) override;
   absl::Status Start(const std::string& id) override;
   absl::Status Signal(const std::string& id, int signal, bool all) override;
@@ -27,6 +31,13 @@ class FakeRuntime final : public ContainerRuntime {
 
   // --- Test controls.
   void AddImage(const std::string& image);
+  // Images the fake "registry" serves, by reference string; a pull of
+  // anything else fails with NotFound "manifest unknown".
+  void AddRegistryImage(const std::string& ref, const std::string& digest);
+  // Makes pulls fail with `status` (OK restores them).
+  void FailPulls(absl::Status status);
+  int pulls() const;
+  std::vector<std::string> ImageNames() const;
   void Exit(const std::string& id, int code);
   void IgnoreSigterm(const std::string& id);
   void FailCreate(const std::string& message);
@@ -48,7 +59,10 @@ class FakeRuntime final : public ContainerRuntime {
   absl::Status Available() const;
 
   mutable std::mutex mu_;
-  std::set<std::string> images_;
+  std::map<std::string, std::string> images_;  // name -> digest
+  std::map<std::string, std::string> registry_;
+  absl::Status pull_failure_;
+  int pulls_ = 0;
   std::map<std::string, Container> containers_;
   std::vector<std::pair<std::string, int>> signals_;
   std::string fail_create_;

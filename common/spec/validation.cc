@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/quantity.h"
+#include "common/registry/reference.h"
 #include "common/time_util.h"
 
 namespace gantry::spec {
@@ -51,7 +52,15 @@ void ValidateContainer(const ContainerDefinition& c, const std::string& path,
     errors.push_back({absl::StrCat(path, ".", field), std::move(problem)});
   };
   if (auto p = CheckName(c.name(), 63, false); !p.empty()) add("name", p);
-  if (c.image().empty()) add("image", "required, e.g. registry.example.org/team/app:1.2");
+  if (c.image().empty()) {
+    add("image", "required, e.g. registry.example.org/team/app:1.2");
+  } else if (auto ref = registry::ParseReference(c.image()); !ref.ok()) {
+    add("image", std::string(ref.status().message()));
+  }
+  if (!c.pull_policy().empty() && c.pull_policy() != "ifNotPresent" &&
+      c.pull_policy() != "always") {
+    add("pullPolicy", absl::StrCat("\"", c.pull_policy(), "\": expected ifNotPresent or always"));
+  }
   if (c.cpu() < 0) add("cpu", absl::StrCat("must be >= 0, got ", c.cpu(), "m"));
   if (c.memory() <= 0) {
     add("memory", "required: the container's hard memory limit, e.g. 64Mi");

@@ -75,6 +75,9 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
         case AgentMessage::kLogData:
           nodes_->OnLogData(node_, in_.log_data());
           break;
+        case AgentMessage::kImages:
+          nodes_->OnImages(node_, in_.images());
+          break;
         default:
           spdlog::warn("agent {}: unexpected message {}", node_,
                        static_cast<int>(in_.message_case()));

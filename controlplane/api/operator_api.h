@@ -45,6 +45,9 @@ class OperatorApi {
   absl::StatusOr<gantry::v1::ListEventsResponse> ListEvents(
       const gantry::v1::ListEventsRequest& request);
 
+  absl::StatusOr<gantry::v1::ListImagesResponse> ListImages(
+      const gantry::v1::ListImagesRequest& request);
+
  private:
   absl::StatusOr<gantry::v1::ApplyResponse> TryApply(const gantry::v1::ApplyRequest& request,
                                                      std::vector<std::string>& events,

@@ -40,6 +40,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
   Unary* GetNode(Ctx* c, const gantry::v1::GetNodeRequest* req, gantry::v1::Node* resp) override;
   Unary* ListEvents(Ctx* c, const gantry::v1::ListEventsRequest* req,
                     gantry::v1::ListEventsResponse* resp) override;
+  Unary* ListImages(Ctx* c, const gantry::v1::ListImagesRequest* req,
+                    gantry::v1::ListImagesResponse* resp) override;
   grpc::ServerWriteReactor<gantry::v1::LogChunk>* GetLogs(
       Ctx* c, const gantry::v1::GetLogsRequest* req) override;
 

@@ -16,8 +16,9 @@ using gantry::v1::Task;
 using gantry::v1::TaskDefinition;
 
 ServiceController::ServiceController(state::ClusterState* state, events::EventLog* events,
-                                     const Clock* clock, Options options)
-    : state_(state), events_(events), clock_(clock), options_(options) {}
+                                     const Clock* clock, Options options,
+                                     images::ImageResolver* resolver)
+    : state_(state), events_(events), clock_(clock), options_(options), resolver_(resolver) {}
 
 ServiceController::~ServiceController() { Stop(); }
 
@@ -127,7 +128,7 @@ absl::Status ServiceController::Reconcile(const std::string& name) {
     for (const auto& t : live) orphans.push_back(t.id());
     return StopTasks(orphans, "Service no longer exists");
   }
-  const Service& service = versioned->value;
+  Service service = versioned->value;
   if (service.status() == Service::DELETING) return ReconcileDeleting(service, tasks);
 
   const auto td = state_->ResolveTaskDefinition(service.resolved_task_definition());
@@ -135,6 +136,8 @@ absl::Status ServiceController::Reconcile(const std::string& name) {
     return absl::FailedPreconditionError(absl::StrCat(
         "service ", name, " runs ", service.resolved_task_definition(), ", which does not exist"));
   }
+  ASSIGN_OR_RETURN(bool pinned, PinImages(service, *td));
+  if (!pinned) return absl::OkStatus();
 
   std::vector<scheduler::StopCandidate> current;
   std::vector<scheduler::StopCandidate> old;
@@ -239,6 +242,9 @@ absl::Status ServiceController::PlaceTasks(const Service& service, const TaskDef
         cs->set_name(c.name());
         cs->set_status(Task::PENDING);
         cs->set_image(c.image());
+        for (const auto& pin : service.image_pins()) {
+          if (pin.container() == c.name()) cs->set_image_digest(pin.digest());
+        }
         for (const auto& pm : c.port_mappings()) {
           auto* b = task.add_ports();
           b->set_name(pm.name());
@@ -263,11 +269,51 @@ absl::Status ServiceController::PlaceTasks(const Service& service, const TaskDef
                      per_node.size(), " node(s); by zone: ", absl::StrJoin(zones, ", ")));
   }
   if (result.unplaced > 0) {
-    RecordPlacementFailure(service.name(), result.Explain(request, nodes.size()));
+    RecordFailure(service.name(), result.Explain(request, nodes.size()));
   } else {
     last_failure_.erase(service.name());
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> ServiceController::PinImages(Service& service, const TaskDefinition& td) {
+  if (service.pinned_task_definition() == service.resolved_task_definition()) return true;
+  std::vector<gantry::v1::ImagePin> pins;
+  for (const auto& c : td.containers()) {
+    if (resolver_ == nullptr || (c.has_pin_digest() && !c.pin_digest())) continue;
+    auto digest = resolver_->Resolve(c.image());
+    if (!digest.ok()) {
+      RecordFailure(service.name(),
+                    absl::StrCat("cannot pin the image of container ", c.name(), " of ",
+                                 service.resolved_task_definition(), ": ",
+                                 digest.status().message(), "; retrying"));
+      RecheckAt(service.name(), clock_->Now() + absl::Seconds(5));
+      return false;
+    }
+    gantry::v1::ImagePin pin;
+    pin.set_container(c.name());
+    pin.set_image(c.image());
+    pin.set_digest(*digest);
+    pins.push_back(std::move(pin));
+  }
+  const std::string revision = service.resolved_task_definition();
+  RETURN_IF_ERROR(state_->UpdateService(service.name(), [&](Service& s) {
+    if (s.resolved_task_definition() != revision) return false;  // moved on meanwhile
+    s.clear_image_pins();
+    for (const auto& p : pins) *s.add_image_pins() = p;
+    s.set_pinned_task_definition(revision);
+    return true;
+  }));
+  std::vector<std::string> parts;
+  for (const auto& p : pins) parts.push_back(absl::StrCat(p.container(), "=", p.digest()));
+  if (!parts.empty()) {
+    events_->Record(service.name(), "", "",
+                    absl::StrCat(revision, " runs pinned digests: ", absl::StrJoin(parts, ", ")));
+  }
+  last_failure_.erase(service.name());
+  *service.mutable_image_pins() = {pins.begin(), pins.end()};
+  service.set_pinned_task_definition(revision);
+  return true;
 }
 
 absl::Time ServiceController::BackoffUntil(const Service& service, const std::vector<Task>& tasks) {
@@ -304,7 +350,7 @@ absl::Time ServiceController::BackoffUntil(const Service& service, const std::ve
   return until;
 }
 
-void ServiceController::RecordPlacementFailure(const std::string& service,
+void ServiceController::RecordFailure(const std::string& service,
                                                const std::string& message) {
   const absl::Time now = clock_->Now();
   auto it = last_failure_.find(service);

@@ -29,6 +29,7 @@
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "controlplane/events/event_log.h"
+#include "controlplane/images/image_resolver.h"
 #include "controlplane/state/cluster_state.h"
 
 namespace gantry::controllers {
@@ -47,8 +48,9 @@ class ServiceController {
     absl::Duration backoff_max = absl::Minutes(5);
   };
 
+  // `resolver` may be null: images are then run by tag, unpinned.
   ServiceController(state::ClusterState* state, events::EventLog* events, const Clock* clock,
-                    Options options);
+                    Options options, images::ImageResolver* resolver = nullptr);
   ~ServiceController();
 
   // Starts the loop thread; Stop() joins it.
@@ -69,7 +71,12 @@ class ServiceController {
                           int count);
   absl::Status StopTasks(const std::vector<std::string>& ids, const std::string& reason);
   void CollectGarbage(const std::vector<gantry::v1::Task>& tasks);
-  void RecordPlacementFailure(const std::string& service, const std::string& message);
+  // Records a failure event unless the same one was recorded recently.
+  void RecordFailure(const std::string& service, const std::string& message);
+  // Pins the images of the service's current revision once. Returns false
+  // while that is not done (the registry may be unreachable).
+  absl::StatusOr<bool> PinImages(gantry::v1::Service& service,
+                                 const gantry::v1::TaskDefinition& td);
   // When replacements of failed tasks may start again; now or earlier means
   // no backoff applies.
   absl::Time BackoffUntil(const gantry::v1::Service& service,
@@ -80,6 +87,7 @@ class ServiceController {
   events::EventLog* const events_;
   const Clock* const clock_;
   const Options options_;
+  images::ImageResolver* const resolver_;
 
   // Last placement failure per service, to avoid repeating it every pass.
   std::map<std::string, std::pair<std::string, absl::Time>> last_failure_;

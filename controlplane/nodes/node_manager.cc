@@ -210,6 +210,8 @@ void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::Task
         mine.set_exited(cs.exited());
         mine.set_exit_code(cs.exit_code());
         mine.set_reason(cs.reason());
+        // A pinned digest stays; otherwise the agent says what it runs.
+        if (mine.image_digest().empty()) mine.set_image_digest(cs.image_digest());
       }
     }
     return !google::protobuf::util::MessageDifferencer::Equals(before, t);
@@ -320,6 +322,22 @@ void NodeManager::CloseLogs(int64_t request_id) {
   logs_.erase(it);
 }
 
+void NodeManager::OnImages(const std::string& node, const gantry::v1::ImageReport& report) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& images = images_[node];
+  images.assign(report.images().begin(), report.images().end());
+  for (auto& i : images) i.set_node(node);
+}
+
+std::vector<gantry::v1::NodeImage> NodeManager::Images(const std::string& node) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<gantry::v1::NodeImage> out;
+  for (const auto& [name, images] : images_) {
+    if (node.empty() || name == node) out.insert(out.end(), images.begin(), images.end());
+  }
+  return out;
+}
+
 bool NodeManager::IsConnected(const std::string& node) const {
   std::lock_guard<std::mutex> lock(mu_);
   return sessions_.contains(node);
@@ -357,6 +375,9 @@ gantry::v1::DesiredTasks NodeManager::BuildDesiredTasks(const std::string& node)
     a->set_task_definition(t.task_definition());
     *a->mutable_containers() = td->containers();
     *a->mutable_ports() = t.ports();
+    for (const auto& cs : t.containers()) {
+      if (!cs.image_digest().empty()) (*a->mutable_image_digests())[cs.name()] = cs.image_digest();
+    }
   }
   return desired;
 }

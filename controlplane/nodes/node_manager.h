@@ -54,6 +54,7 @@ class NodeManager {
   void OnHeartbeat(const std::string& node);
   void OnStatus(const std::string& node, const gantry::v1::TaskStatusReport& report);
   void OnLogData(const std::string& node, const gantry::v1::LogData& data);
+  void OnImages(const std::string& node, const gantry::v1::ImageReport& report);
   void OnDisconnect(const std::string& node, const AgentConnection* connection);
 
   // --- Log relay. `sink` receives the agent's answers until one has eof
@@ -62,6 +63,9 @@ class NodeManager {
   absl::StatusOr<int64_t> OpenLogs(const gantry::v1::Task& task,
                                    const gantry::v1::GetLogsRequest& request, LogSink sink);
   void CloseLogs(int64_t request_id);
+
+  // The images each node last reported (all nodes when `node` is empty).
+  std::vector<gantry::v1::NodeImage> Images(const std::string& node) const;
 
   // --- Liveness as seen by this control plane.
   bool IsConnected(const std::string& node) const;
@@ -102,6 +106,7 @@ class NodeManager {
   std::map<std::string, absl::Time> last_heard_;  // survives disconnects
   std::set<std::string> dirty_;
   std::map<int64_t, LogStream> logs_;
+  std::map<std::string, std::vector<gantry::v1::NodeImage>> images_;
   int64_t next_log_id_ = 1;
   bool stop_ = false;
   std::condition_variable cv_;

@@ -59,3 +59,20 @@ TEST(AgentConfig, DetectsTheMachine) {
 
 }  // namespace
 }  // namespace gantry::agent
+
+namespace gantry::agent {
+namespace {
+
+TEST(AgentConfig, RegistriesSection) {
+  const auto path = WriteConfig(
+      "registries:\n  127.0.0.1:5000: {insecure: true}\n  reg.example.org: {username: ci, "
+      "password: s3cret}\n");
+  AgentConfig c;
+  ASSERT_TRUE(LoadAgentConfigFile(path, c).ok());
+  EXPECT_TRUE(c.registries.hosts.at("127.0.0.1:5000").insecure);
+  EXPECT_EQ(c.registries.hosts.at("reg.example.org").password, "s3cret");
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace gantry::agent

@@ -192,3 +192,105 @@ TEST_F(ServiceControllerTest, ForgetsStoppedTasksAfterRetention) {
 
 }  // namespace
 }  // namespace gantry::testing
+
+namespace gantry::testing {
+namespace {
+
+class FakeResolver : public images::ImageResolver {
+ public:
+  absl::StatusOr<std::string> Resolve(const std::string& image) override {
+    calls++;
+    if (!failure.ok()) return failure;
+    auto it = digests.find(image);
+    if (it == digests.end()) return absl::NotFoundError("manifest unknown");
+    return it->second;
+  }
+  std::map<std::string, std::string> digests;
+  absl::Status failure;
+  int calls = 0;
+};
+
+class DigestPinningTest : public ServiceControllerTest {
+ protected:
+  void SetUp() override {
+    ServiceControllerTest::SetUp();
+    resolver_.digests["example.org/demo/busybox:1"] = "sha256:" + std::string(64, 'a');
+    controller_ = std::make_unique<controllers::ServiceController>(
+        state_.get(), events_.get(), &clock_, controllers::ServiceController::Options(),
+        &resolver_);
+  }
+  FakeResolver resolver_;
+};
+
+TEST_F(DigestPinningTest, EveryTaskOfADeploymentRunsTheSameDigest) {
+  ASSERT_TRUE(ApplyWeb(3).ok());
+  Reconcile();
+  Reconcile();
+  const auto tasks = Tasks();
+  ASSERT_EQ(tasks.size(), 3u);
+  for (const auto& t : tasks) {
+    EXPECT_EQ(t.containers(0).image_digest(), "sha256:" + std::string(64, 'a'));
+  }
+  EXPECT_EQ(resolver_.calls, 1) << "resolved once per deployment, not per task";
+  auto s = state_->GetService("web")->value;
+  ASSERT_EQ(s.image_pins_size(), 1);
+  EXPECT_EQ(s.pinned_task_definition(), "web:1");
+  // The agent is told to run the digest.
+  nodes_->Tick();
+  auto desired = nodes_->BuildDesiredTasks(tasks[0].node());
+  ASSERT_GE(desired.tasks_size(), 1);
+  EXPECT_EQ(desired.tasks(0).image_digests().at("httpd"), "sha256:" + std::string(64, 'a'));
+  // Scaling out keeps the pin even if the tag has moved since.
+  resolver_.digests["example.org/demo/busybox:1"] = "sha256:" + std::string(64, 'b');
+  gantry::v1::ScaleServiceRequest scale;
+  scale.set_name("web");
+  scale.set_desired_count(4);
+  ASSERT_TRUE(api_->ScaleService(scale).ok());
+  Reconcile();
+  for (const auto& t : Tasks()) {
+    EXPECT_EQ(t.containers(0).image_digest(), "sha256:" + std::string(64, 'a'));
+  }
+  // A new revision is a new deployment: resolved again.
+  ASSERT_TRUE(ApplyWeb(4, 64 << 20).ok());
+  Reconcile();
+  Reconcile();
+  for (const auto& t : Tasks()) {
+    if (t.task_definition() == "web:2") {
+      EXPECT_EQ(t.containers(0).image_digest(), "sha256:" + std::string(64, 'b'));
+    }
+  }
+}
+
+TEST_F(DigestPinningTest, AnUnresolvableImagePlacesNothingAndSaysWhy) {
+  resolver_.failure = absl::UnavailableError("resolve example.org/demo/busybox:1: connection refused");
+  ASSERT_TRUE(ApplyWeb(2).ok());
+  Reconcile();
+  EXPECT_TRUE(Tasks().empty());
+  EXPECT_THAT(EventMessages("web"),
+              Contains(HasSubstr("cannot pin the image of container httpd of web:1: resolve "
+                                 "example.org/demo/busybox:1: connection refused")));
+  resolver_.failure = absl::OkStatus();
+  Reconcile();
+  Reconcile();
+  EXPECT_EQ(Tasks().size(), 2u);
+}
+
+TEST_F(DigestPinningTest, PinningCanBeTurnedOffPerContainer) {
+  gantry::v1::ApplyRequest req;
+  auto td = WebTd();
+  td.mutable_containers(0)->set_pin_digest(false);
+  *req.add_task_definitions() = td;
+  auto* s = req.add_services();
+  s->set_name("web");
+  s->set_task_definition("web");
+  s->set_desired_count(1);
+  ASSERT_TRUE(api_->Apply(req).ok());
+  Reconcile();
+  Reconcile();
+  ASSERT_EQ(Tasks().size(), 1u);
+  EXPECT_TRUE(Tasks()[0].containers(0).image_digest().empty());
+  EXPECT_EQ(resolver_.calls, 0);
+}
+
+}  // namespace
+}  // namespace gantry::testing

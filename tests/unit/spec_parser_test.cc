@@ -98,3 +98,18 @@ TEST(ParseSpecs, SemanticValidationRunsToo) {
 
 }  // namespace
 }  // namespace gantry::ctl
+
+namespace gantry::ctl {
+namespace {
+
+TEST(ParseSpecs, PullPolicyAndPinning) {
+  std::string text = kWeb;
+  text.replace(text.find("    cpu: 100m"), 13, "    pullPolicy: always\n    pinDigest: false\n    cpu: 100m");
+  auto req = ParseSpecs(text, "web.yaml");
+  ASSERT_TRUE(req.ok()) << req.status();
+  EXPECT_EQ(req->task_definitions(0).containers(0).pull_policy(), "always");
+  EXPECT_FALSE(req->task_definitions(0).containers(0).pin_digest());
+}
+
+}  // namespace
+}  // namespace gantry::ctl

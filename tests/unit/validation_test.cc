@@ -137,3 +137,21 @@ TEST(ErrorsToStatus, JoinsWithContext) {
 
 }  // namespace
 }  // namespace gantry::spec
+
+namespace gantry::spec {
+namespace {
+
+TEST(ValidateTaskDefinition, ImagesAndPullPolicy) {
+  TaskDefinition td = ValidTd();
+  td.mutable_containers(0)->set_image("Bad/Image");
+  td.mutable_containers(0)->set_pull_policy("sometimes");
+  const std::string fields = Fields(ValidateTaskDefinition(td));
+  EXPECT_NE(fields.find("containers[0].image|"), std::string::npos) << fields;
+  EXPECT_NE(fields.find("containers[0].pullPolicy|"), std::string::npos) << fields;
+  td = ValidTd();
+  td.mutable_containers(0)->set_pull_policy("always");
+  EXPECT_TRUE(ValidateTaskDefinition(td).empty());
+}
+
+}  // namespace
+}  // namespace gantry::spec
