@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
                  "remove images no task has used for this long (default 1h)");
   app.add_option("--image-gc-keep", flags.image_gc_keep,
                  "always keep this many most recently used images (default 5)");
+  std::string image_gc_interval = "1m";
+  app.add_option("--image-gc-interval", image_gc_interval,
+                 "how often unused images are looked for (default 1m)");
   CLI11_PARSE(app, argc, argv);
 
   // Defaults, then the file, then flags the user actually gave.
@@ -170,6 +173,7 @@ int main(int argc, char** argv) {
   options.images.pull_timeout = duration("--image-pull-timeout", config.image_pull_timeout);
   options.images.unused_after = duration("--image-gc-unused-after", config.image_gc_unused_after);
   options.images.keep = image_keep;
+  options.reconciler.image_gc_interval = duration("--image-gc-interval", image_gc_interval);
   options.registries = config.registries;
   options.session.controlplane = config.controlplane;
   options.session.tls = {config.tls_cert, config.tls_key, config.tls_ca, config.tls_server_name};

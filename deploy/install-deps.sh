@@ -14,6 +14,7 @@ BUILD_PKGS=(
 RUNTIME_PKGS=(
   containerd runc busybox-static iproute2 curl ca-certificates openssl
   systemd util-linux procps jq wget
+  docker-registry skopeo apache2-utils
 )
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -36,6 +37,18 @@ fi
 echo "install-deps.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# --no-install-recommends keeps the machine small; the services we need are
-# started by Gantry's own scripts, never by the package's postinst.
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+# --no-install-recommends keeps the machine small. The services we need are
+# started by Gantry's own scripts in private directories; policy-rc.d keeps
+# the packages' own service units (containerd, docker-registry) from
+# starting during installation.
+policy=/usr/sbin/policy-rc.d
+created_policy=false
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod +x "$policy"
+  created_policy=true
+fi
+status=0
+apt-get install -y -q --no-install-recommends "${missing[@]}" || status=$?
+if $created_policy; then rm -f "$policy"; fi
+exit $status

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# A local Gantry cluster on this machine, for trying Gantry out:
-# a private containerd, the control plane with its embedded store, and three
-# agents in zones a, b and c (host network, each with its own dynamic port
-# range), running the sample web service from deploy/examples/web.yaml.
+# A local Gantry cluster on this machine, for trying Gantry out: an OCI
+# registry (Debian's docker-registry) holding a freshly built busybox web
+# image, a private containerd, the control plane with its embedded store, and
+# three agents in zones a, b and c (host network, each with its own dynamic
+# port range and its own containerd namespace, as separate hosts would have)
+# that pull the image and run the sample web service from
+# deploy/examples/web.yaml.
 #
 # usage: deploy/local-cluster.sh up|down|status
 # Needs root and a build in ./build (deploy/quickstart.sh does both).
 # State lives in $GANTRY_LOCAL_DIR (default /var/tmp/gantry-local); the
-# control plane listens on 127.0.0.1:$GANTRY_PORT (default 7070).
+# control plane listens on 127.0.0.1:$GANTRY_PORT (default 7070), the
+# registry on 127.0.0.1:$GANTRY_REGISTRY_PORT (default 5000).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +21,8 @@ source "$here/lib/cluster-lib.sh"
 BIN=${GANTRY_BIN:-$root/build/bin}
 DIR=${GANTRY_LOCAL_DIR:-/var/tmp/gantry-local}
 PORT=${GANTRY_PORT:-7070}
+REGISTRY_PORT=${GANTRY_REGISTRY_PORT:-5000}
+REGISTRY=127.0.0.1:$REGISTRY_PORT
 NS=gantry
 export GANTRY_SERVER=127.0.0.1:$PORT
 
@@ -49,13 +55,20 @@ up() {
     echo "local-cluster: port $PORT is taken; set GANTRY_PORT to another port" >&2
     exit 1
   fi
+  if ss -Htln "sport = :$REGISTRY_PORT" | grep -q .; then
+    echo "local-cluster: port $REGISTRY_PORT is taken; set GANTRY_REGISTRY_PORT to another port" >&2
+    exit 1
+  fi
   mkdir -p "$DIR"
+  gantry_start_registry "$DIR/registry" "$REGISTRY_PORT"
+  "$here/images/build-busybox-image.sh" "$DIR/web.tar" "$REGISTRY/demo/web:1" > /dev/null
+  gantry_push_image "$DIR/web.tar" "$REGISTRY/demo/web:1"
+  echo "registry: $REGISTRY, pushed $REGISTRY/demo/web:1 (built from busybox-static)"
   gantry_start_containerd "$DIR/containerd"
-  gantry_import_busybox "$CONTAINERD_SOCK" "$NS" example.org/demo/busybox:1 "$DIR"
-  echo "containerd: up ($CONTAINERD_SOCK), busybox test image imported"
+  echo "containerd: up ($CONTAINERD_SOCK)"
 
   start_bg controlplane "$BIN/gantry-controlplane" --listen "127.0.0.1:$PORT" \
-    --data-dir "$DIR/controlplane"
+    --data-dir "$DIR/controlplane" --insecure-registry "$REGISTRY"
   cp_up() { "$BIN/gantryctl" get nodes > /dev/null 2>&1; }
   gantry_wait_for 20 cp_up ||
     { echo "local-cluster: the control plane did not start; see $DIR/controlplane.log" >&2; exit 1; }
@@ -63,16 +76,18 @@ up() {
   for i in 1 2 3; do
     start_bg "agent$i" "$BIN/gantry-agent" --controlplane "127.0.0.1:$PORT" \
       --node-name "local-$i" --zone "${zones[$((i - 1))]}" --address 127.0.0.1 \
-      --containerd-socket "$CONTAINERD_SOCK" --containerd-namespace "$NS" \
+      --containerd-socket "$CONTAINERD_SOCK" --containerd-namespace "local-$i" \
       --cgroup-parent /gantry-local --data-dir "$DIR/agent$i" \
-      --port-range "$((20000 + i * 1000))-$((20999 + i * 1000))" --cpu 1 --memory 1Gi
+      --port-range "$((20000 + i * 1000))-$((20999 + i * 1000))" --cpu 1 --memory 1Gi \
+      --insecure-registry "$REGISTRY"
   done
   nodes_up() { [[ $("$BIN/gantryctl" get nodes -o json | grep -c '"connected": true') == 3 ]]; }
   gantry_wait_for 30 nodes_up ||
     { echo "local-cluster: agents did not register; see $DIR/agent*.log" >&2; exit 1; }
   echo "control plane: 127.0.0.1:$PORT, three agents in zones a, b, c"
 
-  "$BIN/gantryctl" apply -f "$root/deploy/examples/web.yaml"
+  sed "s|127.0.0.1:5000/|$REGISTRY/|" "$root/deploy/examples/web.yaml" > "$DIR/web.yaml"
+  "$BIN/gantryctl" apply -f "$DIR/web.yaml"
   web_up() { [[ $("$BIN/gantryctl" get tasks -o json | grep -c '"lastStatus": "RUNNING"') == 3 ]]; }
   gantry_wait_for 60 web_up ||
     { echo "local-cluster: the web service did not start; try: $BIN/gantryctl describe service web" >&2; exit 1; }
@@ -87,6 +102,7 @@ up() {
 The cluster keeps running. Try:
   export PATH=$BIN:\$PATH GANTRY_SERVER=127.0.0.1:$PORT
   gantryctl get nodes
+  gantryctl get images
   gantryctl describe service web
   gantryctl scale service web --count 6
   gantryctl logs <TASK ID> --follow
@@ -108,7 +124,12 @@ down() {
       rm -f "$DIR/$p.pid"
     fi
   done
+  local ns
+  for ns in $(ctr --address "$DIR/containerd/containerd.sock" namespaces list -q 2> /dev/null); do
+    gantry_stop_containerd_namespace "$DIR/containerd" "$ns"
+  done
   gantry_stop_containerd "$DIR/containerd" "$NS"
+  gantry_stop_registry "$DIR/registry"
   for ctrl in /sys/fs/cgroup/*/; do rmdir "${ctrl}gantry-local" 2> /dev/null || true; done
   rmdir /sys/fs/cgroup/gantry-local 2> /dev/null || true
   rm -rf "$DIR"

@@ -65,7 +65,21 @@ absl::Status ContainerdRuntime::WriteContent(
     ctrd::content::v1::WriteContentResponse resp;
     std::string pending;
     int64_t offset = 0;
+    bool finished = false;
+    grpc::Status final_status;
+    // Ends the stream exactly once. The server answers a commit twice, so
+    // everything is read before Finish().
+    auto finish = [&] {
+      if (finished) return;
+      finished = true;
+      stream->WritesDone();
+      while (stream->Read(&resp)) {
+      }
+      final_status = stream->Finish();
+    };
+    auto exists = [&] { return final_status.error_code() == grpc::StatusCode::ALREADY_EXISTS; };
     auto send = [&](ctrd::content::v1::WriteAction action) -> absl::Status {
+      if (finished) return absl::AbortedError("content write stream already closed");
       ctrd::content::v1::WriteContentRequest req;
       req.set_action(action);
       req.set_ref(ref);
@@ -78,39 +92,25 @@ absl::Status ContainerdRuntime::WriteContent(
       }
       offset += static_cast<int64_t>(pending.size());
       pending.clear();
-      if (!stream->Write(req) || !stream->Read(&resp)) {
-        stream->WritesDone();
-        while (stream->Read(&resp)) {
-        }
-        grpc::Status st = stream->Finish();
-        if (st.error_code() == grpc::StatusCode::ALREADY_EXISTS) return absl::OkStatus();
-        return Check(st.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream closed") : st,
-                     absl::StrCat("write content ", desc.digest));
-      }
-      return absl::OkStatus();
+      if (stream->Write(req) && stream->Read(&resp)) return absl::OkStatus();
+      finish();
+      // Someone else committed the same blob meanwhile: stop producing.
+      if (exists()) return absl::AlreadyExistsError(desc.digest);
+      return Check(final_status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream closed")
+                                     : final_status,
+                   absl::StrCat("write content ", desc.digest));
     };
     absl::Status produced = producer([&](absl::string_view chunk) -> absl::Status {
       pending.append(chunk.data(), chunk.size());
       if (pending.size() >= kWriteChunk) return send(ctrd::content::v1::WRITE);
       return absl::OkStatus();
     });
-    if (!produced.ok()) {
-      ctx->TryCancel();
-      while (stream->Read(&resp)) {
-      }
-      (void)stream->Finish();
-      return produced;
-    }
-    RETURN_IF_ERROR(send(ctrd::content::v1::COMMIT));
-    // The server answers a commit twice; read to the end before Finish().
-    stream->WritesDone();
-    while (stream->Read(&resp)) {
-    }
-    grpc::Status st = stream->Finish();
-    if (st.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
-      RETURN_IF_ERROR(Check(st, absl::StrCat("commit content ", desc.digest)));
-    }
-    return absl::OkStatus();
+    if (produced.ok()) produced = send(ctrd::content::v1::COMMIT);
+    if (!produced.ok() && !finished) ctx->TryCancel();
+    finish();
+    if (exists() || absl::IsAlreadyExists(produced)) return absl::OkStatus();
+    RETURN_IF_ERROR(produced);
+    return Check(final_status, absl::StrCat("commit content ", desc.digest));
   }
   if (labels.empty()) return absl::OkStatus();
   // Present already (another pull, or an import): make sure it carries our

@@ -4,16 +4,19 @@
 # default web root. The result is an OCI image layout tarball that
 # `ctr images import` and `skopeo copy oci-archive:` both accept.
 #
-# usage: build-busybox-image.sh OUTPUT.tar REFERENCE
+# usage: build-busybox-image.sh OUTPUT.tar REFERENCE [GREETING]
 #   e.g. build-busybox-image.sh /tmp/busybox.tar example.org/demo/busybox:1
+# GREETING (default "hello from gantry") is what /www/index.html says, so
+# that two builds can differ.
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-  echo "usage: $0 OUTPUT.tar REFERENCE" >&2
+if [[ $# -lt 2 || $# -gt 3 ]]; then
+  echo "usage: $0 OUTPUT.tar REFERENCE [GREETING]" >&2
   exit 2
 fi
 out=$1
 ref=$2
+greeting=${3:-hello from gantry}
 busybox=/bin/busybox
 if [[ "$(ldd "$busybox" 2>&1 || true)" != *"not a dynamic"* ]]; then
   echo "$0: $busybox is not statically linked; install busybox-static (deploy/install-deps.sh)" >&2
@@ -32,7 +35,7 @@ echo "root:x:0:0:root:/root:/bin/sh" > "$root/etc/passwd"
 echo "nobody:x:65534:65534:nobody:/:/bin/false" >> "$root/etc/passwd"
 echo "root:x:0:" > "$root/etc/group"
 echo "nobody:x:65534:" >> "$root/etc/group"
-echo "hello from gantry" > "$root/www/index.html"
+echo "$greeting" > "$root/www/index.html"
 chmod 1777 "$root/tmp"
 
 layout=$work/layout

@@ -39,28 +39,34 @@ TOML
   return 1
 }
 
+# gantry_stop_containerd_namespace DIR NAMESPACE
+# Kills and removes every container in NAMESPACE, so no shim outlives the
+# daemon started by gantry_start_containerd.
+gantry_stop_containerd_namespace() {
+  local sock=$1/containerd.sock ns=$2 c i
+  for c in $(ctr --address "$sock" -n "$ns" containers list -q 2> /dev/null); do
+    ctr --address "$sock" -n "$ns" tasks kill -a -s SIGKILL "$c" > /dev/null 2>&1 || true
+  done
+  for c in $(ctr --address "$sock" -n "$ns" containers list -q 2> /dev/null); do
+    for i in $(seq 1 50); do
+      ctr --address "$sock" -n "$ns" tasks delete -f "$c" > /dev/null 2>&1 && break
+      ctr --address "$sock" -n "$ns" tasks list -q 2> /dev/null | grep -qx "$c" || break
+      sleep 0.1
+    done
+    ctr --address "$sock" -n "$ns" containers delete "$c" > /dev/null 2>&1 || true
+  done
+}
+
 # gantry_stop_containerd DIR NAMESPACE
-# Kills and removes every container in NAMESPACE (so no shim outlives the
-# daemon), then stops the containerd started by gantry_start_containerd.
+# Removes NAMESPACE's containers, then stops the containerd started by
+# gantry_start_containerd and unmounts anything it left under DIR.
 gantry_stop_containerd() {
-  local dir=$1 ns=$2 sock=$1/containerd.sock pid c
+  local dir=$1 ns=$2 pid i
   [[ -f $dir/containerd.pid ]] || return 0
   pid=$(cat "$dir/containerd.pid")
   if kill -0 "$pid" 2> /dev/null; then
-    for c in $(ctr --address "$sock" -n "$ns" containers list -q 2> /dev/null); do
-      ctr --address "$sock" -n "$ns" tasks kill -a -s SIGKILL "$c" > /dev/null 2>&1 || true
-    done
-    for c in $(ctr --address "$sock" -n "$ns" containers list -q 2> /dev/null); do
-      local i
-      for i in $(seq 1 50); do
-        ctr --address "$sock" -n "$ns" tasks delete -f "$c" > /dev/null 2>&1 && break
-        ctr --address "$sock" -n "$ns" tasks list -q 2> /dev/null | grep -qx "$c" || break
-        sleep 0.1
-      done
-      ctr --address "$sock" -n "$ns" containers delete "$c" > /dev/null 2>&1 || true
-    done
+    gantry_stop_containerd_namespace "$dir" "$ns"
     kill "$pid" 2> /dev/null || true
-    local i
     for i in $(seq 1 50); do
       kill -0 "$pid" 2> /dev/null || break
       sleep 0.1
@@ -108,4 +114,60 @@ gantry_wait_for() {
     fi
     sleep 0.2
   done
+}
+
+# gantry_start_registry DIR PORT [USER PASSWORD]
+# Starts Debian's docker-registry on 127.0.0.1:PORT with its storage under
+# DIR, requiring HTTP basic authentication when USER is given. Sets
+# REGISTRY_PID; stop it with gantry_stop_registry DIR.
+gantry_start_registry() {
+  local dir=$1 port=$2 user=${3:-} password=${4:-}
+  mkdir -p "$dir/data"
+  {
+    echo "version: 0.1"
+    echo "log: {level: warn}"
+    echo "storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}"
+    echo "http: {addr: 127.0.0.1:$port}"
+    if [[ -n $user ]]; then
+      htpasswd -Bbn "$user" "$password" > "$dir/htpasswd"
+      echo "auth: {htpasswd: {realm: gantry, path: $dir/htpasswd}}"
+    fi
+  } > "$dir/config.yml"
+  docker-registry serve "$dir/config.yml" >> "$dir/registry.log" 2>&1 &
+  REGISTRY_PID=$!
+  echo "$REGISTRY_PID" > "$dir/registry.pid"
+  local i
+  for i in $(seq 1 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && return 0
+    if ! kill -0 "$REGISTRY_PID" 2> /dev/null; then
+      echo "docker-registry failed to start; its log:" >&2
+      cat "$dir/registry.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "docker-registry did not answer on 127.0.0.1:$port within 10s" >&2
+  return 1
+}
+
+gantry_stop_registry() {
+  local dir=$1 pid
+  [[ -f $dir/registry.pid ]] || return 0
+  pid=$(cat "$dir/registry.pid")
+  kill "$pid" 2> /dev/null || true
+  local i
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  rm -f "$dir/registry.pid"
+}
+
+# gantry_push_image ARCHIVE REFERENCE [USER:PASSWORD]
+# Pushes an OCI archive to a plain-HTTP registry with skopeo.
+gantry_push_image() {
+  local archive=$1 ref=$2 creds=${3:-}
+  local args=(--dest-tls-verify=false)
+  [[ -n $creds ]] && args+=(--dest-creds "$creds")
+  skopeo copy --quiet "${args[@]}" "oci-archive:$archive" "docker://$ref" > /dev/null
 }

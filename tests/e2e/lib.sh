@@ -1,0 +1,158 @@
+# Shared setup for Gantry's end-to-end tests. Source it after setting BIN
+# (the directory holding the built binaries). It creates a private work
+# directory, and registers a cleanup that stops exactly the processes it
+# started (by PID) and removes the namespaces, bridge, cgroups and files it
+# made — also when a test fails.
+#
+# Provides: e2e_make_certs, e2e_make_nodes N, e2e_start_cp [FLAGS...],
+# e2e_start_agent I ZONE [FLAGS...], ctl, and polling helpers.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=../../deploy/lib/cluster-lib.sh
+source "$ROOT/deploy/lib/cluster-lib.sh"
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "e2e: needs root (containerd, network namespaces)" >&2
+  exit 1
+fi
+for tool in containerd ctr runc ip jq curl openssl ss; do
+  command -v "$tool" > /dev/null || {
+    echo "e2e: $tool is missing; run deploy/install-deps.sh" >&2
+    exit 1
+  }
+done
+
+WORK=$(mktemp -d /tmp/gantry-e2e.XXXXXX)
+TAG=$$
+BRIDGE=gbr$TAG
+SUBNET=10.$((100 + RANDOM % 100)).$((RANDOM % 250))
+CGROUP=/gantry-e2e-$TAG
+declare -A AGENT_PIDS=()
+declare -A AGENT_ARGS=()
+NETNS=()
+CP_PID=
+CP_ARGS=()
+
+log() { echo "e2e: $*"; }
+fail() {
+  echo "e2e: FAIL: $*" >&2
+  exit 1
+}
+
+e2e_cleanup() {
+  local rc=$?
+  set +e
+  if ((rc != 0)); then
+    echo "---- control plane log (tail)" >&2
+    tail -n 40 "$WORK/cp.log" >&2 2> /dev/null
+    for i in "${!AGENT_PIDS[@]}"; do
+      echo "---- agent $i log (tail)" >&2
+      tail -n 20 "$WORK/agent$i.log" >&2 2> /dev/null
+    done
+  fi
+  for pid in "${AGENT_PIDS[@]}" $CP_PID; do
+    kill "$pid" 2> /dev/null
+  done
+  for pid in "${AGENT_PIDS[@]}" $CP_PID; do
+    wait "$pid" 2> /dev/null
+  done
+  local ns
+  for ns in $(ctr --address "$WORK/containerd/containerd.sock" namespaces list -q 2> /dev/null); do
+    gantry_stop_containerd_namespace "$WORK/containerd" "$ns"
+  done
+  gantry_stop_containerd "$WORK/containerd" gantry
+  gantry_stop_registry "$WORK/registry"
+  for ns in "${NETNS[@]}"; do ip netns delete "$ns" 2> /dev/null; done
+  ip link delete "$BRIDGE" 2> /dev/null
+  for ctrl in /sys/fs/cgroup/*/; do rmdir "$ctrl${CGROUP#/}" 2> /dev/null; done
+  rmdir "/sys/fs/cgroup${CGROUP}" 2> /dev/null
+  rm -rf "$WORK"
+  exit $rc
+}
+trap e2e_cleanup EXIT
+
+# A CA, a server certificate for 127.0.0.1, and a client certificate.
+e2e_make_certs() {
+  local d=$WORK/tls who
+  mkdir -p "$d"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=gantry-e2e-ca" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" 2> /dev/null
+  for who in server client; do
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=gantry-$who" \
+      -keyout "$d/$who.key" -out "$d/$who.csr" 2> /dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/$who.ext"
+    openssl x509 -req -in "$d/$who.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+      -days 1 -extfile "$d/$who.ext" -out "$d/$who.pem" 2> /dev/null
+  done
+}
+
+# N network namespaces ("nodes") on a bridge; node i has address SUBNET.(10+i).
+e2e_make_nodes() {
+  local n=$1 i ns
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$SUBNET.1/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  for i in $(seq 1 "$n"); do
+    ns=gantry-e2e-$TAG-$i
+    ip netns add "$ns"
+    NETNS+=("$ns")
+    ip link add "gv${TAG}h$i" type veth peer name "gv${TAG}c$i"
+    ip link set "gv${TAG}c$i" netns "$ns"
+    ip link set "gv${TAG}h$i" master "$BRIDGE"
+    ip link set "gv${TAG}h$i" up
+    ip -n "$ns" addr add "$SUBNET.$((10 + i))/24" dev "gv${TAG}c$i"
+    ip -n "$ns" link set "gv${TAG}c$i" up
+    ip -n "$ns" link set lo up
+  done
+}
+
+ctl() {
+  "$BIN/gantryctl" --server "127.0.0.1:$PORT" --tls-ca "$WORK/tls/ca.pem" \
+    --tls-cert "$WORK/tls/client.pem" --tls-key "$WORK/tls/client.key" "$@"
+}
+
+# Starts (or, with the same flags, restarts) the control plane with mutual TLS.
+e2e_start_cp() {
+  (($# > 0)) && CP_ARGS=("$@")
+  "$BIN/gantry-controlplane" --listen "127.0.0.1:$PORT" --data-dir "$WORK/cp" \
+    --tls-cert "$WORK/tls/server.pem" --tls-key "$WORK/tls/server.key" \
+    --tls-ca "$WORK/tls/ca.pem" --heartbeat-interval 1s "${CP_ARGS[@]}" >> "$WORK/cp.log" 2>&1 &
+  CP_PID=$!
+  cp_up() { ctl get nodes > /dev/null 2>&1; }
+  gantry_wait_for 20 cp_up || fail "control plane did not come up"
+}
+
+# e2e_start_agent I ZONE [FLAGS...]: node-I in namespace I; a restart with
+# no flags reuses the first start's flags.
+e2e_start_agent() {
+  local i=$1 zone=$2
+  shift 2
+  (($# > 0)) && AGENT_ARGS[$i]="$*"
+  # shellcheck disable=SC2086
+  "$BIN/gantry-agent" --controlplane "127.0.0.1:$PORT" --node-name "node-$i" --zone "$zone" \
+    --address "$SUBNET.$((10 + i))" --netns "/var/run/netns/${NETNS[$((i - 1))]}" \
+    --containerd-socket "$CONTAINERD_SOCK" --cgroup-parent "$CGROUP" \
+    --data-dir "$WORK/agent$i" --cpu 1 --memory 512Mi --port-range 20000-20100 \
+    --tls-ca "$WORK/tls/ca.pem" --tls-cert "$WORK/tls/client.pem" \
+    --tls-key "$WORK/tls/client.key" ${AGENT_ARGS[$i]:-} >> "$WORK/agent$i.log" 2>&1 &
+  AGENT_PIDS[$i]=$!
+}
+
+tasks_json() { ctl get tasks "$@" -o json; }
+running_count() { tasks_json | jq '[.tasks[]? | select(.lastStatus == "RUNNING")] | length'; }
+have_running() { [[ $(running_count) == "$1" ]]; }
+connected_nodes() { ctl get nodes -o json | jq '[.nodes[]? | select(.connected)] | length'; }
+have_connected() { [[ $(connected_nodes) == "$1" ]]; }
+
+# check_http N [SERVICE]: every RUNNING task answers HTTP with "hello ...".
+check_http() {
+  local expected=$1 service=${2:-} n=0 addr body
+  local filter=()
+  [[ -n $service ]] && filter=(--service "$service")
+  for addr in $(tasks_json "${filter[@]}" | jq -r '.tasks[] | select(.lastStatus == "RUNNING") | .ports[0] | "\(.hostAddress):\(.hostPort)"'); do
+    body=$(curl -sf --max-time 5 "http://$addr/") || fail "no HTTP answer from task at $addr"
+    [[ $body == hello* ]] || fail "unexpected answer from $addr: $body"
+    n=$((n + 1))
+  done
+  ((n == expected)) || fail "expected $expected tasks answering HTTP, got $n"
+}

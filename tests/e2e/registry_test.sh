@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# End-to-end test of image distribution with Debian's docker-registry (basic
+# authentication) and real containerd: three nodes (each agent in its own
+# containerd namespace, so each pulls for itself) run a service by tag; the
+# control plane pins one digest per deployment; a redeploy to a new tag
+# moves every task to the new digest; the unused image is garbage collected
+# while the used one stays; a reference that does not exist fails with the
+# registry's words; a pull started while the registry is down succeeds once
+# it is back.
+#
+# usage: registry_test.sh BIN_DIR
+set -euo pipefail
+BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+for tool in docker-registry skopeo htpasswd; do
+  command -v "$tool" > /dev/null || fail "$tool is missing; run deploy/install-deps.sh"
+done
+
+e2e_make_certs
+PORT=$(gantry_free_port)
+REG_PORT=$(gantry_free_port)
+REG=127.0.0.1:$REG_PORT
+gantry_start_containerd "$WORK/containerd"
+gantry_start_registry "$WORK/registry" "$REG_PORT" ci s3cret
+for v in 1 2 3; do
+  "$ROOT/deploy/images/build-busybox-image.sh" "$WORK/web$v.tar" "$REG/demo/web:$v" \
+    "hello from v$v" > /dev/null
+  gantry_push_image "$WORK/web$v.tar" "$REG/demo/web:$v" ci:s3cret
+done
+digest_of() {
+  curl -sfI -u ci:s3cret -H "Accept: application/vnd.oci.image.manifest.v1+json" \
+    "http://$REG/v2/demo/web/manifests/$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}'
+}
+D1=$(digest_of 1)
+D2=$(digest_of 2)
+[[ -n $D1 && -n $D2 && $D1 != "$D2" ]] || fail "could not read the pushed digests"
+log "registry on $REG (basic auth) holds demo/web:1 $D1 and :2 $D2"
+
+# Credentials live in a file; the registries section serves control plane and agents.
+echo s3cret > "$WORK/registry-password"
+cat > "$WORK/registries.yaml" <<YAML
+registries:
+  $REG: {insecure: true, username: ci, passwordFile: $WORK/registry-password}
+YAML
+e2e_make_nodes 3
+e2e_start_cp --registry-config "$WORK/registries.yaml"
+zones=(a b c)
+for i in 1 2 3; do
+  e2e_start_agent "$i" "${zones[$((i - 1))]}" --config "$WORK/registries.yaml" \
+    --containerd-namespace "node-$i" --image-gc-unused-after 3s --image-gc-keep 0 \
+    --image-gc-interval 1s --image-pull-timeout 2m
+done
+gantry_wait_for 30 have_connected 3 || fail "agents did not register"
+if grep -q s3cret "$WORK"/*.log; then fail "a log contains the registry password"; fi
+
+node_images() { ctr --address "$CONTAINERD_SOCK" -n "node-$1" images list -q; }
+service_yaml() {  # service image desired [extra container lines]
+  cat <<YAML
+kind: TaskDefinition
+family: $1
+containers:
+  - name: httpd
+    image: $2
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; httpd -f -p \$GANTRY_PORT_HTTP -h /www & wait"]
+    cpu: 100m
+    memory: 32Mi
+    stopTimeout: 5s
+    portMappings: [{name: http, containerPort: 0, hostPort: 0}]
+${4:-}
+---
+kind: Service
+name: $1
+taskDefinition: $1
+desiredCount: $3
+YAML
+}
+answers() {  # service expected-body count
+  local n=0 addr
+  for addr in $(tasks_json --service "$1" | jq -r '.tasks[] | select(.lastStatus == "RUNNING") | .ports[0] | "\(.hostAddress):\(.hostPort)"'); do
+    [[ $(curl -sf --max-time 5 "http://$addr/") == "$2" ]] && n=$((n + 1))
+  done
+  ((n == $3))
+}
+digests_are() {  # service digest count: RUNNING tasks all run `digest`
+  local got
+  got=$(tasks_json --service "$1" | jq -r --arg d "$2" '[.tasks[] | select(.lastStatus == "RUNNING" and .containers[0].imageDigest == $d)] | length')
+  [[ $got == "$3" ]]
+}
+
+# --- Deploy by tag on three nodes: each node pulls; one digest for all.
+service_yaml web "$REG/demo/web:1" 3 > "$WORK/web.yaml"
+ctl apply -f "$WORK/web.yaml"
+gantry_wait_for 90 have_running 3 || fail "web:1 did not reach three RUNNING tasks"
+digests_are web "$D1" 3 || fail "tasks do not all run the pinned digest $D1"
+gantry_wait_for 10 answers web "hello from v1" 3 || fail "tasks do not serve v1"
+for i in 1 2 3; do
+  node_images "$i" | grep -qx "$REG/demo/web@$D1" || fail "node-$i did not pull $D1"
+done
+ctl describe service web | grep -q "pinned to $D1" || fail "describe service does not show the pin"
+task=$(tasks_json --service web | jq -r '.tasks[0].id')
+ctl describe task "${task:0:12}" | grep "$REG/demo/web:1" | grep -q "$D1" ||
+  fail "describe task does not show reference and digest"
+images_reported() { ctl get images --node node-2 | grep -q "$REG/demo/web@${D1:0:19}"; }
+gantry_wait_for 40 images_reported || fail "gantryctl get images does not list node-2's image"
+log "three nodes pulled web:1; every task runs $D1"
+
+# --- Redeploy with a new tag: all tasks move to the new digest.
+service_yaml web "$REG/demo/web:2" 3 > "$WORK/web.yaml"
+ctl apply -f "$WORK/web.yaml"
+new_running() { digests_are web "$D2" 3 && have_running 3; }
+gantry_wait_for 90 new_running || fail "web:2 did not replace web:1"
+gantry_wait_for 10 answers web "hello from v2" 3 || fail "tasks do not serve v2"
+log "redeploy moved every task to $D2"
+
+# --- Garbage collection: the unused image goes, the used one stays.
+gc_done() {
+  for i in 1 2 3; do
+    node_images "$i" | grep -qx "$REG/demo/web@$D1" && return 1
+    node_images "$i" | grep -qx "$REG/demo/web@$D2" || return 1
+  done
+  return 0
+}
+gantry_wait_for 60 gc_done || fail "image gc did not remove $D1 and keep $D2: $(node_images 1 | tr '\n' ' ')"
+log "image gc removed the unused image and kept the used one"
+
+# --- A reference that does not exist: the registry's words reach the user.
+service_yaml ghost "$REG/demo/web:9" 1 "    pinDigest: false" > "$WORK/ghost.yaml"
+ctl apply -f "$WORK/ghost.yaml"
+ghost_failed() {
+  ctl get tasks -a --service ghost -o json | jq -r '.tasks[]?.stoppedReason' |
+    grep -q "CannotPullContainerError: pull $REG/demo/web:9: manifest unknown"
+}
+gantry_wait_for 60 ghost_failed || fail "a missing image did not fail its task with the registry's answer"
+ctl delete service ghost --wait > /dev/null
+service_yaml pinned-ghost "$REG/demo/web:9" 1 > "$WORK/pinned-ghost.yaml"
+ctl apply -f "$WORK/pinned-ghost.yaml"
+pin_failed() { ctl describe service pinned-ghost | grep -q "cannot pin the image.*manifest unknown"; }
+gantry_wait_for 30 pin_failed || fail "an unresolvable tag was not explained in the service's events"
+ctl delete service pinned-ghost --wait > /dev/null
+log "missing references fail with 'manifest unknown'"
+
+# --- The registry goes away during a pull and comes back: the pull succeeds.
+gantry_stop_registry "$WORK/registry"
+service_yaml web "$REG/demo/web:3" 3 "    pinDigest: false" > "$WORK/web.yaml"
+ctl apply -f "$WORK/web.yaml"
+retrying() { grep -q "pull $REG/demo/web:3: .*retrying" "$WORK"/agent*.log; }
+gantry_wait_for 30 retrying || fail "agents did not retry the pull"
+ghosts=$(ctl get tasks -a --service web -o json | jq '[.tasks[] | select((.stoppedReason // "") | test("CannotPull"))] | length')
+((ghosts == 0)) || fail "a pull failed for good while the registry was briefly away"
+gantry_start_registry "$WORK/registry" "$REG_PORT" ci s3cret
+v3_running() { answers web "hello from v3" 3; }
+gantry_wait_for 120 v3_running || fail "pulls did not recover when the registry came back"
+log "pulls retried until the registry came back"
+log "PASS"
