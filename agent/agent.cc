@@ -8,13 +8,12 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
     : runtime_(runtime), options_(std::move(options)) {
   registry_ = std::make_unique<registry::RegistryClient>(options_.registries);
   images_ = std::make_unique<ImageManager>(runtime_, registry_.get(), clock, options_.images);
-  reconciler_ = std::make_unique<Reconciler>(
-      runtime_, images_.get(), clock, options_.reconciler,
-      [this](const gantry::v1::TaskStatusReport& report) {
-        gantry::v1::AgentMessage msg;
-        *msg.mutable_status() = report;
-        session_->Send(msg);
-      });
+  reconciler_ = std::make_unique<Reconciler>(runtime_, images_.get(), clock, options_.reconciler,
+                                             [this](const gantry::v1::TaskStatusReport& report) {
+                                               gantry::v1::AgentMessage msg;
+                                               *msg.mutable_status() = report;
+                                               session_->Send(msg);
+                                             });
   reconciler_->SetImageSink([this](const gantry::v1::ImageReport& report) {
     gantry::v1::AgentMessage msg;
     *msg.mutable_images() = report;

@@ -62,8 +62,8 @@ class Reconciler {
   // it changes.
   using ImageSink = std::function<void(const gantry::v1::ImageReport&)>;
 
-  Reconciler(ContainerRuntime* runtime, ImageManager* images, const Clock* clock,
-             Options options, ReportSink sink);
+  Reconciler(ContainerRuntime* runtime, ImageManager* images, const Clock* clock, Options options,
+             ReportSink sink);
   void SetImageSink(ImageSink sink) { image_sink_ = std::move(sink); }
 
   // Loads persisted records and adopts the runtime's containers.

@@ -238,8 +238,7 @@ void DescribeTask(std::ostream& out, const Task& task, const std::vector<gantry:
   Table c({"NAME", "IMAGE", "DIGEST", "STATUS", "EXIT CODE", "REASON"});
   for (const auto& cs : task.containers()) {
     c.Add({cs.name(), cs.image(), cs.image_digest().empty() ? "-" : cs.image_digest(),
-           StatusName(cs.status()),
-           cs.exited() ? absl::StrCat(cs.exit_code()) : "-",
+           StatusName(cs.status()), cs.exited() ? absl::StrCat(cs.exit_code()) : "-",
            cs.reason().empty() ? "-" : cs.reason()});
   }
   c.Print(out, "  ");

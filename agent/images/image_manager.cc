@@ -175,8 +175,8 @@ void ImageManager::Finish(const std::string& image, const absl::Status& st) {
   }
   const std::string what = absl::StrCat("pull ", image, ": ", st.message());
   if (Transient(st) && now - p.first_attempt < options_.pull_timeout) {
-    const absl::Duration wait =
-        std::min(options_.retry_max, options_.retry_base * (int64_t{1} << std::min(p.attempts - 1, 20)));
+    const absl::Duration wait = std::min(
+        options_.retry_max, options_.retry_base * (int64_t{1} << std::min(p.attempts - 1, 20)));
     p.next_attempt = now + wait;
     p.error = what;
     spdlog::warn("{} (attempt {}; retrying in {})", what, p.attempts, absl::FormatDuration(wait));

@@ -97,9 +97,9 @@ class ImageManager {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Pull> pulls_;
-  std::map<std::string, absl::Time> pulled_at_;      // last successful pull
-  std::map<std::string, absl::Time> first_asked_;    // requester|image -> time
-  std::map<std::string, std::string> digests_;       // image -> digest
+  std::map<std::string, absl::Time> pulled_at_;    // last successful pull
+  std::map<std::string, absl::Time> first_asked_;  // requester|image -> time
+  std::map<std::string, std::string> digests_;     // image -> digest
   std::map<std::string, absl::Time> last_used_;
   absl::Time last_saved_ = absl::InfinitePast();
   int64_t generation_ = 0;

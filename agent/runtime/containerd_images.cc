@@ -123,7 +123,8 @@ absl::Status ContainerdRuntime::WriteContent(
   }
   ctrd::content::v1::UpdateResponse resp;
   auto ctx = Context(lease);
-  return Check(content_->Update(ctx.get(), req, &resp), absl::StrCat("label content ", desc.digest));
+  return Check(content_->Update(ctx.get(), req, &resp),
+               absl::StrCat("label content ", desc.digest));
 }
 
 absl::Status ContainerdRuntime::Unpack(const std::string& lease,
@@ -182,8 +183,10 @@ absl::Status ContainerdRuntime::Unpack(const std::string& lease,
     if (applied.applied().digest() != diff_ids[i]) {
       remove_key();
       return absl::DataLossError(absl::StrCat("layer ", layers[i].digest, " unpacks to ",
-                                              applied.applied().digest(), ", but the image "
-                                              "config says ", diff_ids[i]));
+                                              applied.applied().digest(),
+                                              ", but the image "
+                                              "config says ",
+                                              diff_ids[i]));
     }
     ctrd::snapshots::v1::CommitSnapshotRequest commit;
     commit.set_snapshotter(options_.snapshotter);
@@ -285,14 +288,13 @@ absl::Status ContainerdRuntime::PullImage(const registry::Reference& ref,
                                  }));
   }
   auto from_memory = [](const std::string& body) {
-    return [&body](const std::function<absl::Status(absl::string_view)>& sink) {
-      return sink(body);
-    };
+    return
+        [&body](const std::function<absl::Status(absl::string_view)>& sink) { return sink(body); };
   };
-  RETURN_IF_ERROR(WriteContent(
-      lease, manifest.config,
-      {{absl::StrCat("containerd.io/gc.ref.snapshot.", options_.snapshotter), chain}},
-      from_memory(config_body)));
+  RETURN_IF_ERROR(
+      WriteContent(lease, manifest.config,
+                   {{absl::StrCat("containerd.io/gc.ref.snapshot.", options_.snapshotter), chain}},
+                   from_memory(config_body)));
   std::map<std::string, std::string> manifest_labels = {
       {"containerd.io/gc.ref.content.config", manifest.config.digest}};
   for (size_t i = 0; i < manifest.layers.size(); ++i) {
@@ -306,8 +308,8 @@ absl::Status ContainerdRuntime::PullImage(const registry::Reference& ref,
   }
   RETURN_IF_ERROR(Unpack(lease, manifest.layers, config.diff_ids));
   RETURN_IF_ERROR(PutImage(ref.String(), root_desc));
-  spdlog::info("pulled {} ({}; {} of {} layer(s) fetched)", ref.String(), root_desc.digest,
-               fetched, manifest.layers.size());
+  spdlog::info("pulled {} ({}; {} of {} layer(s) fetched)", ref.String(), root_desc.digest, fetched,
+               manifest.layers.size());
   return absl::OkStatus();
 }
 

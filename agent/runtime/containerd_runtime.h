@@ -70,10 +70,11 @@ class ContainerdRuntime final : public ContainerRuntime {
   absl::Status CheckUnpacked(const std::string& image, const std::string& chain_id);
   // Pull steps (containerd_images.cc).
   absl::StatusOr<bool> HasContent(const std::string& digest, const std::string& lease);
-  absl::Status WriteContent(const std::string& lease, const registry::Descriptor& desc,
-                            const std::map<std::string, std::string>& labels,
-                            const std::function<absl::Status(
-                                const std::function<absl::Status(absl::string_view)>&)>& producer);
+  absl::Status WriteContent(
+      const std::string& lease, const registry::Descriptor& desc,
+      const std::map<std::string, std::string>& labels,
+      const std::function<absl::Status(const std::function<absl::Status(absl::string_view)>&)>&
+          producer);
   absl::Status Unpack(const std::string& lease, const std::vector<registry::Descriptor>& layers,
                       const std::vector<std::string>& diff_ids);
   absl::Status PutImage(const std::string& name, const registry::Descriptor& target);

@@ -19,8 +19,8 @@ bool IsManifestType(const std::string& t) { return t == kOciManifest || t == kDo
 namespace {
 
 absl::StatusOr<Descriptor> ParseDescriptor(const json& j, absl::string_view where) {
-  if (!j.is_object() || !j.contains("digest") || !j["digest"].is_string() ||
-      !j.contains("size") || !j["size"].is_number_integer()) {
+  if (!j.is_object() || !j.contains("digest") || !j["digest"].is_string() || !j.contains("size") ||
+      !j["size"].is_number_integer()) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": descriptor without digest or size"));
   }
   Descriptor d;
@@ -100,8 +100,7 @@ absl::StatusOr<Descriptor> SelectPlatform(const std::vector<Descriptor>& entries
     seen.push_back(absl::StrCat(d.os, "/", d.architecture));
   }
   return absl::NotFoundError(absl::StrCat("no ", os, "/", arch, " image in the index (it has ",
-                                          seen.empty() ? "none" : absl::StrJoin(seen, ", "),
-                                          ")"));
+                                          seen.empty() ? "none" : absl::StrJoin(seen, ", "), ")"));
 }
 
 }  // namespace gantry::registry

@@ -13,8 +13,7 @@ namespace gantry::registry {
 
 inline constexpr char kOciIndex[] = "application/vnd.oci.image.index.v1+json";
 inline constexpr char kOciManifest[] = "application/vnd.oci.image.manifest.v1+json";
-inline constexpr char kDockerList[] =
-    "application/vnd.docker.distribution.manifest.list.v2+json";
+inline constexpr char kDockerList[] = "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr char kDockerManifest[] = "application/vnd.docker.distribution.manifest.v2+json";
 
 // What the manifest endpoint is asked to return, in order of preference.

@@ -36,8 +36,8 @@ class Sha256 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_DigestFinal_ex(ctx_, md, &len);
-    return absl::StrCat("sha256:", absl::BytesToHexString(absl::string_view(
-                                       reinterpret_cast<const char*>(md), len)));
+    return absl::StrCat("sha256:", absl::BytesToHexString(
+                                       absl::string_view(reinterpret_cast<const char*>(md), len)));
   }
 
  private:
@@ -106,9 +106,7 @@ absl::Status RegistryError(long code, const std::string& body) {
   return absl::InvalidArgumentError(message);
 }
 
-RegistryClient::RegistryClient(RegistryConfig config) : config_(std::move(config)) {
-  GlobalInit();
-}
+RegistryClient::RegistryClient(RegistryConfig config) : config_(std::move(config)) { GlobalInit(); }
 
 const RegistryHostConfig& RegistryClient::HostConfig(const std::string& registry) const {
   static const RegistryHostConfig kDefault;
@@ -122,9 +120,11 @@ std::string RegistryClient::AuthorizationFor(const Reference& ref) {
   return it == authorization_.end() ? "" : it->second;
 }
 
-absl::StatusOr<RegistryClient::Response> RegistryClient::Perform(
-    const std::string& url, const std::string& method, const std::string& accept,
-    const std::string& authorization, const Sink* sink, bool bounded) {
+absl::StatusOr<RegistryClient::Response> RegistryClient::Perform(const std::string& url,
+                                                                 const std::string& method,
+                                                                 const std::string& accept,
+                                                                 const std::string& authorization,
+                                                                 const Sink* sink, bool bounded) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return absl::InternalError("libcurl: cannot create a handle");
   Transfer t;
@@ -172,15 +172,16 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Perform(
 absl::Status RegistryClient::Authenticate(const Reference& ref, const std::string& header) {
   const RegistryHostConfig& host = HostConfig(ref.registry);
   auto challenge = ParseChallenge(header);
-  if (!challenge.ok()) return absl::PermissionDeniedError(std::string(challenge.status().message()));
+  if (!challenge.ok())
+    return absl::PermissionDeniedError(std::string(challenge.status().message()));
   const bool has_credentials = !host.username.empty();
   const std::string basic =
       "Basic " + absl::Base64Escape(absl::StrCat(host.username, ":", host.password));
   if (challenge->scheme == "basic") {
     if (!has_credentials) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "the registry requires credentials; add a username and password for ", ref.registry,
-          " to the registries section of the configuration"));
+      return absl::PermissionDeniedError(
+          absl::StrCat("the registry requires credentials; add a username and password for ",
+                       ref.registry, " to the registries section of the configuration"));
     }
     std::lock_guard<std::mutex> lock(mu_);
     authorization_[ref.registry] = basic;
@@ -223,11 +224,13 @@ absl::Status RegistryClient::Authenticate(const Reference& ref, const std::strin
   return absl::OkStatus();
 }
 
-absl::StatusOr<RegistryClient::Response> RegistryClient::Request(
-    const Reference& ref, const std::string& method, const std::string& path,
-    const std::string& accept, const Sink* sink, bool bounded) {
-  const std::string url = absl::StrCat(HostConfig(ref.registry).insecure ? "http" : "https",
-                                       "://", ref.ApiHost(), "/v2/", ref.repository, "/", path);
+absl::StatusOr<RegistryClient::Response> RegistryClient::Request(const Reference& ref,
+                                                                 const std::string& method,
+                                                                 const std::string& path,
+                                                                 const std::string& accept,
+                                                                 const Sink* sink, bool bounded) {
+  const std::string url = absl::StrCat(HostConfig(ref.registry).insecure ? "http" : "https", "://",
+                                       ref.ApiHost(), "/v2/", ref.repository, "/", path);
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto resp = Perform(url, method, accept, AuthorizationFor(ref), sink, bounded);
     if (!resp.ok()) return resp;
@@ -239,8 +242,7 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Request(
   return absl::InternalError("unreachable");
 }
 
-absl::StatusOr<RegistryClient::ManifestResponse> RegistryClient::GetManifest(
-    const Reference& ref) {
+absl::StatusOr<RegistryClient::ManifestResponse> RegistryClient::GetManifest(const Reference& ref) {
   auto resp = Request(ref, "GET", absl::StrCat("manifests/", ref.ManifestRef()),
                       ManifestAcceptHeader(), nullptr, /*bounded=*/true);
   if (!resp.ok()) return resp.status();
@@ -253,8 +255,8 @@ absl::StatusOr<RegistryClient::ManifestResponse> RegistryClient::GetManifest(
   sha.Update(out.body);
   out.digest = sha.Digest();
   if (!ref.digest.empty() && out.digest != ref.digest) {
-    return absl::DataLossError(absl::StrCat("manifest ", ref.digest,
-                                            " does not match its digest (got ", out.digest, ")"));
+    return absl::DataLossError(
+        absl::StrCat("manifest ", ref.digest, " does not match its digest (got ", out.digest, ")"));
   }
   return out;
 }
@@ -273,8 +275,8 @@ absl::Status RegistryClient::FetchBlob(const Reference& ref, const Descriptor& b
   Sink verify = [&](absl::string_view chunk) {
     received += static_cast<int64_t>(chunk.size());
     if (received > blob.size) {
-      return absl::DataLossError(absl::StrCat("blob ", blob.digest, " is larger than its ",
-                                              blob.size, " bytes"));
+      return absl::DataLossError(
+          absl::StrCat("blob ", blob.digest, " is larger than its ", blob.size, " bytes"));
     }
     sha.Update(chunk);
     return sink(chunk);
@@ -284,8 +286,8 @@ absl::Status RegistryClient::FetchBlob(const Reference& ref, const Descriptor& b
   if (!resp.ok()) return resp.status();
   if (resp->code != 200) return RegistryError(resp->code, resp->body);
   if (received != blob.size) {
-    return absl::DataLossError(absl::StrCat("blob ", blob.digest, " was truncated: got ",
-                                            received, " of ", blob.size, " bytes"));
+    return absl::DataLossError(absl::StrCat("blob ", blob.digest, " was truncated: got ", received,
+                                            " of ", blob.size, " bytes"));
   }
   const std::string got = sha.Digest();
   if (got != blob.digest) {

@@ -26,7 +26,8 @@ absl::Status ParseRegistries(const YAML::Node& node, const std::string& source,
         if (key == "insecure") {
           const std::string v = absl::AsciiStrToLower(value);
           if (v != "true" && v != "false") {
-            return absl::InvalidArgumentError(absl::StrCat(where, ".insecure: expected true or false"));
+            return absl::InvalidArgumentError(
+                absl::StrCat(where, ".insecure: expected true or false"));
           }
           h.insecure = v == "true";
         } else if (key == "username") {
@@ -38,15 +39,14 @@ absl::Status ParseRegistries(const YAML::Node& node, const std::string& source,
           if (!secret.ok()) return secret.status();
           h.password = std::string(absl::StripTrailingAsciiWhitespace(*secret));
         } else {
-          return absl::InvalidArgumentError(absl::StrCat(
-              where, ": unknown setting \"", key,
-              "\" (expected insecure, username, password or passwordFile)"));
+          return absl::InvalidArgumentError(
+              absl::StrCat(where, ": unknown setting \"", key,
+                           "\" (expected insecure, username, password or passwordFile)"));
         }
       }
     }
     if (h.username.empty() != h.password.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": username and password go together"));
+      return absl::InvalidArgumentError(absl::StrCat(where, ": username and password go together"));
     }
     config.hosts[host] = h;
   }

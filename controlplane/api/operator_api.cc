@@ -328,8 +328,8 @@ namespace gantry::api {
 absl::StatusOr<gantry::v1::ListImagesResponse> OperatorApi::ListImages(
     const gantry::v1::ListImagesRequest& request) {
   if (!request.node().empty() && !state_->GetNode(request.node())) {
-    return absl::NotFoundError(absl::StrCat("node ", request.node(),
-                                            " not found (list them with `gantryctl get nodes`)"));
+    return absl::NotFoundError(
+        absl::StrCat("node ", request.node(), " not found (list them with `gantryctl get nodes`)"));
   }
   gantry::v1::ListImagesResponse out;
   for (auto& i : nodes_->Images(request.node())) *out.add_images() = std::move(i);

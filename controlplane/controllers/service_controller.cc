@@ -283,10 +283,9 @@ absl::StatusOr<bool> ServiceController::PinImages(Service& service, const TaskDe
     if (resolver_ == nullptr || (c.has_pin_digest() && !c.pin_digest())) continue;
     auto digest = resolver_->Resolve(c.image());
     if (!digest.ok()) {
-      RecordFailure(service.name(),
-                    absl::StrCat("cannot pin the image of container ", c.name(), " of ",
-                                 service.resolved_task_definition(), ": ",
-                                 digest.status().message(), "; retrying"));
+      RecordFailure(service.name(), absl::StrCat("cannot pin the image of container ", c.name(),
+                                                 " of ", service.resolved_task_definition(), ": ",
+                                                 digest.status().message(), "; retrying"));
       RecheckAt(service.name(), clock_->Now() + absl::Seconds(5));
       return false;
     }
@@ -350,8 +349,7 @@ absl::Time ServiceController::BackoffUntil(const Service& service, const std::ve
   return until;
 }
 
-void ServiceController::RecordFailure(const std::string& service,
-                                               const std::string& message) {
+void ServiceController::RecordFailure(const std::string& service, const std::string& message) {
   const absl::Time now = clock_->Now();
   auto it = last_failure_.find(service);
   if (it != last_failure_.end() && it->second.first == message &&

@@ -23,7 +23,7 @@ namespace gantry::testing {
 
 struct HttpRequest {
   std::string method;
-  std::string path;  // with query
+  std::string path;                            // with query
   std::map<std::string, std::string> headers;  // lowercased names
 };
 
@@ -91,8 +91,9 @@ class FakeHttpServer {
       }
       requests_++;
       HttpResponse resp = handler_(req);
-      std::string out = absl::StrCat("HTTP/1.1 ", resp.code, " X\r\nContent-Length: ",
-                                     resp.body.size(), "\r\nConnection: close\r\n");
+      std::string out =
+          absl::StrCat("HTTP/1.1 ", resp.code, " X\r\nContent-Length: ", resp.body.size(),
+                       "\r\nConnection: close\r\n");
       for (const auto& [k, v] : resp.headers) out += absl::StrCat(k, ": ", v, "\r\n");
       out += "\r\n";
       out += req.method == "HEAD" ? "" : resp.body.substr(0, resp.truncate_to);

@@ -72,11 +72,12 @@ TEST(Challenge, BearerAndBasic) {
 }
 
 TEST(Manifest, SelectsLinuxAmd64FromAnIndex) {
-  const std::string index = R"({"schemaVersion":2,"manifests":[
+  const std::string index =
+      R"({"schemaVersion":2,"manifests":[
     {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:)" +
-                            std::string(64, 'b') + R"(","size":10,"platform":{"os":"linux","architecture":"arm64"}},
+      std::string(64, 'b') + R"(","size":10,"platform":{"os":"linux","architecture":"arm64"}},
     {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:)" +
-                            std::string(64, 'c') + R"(","size":11,"platform":{"os":"linux","architecture":"amd64"}}]})";
+      std::string(64, 'c') + R"(","size":11,"platform":{"os":"linux","architecture":"amd64"}}]})";
   EXPECT_EQ(DeclaredMediaType(index, ""), kOciIndex);
   auto entries = ParseIndex(index);
   ASSERT_TRUE(entries.ok());
@@ -89,9 +90,9 @@ TEST(Manifest, SelectsLinuxAmd64FromAnIndex) {
 }
 
 TEST(Manifest, ParsesOciAndDockerManifests) {
-  const std::string body = R"({"schemaVersion":2,"config":{"mediaType":"x","digest":")" +
-                           kDigest + R"(","size":3},"layers":[{"mediaType":"y","digest":")" +
-                           kDigest + R"(","size":5}]})";
+  const std::string body = R"({"schemaVersion":2,"config":{"mediaType":"x","digest":")" + kDigest +
+                           R"(","size":3},"layers":[{"mediaType":"y","digest":")" + kDigest +
+                           R"(","size":5}]})";
   auto m = ParseManifest(body, kDockerManifest);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->media_type, kDockerManifest);
@@ -174,7 +175,8 @@ class RegistryClientTest : public ::testing::Test {
     return *ParseReference(server_.address() + "/demo/web:" + tag);
   }
 
-  std::string manifest_ = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
+  std::string manifest_ =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"})";
   std::string blob_ = "layer bytes";
   size_t truncate_ = std::string::npos;
   int token_requests_ = 0;
@@ -248,7 +250,8 @@ TEST(RegistryClient, UnreachableRegistryIsUnavailable) {
 
 TEST(RegistryConfig, ParsesHostsAndRejectsUnknownKeys) {
   RegistryConfig config;
-  auto node = YAML::Load("127.0.0.1:5000: {insecure: true}\nreg.example.org: {username: u, password: p}\n");
+  auto node =
+      YAML::Load("127.0.0.1:5000: {insecure: true}\nreg.example.org: {username: u, password: p}\n");
   ASSERT_TRUE(ParseRegistries(node, "agent.yaml", config).ok());
   EXPECT_TRUE(config.hosts["127.0.0.1:5000"].insecure);
   EXPECT_EQ(config.hosts["reg.example.org"].username, "u");

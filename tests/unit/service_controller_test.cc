@@ -262,7 +262,8 @@ TEST_F(DigestPinningTest, EveryTaskOfADeploymentRunsTheSameDigest) {
 }
 
 TEST_F(DigestPinningTest, AnUnresolvableImagePlacesNothingAndSaysWhy) {
-  resolver_.failure = absl::UnavailableError("resolve example.org/demo/busybox:1: connection refused");
+  resolver_.failure =
+      absl::UnavailableError("resolve example.org/demo/busybox:1: connection refused");
   ASSERT_TRUE(ApplyWeb(2).ok());
   Reconcile();
   EXPECT_TRUE(Tasks().empty());

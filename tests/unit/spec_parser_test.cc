@@ -104,7 +104,8 @@ namespace {
 
 TEST(ParseSpecs, PullPolicyAndPinning) {
   std::string text = kWeb;
-  text.replace(text.find("    cpu: 100m"), 13, "    pullPolicy: always\n    pinDigest: false\n    cpu: 100m");
+  text.replace(text.find("    cpu: 100m"), 13,
+               "    pullPolicy: always\n    pinDigest: false\n    cpu: 100m");
   auto req = ParseSpecs(text, "web.yaml");
   ASSERT_TRUE(req.ok()) << req.status();
   EXPECT_EQ(req->task_definitions(0).containers(0).pull_policy(), "always");
