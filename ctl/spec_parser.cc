@@ -194,7 +194,9 @@ void ParseTaskDefinition(Doc& doc, const YAML::Node& n, gantry::v1::TaskDefiniti
 }
 
 void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
-  if (!CheckKeys(doc, n, "", {"kind", "name", "taskDefinition", "desiredCount", "placement"})) {
+  if (!CheckKeys(doc, n, "",
+                 {"kind", "name", "taskDefinition", "desiredCount", "placement",
+                  "zoneRebalancing"})) {
     return;
   }
   if (n["name"]) s.set_name(Scalar(doc, n["name"], "name"));
@@ -204,6 +206,9 @@ void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
   if (n["desiredCount"]) {
     s.set_desired_count(static_cast<int32_t>(
         Integer(doc, n["desiredCount"], "desiredCount", INT32_MIN, INT32_MAX)));
+  }
+  if (n["zoneRebalancing"]) {
+    s.set_zone_rebalancing(Bool(doc, n["zoneRebalancing"], "zoneRebalancing"));
   }
   if (const YAML::Node p = n["placement"]) {
     if (!CheckKeys(doc, p, "placement", {"strategy", "constraints"})) return;

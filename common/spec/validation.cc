@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/placement/policy.h"
 #include "common/quantity.h"
 #include "common/registry/reference.h"
 #include "common/time_util.h"
@@ -164,11 +165,11 @@ std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
     errors.push_back({"desiredCount", absl::StrCat("must be <= ", kMaxDesiredCount, ", got ",
                                                    service.desired_count())});
   }
-  const auto& placement = service.placement();
-  if (!placement.strategy().empty() || !placement.constraints().empty()) {
-    errors.push_back({"placement",
-                      "custom placement strategies and constraints are not available yet; "
-                      "leave placement out to spread tasks across zones, then nodes"});
+  if (auto policy = scheduler::PlacementPolicy::FromProto(service.placement()); !policy.ok()) {
+    // The message starts with the field path ("placement.strategy[0].type: ...").
+    const std::string message(policy.status().message());
+    const size_t colon = message.find(": ");
+    errors.push_back({message.substr(0, colon), message.substr(colon + 2)});
   }
   return errors;
 }

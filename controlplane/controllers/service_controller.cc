@@ -6,10 +6,17 @@
 #include "common/log.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
+#include "controlplane/controllers/task_batch.h"
 #include "controlplane/scheduler/placement.h"
+#include "common/placement/policy.h"
 #include "controlplane/state/keys.h"
 
 namespace gantry::controllers {
+
+namespace {
+// New tasks per store transaction.
+constexpr size_t kMaxBatch = 20000;
+}  // namespace
 
 using gantry::v1::Service;
 using gantry::v1::Task;
@@ -93,11 +100,7 @@ void ServiceController::Loop() {
       ReconcileAll();
       next_resync = absl::Now() + options_.resync_interval;
     } else {
-      for (const auto& name : batch) {
-        if (auto st = Reconcile(name); !st.ok()) {
-          spdlog::warn("reconcile service {}: {}", name, st.message());
-        }
-      }
+      ReconcileNames(batch);
     }
     lock.lock();
   }
@@ -108,14 +111,29 @@ void ServiceController::ReconcileAll() {
   for (const auto& s : state_->ListServices()) names.insert(s.name());
   // Tasks whose service record is gone still need stopping and collecting.
   for (const auto& t : state_->ListTasks({.include_stopped = true})) names.insert(t.service());
+  ReconcileNames(names);
+}
+
+void ServiceController::ReconcileNames(const std::set<std::string>& names) {
+  TaskBatch batch(state_, events_, clock_);
   for (const auto& name : names) {
-    if (auto st = Reconcile(name); !st.ok()) {
+    if (auto st = ReconcileInto(name, batch); !st.ok()) {
       spdlog::warn("reconcile service {}: {}", name, st.message());
     }
+    if (batch.size() >= kMaxBatch) {
+      if (auto st = batch.Flush(); !st.ok()) spdlog::warn("commit new tasks: {}", st.message());
+    }
   }
+  if (auto st = batch.Flush(); !st.ok()) spdlog::warn("commit new tasks: {}", st.message());
 }
 
 absl::Status ServiceController::Reconcile(const std::string& name) {
+  TaskBatch batch(state_, events_, clock_);
+  RETURN_IF_ERROR(ReconcileInto(name, batch));
+  return batch.Flush();
+}
+
+absl::Status ServiceController::ReconcileInto(const std::string& name, TaskBatch& batch) {
   const auto tasks = state_->ListTasks({.service = name, .include_stopped = true});
   CollectGarbage(tasks);
   const auto versioned = state_->GetService(name);
@@ -136,19 +154,38 @@ absl::Status ServiceController::Reconcile(const std::string& name) {
     return absl::FailedPreconditionError(absl::StrCat(
         "service ", name, " runs ", service.resolved_task_definition(), ", which does not exist"));
   }
+  auto policy = scheduler::PlacementPolicy::FromProto(service.placement());
+  if (!policy.ok()) {
+    RecordFailure(name, absl::StrCat("invalid placement: ", policy.status().message()));
+    return absl::OkStatus();
+  }
   ASSIGN_OR_RETURN(bool pinned, PinImages(service, *td));
   if (!pinned) return absl::OkStatus();
 
+  // Current tasks serve the service; leaving ones (older revision, on a
+  // draining node, evicted for rebalancing) keep running until enough
+  // current ones run in their place.
   std::vector<scheduler::StopCandidate> current;
-  std::vector<scheduler::StopCandidate> old;
+  std::vector<scheduler::StopCandidate> leaving;
+  std::map<std::string, std::string> leave_reason;
   int running_current = 0;
   for (const auto& t : live) {
     scheduler::StopCandidate c{t.id(), t.node(), t.zone(), t.last_status() == Task::RUNNING};
-    if (t.task_definition() == service.resolved_task_definition()) {
+    const auto node = state_->GetNode(t.node());
+    std::string why;
+    if (t.task_definition() != service.resolved_task_definition()) {
+      why = absl::StrCat("Replaced by ", service.resolved_task_definition());
+    } else if (node && node->value.status() == gantry::v1::Node::DRAINING) {
+      why = absl::StrCat("Node ", t.node(), " is DRAINING");
+    } else if (!t.evicted_reason().empty()) {
+      why = t.evicted_reason();
+    }
+    if (!why.empty()) {
+      leave_reason[t.id()] = why;
+      leaving.push_back(std::move(c));
+    } else {
       running_current += c.running ? 1 : 0;
       current.push_back(std::move(c));
-    } else {
-      old.push_back(std::move(c));
     }
   }
 
@@ -159,19 +196,80 @@ absl::Status ServiceController::Reconcile(const std::string& name) {
     if (until > clock_->Now()) {
       RecheckAt(name, until);
     } else {
-      RETURN_IF_ERROR(PlaceTasks(service, *td, desired - have));
+      auto [result, request] = batch.Place(service, *td, *policy, desired - have);
+      if (result.unplaced > 0) {
+        RecordFailure(name, result.Explain(request, state_->ListNodes().size()));
+      } else {
+        last_failure_.erase(name);
+      }
     }
   } else if (have > desired) {
     RETURN_IF_ERROR(StopTasks(scheduler::ChooseTasksToStop(current, have - desired),
                               absl::StrCat("Scaled in to ", desired)));
   }
-  // Old-revision tasks leave only as current ones run in their place.
-  const int keep_old = std::max(0, desired - running_current);
-  if (static_cast<int>(old.size()) > keep_old) {
-    RETURN_IF_ERROR(
-        StopTasks(scheduler::ChooseTasksToStop(old, static_cast<int>(old.size()) - keep_old),
-                  absl::StrCat("Replaced by ", service.resolved_task_definition())));
+  const int keep_leaving = std::max(0, desired - running_current);
+  if (static_cast<int>(leaving.size()) > keep_leaving) {
+    for (const auto& id : scheduler::ChooseTasksToStop(
+             leaving, static_cast<int>(leaving.size()) - keep_leaving)) {
+      RETURN_IF_ERROR(StopTasks({id}, leave_reason[id]));
+    }
   }
+  if (leaving.empty() && have == desired && running_current == desired) {
+    RETURN_IF_ERROR(Rebalance(service, *td, *policy, live, batch));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServiceController::Rebalance(const Service& service, const TaskDefinition& td,
+                                          const scheduler::PlacementPolicy& policy,
+                                          const std::vector<Task>& live, TaskBatch& batch) {
+  if (service.has_zone_rebalancing() && !service.zone_rebalancing()) return absl::OkStatus();
+  if (policy.strategies.empty() ||
+      policy.strategies[0].kind != scheduler::Strategy::Kind::kSpread ||
+      policy.strategies[0].field != scheduler::Strategy::Field::kZone) {
+    return absl::OkStatus();  // only a zone spread asks for even zones
+  }
+  // Every zone where the service could run counts, with its tasks.
+  std::map<std::string, int> zone_tasks;
+  state_->WithPlacementView(service.name(), [&](const scheduler::NodeTable& table,
+                                                const scheduler::ServiceLoad&) {
+    for (const auto& n : table.nodes()) {
+      if (scheduler::StaticReject(n, policy).empty()) zone_tasks[n.zone];
+    }
+  });
+  std::vector<scheduler::StopCandidate> candidates;
+  for (const auto& t : live) {
+    if (!zone_tasks.contains(t.zone())) continue;
+    zone_tasks[t.zone()]++;
+    candidates.push_back({t.id(), t.node(), t.zone(), true});
+  }
+  const auto move = scheduler::PlanRebalance(zone_tasks);
+  if (!move) return absl::OkStatus();
+  std::vector<scheduler::StopCandidate> in_from;
+  for (const auto& c : candidates) {
+    if (c.zone == move->from_zone) in_from.push_back(c);
+  }
+  const auto victims = scheduler::ChooseTasksToStop(in_from, 1);
+  if (victims.empty()) return absl::OkStatus();
+  // The replacement must land in the emptiest zone, or the move is moot.
+  auto [result, request] = batch.Place(service, td, policy, 1, move->to_zone);
+  if (result.placed.empty()) {
+    RecordFailure(service.name(),
+                  absl::StrCat("zone rebalancing: ",
+                               result.Explain(request, state_->ListNodes().size())));
+    return absl::OkStatus();
+  }
+  const std::string reason =
+      absl::StrCat("Zone rebalancing: ", move->from_zone, " has ", zone_tasks[move->from_zone],
+                   " tasks, ", move->to_zone, " has ", zone_tasks[move->to_zone]);
+  RETURN_IF_ERROR(state_->UpdateTask(victims[0], [&](Task& t) {
+    if (!t.evicted_reason().empty() || t.desired_status() != Task::RUNNING) return false;
+    t.set_evicted_reason(reason);
+    return true;
+  }));
+  events_->Record(service.name(), victims[0], "",
+                  absl::StrCat(reason, ": moving task ", victims[0].substr(0, 8), " to ",
+                               move->to_zone));
   return absl::OkStatus();
 }
 
@@ -195,83 +293,6 @@ absl::Status ServiceController::ReconcileDeleting(const Service& service,
   if (result->succeeded) {
     last_failure_.erase(service.name());
     events_->Record(service.name(), "", "", "service deleted: all its tasks have stopped");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ServiceController::PlaceTasks(const Service& service, const TaskDefinition& td,
-                                           int count) {
-  scheduler::PlacementRequest request;
-  request.service = service.name();
-  request.count = count;
-  for (const auto& c : td.containers()) {
-    request.cpu += c.cpu();
-    request.memory += c.memory();
-    for (const auto& pm : c.port_mappings()) {
-      if (pm.host_port() != 0) {
-        request.static_ports.push_back(pm.host_port());
-      } else {
-        request.dynamic_ports++;
-      }
-    }
-  }
-  auto nodes = state_->PlacementSnapshot(service.name());
-  const auto result = scheduler::Place(nodes, request);
-
-  if (!result.placed.empty()) {
-    const auto now = ToProtoTime(clock_->Now());
-    const std::string td_ref = absl::StrCat(td.family(), ":", td.revision());
-    store::TxnRequest txn;
-    std::map<std::string, int> per_node;
-    for (const auto& p : result.placed) {
-      Task task;
-      task.set_id(NewId());
-      task.set_service(service.name());
-      task.set_task_definition(td_ref);
-      task.set_node(p.node);
-      task.set_zone(p.zone);
-      task.set_desired_status(Task::RUNNING);
-      task.set_last_status(Task::PENDING);
-      *task.mutable_created_at() = now;
-      task.mutable_resources()->set_cpu(request.cpu);
-      task.mutable_resources()->set_memory(request.memory);
-      const auto node = state_->GetNode(p.node);
-      size_t dyn = 0;
-      for (const auto& c : td.containers()) {
-        auto* cs = task.add_containers();
-        cs->set_name(c.name());
-        cs->set_status(Task::PENDING);
-        cs->set_image(c.image());
-        for (const auto& pin : service.image_pins()) {
-          if (pin.container() == c.name()) cs->set_image_digest(pin.digest());
-        }
-        for (const auto& pm : c.port_mappings()) {
-          auto* b = task.add_ports();
-          b->set_name(pm.name());
-          b->set_host_port(pm.host_port() != 0 ? pm.host_port() : p.dynamic_ports[dyn++]);
-          b->set_container_port(b->host_port());
-          if (node) b->set_host_address(node->value.address());
-        }
-      }
-      per_node[p.node]++;
-      txn.compares.push_back({state::TaskKey(task.id()), 0});
-      txn.ops.push_back(store::Op::Put(state::TaskKey(task.id()), task.SerializeAsString()));
-    }
-    auto committed = state_->Commit(txn);
-    if (!committed.ok()) return committed.status();
-    std::map<std::string, int> per_zone;
-    for (const auto& p : result.placed) per_zone[p.zone]++;
-    std::vector<std::string> zones;
-    for (const auto& [zone, n] : per_zone) zones.push_back(absl::StrCat(zone, " ", n));
-    events_->Record(
-        service.name(), "", "",
-        absl::StrCat("placed ", result.placed.size(), " task(s) of ", td_ref, " on ",
-                     per_node.size(), " node(s); by zone: ", absl::StrJoin(zones, ", ")));
-  }
-  if (result.unplaced > 0) {
-    RecordFailure(service.name(), result.Explain(request, nodes.size()));
-  } else {
-    last_failure_.erase(service.name());
   }
   return absl::OkStatus();
 }

@@ -28,8 +28,10 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "controlplane/controllers/task_batch.h"
 #include "controlplane/events/event_log.h"
 #include "controlplane/images/image_resolver.h"
+#include "common/placement/policy.h"
 #include "controlplane/state/cluster_state.h"
 
 namespace gantry::controllers {
@@ -67,8 +69,14 @@ class ServiceController {
   void Loop();
   absl::Status ReconcileDeleting(const gantry::v1::Service& service,
                                  const std::vector<gantry::v1::Task>& tasks);
-  absl::Status PlaceTasks(const gantry::v1::Service& service, const gantry::v1::TaskDefinition& td,
-                          int count);
+  absl::Status ReconcileInto(const std::string& service, TaskBatch& batch);
+  void ReconcileNames(const std::set<std::string>& names);
+  // Moves one task toward an even spread over zones when nothing else is
+  // going on: a replacement in the emptiest zone, and the task it replaces
+  // marked to leave once the replacement runs.
+  absl::Status Rebalance(const gantry::v1::Service& service, const gantry::v1::TaskDefinition& td,
+                         const scheduler::PlacementPolicy& policy,
+                         const std::vector<gantry::v1::Task>& live, TaskBatch& batch);
   absl::Status StopTasks(const std::vector<std::string>& ids, const std::string& reason);
   void CollectGarbage(const std::vector<gantry::v1::Task>& tasks);
   // Records a failure event unless the same one was recorded recently.

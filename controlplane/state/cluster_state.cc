@@ -15,7 +15,16 @@ using gantry::v1::Service;
 using gantry::v1::Task;
 using gantry::v1::TaskDefinition;
 
-bool HoldsResources(const Task& task) { return task.last_status() != Task::STOPPED; }
+bool HoldsResources(const Task& task) {
+  return task.last_status() != Task::STOPPED && task.last_status() != Task::LOST;
+}
+
+std::string FailingCheck(const Node& node) {
+  for (const auto& c : node.checks()) {
+    if (!c.passed()) return absl::StrCat("failing ", c.name(), " check: ", c.message());
+  }
+  return "";
+}
 
 ClusterState::ClusterState(store::Store* store) : store_(store) {}
 
@@ -56,9 +65,9 @@ absl::Status ClusterState::Start() {
 
 void ClusterState::AddUsage(const Task& task, int sign) {
   if (!HoldsResources(task) || task.node().empty()) return;
-  NodeUsage& u = usage_[task.node()];
-  u.cpu += sign * task.resources().cpu();
-  u.memory += sign * task.resources().memory();
+  scheduler::NodeRecord& u = table_.Upsert(task.node());
+  u.cpu_allocated += sign * task.resources().cpu();
+  u.memory_allocated += sign * task.resources().memory();
   u.tasks += sign;
   for (const auto& p : task.ports()) {
     if ((u.ports[p.host_port()] += sign) <= 0) u.ports.erase(p.host_port());
@@ -119,6 +128,7 @@ void ClusterState::Apply(const std::vector<store::Event>& events, Change& change
       change.node_records = true;
       if (!put) {
         nodes_.erase(name);
+        table_.Remove(name);
         continue;
       }
       Node n;
@@ -126,6 +136,16 @@ void ClusterState::Apply(const std::vector<store::Event>& events, Change& change
         spdlog::error("state: cannot decode {}; ignoring it", key);
         continue;
       }
+      scheduler::NodeRecord& r = table_.Upsert(name);
+      r.zone = n.zone();
+      r.attributes = std::map<std::string, std::string>(n.attributes().begin(),
+                                                        n.attributes().end());
+      r.status = n.status();
+      r.unhealthy = FailingCheck(n);
+      r.cpu_capacity = n.capacity().cpu();
+      r.memory_capacity = n.capacity().memory();
+      r.port_range_start = n.port_range_start();
+      r.port_range_end = n.port_range_end();
       nodes_[name] = Versioned<Node>{std::move(n), rev};
     } else if (absl::StartsWith(key, kTaskDefPrefix)) {
       TaskDefinition td;
@@ -195,10 +215,11 @@ std::vector<Service> ClusterState::ListServices() const {
 
 Node ClusterState::WithUsage(const Node& node) const {
   Node out = node;
-  if (auto it = usage_.find(node.name()); it != usage_.end()) {
-    out.mutable_allocated()->set_cpu(it->second.cpu);
-    out.mutable_allocated()->set_memory(it->second.memory);
-    out.set_running_tasks(it->second.tasks);
+  if (auto i = table_.Find(node.name())) {
+    const auto& r = table_.nodes()[*i];
+    out.mutable_allocated()->set_cpu(r.cpu_allocated);
+    out.mutable_allocated()->set_memory(r.memory_allocated);
+    out.set_running_tasks(r.tasks);
   }
   return out;
 }
@@ -274,36 +295,20 @@ std::vector<Task> ClusterState::ListTasks(const TaskFilter& filter) const {
   return out;
 }
 
-std::vector<scheduler::NodeInfo> ClusterState::PlacementSnapshot(const std::string& service) const {
+void ClusterState::WithPlacementView(
+    const std::string& service,
+    const std::function<void(const scheduler::NodeTable&, const scheduler::ServiceLoad&)>& fn)
+    const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<scheduler::NodeInfo> out;
-  out.reserve(nodes_.size());
-  absl::flat_hash_map<std::string, int> per_node;
+  scheduler::ServiceLoad load;
   if (auto it = tasks_by_service_.find(service); it != tasks_by_service_.end()) {
     for (const auto& id : it->second) {
       const Task& t = tasks_.at(id).value;
-      if (HoldsResources(t) && t.desired_status() == Task::RUNNING) per_node[t.node()]++;
+      if (!HoldsResources(t) || t.desired_status() != Task::RUNNING) continue;
+      if (auto i = table_.Find(t.node())) load[*i]++;
     }
   }
-  for (const auto& [name, vn] : nodes_) {
-    const Node& n = vn.value;
-    scheduler::NodeInfo info;
-    info.name = name;
-    info.zone = n.zone();
-    info.status = n.status();
-    info.cpu_capacity = n.capacity().cpu();
-    info.memory_capacity = n.capacity().memory();
-    info.port_range_start = n.port_range_start();
-    info.port_range_end = n.port_range_end();
-    if (auto u = usage_.find(name); u != usage_.end()) {
-      info.cpu_allocated = u->second.cpu;
-      info.memory_allocated = u->second.memory;
-      for (const auto& [port, count] : u->second.ports) info.used_ports.insert(port);
-    }
-    if (auto c = per_node.find(name); c != per_node.end()) info.service_tasks = c->second;
-    out.push_back(std::move(info));
-  }
-  return out;
+  fn(table_, load);
 }
 
 absl::StatusOr<store::TxnResult> ClusterState::Commit(const store::TxnRequest& request) {

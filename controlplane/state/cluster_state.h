@@ -29,6 +29,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "controlplane/scheduler/node_table.h"
 #include "controlplane/scheduler/placement.h"
 #include "controlplane/store/store.h"
 #include "gantry/v1/types.pb.h"
@@ -50,6 +51,10 @@ struct Change {
 
 // True while a task holds cpu, memory and ports on its node.
 bool HoldsResources(const gantry::v1::Task& task);
+
+// Why a node fails its instance or storage check ("instance check: ..."),
+// or "" when it passes them.
+std::string FailingCheck(const gantry::v1::Node& node);
 
 class ClusterState {
  public:
@@ -92,9 +97,12 @@ class ClusterState {
   };
   std::vector<gantry::v1::Task> ListTasks(const TaskFilter& filter) const;
 
-  // Placement input for `service`: every node with its free resources and
-  // the number of the service's tasks holding resources there.
-  std::vector<scheduler::NodeInfo> PlacementSnapshot(const std::string& service) const;
+  // Runs `fn` under the state lock with the node table and the service's
+  // tasks per node (those holding resources), the placement core's input.
+  // `fn` must not call back into ClusterState.
+  void WithPlacementView(const std::string& service,
+                         const std::function<void(const scheduler::NodeTable&,
+                                                  const scheduler::ServiceLoad&)>& fn) const;
 
   // --- Writes.
   absl::StatusOr<store::TxnResult> Commit(const store::TxnRequest& request);
@@ -108,13 +116,6 @@ class ClusterState {
                           const std::function<bool(gantry::v1::Node&)>& mutate);
 
  private:
-  struct NodeUsage {
-    int64_t cpu = 0;
-    int64_t memory = 0;
-    int tasks = 0;
-    absl::flat_hash_map<uint32_t, int> ports;
-  };
-
   void Apply(const std::vector<store::Event>& events, Change& change);
   void ApplyTask(const std::string& id, const gantry::v1::Task* task, int64_t rev, Change& change);
   void AddUsage(const gantry::v1::Task& task, int sign);
@@ -134,7 +135,8 @@ class ClusterState {
   absl::flat_hash_map<std::string, Versioned<gantry::v1::Task>> tasks_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> tasks_by_service_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> tasks_by_node_;
-  absl::flat_hash_map<std::string, NodeUsage> usage_;
+  // Nodes with what is allocated on them, kept current with every change.
+  scheduler::NodeTable table_;
 
   std::mutex listeners_mu_;
   std::vector<Listener> listeners_;

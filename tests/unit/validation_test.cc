@@ -109,14 +109,24 @@ TEST(ValidateService, CountsAndReferences) {
   EXPECT_EQ(Fields(ValidateService(s)), "name|");
 }
 
-TEST(ValidateService, CustomPlacementIsRefusedClearly) {
+TEST(ValidateService, PlacementErrorsNameTheField) {
   Service s;
   s.set_name("web");
   s.set_task_definition("web");
-  s.mutable_placement()->add_strategy()->set_type("binpack");
+  s.mutable_placement()->add_strategy()->set_type("pack");
   auto errors = ValidateService(s);
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_EQ(errors[0].field, "placement");
+  EXPECT_EQ(errors[0].field, "placement.strategy[0].type");
+  s.clear_placement();
+  auto* c = s.mutable_placement()->add_constraints();
+  c->set_type("memberOf");
+  c->set_expression("zone in [a b]");
+  errors = ValidateService(s);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].field, "placement.constraints[0].expression");
+  EXPECT_EQ(errors[0].problem, "position 12: expected , or ] (found \"b\")");
+  c->set_expression("zone in [a, b]");
+  EXPECT_TRUE(ValidateService(s).empty());
 }
 
 TEST(ParseTaskDefinitionRef, FamilyAndRevision) {
