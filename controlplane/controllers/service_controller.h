@@ -64,12 +64,14 @@ class ServiceController {
 
   absl::Status Reconcile(const std::string& service);
   void ReconcileAll();
+  // One pass over `service` whose new tasks go into `batch` (committed by
+  // the caller with batch.Flush()); Reconcile() is this plus the flush.
+  absl::Status ReconcileInto(const std::string& service, TaskBatch& batch);
 
  private:
   void Loop();
   absl::Status ReconcileDeleting(const gantry::v1::Service& service,
                                  const std::vector<gantry::v1::Task>& tasks);
-  absl::Status ReconcileInto(const std::string& service, TaskBatch& batch);
   void ReconcileNames(const std::set<std::string>& names);
   // Moves one task toward an even spread over zones when nothing else is
   // going on: a replacement in the emptiest zone, and the task it replaces

@@ -11,13 +11,26 @@
 namespace gantry::store {
 namespace {
 
-// One prepared statement, finalized on scope exit.
+// A prepared statement from the store's cache, reset for reuse on scope
+// exit. Statements are compiled once per store, not once per call.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  Stmt(sqlite3* db, std::map<std::string, sqlite3_stmt*>& cache, const char* sql) : db_(db) {
+    auto it = cache.find(sql);
+    if (it != cache.end()) {
+      stmt_ = it->second;
+      rc_ = SQLITE_OK;
+    } else {
+      rc_ = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+      if (rc_ == SQLITE_OK) cache[sql] = stmt_;
+    }
   }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  ~Stmt() {
+    if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -106,7 +119,10 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const Options& op
 
 SqliteStore::SqliteStore(sqlite3* db, Options options) : db_(db), options_(std::move(options)) {}
 
-SqliteStore::~SqliteStore() { sqlite3_close(db_); }
+SqliteStore::~SqliteStore() {
+  for (auto& [sql, stmt] : stmts_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
 
 absl::Status SqliteStore::Exec(const char* sql) {
   char* err = nullptr;
@@ -143,7 +159,7 @@ absl::Status SqliteStore::Init() {
 }
 
 absl::StatusOr<int64_t> SqliteStore::LoadMeta(const char* name) {
-  Stmt stmt(db_, "SELECT value FROM meta WHERE name = ?1");
+  Stmt stmt(db_, stmts_, "SELECT value FROM meta WHERE name = ?1");
   if (auto st = stmt.status(); !st.ok()) return st;
   stmt.BindText(1, name);
   const int rc = stmt.Step();
@@ -154,7 +170,7 @@ absl::StatusOr<int64_t> SqliteStore::LoadMeta(const char* name) {
 
 absl::StatusOr<std::optional<KeyValue>> SqliteStore::Get(absl::string_view key) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt stmt(db_, "SELECT key, value, create_rev, mod_rev FROM kv WHERE key = ?1");
+  Stmt stmt(db_, stmts_, "SELECT key, value, create_rev, mod_rev FROM kv WHERE key = ?1");
   if (auto st = stmt.status(); !st.ok()) return st;
   stmt.BindBlob(1, key);
   const int rc = stmt.Step();
@@ -168,7 +184,7 @@ absl::StatusOr<std::optional<KeyValue>> SqliteStore::Get(absl::string_view key) 
 absl::StatusOr<RangeResult> SqliteStore::Range(absl::string_view prefix) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string end = PrefixEnd(prefix);
-  Stmt stmt(db_, end.empty()
+  Stmt stmt(db_, stmts_, end.empty()
                      ? "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 ORDER BY key"
                      : "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND key < "
                        "?2 ORDER BY key");
@@ -193,7 +209,7 @@ absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
   // Comparisons first, outside any write transaction: nobody else writes
   // while we hold mu_.
   for (const auto& cmp : request.compares) {
-    Stmt stmt(db_, "SELECT mod_rev FROM kv WHERE key = ?1");
+    Stmt stmt(db_, stmts_, "SELECT mod_rev FROM kv WHERE key = ?1");
     if (auto st = stmt.status(); !st.ok()) return st;
     stmt.BindBlob(1, cmp.key);
     const int rc = stmt.Step();
@@ -221,7 +237,7 @@ absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
     int64_t create_rev = rev;
     bool existed = false;
     {
-      Stmt get(db_, "SELECT create_rev FROM kv WHERE key = ?1");
+      Stmt get(db_, stmts_, "SELECT create_rev FROM kv WHERE key = ?1");
       if (auto st = get.status(); !st.ok()) return fail(st);
       get.BindBlob(1, op.key);
       const int rc = get.Step();
@@ -234,7 +250,7 @@ absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
     }
     if (op.type == Op::Type::kDelete && !existed) continue;
     if (op.type == Op::Type::kPut) {
-      Stmt put(db_,
+      Stmt put(db_, stmts_,
                "INSERT INTO kv (key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?4) "
                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev");
       if (auto st = put.status(); !st.ok()) return fail(st);
@@ -244,12 +260,12 @@ absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
       put.BindInt(4, rev);
       if (int rc = put.Step(); rc != SQLITE_DONE) return fail(put.StepError(rc));
     } else {
-      Stmt del(db_, "DELETE FROM kv WHERE key = ?1");
+      Stmt del(db_, stmts_, "DELETE FROM kv WHERE key = ?1");
       if (auto st = del.status(); !st.ok()) return fail(st);
       del.BindBlob(1, op.key);
       if (int rc = del.Step(); rc != SQLITE_DONE) return fail(del.StepError(rc));
     }
-    Stmt hist(db_,
+    Stmt hist(db_, stmts_,
               "INSERT INTO history (rev, seq, key, value, create_rev, deleted) "
               "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
     if (auto st = hist.status(); !st.ok()) return fail(st);
@@ -266,7 +282,7 @@ absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
               KeyValue{op.key, is_delete ? std::string() : op.value, create_rev, rev}});
   }
   {
-    Stmt meta(db_, "INSERT OR REPLACE INTO meta (name, value) VALUES ('revision', ?1)");
+    Stmt meta(db_, stmts_, "INSERT OR REPLACE INTO meta (name, value) VALUES ('revision', ?1)");
     if (auto st = meta.status(); !st.ok()) return fail(st);
     meta.BindInt(1, rev);
     if (int rc = meta.Step(); rc != SQLITE_DONE) return fail(meta.StepError(rc));
@@ -290,11 +306,11 @@ absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
 absl::Status SqliteStore::Compact() {
   const int64_t keep_after = revision_ - options_.history_revisions;
   if (keep_after <= compacted_) return absl::OkStatus();
-  Stmt del(db_, "DELETE FROM history WHERE rev <= ?1");
+  Stmt del(db_, stmts_, "DELETE FROM history WHERE rev <= ?1");
   if (auto st = del.status(); !st.ok()) return st;
   del.BindInt(1, keep_after);
   if (int rc = del.Step(); rc != SQLITE_DONE) return del.StepError(rc);
-  Stmt meta(db_, "INSERT OR REPLACE INTO meta (name, value) VALUES ('compacted', ?1)");
+  Stmt meta(db_, stmts_, "INSERT OR REPLACE INTO meta (name, value) VALUES ('compacted', ?1)");
   if (auto st = meta.status(); !st.ok()) return st;
   meta.BindInt(1, keep_after);
   if (int rc = meta.Step(); rc != SQLITE_DONE) return meta.StepError(rc);
@@ -325,7 +341,7 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> SqliteStore::Watch(absl::string_vie
   // Replay kept history after `after_revision`, grouped by revision.
   std::map<int64_t, std::vector<Event>> replay;
   {
-    Stmt stmt(db_,
+    Stmt stmt(db_, stmts_,
               "SELECT rev, key, value, create_rev, deleted FROM history WHERE rev > ?1 "
               "ORDER BY rev, seq");
     if (auto st = stmt.status(); !st.ok()) return st;

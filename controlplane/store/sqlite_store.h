@@ -7,11 +7,13 @@
 // anyway, and the control plane batches its writes.
 
 #include <list>
+#include <map>
 #include <mutex>
 
 #include "controlplane/store/store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace gantry::store {
 
@@ -54,6 +56,7 @@ class SqliteStore final : public Store {
   const Options options_;
 
   std::mutex mu_;  // guards db_ and everything below
+  std::map<std::string, sqlite3_stmt*> stmts_;  // prepared once, reused
   int64_t revision_ = 0;
   int64_t compacted_ = 0;  // history holds revisions > compacted_
   std::list<std::shared_ptr<Watcher>> watchers_;
