@@ -59,10 +59,17 @@ void Agent::Wake() {
 }
 
 void Agent::Loop() {
+  absl::Time next_check = absl::InfinitePast();
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     lock.unlock();
     reconciler_->Tick();
+    if (absl::Now() >= next_check) {
+      session_->SetChecks(JudgeChecks(
+          ReadChecks(runtime_, options_.reconciler.data_dir, options_.container_storage),
+          options_.thresholds));
+      next_check = absl::Now() + options_.check_interval;
+    }
     lock.lock();
     cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.tick_interval),
                  [&] { return stop_ || wake_; });

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "agent/checks/node_checks.h"
 #include "agent/images/image_manager.h"
 #include "agent/reconciler.h"
 #include "agent/runtime/container_runtime.h"
@@ -25,6 +26,10 @@ class Agent {
     ImageManager::Options images;
     registry::RegistryConfig registries;
     absl::Duration tick_interval = absl::Seconds(1);
+    // Status checks: container storage to watch and the thresholds.
+    std::string container_storage = "/var/lib/containerd";
+    CheckThresholds thresholds;
+    absl::Duration check_interval = absl::Seconds(10);
   };
 
   Agent(ContainerRuntime* runtime, const Clock* clock, Options options);

@@ -66,6 +66,18 @@ int main(int argc, char** argv) {
                  "remove images no task has used for this long (default 1h)");
   app.add_option("--image-gc-keep", flags.image_gc_keep,
                  "always keep this many most recently used images (default 5)");
+  std::string container_storage = "/var/lib/containerd";
+  app.add_option("--container-storage", container_storage,
+                 "containerd's root, watched by the storage check");
+  int min_memory = 5, max_pids = 90, min_disk = 10, min_inodes = 5;
+  app.add_option("--min-memory-available-percent", min_memory,
+                 "instance check fails below this share of available memory (default 5)");
+  app.add_option("--max-pid-usage-percent", max_pids,
+                 "instance check fails above this share of process ids in use (default 90)");
+  app.add_option("--min-disk-free-percent", min_disk,
+                 "storage check fails below this share of free space (default 10)");
+  app.add_option("--min-inodes-free-percent", min_inodes,
+                 "storage check fails below this share of free inodes (default 5)");
   std::string image_gc_interval = "1m";
   app.add_option("--image-gc-interval", image_gc_interval,
                  "how often unused images are looked for (default 1m)");
@@ -174,6 +186,11 @@ int main(int argc, char** argv) {
   options.images.unused_after = duration("--image-gc-unused-after", config.image_gc_unused_after);
   options.images.keep = image_keep;
   options.reconciler.image_gc_interval = duration("--image-gc-interval", image_gc_interval);
+  options.container_storage = container_storage;
+  options.thresholds.min_memory_available = min_memory / 100.0;
+  options.thresholds.max_pid_usage = max_pids / 100.0;
+  options.thresholds.min_disk_free = min_disk / 100.0;
+  options.thresholds.min_inodes_free = min_inodes / 100.0;
   options.registries = config.registries;
   options.session.controlplane = config.controlplane;
   options.session.tls = {config.tls_cert, config.tls_key, config.tls_ca, config.tls_server_name};

@@ -254,9 +254,18 @@ void Reconciler::Tick() {
     std::map<std::string, ContainerInfo> by_id;
     for (auto& info : *infos) by_id[info.id] = std::move(info);
     if (have_desired_) AdoptOrphans(by_id);
+    for (auto& [id, r] : records_) Refresh(r, by_id);
+    // Stops first: a node back from being DOWN ends its stale tasks before
+    // it starts anything new.
+    if (have_desired_) {
+      for (auto& [id, r] : records_) {
+        if (r.status != Task::PENDING) Advance(r);
+      }
+      for (auto& [id, r] : records_) {
+        if (r.status == Task::PENDING) Advance(r);
+      }
+    }
     for (auto& [id, r] : records_) {
-      Refresh(r, by_id);
-      if (have_desired_) Advance(r);
       if (r.status == Task::RUNNING) RotateLogs(r);
     }
   }

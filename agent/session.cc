@@ -42,6 +42,11 @@ void Session::Stop() {
   cv_.notify_all();
 }
 
+void Session::SetChecks(std::vector<gantry::v1::NodeCheck> checks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  checks_ = std::move(checks);
+}
+
 bool Session::connected() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stream_ != nullptr;
@@ -156,9 +161,10 @@ void Session::Heartbeats(absl::Duration interval) {
     cv_.wait_for(lock, absl::ToChronoNanoseconds(interval),
                  [&] { return stream_ == nullptr || stop_; });
     if (stream_ == nullptr || stop_) break;
-    lock.unlock();
     AgentMessage hb;
     *hb.mutable_heartbeat()->mutable_time() = ToProtoTime(absl::Now());
+    for (const auto& c : checks_) *hb.mutable_heartbeat()->add_checks() = c;
+    lock.unlock();
     Send(hb);
     lock.lock();
   }

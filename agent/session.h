@@ -42,6 +42,8 @@ class Session {
 
   // Drops the message when not connected: registration resends state.
   void Send(const gantry::v1::AgentMessage& message);
+  // The node checks every heartbeat carries from now on.
+  void SetChecks(std::vector<gantry::v1::NodeCheck> checks);
   bool connected() const;
 
  private:
@@ -60,6 +62,7 @@ class Session {
   grpc::ClientContext* context_ = nullptr;
   grpc::ClientReaderWriter<gantry::v1::AgentMessage, gantry::v1::ControlMessage>* stream_ = nullptr;
   std::mutex write_mu_;
+  std::vector<gantry::v1::NodeCheck> checks_;  // guarded by mu_
 };
 
 }  // namespace gantry::agent

@@ -311,6 +311,25 @@ int Commands::Delete(const std::string& kind, const std::string& name, bool wait
                    name, "`")));
 }
 
+int Commands::SetNodeStatus(const std::string& kind, const std::string& name, bool drain) {
+  if (Canonical(kind) != "node") {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat(drain ? "drain " : "activate ", kind, ": only nodes can be ",
+                     drain ? "drained" : "activated")));
+  }
+  SetNodeStatusRequest req;
+  req.set_name(name);
+  req.set_status(drain ? Node::DRAINING : Node::ACTIVE);
+  Node resp;
+  auto ctx = Context();
+  if (auto st = stub_->SetNodeStatus(ctx.get(), req, &resp); !st.ok()) {
+    return Fail(st, absl::StrCat(drain ? "drain node " : "activate node ", name));
+  }
+  if (format_ != Format::kTable) return Print(resp);
+  out_ << "node " << name << (drain ? " is DRAINING: its tasks move elsewhere\n" : " is ACTIVE\n");
+  return 0;
+}
+
 int Commands::Logs(const std::string& task, const std::string& container, bool follow,
                    int64_t tail) {
   GetLogsRequest req;

@@ -32,6 +32,8 @@ class Commands {
   int Describe(const std::string& kind, const std::string& name);
   int Scale(const std::string& kind, const std::string& name, int count);
   int Delete(const std::string& kind, const std::string& name, bool wait);
+  // drain (DRAINING) or activate (ACTIVE) a node.
+  int SetNodeStatus(const std::string& kind, const std::string& name, bool drain);
   int Logs(const std::string& task, const std::string& container, bool follow, int64_t tail);
   int Events(const std::string& service, int limit);
 

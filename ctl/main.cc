@@ -65,6 +65,13 @@ int main(int argc, char** argv) {
   del->add_option("name", name, "service name")->required();
   del->add_flag("--wait", wait, "wait until all its tasks have stopped");
 
+  auto* drain = app.add_subcommand("drain", "drain a node: no new tasks, its tasks move away");
+  drain->add_option("kind", kind, "node")->required();
+  drain->add_option("name", name, "node name")->required();
+  auto* activate = app.add_subcommand("activate", "let a drained node take tasks again");
+  activate->add_option("kind", kind, "node")->required();
+  activate->add_option("name", name, "node name")->required();
+
   std::string task;
   std::string container;
   bool follow = false;
@@ -93,6 +100,8 @@ int main(int argc, char** argv) {
   if (describe->parsed()) return c.Describe(kind, name);
   if (scale->parsed()) return c.Scale(kind, name, count);
   if (del->parsed()) return c.Delete(kind, name, wait);
+  if (drain->parsed()) return c.SetNodeStatus(kind, name, true);
+  if (activate->parsed()) return c.SetNodeStatus(kind, name, false);
   if (logs->parsed()) return c.Logs(task, container, follow, tail);
   if (events->parsed()) return c.Events(service, limit);
   return 1;

@@ -138,10 +138,12 @@ void PrintTasks(std::ostream& out, const std::vector<Task>& tasks, absl::Time no
 
 void PrintNodes(std::ostream& out, const std::vector<Node>& nodes, absl::Time now) {
   Table t(
-      {"NAME", "ZONE", "STATUS", "CONNECTED", "ADDRESS", "CPU", "MEMORY", "TASKS", "HEARTBEAT"});
+      {"NAME", "ZONE", "STATUS", "CHECKS", "ADDRESS", "CPU", "MEMORY", "TASKS", "HEARTBEAT"});
   for (const auto& n : nodes) {
-    t.Add({n.name(), n.zone(), NodeStatusName(n.status()), n.connected() ? "yes" : "no",
-           n.address(),
+    int passed = 0;
+    for (const auto& c : n.checks()) passed += c.passed() ? 1 : 0;
+    t.Add({n.name(), n.zone(), NodeStatusName(n.status()),
+           absl::StrCat(passed, "/", n.checks_size(), " passed"), n.address(),
            absl::StrCat(FormatCpu(n.allocated().cpu()), "/", FormatCpu(n.capacity().cpu())),
            absl::StrCat(FormatMemory(n.allocated().memory()), "/",
                         FormatMemory(n.capacity().memory())),
@@ -287,6 +289,19 @@ void DescribeNode(std::ostream& out, const Node& n, const std::vector<Task>& tas
   t.Add({"Last heartbeat:",
          absl::StrCat(Time(n.last_heartbeat()), " (", Age(n.last_heartbeat(), now), " ago)")});
   t.Print(out);
+  int passed = 0;
+  for (const auto& c : n.checks()) passed += c.passed() ? 1 : 0;
+  out << "Status checks: " << passed << "/" << n.checks_size() << " checks passed\n";
+  Table checks({"CHECK", "RESULT", "SINCE", "DETAILS"});
+  for (const auto& c : n.checks()) {
+    checks.Add({c.name(), c.passed() ? "passed" : "FAILED", Time(c.since()), c.message()});
+  }
+  checks.Print(out, "  ");
+  if (n.status() == gantry::v1::Node::DRAINING) {
+    out << "No new tasks go to this node: it is DRAINING.\n";
+  } else if (passed < n.checks_size()) {
+    out << "No new tasks go to this node while a check fails.\n";
+  }
   out << "Tasks:\n";
   if (tasks.empty()) {
     out << "  (none)\n";

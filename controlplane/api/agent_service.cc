@@ -67,7 +67,7 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
     } else {
       switch (in_.message_case()) {
         case AgentMessage::kHeartbeat:
-          nodes_->OnHeartbeat(node_);
+          nodes_->OnHeartbeat(node_, in_.heartbeat().checks());
           break;
         case AgentMessage::kStatus:
           nodes_->OnStatus(node_, in_.status());

@@ -150,6 +150,11 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
     s.set_task_definition(in.task_definition());
     s.set_desired_count(in.desired_count());
     *s.mutable_placement() = in.placement();
+    if (in.has_zone_rebalancing()) {
+      s.set_zone_rebalancing(in.zone_rebalancing());
+    } else {
+      s.clear_zone_rebalancing();
+    }
     s.set_resolved_task_definition(resolved);
     s.set_status(Service::ACTIVE);
     if (existing && MessageDifferencer::Equals(before, s)) {
@@ -295,7 +300,50 @@ gantry::v1::Node OperatorApi::WithLiveness(gantry::v1::Node node) const {
   node.set_connected(nodes_->IsConnected(node.name()));
   const absl::Time heard = nodes_->LastHeard(node.name());
   if (heard != absl::UnixEpoch()) *node.mutable_last_heartbeat() = ToProtoTime(heard);
+  // The system check first, then the agent's own.
+  auto checks = node.checks();
+  node.clear_checks();
+  *node.add_checks() = nodes_->SystemCheck(node);
+  for (auto& c : checks) *node.add_checks() = std::move(c);
   return node;
+}
+
+absl::StatusOr<gantry::v1::Node> OperatorApi::SetNodeStatus(
+    const gantry::v1::SetNodeStatusRequest& request) {
+  using gantry::v1::Node;
+  if (request.status() != Node::ACTIVE && request.status() != Node::DRAINING) {
+    return absl::InvalidArgumentError("a node can be set to ACTIVE or DRAINING only");
+  }
+  absl::Status refused;
+  Node::Status before = Node::STATUS_UNSPECIFIED;
+  auto st = state_->UpdateNode(request.name(), [&](Node& n) {
+    before = n.status();
+    if (n.status() == Node::DOWN) {
+      refused = absl::FailedPreconditionError(absl::StrCat(
+          "node ", request.name(), " is DOWN; drain or activate it once its agent is back"));
+      return false;
+    }
+    if (n.status() == request.status()) return false;
+    n.set_status(request.status());
+    return true;
+  });
+  if (absl::IsNotFound(st)) {
+    return absl::NotFoundError(absl::StrCat("node ", request.name(),
+                                            " not found (list them with `gantryctl get nodes`)"));
+  }
+  RETURN_IF_ERROR(st);
+  RETURN_IF_ERROR(refused);
+  if (before != request.status()) {
+    events_->Record("", "", request.name(),
+                    request.status() == Node::DRAINING
+                        ? absl::StrCat("node ", request.name(),
+                                       " is DRAINING: no new tasks; its service tasks move "
+                                       "elsewhere")
+                        : absl::StrCat("node ", request.name(), " is ACTIVE again"));
+  }
+  gantry::v1::GetNodeRequest get;
+  get.set_name(request.name());
+  return GetNode(get);
 }
 
 absl::StatusOr<gantry::v1::ListNodesResponse> OperatorApi::ListNodes() {

@@ -41,6 +41,7 @@ class OperatorApi {
 
   absl::StatusOr<gantry::v1::ListNodesResponse> ListNodes();
   absl::StatusOr<gantry::v1::Node> GetNode(const gantry::v1::GetNodeRequest& request);
+  absl::StatusOr<gantry::v1::Node> SetNodeStatus(const gantry::v1::SetNodeStatusRequest& request);
 
   absl::StatusOr<gantry::v1::ListEventsResponse> ListEvents(
       const gantry::v1::ListEventsRequest& request);

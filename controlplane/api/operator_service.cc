@@ -152,6 +152,7 @@ GANTRY_UNARY(ListTasks, ListTasksRequest, ListTasksResponse, api_->ListTasks(*re
 GANTRY_UNARY(GetTask, GetTaskRequest, Task, api_->GetTask(*req))
 GANTRY_UNARY(ListNodes, ListNodesRequest, ListNodesResponse, api_->ListNodes())
 GANTRY_UNARY(GetNode, GetNodeRequest, Node, api_->GetNode(*req))
+GANTRY_UNARY(SetNodeStatus, SetNodeStatusRequest, Node, api_->SetNodeStatus(*req))
 GANTRY_UNARY(ListEvents, ListEventsRequest, ListEventsResponse, api_->ListEvents(*req))
 GANTRY_UNARY(ListImages, ListImagesRequest, ListImagesResponse, api_->ListImages(*req))
 

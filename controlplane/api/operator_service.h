@@ -38,6 +38,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
   Unary* ListNodes(Ctx* c, const gantry::v1::ListNodesRequest* req,
                    gantry::v1::ListNodesResponse* resp) override;
   Unary* GetNode(Ctx* c, const gantry::v1::GetNodeRequest* req, gantry::v1::Node* resp) override;
+  Unary* SetNodeStatus(Ctx* c, const gantry::v1::SetNodeStatusRequest* req,
+                       gantry::v1::Node* resp) override;
   Unary* ListEvents(Ctx* c, const gantry::v1::ListEventsRequest* req,
                     gantry::v1::ListEventsResponse* resp) override;
   Unary* ListImages(Ctx* c, const gantry::v1::ListImagesRequest* req,

@@ -279,7 +279,7 @@ absl::Status ServiceController::ReconcileDeleting(const Service& service,
   bool all_stopped = true;
   for (const auto& t : tasks) {
     if (t.desired_status() == Task::RUNNING) to_stop.push_back(t.id());
-    if (t.last_status() != Task::STOPPED) all_stopped = false;
+    if (t.last_status() != Task::STOPPED && t.last_status() != Task::LOST) all_stopped = false;
   }
   RETURN_IF_ERROR(StopTasks(to_stop, "Service deleted"));
   if (!all_stopped) return absl::OkStatus();
@@ -406,8 +406,9 @@ void ServiceController::CollectGarbage(const std::vector<Task>& tasks) {
   const absl::Time cutoff = clock_->Now() - options_.stopped_task_retention;
   store::TxnRequest txn;
   for (const auto& t : tasks) {
-    if (t.last_status() == Task::STOPPED && t.desired_status() == Task::STOPPED &&
-        FromProtoTime(t.stopped_at()) < cutoff) {
+    // LOST tasks go too: their node never came back to confirm the end.
+    if ((t.last_status() == Task::STOPPED || t.last_status() == Task::LOST) &&
+        t.desired_status() == Task::STOPPED && FromProtoTime(t.stopped_at()) < cutoff) {
       txn.ops.push_back(store::Op::Delete(state::TaskKey(t.id())));
     }
   }

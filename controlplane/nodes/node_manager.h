@@ -38,6 +38,15 @@ class NodeManager {
     absl::Duration heartbeat_interval = absl::Seconds(2);
     // A node that has not been heard from for this long is DOWN.
     absl::Duration heartbeat_grace = absl::Seconds(10);
+    // Storm protection: when more than this share of the cluster's nodes
+    // (or of a zone's, for zones of at least storm_min_zone_nodes) is DOWN
+    // at once, at most storm_rate tasks per storm_window are marked LOST
+    // and so replaced, so a partition does not move the whole cluster.
+    double storm_fraction = 0.3;
+    double storm_zone_fraction = 0.5;
+    int storm_min_zone_nodes = 3;
+    int storm_rate = 10;
+    absl::Duration storm_window = absl::Seconds(10);
   };
 
   NodeManager(state::ClusterState* state, events::EventLog* events, const Clock* clock,
@@ -51,7 +60,8 @@ class NodeManager {
   // Returns the node name the stream now speaks for.
   absl::StatusOr<std::string> Register(std::shared_ptr<AgentConnection> connection,
                                        const gantry::v1::RegisterRequest& request);
-  void OnHeartbeat(const std::string& node);
+  void OnHeartbeat(const std::string& node,
+                   const google::protobuf::RepeatedPtrField<gantry::v1::NodeCheck>& checks = {});
   void OnStatus(const std::string& node, const gantry::v1::TaskStatusReport& report);
   void OnLogData(const std::string& node, const gantry::v1::LogData& data);
   void OnImages(const std::string& node, const gantry::v1::ImageReport& report);
@@ -73,8 +83,12 @@ class NodeManager {
 
   void OnStateChange(const state::Change& change);
   // One pass of the loop: push desired sets to dirty nodes, mark silent
-  // nodes DOWN. Public so tests can drive it with a fake clock.
+  // nodes DOWN and their tasks LOST. Public so tests can drive it with a
+  // fake clock.
   void Tick();
+
+  // The node's "system" check: the control plane hears its agent.
+  gantry::v1::NodeCheck SystemCheck(const gantry::v1::Node& node) const;
 
   // The set the node should run now (tests and the push loop).
   gantry::v1::DesiredTasks BuildDesiredTasks(const std::string& node) const;
@@ -93,6 +107,9 @@ class NodeManager {
   void ReconcileMissing(const std::string& node, const gantry::v1::TaskStatusReport& report,
                         bool registration);
   void MarkDown();
+  void LoseTasks();
+  void RecordChecks(const std::string& node,
+                    const google::protobuf::RepeatedPtrField<gantry::v1::NodeCheck>& checks);
   void Loop();
 
   state::ClusterState* const state_;
@@ -109,6 +126,10 @@ class NodeManager {
   std::map<std::string, std::vector<gantry::v1::NodeImage>> images_;
   int64_t next_log_id_ = 1;
   bool stop_ = false;
+  // Storm rate limiting: the current window and how much of it is used.
+  absl::Time storm_window_start_ = absl::InfinitePast();
+  int storm_used_ = 0;
+  bool storm_announced_ = false;
   std::condition_variable cv_;
   std::thread thread_;
 };

@@ -274,7 +274,10 @@ std::vector<Task> ClusterState::ListTasks(const TaskFilter& filter) const {
   auto consider = [&](const Task& t) {
     if (!filter.service.empty() && t.service() != filter.service) return;
     if (!filter.node.empty() && t.node() != filter.node) return;
-    if (!filter.include_stopped && t.last_status() == Task::STOPPED) return;
+    if (!filter.include_stopped &&
+        (t.last_status() == Task::STOPPED || t.last_status() == Task::LOST)) {
+      return;
+    }
     out.push_back(t);
   };
   if (!filter.service.empty()) {

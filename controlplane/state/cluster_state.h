@@ -93,6 +93,7 @@ class ClusterState {
   struct TaskFilter {
     std::string service;
     std::string node;
+    // STOPPED and LOST tasks are left out unless this is set.
     bool include_stopped = false;
   };
   std::vector<gantry::v1::Task> ListTasks(const TaskFilter& filter) const;

@@ -1,0 +1,267 @@
+// Node lifecycle on the control plane: lost nodes, storms, status checks,
+// draining and zone rebalancing, driven with a fake clock.
+
+#include <gmock/gmock.h>
+
+#include <map>
+
+#include "common/time_util.h"
+#include "tests/unit/cp_fixture.h"
+
+namespace gantry::testing {
+namespace {
+
+using gantry::v1::Node;
+using gantry::v1::Task;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+
+class NodeLifecycleTest : public ControlPlaneFixture {
+ protected:
+  void Reconcile() { ASSERT_TRUE(controller_->Reconcile("web").ok()); }
+  void AgentsCatchUp() {
+    for (const auto& t : Tasks()) {
+      if (t.desired_status() == Task::RUNNING && t.last_status() == Task::PENDING) {
+        Report(t.node(), t.id(), Task::RUNNING);
+      } else if (t.desired_status() == Task::STOPPED && t.last_status() != Task::LOST) {
+        Report(t.node(), t.id(), Task::STOPPED);
+      }
+    }
+  }
+  // Reconcile and let agents act until nothing changes.
+  void Settle() {
+    for (int i = 0; i < 20; ++i) {
+      const int64_t before = store_->Revision();
+      Reconcile();
+      AgentsCatchUp();
+      if (store_->Revision() == before) return;
+    }
+  }
+  std::map<std::string, int> PerZone() {
+    std::map<std::string, int> out;
+    for (const auto& t : Tasks()) {
+      if (t.desired_status() == Task::RUNNING) out[t.zone()]++;
+    }
+    return out;
+  }
+  int Running() {
+    int n = 0;
+    for (const auto& t : Tasks()) n += t.last_status() == Task::RUNNING ? 1 : 0;
+    return n;
+  }
+  void Silence(const std::string& node, RecordingConnection* conn) {
+    nodes_->OnDisconnect(node, conn);
+  }
+  // Lets time pass; connected agents keep sending heartbeats meanwhile.
+  void Pass(absl::Duration d) {
+    for (absl::Duration done; done < d; done += absl::Seconds(1)) {
+      clock_.Advance(absl::Seconds(1));
+      for (const auto& n : state_->ListNodes()) {
+        if (nodes_->IsConnected(n.name())) nodes_->OnHeartbeat(n.name());
+      }
+    }
+  }
+};
+
+TEST_F(NodeLifecycleTest, ALostNodesTasksAreReplacedElsewhere) {
+  auto a = Register("a1", "a");
+  Register("b1", "b");
+  Register("c1", "c");
+  ASSERT_TRUE(ApplyWeb(6).ok());
+  Settle();
+  EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
+  Silence("a1", a.get());
+  Pass(absl::Seconds(11));
+  nodes_->Tick();
+  EXPECT_EQ(state_->GetNode("a1")->value.status(), Node::DOWN);
+  int lost = 0;
+  for (const auto& t : Tasks(true)) {
+    if (t.last_status() != Task::LOST) continue;
+    lost++;
+    EXPECT_EQ(t.desired_status(), Task::STOPPED);
+    EXPECT_THAT(t.stopped_reason(), HasSubstr("Node a1 is DOWN: no heartbeat for 11s"));
+  }
+  EXPECT_EQ(lost, 2);
+  Settle();
+  EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"b", 3}, {"c", 3}}));
+  EXPECT_EQ(Running(), 6);
+}
+
+TEST_F(NodeLifecycleTest, TheReturningNodeIsToldToStopItsStaleTasks) {
+  auto a = Register("a1", "a");
+  Register("b1", "b");
+  ASSERT_TRUE(ApplyWeb(2).ok());
+  Settle();
+  std::string stale;
+  for (const auto& t : Tasks()) {
+    if (t.node() == "a1") stale = t.id();
+  }
+  Silence("a1", a.get());
+  Pass(absl::Seconds(11));
+  nodes_->Tick();
+  Settle();
+  // The agent comes back still running the stale task.
+  gantry::v1::RegisterRequest r;
+  r.set_node_name("a1");
+  r.set_zone("a");
+  r.mutable_capacity()->set_cpu(4000);
+  r.mutable_capacity()->set_memory(int64_t{8} << 30);
+  r.set_port_range_start(20000);
+  r.set_port_range_end(20100);
+  auto* ts = r.add_tasks();
+  ts->set_task_id(stale);
+  ts->set_status(Task::RUNNING);
+  auto back = std::make_shared<RecordingConnection>();
+  ASSERT_TRUE(nodes_->Register(back, r).ok());
+  nodes_->Tick();
+  auto desired = back->LastDesired();
+  ASSERT_TRUE(desired.has_value());
+  for (const auto& t : desired->tasks()) EXPECT_NE(t.task_id(), stale);
+  EXPECT_EQ(state_->GetTask(stale)->value.last_status(), Task::LOST);
+  Report("a1", stale, Task::STOPPED);
+  EXPECT_EQ(state_->GetTask(stale)->value.last_status(), Task::STOPPED);
+}
+
+TEST_F(NodeLifecycleTest, AStormIsReplacedAtALimitedRate) {
+  std::vector<std::shared_ptr<RecordingConnection>> conns;
+  for (int i = 0; i < 4; ++i) conns.push_back(Register("a" + std::to_string(i), "a"));
+  Register("b1", "b");
+  ASSERT_TRUE(ApplyWeb(40).ok());
+  Settle();
+  // Three of zone a's four nodes vanish at once: a storm.
+  for (int i = 0; i < 3; ++i) Silence("a" + std::to_string(i), conns[i].get());
+  Pass(absl::Seconds(11));
+  nodes_->Tick();
+  int lost = 0;
+  for (const auto& t : Tasks(true)) lost += t.last_status() == Task::LOST ? 1 : 0;
+  EXPECT_EQ(lost, 10) << "storm_rate per window";
+  EXPECT_THAT(EventMessages(), Contains(HasSubstr("3 of 4 nodes of zone a are DOWN at once")));
+  Pass(absl::Seconds(10));
+  nodes_->Tick();
+  lost = 0;
+  for (const auto& t : Tasks(true)) lost += t.last_status() == Task::LOST ? 1 : 0;
+  EXPECT_EQ(lost, 15) << "the rest of the three nodes' tasks";
+}
+
+TEST_F(NodeLifecycleTest, FailingChecksKeepNewTasksAway) {
+  Register("a1", "a");
+  Register("b1", "b");
+  google::protobuf::RepeatedPtrField<gantry::v1::NodeCheck> checks;
+  auto* instance = checks.Add();
+  instance->set_name("instance");
+  instance->set_passed(true);
+  auto* storage = checks.Add();
+  storage->set_name("storage");
+  storage->set_passed(false);
+  storage->set_message("/var/lib/containerd: 1Gi free (2%, below 10%)");
+  nodes_->OnHeartbeat("b1", checks);
+  EXPECT_THAT(EventMessages(), Contains(HasSubstr("node b1: failing storage check")));
+  ASSERT_TRUE(ApplyWeb(4).ok());
+  Settle();
+  for (const auto& t : Tasks()) EXPECT_EQ(t.node(), "a1");
+  // The API shows the system check first, then the agent's.
+  gantry::v1::GetNodeRequest get;
+  get.set_name("b1");
+  auto n = api_->GetNode(get);
+  ASSERT_TRUE(n.ok());
+  ASSERT_EQ(n->checks_size(), 3);
+  EXPECT_EQ(n->checks(0).name(), "system");
+  EXPECT_TRUE(n->checks(0).passed());
+  EXPECT_FALSE(n->checks(2).passed());
+  storage->set_passed(true);
+  nodes_->OnHeartbeat("b1", checks);
+  EXPECT_THAT(EventMessages(), Contains("node b1: storage check passes again"));
+}
+
+TEST_F(NodeLifecycleTest, DrainingMovesTasksAwayWithoutDroppingBelowDesired) {
+  Register("a1", "a");
+  Register("a2", "a");
+  Register("b1", "b");
+  ASSERT_TRUE(ApplyWeb(4).ok());
+  Settle();
+  gantry::v1::SetNodeStatusRequest drain;
+  drain.set_name("a1");
+  drain.set_status(Node::DRAINING);
+  ASSERT_TRUE(api_->SetNodeStatus(drain).ok());
+  Reconcile();
+  // Replacements first: the drained node's tasks still run.
+  EXPECT_EQ(Running(), 4);
+  for (int i = 0; i < 10; ++i) {
+    AgentsCatchUp();
+    EXPECT_GE(Running(), 4);
+    Reconcile();
+  }
+  for (const auto& t : Tasks()) EXPECT_NE(t.node(), "a1");
+  EXPECT_EQ(Running(), 4);
+  for (const auto& t : Tasks(true)) {
+    if (t.node() == "a1") EXPECT_EQ(t.stopped_reason(), "Node a1 is DRAINING");
+  }
+  // A DOWN node cannot be drained.
+  drain.set_name("nosuch");
+  EXPECT_EQ(api_->SetNodeStatus(drain).status().code(), absl::StatusCode::kNotFound);
+  drain.set_name("a1");
+  drain.set_status(Node::DOWN);
+  EXPECT_FALSE(api_->SetNodeStatus(drain).ok());
+}
+
+TEST_F(NodeLifecycleTest, ZonesAreRebalancedWhenAZoneComesBack) {
+  auto a = Register("a1", "a");
+  Register("b1", "b");
+  Register("c1", "c");
+  ASSERT_TRUE(ApplyWeb(6).ok());
+  Settle();
+  Silence("a1", a.get());
+  Pass(absl::Seconds(11));
+  nodes_->Tick();
+  Settle();
+  EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"b", 3}, {"c", 3}}));
+  Register("a1", "a");
+  for (int i = 0; i < 30; ++i) {
+    Reconcile();
+    EXPECT_GE(Running(), 6) << "never below the desired count while moving";
+    AgentsCatchUp();
+  }
+  EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
+  EXPECT_THAT(EventMessages("web"), Contains(HasSubstr("Zone rebalancing")));
+}
+
+TEST_F(NodeLifecycleTest, RebalancingCanBeTurnedOff) {
+  auto a = Register("a1", "a");
+  Register("b1", "b");
+  gantry::v1::ApplyRequest req;
+  *req.add_task_definitions() = WebTd();
+  auto* s = req.add_services();
+  s->set_name("web");
+  s->set_task_definition("web");
+  s->set_desired_count(4);
+  s->set_zone_rebalancing(false);
+  Silence("a1", a.get());
+  Pass(absl::Seconds(11));
+  nodes_->Tick();
+  ASSERT_TRUE(api_->Apply(req).ok());
+  Settle();
+  Register("a1", "a");
+  Settle();
+  EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"b", 4}}));
+}
+
+TEST_F(NodeLifecycleTest, MemberOfIsHonoured) {
+  Register("a1", "a");
+  Register("b1", "b");
+  Register("c1", "c");
+  gantry::v1::ApplyRequest req;
+  *req.add_task_definitions() = WebTd();
+  auto* s = req.add_services();
+  s->set_name("web");
+  s->set_task_definition("web");
+  s->set_desired_count(4);
+  auto* c = s->mutable_placement()->add_constraints();
+  c->set_type("memberOf");
+  c->set_expression("zone in [b, c]");
+  ASSERT_TRUE(api_->Apply(req).ok());
+  Settle();
+  EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"b", 2}, {"c", 2}}));
+}
+
+}  // namespace
+}  // namespace gantry::testing
