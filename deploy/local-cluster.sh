@@ -79,7 +79,8 @@ up() {
       --containerd-socket "$CONTAINERD_SOCK" --containerd-namespace "local-$i" \
       --cgroup-parent /gantry-local --data-dir "$DIR/agent$i" \
       --port-range "$((20000 + i * 1000))-$((20999 + i * 1000))" --cpu 1 --memory 1Gi \
-      --insecure-registry "$REGISTRY"
+      --insecure-registry "$REGISTRY" --container-storage "$DIR/containerd" \
+      --min-disk-free-percent 1
   done
   nodes_up() { [[ $("$BIN/gantryctl" get nodes -o json | grep -c '"connected": true') == 3 ]]; }
   gantry_wait_for 30 nodes_up ||

@@ -123,7 +123,8 @@ e2e_start_cp() {
 }
 
 # e2e_start_agent I ZONE [FLAGS...]: node-I in namespace I; a restart with
-# no flags reuses the first start's flags.
+# no flags reuses the first start's flags. Storage thresholds are off: a
+# test machine's disk may be nearly full without anything being wrong.
 e2e_start_agent() {
   local i=$1 zone=$2
   shift 2
@@ -133,6 +134,8 @@ e2e_start_agent() {
     --address "$SUBNET.$((10 + i))" --netns "/var/run/netns/${NETNS[$((i - 1))]}" \
     --containerd-socket "$CONTAINERD_SOCK" --cgroup-parent "$CGROUP" \
     --data-dir "$WORK/agent$i" --cpu 1 --memory 512Mi --port-range 20000-20100 \
+    --container-storage "$WORK/containerd" --min-disk-free-percent 0 \
+    --min-inodes-free-percent 0 \
     --tls-ca "$WORK/tls/ca.pem" --tls-cert "$WORK/tls/client.pem" \
     --tls-key "$WORK/tls/client.key" ${AGENT_ARGS[$i]:-} >> "$WORK/agent$i.log" 2>&1 &
   AGENT_PIDS[$i]=$!

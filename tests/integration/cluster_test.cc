@@ -89,6 +89,9 @@ class ClusterTest : public ::testing::Test {
     id.set_port_range_start(21000);
     id.set_port_range_end(21100);
     o.tick_interval = absl::Milliseconds(50);
+    o.container_storage = dir_.string();
+    o.thresholds.min_disk_free = 0;
+    o.thresholds.min_inodes_free = 0;
     auto a = std::make_unique<agent::Agent>(runtimes_[name].get(), RealClock::Get(), o);
     ASSERT_TRUE(a->Start().ok());
     agents_[name] = std::move(a);

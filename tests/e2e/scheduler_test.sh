@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# End-to-end test of placement and node lifecycle with real containerd:
+# three nodes in zones a, b and c run a service of six two per zone; the
+# zone-a node is killed (agent and containers) and within 15 seconds all six
+# run again on b and c; when it comes back the service returns to 2/2/2
+# without ever running fewer than six; a memberOf constraint is honoured; a
+# drained node ends with no tasks; `get nodes` shows the status checks.
+#
+# usage: scheduler_test.sh BIN_DIR
+set -euo pipefail
+BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+e2e_make_certs
+PORT=$(gantry_free_port)
+gantry_start_containerd "$WORK/containerd"
+for i in 1 2 3; do
+  gantry_import_busybox "$CONTAINERD_SOCK" "node-$i" example.org/demo/busybox:1 "$WORK"
+done
+e2e_make_nodes 3
+# Default heartbeat grace (10s): the 15-second recovery is with defaults.
+e2e_start_cp --no-pin-digests
+zones=(a b c)
+for i in 1 2 3; do
+  e2e_start_agent "$i" "${zones[$((i - 1))]}" --containerd-namespace "node-$i" \
+    --attribute "tier=$([[ $i == 2 ]] && echo gold || echo silver)"
+done
+gantry_wait_for 30 have_connected 3 || fail "agents did not register"
+checks_pass() { [[ $(ctl get nodes -o json | jq '[.nodes[].checks[] | select(.passed)] | length') == 9 ]]; }
+gantry_wait_for 30 checks_pass || fail "nodes do not pass their 3 status checks: $(ctl get nodes)"
+ctl get nodes | grep -q "3/3 passed" || fail "get nodes does not show the checks"
+log "three nodes up, each passing system, instance and storage checks"
+
+sed -e 's/desiredCount: 3/desiredCount: 6/' -e 's|image: .*|image: example.org/demo/busybox:1|' \
+  "$ROOT/deploy/examples/web.yaml" > "$WORK/web.yaml"
+ctl apply -f "$WORK/web.yaml"
+gantry_wait_for 60 have_running 6 || fail "six tasks did not start"
+per_zone() { tasks_json --service web | jq -r '[.tasks[] | select(.lastStatus == "RUNNING") | .zone] | group_by(.) | map("\(.[0])=\(length)") | join(",")'; }
+[[ $(per_zone) == "a=2,b=2,c=2" ]] || fail "not 2/2/2: $(per_zone)"
+log "web runs 2/2/2"
+
+# --- Kill the zone-a node: its agent and its containers.
+kill -9 "${AGENT_PIDS[1]}"
+wait "${AGENT_PIDS[1]}" 2> /dev/null || true
+gantry_stop_containerd_namespace "$WORK/containerd" node-1
+killed_at=$SECONDS
+six_on_b_and_c() { [[ $(per_zone) == "b=3,c=3" ]]; }
+gantry_wait_for 30 six_on_b_and_c || fail "tasks were not replaced on b and c: $(per_zone)"
+took=$((SECONDS - killed_at))
+((took <= 15)) || fail "replacing the lost node's tasks took ${took}s (more than 15)"
+ctl describe node node-1 | grep -q "system .*FAILED" || fail "describe node does not show the failed system check"
+log "zone a lost: all six run on b and c after ${took}s"
+
+# --- The node comes back: 2/2/2 again, never fewer than six running.
+e2e_start_agent 1 a
+min_running=6
+rebalanced() {
+  local n
+  n=$(running_count)
+  ((n < min_running)) && min_running=$n
+  [[ $(per_zone) == "a=2,b=2,c=2" ]]
+}
+gantry_wait_for 120 rebalanced || fail "zones were not rebalanced: $(per_zone)"
+((min_running >= 6)) || fail "running tasks dropped to $min_running while rebalancing"
+ctl describe service web | grep -q "Zone rebalancing" || fail "rebalancing is not in the events"
+log "zone a back: rebalanced to 2/2/2 without dropping below six"
+
+# --- memberOf: only zones a and c.
+cat > "$WORK/edge.yaml" <<YAML
+kind: TaskDefinition
+family: edge
+containers:
+  - name: httpd
+    image: example.org/demo/busybox:1
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; httpd -f -p \$GANTRY_PORT_HTTP -h /www & wait"]
+    cpu: 50m
+    memory: 16Mi
+    portMappings: [{name: http, containerPort: 0, hostPort: 0}]
+---
+kind: Service
+name: edge
+taskDefinition: edge
+desiredCount: 4
+placement:
+  strategy: [{type: spread, field: zone}, {type: binpack, field: memory}]
+  constraints: [{type: memberOf, expression: "zone in [a, c] and attribute:tier != gold"}]
+YAML
+ctl apply -f "$WORK/edge.yaml"
+edge_up() { [[ $(tasks_json --service edge | jq '[.tasks[] | select(.lastStatus == "RUNNING")] | length') == 4 ]]; }
+gantry_wait_for 60 edge_up || fail "edge did not start"
+edge_zones=$(tasks_json --service edge | jq -r '[.tasks[].zone] | unique | join(",")')
+[[ $edge_zones == "a,c" ]] || fail "memberOf not honoured: edge runs in $edge_zones"
+# A malformed expression is refused at apply time with its position.
+sed 's/zone in \[a, c\]/zone in [a, c/' "$WORK/edge.yaml" > "$WORK/bad-edge.yaml"
+if out=$(ctl apply -f "$WORK/bad-edge.yaml" 2>&1); then fail "a malformed memberOf was accepted"; fi
+[[ $out == *"placement.constraints[0].expression: position"* ]] || fail "unexpected error: $out"
+ctl delete service edge --wait > /dev/null
+log "memberOf honoured; a malformed expression is refused with its position"
+
+# --- Drain node-3: it ends with no tasks; its tasks run elsewhere first.
+ctl drain node node-3
+drained() { [[ $(tasks_json --node node-3 | jq '.tasks | length') == 0 ]] && have_running 6; }
+gantry_wait_for 90 drained || fail "node-3 still has tasks: $(tasks_json --node node-3 | jq -c '[.tasks[].id]')"
+ctl describe node node-3 | grep -q "DRAINING" || fail "describe node does not say DRAINING"
+ctl activate node node-3
+log "drained node-3 ended with no tasks, six still running"
+log "PASS"
