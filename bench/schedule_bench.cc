@@ -109,11 +109,10 @@ int main(int argc, char** argv) {
   using namespace gantry;
   const Flags flags = Parse(argc, argv);
   spdlog::set_level(spdlog::level::warn);
-  const std::string dir = flags.dir.empty()
-                              ? (std::filesystem::temp_directory_path() /
-                                 ("gantry-bench-" + std::to_string(::getpid())))
-                                    .string()
-                              : flags.dir;
+  const std::string dir = flags.dir.empty() ? (std::filesystem::temp_directory_path() /
+                                               ("gantry-bench-" + std::to_string(::getpid())))
+                                                  .string()
+                                            : flags.dir;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   auto opened = store::SqliteStore::Open({dir + "/state.db", 100000});
@@ -219,9 +218,10 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &usage);
   std::printf("nodes %d, zones %d, services %d x %d tasks (4 placement policies in turn)\n",
               flags.nodes, flags.zones, flags.services, flags.tasks_per_service);
-  std::printf("placed %zu tasks in %.3f s (%.3f s of it in commits): %.0f placements/s, durably "
-              "committed\n",
-              tasks.size(), seconds, commit_seconds, tasks.size() / seconds);
+  std::printf(
+      "placed %zu tasks in %.3f s (%.3f s of it in commits): %.0f placements/s, durably "
+      "committed\n",
+      tasks.size(), seconds, commit_seconds, tasks.size() / seconds);
   std::printf("time per placement (excluding commits): p50 %.1f us, p99 %.1f us\n", pct(0.5),
               pct(0.99));
   std::printf("peak memory: %.1f MiB\n", usage.ru_maxrss / 1024.0);

@@ -313,9 +313,9 @@ int Commands::Delete(const std::string& kind, const std::string& name, bool wait
 
 int Commands::SetNodeStatus(const std::string& kind, const std::string& name, bool drain) {
   if (Canonical(kind) != "node") {
-    return Fail(absl::InvalidArgumentError(
-        absl::StrCat(drain ? "drain " : "activate ", kind, ": only nodes can be ",
-                     drain ? "drained" : "activated")));
+    return Fail(absl::InvalidArgumentError(absl::StrCat(drain ? "drain " : "activate ", kind,
+                                                        ": only nodes can be ",
+                                                        drain ? "drained" : "activated")));
   }
   SetNodeStatusRequest req;
   req.set_name(name);

@@ -137,8 +137,7 @@ void PrintTasks(std::ostream& out, const std::vector<Task>& tasks, absl::Time no
 }
 
 void PrintNodes(std::ostream& out, const std::vector<Node>& nodes, absl::Time now) {
-  Table t(
-      {"NAME", "ZONE", "STATUS", "CHECKS", "ADDRESS", "CPU", "MEMORY", "TASKS", "HEARTBEAT"});
+  Table t({"NAME", "ZONE", "STATUS", "CHECKS", "ADDRESS", "CPU", "MEMORY", "TASKS", "HEARTBEAT"});
   for (const auto& n : nodes) {
     int passed = 0;
     for (const auto& c : n.checks()) passed += c.passed() ? 1 : 0;

@@ -194,9 +194,9 @@ void ParseTaskDefinition(Doc& doc, const YAML::Node& n, gantry::v1::TaskDefiniti
 }
 
 void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
-  if (!CheckKeys(doc, n, "",
-                 {"kind", "name", "taskDefinition", "desiredCount", "placement",
-                  "zoneRebalancing"})) {
+  if (!CheckKeys(
+          doc, n, "",
+          {"kind", "name", "taskDefinition", "desiredCount", "placement", "zoneRebalancing"})) {
     return;
   }
   if (n["name"]) s.set_name(Scalar(doc, n["name"], "name"));

@@ -30,8 +30,7 @@ gantry::v1::NodeCheck Check(const std::string& name, const std::vector<std::stri
 
 }  // namespace
 
-std::vector<gantry::v1::NodeCheck> JudgeChecks(const CheckReadings& r,
-                                               const CheckThresholds& t) {
+std::vector<gantry::v1::NodeCheck> JudgeChecks(const CheckReadings& r, const CheckThresholds& t) {
   std::vector<std::string> instance;
   if (!r.runtime_error.empty()) instance.push_back(r.runtime_error);
   if (r.memory_total > 0) {
@@ -59,17 +58,15 @@ std::vector<gantry::v1::NodeCheck> JudgeChecks(const CheckReadings& r,
     if (r.disk_total > 0) {
       const double free = static_cast<double>(r.disk_free) / r.disk_total;
       if (free < t.min_disk_free) {
-        storage.push_back(absl::StrCat(r.storage_path, ": ", FormatMemory(r.disk_free),
-                                       " free (", Percent(free), ", below ",
-                                       Percent(t.min_disk_free), ")"));
+        storage.push_back(absl::StrCat(r.storage_path, ": ", FormatMemory(r.disk_free), " free (",
+                                       Percent(free), ", below ", Percent(t.min_disk_free), ")"));
       }
     }
     if (r.inodes_total > 0) {
       const double free = static_cast<double>(r.inodes_free) / r.inodes_total;
       if (free < t.min_inodes_free) {
         storage.push_back(absl::StrCat(r.storage_path, ": ", r.inodes_free, " inodes free (",
-                                       Percent(free), ", below ", Percent(t.min_inodes_free),
-                                       ")"));
+                                       Percent(free), ", below ", Percent(t.min_inodes_free), ")"));
       }
     }
   }
@@ -107,8 +104,8 @@ CheckReadings ReadChecks(ContainerRuntime* runtime, const std::string& data_dir,
     const std::string probe = (std::filesystem::path(data_dir) / ".write-check").string();
     const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, "ok", 2) != 2 || fsync(fd) != 0) {
-      r.data_dir_error = absl::StrCat("data dir ", data_dir, " is not writable: ",
-                                      std::strerror(errno));
+      r.data_dir_error =
+          absl::StrCat("data dir ", data_dir, " is not writable: ", std::strerror(errno));
     }
     if (fd >= 0) close(fd);
     unlink(probe.c_str());

@@ -93,9 +93,10 @@ class Parser {
   }
   absl::Status Error(absl::string_view what) const {
     const Token& t = Peek();
-    return absl::InvalidArgumentError(absl::StrCat(
-        "position ", t.pos, ": ", what,
-        t.type == Token::Type::kEnd ? " (found the end)" : absl::StrCat(" (found \"", t.text, "\")")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("position ", t.pos, ": ", what,
+                     t.type == Token::Type::kEnd ? " (found the end)"
+                                                 : absl::StrCat(" (found \"", t.text, "\")")));
   }
 
   absl::StatusOr<std::shared_ptr<const Node>> Or() {
@@ -187,7 +188,7 @@ class Parser {
     ++i_;
     const Token& op = Peek();
     if (op.type == Token::Type::kOp) {
-      n.kind = op.text == "==" ? Node::Kind::kEquals
+      n.kind = op.text == "=="   ? Node::Kind::kEquals
                : op.text == "!=" ? Node::Kind::kNotEquals
                                  : Node::Kind::kGlob;
       ++i_;

@@ -39,8 +39,8 @@ absl::StatusOr<PlacementPolicy> PlacementPolicy::FromProto(const gantry::v1::Pla
       } else if (s.field() == "memory") {
         out.field = Strategy::Field::kMemory;
       } else {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, ".field: binpack takes cpu or memory, got \"", s.field(), "\""));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ".field: binpack takes cpu or memory, got \"", s.field(), "\""));
       }
     } else if (s.type() == "random") {
       out.kind = Strategy::Kind::kRandom;
@@ -49,8 +49,8 @@ absl::StatusOr<PlacementPolicy> PlacementPolicy::FromProto(const gantry::v1::Pla
         return absl::InvalidArgumentError(absl::StrCat(where, ".field: random takes no field"));
       }
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ".type: expected spread, binpack or random, got \"", s.type(), "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ".type: expected spread, binpack or random, got \"", s.type(), "\""));
     }
     p.strategies.push_back(std::move(out));
   }
@@ -88,12 +88,12 @@ std::string PlacementPolicy::Describe() const {
   for (const auto& s : strategies) {
     switch (s.kind) {
       case Strategy::Kind::kSpread:
-        parts.push_back(absl::StrCat(
-            "spread(",
-            s.field == Strategy::Field::kZone   ? "zone"
-            : s.field == Strategy::Field::kNode ? "node"
-                                                : absl::StrCat("attribute:", s.attribute),
-            ")"));
+        parts.push_back(absl::StrCat("spread(",
+                                     s.field == Strategy::Field::kZone ? "zone"
+                                     : s.field == Strategy::Field::kNode
+                                         ? "node"
+                                         : absl::StrCat("attribute:", s.attribute),
+                                     ")"));
         break;
       case Strategy::Kind::kBinpack:
         parts.push_back(

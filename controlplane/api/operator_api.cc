@@ -328,8 +328,8 @@ absl::StatusOr<gantry::v1::Node> OperatorApi::SetNodeStatus(
     return true;
   });
   if (absl::IsNotFound(st)) {
-    return absl::NotFoundError(absl::StrCat("node ", request.name(),
-                                            " not found (list them with `gantryctl get nodes`)"));
+    return absl::NotFoundError(
+        absl::StrCat("node ", request.name(), " not found (list them with `gantryctl get nodes`)"));
   }
   RETURN_IF_ERROR(st);
   RETURN_IF_ERROR(refused);

@@ -4,11 +4,11 @@
 #include "absl/strings/str_join.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/placement/policy.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "controlplane/controllers/task_batch.h"
 #include "controlplane/scheduler/placement.h"
-#include "common/placement/policy.h"
 #include "controlplane/state/keys.h"
 
 namespace gantry::controllers {
@@ -209,8 +209,8 @@ absl::Status ServiceController::ReconcileInto(const std::string& name, TaskBatch
   }
   const int keep_leaving = std::max(0, desired - running_current);
   if (static_cast<int>(leaving.size()) > keep_leaving) {
-    for (const auto& id : scheduler::ChooseTasksToStop(
-             leaving, static_cast<int>(leaving.size()) - keep_leaving)) {
+    for (const auto& id :
+         scheduler::ChooseTasksToStop(leaving, static_cast<int>(leaving.size()) - keep_leaving)) {
       RETURN_IF_ERROR(StopTasks({id}, leave_reason[id]));
     }
   }
@@ -231,12 +231,12 @@ absl::Status ServiceController::Rebalance(const Service& service, const TaskDefi
   }
   // Every zone where the service could run counts, with its tasks.
   std::map<std::string, int> zone_tasks;
-  state_->WithPlacementView(service.name(), [&](const scheduler::NodeTable& table,
-                                                const scheduler::ServiceLoad&) {
-    for (const auto& n : table.nodes()) {
-      if (scheduler::StaticReject(n, policy).empty()) zone_tasks[n.zone];
-    }
-  });
+  state_->WithPlacementView(service.name(),
+                            [&](const scheduler::NodeTable& table, const scheduler::ServiceLoad&) {
+                              for (const auto& n : table.nodes()) {
+                                if (scheduler::StaticReject(n, policy).empty()) zone_tasks[n.zone];
+                              }
+                            });
   std::vector<scheduler::StopCandidate> candidates;
   for (const auto& t : live) {
     if (!zone_tasks.contains(t.zone())) continue;
@@ -254,9 +254,9 @@ absl::Status ServiceController::Rebalance(const Service& service, const TaskDefi
   // The replacement must land in the emptiest zone, or the move is moot.
   auto [result, request] = batch.Place(service, td, policy, 1, move->to_zone);
   if (result.placed.empty()) {
-    RecordFailure(service.name(),
-                  absl::StrCat("zone rebalancing: ",
-                               result.Explain(request, state_->ListNodes().size())));
+    RecordFailure(
+        service.name(),
+        absl::StrCat("zone rebalancing: ", result.Explain(request, state_->ListNodes().size())));
     return absl::OkStatus();
   }
   const std::string reason =
@@ -267,9 +267,9 @@ absl::Status ServiceController::Rebalance(const Service& service, const TaskDefi
     t.set_evicted_reason(reason);
     return true;
   }));
-  events_->Record(service.name(), victims[0], "",
-                  absl::StrCat(reason, ": moving task ", victims[0].substr(0, 8), " to ",
-                               move->to_zone));
+  events_->Record(
+      service.name(), victims[0], "",
+      absl::StrCat(reason, ": moving task ", victims[0].substr(0, 8), " to ", move->to_zone));
   return absl::OkStatus();
 }
 

@@ -28,10 +28,10 @@
 
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "common/placement/policy.h"
 #include "controlplane/controllers/task_batch.h"
 #include "controlplane/events/event_log.h"
 #include "controlplane/images/image_resolver.h"
-#include "common/placement/policy.h"
 #include "controlplane/state/cluster_state.h"
 
 namespace gantry::controllers {

@@ -416,8 +416,8 @@ void NodeManager::RecordChecks(
       } else {
         *out->mutable_since() = now;
         changes.push_back(c.passed() ? absl::StrCat(c.name(), " check passes again")
-                                     : absl::StrCat("failing ", c.name(), " check: ",
-                                                    c.message(), "; no new tasks go there"));
+                                     : absl::StrCat("failing ", c.name(), " check: ", c.message(),
+                                                    "; no new tasks go there"));
       }
     }
     return true;
@@ -440,9 +440,9 @@ gantry::v1::NodeCheck NodeManager::SystemCheck(const Node& node) const {
   } else if (heard == absl::UnixEpoch()) {
     check.set_message("not heard from since the control plane started");
   } else {
-    check.set_message(absl::StrCat("no heartbeat for ",
-                                   absl::FormatDuration(absl::Trunc(clock_->Now() - heard,
-                                                                    absl::Seconds(1)))));
+    check.set_message(
+        absl::StrCat("no heartbeat for ",
+                     absl::FormatDuration(absl::Trunc(clock_->Now() - heard, absl::Seconds(1)))));
   }
   if (heard != absl::UnixEpoch()) *check.mutable_since() = ToProtoTime(heard);
   return check;
@@ -543,11 +543,11 @@ void NodeManager::LoseTasks() {
   }
   if (deferred && !storm_announced_) {
     storm_announced_ = true;
-    events_->Record("", "", "",
-                    absl::StrCat(storm_where, " are DOWN at once: replacing their tasks at most ",
-                                 options_.storm_rate, " per ",
-                                 absl::FormatDuration(options_.storm_window),
-                                 " so a partition does not move the whole cluster"));
+    events_->Record(
+        "", "", "",
+        absl::StrCat(storm_where, " are DOWN at once: replacing their tasks at most ",
+                     options_.storm_rate, " per ", absl::FormatDuration(options_.storm_window),
+                     " so a partition does not move the whole cluster"));
   }
 }
 

@@ -308,15 +308,15 @@ PlacementResult Place(const NodeTable& table, const ServiceLoad& existing,
 
 std::string PlacementResult::Explain(const PlacementRequest& request, size_t node_count) const {
   if (unplaced == 0) return "";
-  std::string needs = absl::StrCat(FormatCpu(request.cpu), " cpu, ", FormatMemory(request.memory),
-                                   " memory");
+  std::string needs =
+      absl::StrCat(FormatCpu(request.cpu), " cpu, ", FormatMemory(request.memory), " memory");
   if (!request.static_ports.empty()) {
     needs += absl::StrCat(", host ports ", absl::StrJoin(request.static_ports, ","));
   }
   if (!request.only_zone.empty()) needs += absl::StrCat(", in zone ", request.only_zone);
   if (node_count == 0) {
-    return absl::StrCat("cannot place ", unplaced, " task(s) of ", request.service, " (",
-                        needs, "): no nodes are registered");
+    return absl::StrCat("cannot place ", unplaced, " task(s) of ", request.service, " (", needs,
+                        "): no nodes are registered");
   }
   std::vector<std::pair<int, std::string>> sorted;
   for (const auto& [reason, n] : rejections) sorted.push_back({-n, reason});

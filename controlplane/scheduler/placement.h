@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "controlplane/scheduler/node_table.h"
 #include "common/placement/policy.h"
+#include "controlplane/scheduler/node_table.h"
 
 namespace gantry::scheduler {
 
@@ -102,8 +102,7 @@ struct StopCandidate {
 // Chooses `count` tasks to stop so the remaining ones stay evenly spread:
 // tasks that are not running yet go first, then one from the zone with the
 // most tasks, and within it from the node with the most tasks.
-std::vector<std::string> ChooseTasksToStop(const std::vector<StopCandidate>& candidates,
-                                           int count);
+std::vector<std::string> ChooseTasksToStop(const std::vector<StopCandidate>& candidates, int count);
 
 // One move that evens out a service's spread over zones: from the zone with
 // the most tasks to the one with the fewest, when they differ by more than

@@ -138,8 +138,8 @@ void ClusterState::Apply(const std::vector<store::Event>& events, Change& change
       }
       scheduler::NodeRecord& r = table_.Upsert(name);
       r.zone = n.zone();
-      r.attributes = std::map<std::string, std::string>(n.attributes().begin(),
-                                                        n.attributes().end());
+      r.attributes =
+          std::map<std::string, std::string>(n.attributes().begin(), n.attributes().end());
       r.status = n.status();
       r.unhealthy = FailingCheck(n);
       r.cpu_capacity = n.capacity().cpu();

@@ -184,10 +184,11 @@ absl::StatusOr<std::optional<KeyValue>> SqliteStore::Get(absl::string_view key) 
 absl::StatusOr<RangeResult> SqliteStore::Range(absl::string_view prefix) {
   std::lock_guard<std::mutex> lock(mu_);
   const std::string end = PrefixEnd(prefix);
-  Stmt stmt(db_, stmts_, end.empty()
-                     ? "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 ORDER BY key"
-                     : "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND key < "
-                       "?2 ORDER BY key");
+  Stmt stmt(db_, stmts_,
+            end.empty()
+                ? "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 ORDER BY key"
+                : "SELECT key, value, create_rev, mod_rev FROM kv WHERE key >= ?1 AND key < "
+                  "?2 ORDER BY key");
   if (auto st = stmt.status(); !st.ok()) return st;
   stmt.BindBlob(1, prefix);
   if (!end.empty()) stmt.BindBlob(2, end);

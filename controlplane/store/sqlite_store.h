@@ -55,7 +55,7 @@ class SqliteStore final : public Store {
   sqlite3* const db_;
   const Options options_;
 
-  std::mutex mu_;  // guards db_ and everything below
+  std::mutex mu_;                               // guards db_ and everything below
   std::map<std::string, sqlite3_stmt*> stmts_;  // prepared once, reused
   int64_t revision_ = 0;
   int64_t compacted_ = 0;  // history holds revisions > compacted_

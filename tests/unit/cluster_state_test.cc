@@ -15,20 +15,20 @@ TEST_F(ClusterStateTest, TracksAllocationsPerNodeFromTasks) {
   EXPECT_EQ(n.allocated().cpu(), 200);
   EXPECT_EQ(n.allocated().memory(), 64 << 20);
   EXPECT_EQ(n.running_tasks(), 2);
-  state_->WithPlacementView("web", [](const scheduler::NodeTable& table,
-                                      const scheduler::ServiceLoad& load) {
-    ASSERT_EQ(table.nodes().size(), 1u);
-    EXPECT_EQ(load.at(0), 2);
-    EXPECT_EQ(table.nodes()[0].ports.size(), 2u);
-  });
+  state_->WithPlacementView(
+      "web", [](const scheduler::NodeTable& table, const scheduler::ServiceLoad& load) {
+        ASSERT_EQ(table.nodes().size(), 1u);
+        EXPECT_EQ(load.at(0), 2);
+        EXPECT_EQ(table.nodes()[0].ports.size(), 2u);
+      });
   // A stopped task frees its resources.
   const auto id = Tasks()[0].id();
   Report("n1", id, Task::STOPPED);
   EXPECT_EQ(state_->GetNode("n1")->value.allocated().cpu(), 100);
-  state_->WithPlacementView("web", [](const scheduler::NodeTable& table,
-                                      const scheduler::ServiceLoad&) {
-    EXPECT_EQ(table.nodes()[0].ports.size(), 1u);
-  });
+  state_->WithPlacementView("web",
+                            [](const scheduler::NodeTable& table, const scheduler::ServiceLoad&) {
+                              EXPECT_EQ(table.nodes()[0].ports.size(), 1u);
+                            });
 }
 
 TEST_F(ClusterStateTest, ReloadsEverythingFromTheStore) {

@@ -5,9 +5,9 @@
 
 #include <map>
 
+#include "absl/strings/str_split.h"
 #include "common/placement/expression.h"
 #include "common/placement/policy.h"
-#include "absl/strings/str_split.h"
 
 namespace gantry::scheduler {
 namespace {
@@ -313,7 +313,7 @@ TEST(Expression, ErrorsSayWhere) {
 
 TEST(ChooseTasksToStop, PendingFirstThenFromTheFullestZone) {
   std::vector<StopCandidate> c = {
-      {"a1", "n1", "a", true}, {"a2", "n1", "a", true}, {"a3", "n2", "a", true},
+      {"a1", "n1", "a", true}, {"a2", "n1", "a", true},  {"a3", "n2", "a", true},
       {"b1", "n3", "b", true}, {"c1", "n4", "c", false},
   };
   auto chosen = ChooseTasksToStop(c, 3);
