@@ -194,7 +194,9 @@ TEST_F(NodeLifecycleTest, DrainingMovesTasksAwayWithoutDroppingBelowDesired) {
   for (const auto& t : Tasks()) EXPECT_NE(t.node(), "a1");
   EXPECT_EQ(Running(), 4);
   for (const auto& t : Tasks(true)) {
-    if (t.node() == "a1") EXPECT_EQ(t.stopped_reason(), "Node a1 is DRAINING");
+    if (t.node() == "a1") {
+      EXPECT_EQ(t.stopped_reason(), "Node a1 is DRAINING");
+    }
   }
   // A DOWN node cannot be drained.
   drain.set_name("nosuch");
