@@ -30,6 +30,7 @@ class Agent {
     std::string container_storage = "/var/lib/containerd";
     CheckThresholds thresholds;
     absl::Duration check_interval = absl::Seconds(10);
+    HealthMonitor::Options health;
   };
 
   Agent(ContainerRuntime* runtime, const Clock* clock, Options options);
@@ -53,6 +54,7 @@ class Agent {
   const Options options_;
   std::unique_ptr<registry::RegistryClient> registry_;
   std::unique_ptr<ImageManager> images_;
+  std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<Session> session_;
 

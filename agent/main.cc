@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
@@ -170,6 +171,7 @@ int main(int argc, char** argv) {
   rt.ns = config.containerd_namespace;
   rt.node_name = config.node_name;
   rt.oci.cgroup_parent = config.cgroup_parent;
+  rt.exec_output_dir = (std::filesystem::path(config.data_dir) / "exec").string();
   gantry::agent::ContainerdRuntime runtime(rt);
   if (auto st = runtime.Ping(); !st.ok()) {
     spdlog::warn("{} (the agent keeps trying)", st.message());

@@ -35,10 +35,11 @@ bool Running(ContainerState s) { return s == ContainerState::kRunning; }
 
 }  // namespace
 
-Reconciler::Reconciler(ContainerRuntime* runtime, ImageManager* images, const Clock* clock,
-                       Options options, ReportSink sink)
+Reconciler::Reconciler(ContainerRuntime* runtime, ImageManager* images, HealthMonitor* health,
+                       const Clock* clock, Options options, ReportSink sink)
     : runtime_(runtime),
       images_(images),
+      health_(health),
       clock_(clock),
       options_(std::move(options)),
       sink_(std::move(sink)) {}
@@ -268,6 +269,7 @@ void Reconciler::Tick() {
     for (auto& [id, r] : records_) {
       if (r.status == Task::RUNNING) RotateLogs(r);
     }
+    SyncHealthChecks();
   }
 
   // Report what changed, or everything when asked to.
@@ -519,6 +521,30 @@ void Reconciler::RotateLogs(const Record& r) {
   }
 }
 
+void Reconciler::SyncHealthChecks() {
+  std::vector<HealthTarget> targets;
+  for (const auto& [id, r] : records_) {
+    if (r.status != Task::RUNNING || !r.assignment) continue;
+    const TaskAssignment& a = *r.assignment;
+    for (int i = 0; i < a.containers_size() && i < static_cast<int>(r.containers.size()); ++i) {
+      const auto& def = a.containers(i);
+      const Container& c = r.containers[i];
+      if (!def.has_health_check() || !Running(c.state)) continue;
+      HealthTarget t;
+      t.container_id = c.id;
+      t.check = def.health_check();
+      t.address = options_.node_address;
+      const std::string port = t.check.has_http() ? t.check.http().port() : t.check.tcp().port();
+      for (const auto& p : a.ports()) {
+        if (p.name() == port) t.port = p.host_port();
+      }
+      t.started = r.started_at;
+      targets.push_back(std::move(t));
+    }
+  }
+  health_->Sync(targets);
+}
+
 void Reconciler::ManageImages() {
   std::set<std::string> running;
   std::set<std::string> in_use;  // also what pending tasks are about to run
@@ -572,9 +598,26 @@ TaskState Reconciler::StateOf(const Record& r) const {
   ts.set_reason(r.reason);
   if (r.started_at != absl::UnixEpoch()) *ts.mutable_started_at() = ToProtoTime(r.started_at);
   if (r.stopped_at != absl::UnixEpoch()) *ts.mutable_stopped_at() = ToProtoTime(r.stopped_at);
-  for (const auto& c : r.containers) {
+  // Task health: the worst of the essential containers that are checked.
+  Task::Health health = Task::UNKNOWN;
+  bool any_checked = false;
+  bool any_unknown = false;
+  for (size_t i = 0; i < r.containers.size(); ++i) {
+    const Container& c = r.containers[i];
     auto* cs = ts.add_containers();
     cs->set_name(c.name);
+    const bool checked = r.assignment && static_cast<int>(i) < r.assignment->containers_size() &&
+                         r.assignment->containers(static_cast<int>(i)).has_health_check();
+    if (checked) {
+      const auto state = health_->Get(c.id);
+      cs->set_health(Running(c.state) ? state.health : Task::UNKNOWN);
+      cs->set_health_output(state.output);
+      if (c.essential) {
+        any_checked = true;
+        if (cs->health() == Task::UNHEALTHY) health = Task::UNHEALTHY;
+        any_unknown |= cs->health() == Task::UNKNOWN;
+      }
+    }
     if (c.exited) {
       cs->set_status(Task::STOPPED);
       cs->set_exited(true);
@@ -588,6 +631,8 @@ TaskState Reconciler::StateOf(const Record& r) const {
     }
     if (!c.image.empty()) cs->set_image_digest(images_->DigestOf(c.image));
   }
+  if (any_checked && health != Task::UNHEALTHY) health = any_unknown ? Task::UNKNOWN : Task::HEALTHY;
+  ts.set_health(health);
   return ts;
 }
 

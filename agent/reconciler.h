@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "agent/health/health_monitor.h"
 #include "agent/images/image_manager.h"
 #include "agent/runtime/container_runtime.h"
 #include "common/clock.h"
@@ -62,8 +63,8 @@ class Reconciler {
   // it changes.
   using ImageSink = std::function<void(const gantry::v1::ImageReport&)>;
 
-  Reconciler(ContainerRuntime* runtime, ImageManager* images, const Clock* clock, Options options,
-             ReportSink sink);
+  Reconciler(ContainerRuntime* runtime, ImageManager* images, HealthMonitor* health,
+             const Clock* clock, Options options, ReportSink sink);
   void SetImageSink(ImageSink sink) { image_sink_ = std::move(sink); }
 
   // Loads persisted records and adopts the runtime's containers.
@@ -125,6 +126,8 @@ class Reconciler {
   // the task because one cannot be).
   bool ImagesReady(Record& r);
   void ManageImages();
+  // Hands the running containers' health checks to the monitor.
+  void SyncHealthChecks();
   void CollectOldLogs();
   gantry::v1::TaskState StateOf(const Record& r) const;
   void Persist(const Record& r) const;
@@ -134,6 +137,7 @@ class Reconciler {
 
   ContainerRuntime* const runtime_;
   ImageManager* const images_;
+  HealthMonitor* const health_;
   const Clock* const clock_;
   const Options options_;
   const ReportSink sink_;

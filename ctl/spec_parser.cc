@@ -102,11 +102,54 @@ std::vector<std::string> StringList(Doc& doc, const YAML::Node& n, const std::st
   return out;
 }
 
+void DurationField(Doc& doc, const YAML::Node& v, const std::string& field,
+                   google::protobuf::Duration& out) {
+  auto d = ParseDurationText(Scalar(doc, v, field));
+  if (!d.ok()) {
+    doc.Fail(v, field, std::string(d.status().message()));
+  } else {
+    out = ToProtoDuration(*d);
+  }
+}
+
+void ParseHealthCheck(Doc& doc, const YAML::Node& n, const std::string& path,
+                      gantry::v1::HealthCheck& h) {
+  if (!CheckKeys(doc, n, path,
+                 {"command", "http", "tcp", "interval", "timeout", "retries", "startPeriod"})) {
+    return;
+  }
+  for (const auto& kv : n) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    const std::string field = absl::StrCat(path, ".", key);
+    if (key == "command") {
+      for (auto& s : StringList(doc, v, field)) h.add_command(std::move(s));
+    } else if (key == "http") {
+      if (!CheckKeys(doc, v, field, {"port", "path"})) return;
+      if (v["port"]) h.mutable_http()->set_port(Scalar(doc, v["port"], field + ".port"));
+      if (v["path"]) h.mutable_http()->set_path(Scalar(doc, v["path"], field + ".path"));
+      h.mutable_http();
+    } else if (key == "tcp") {
+      if (!CheckKeys(doc, v, field, {"port"})) return;
+      h.mutable_tcp();
+      if (v["port"]) h.mutable_tcp()->set_port(Scalar(doc, v["port"], field + ".port"));
+    } else if (key == "interval") {
+      DurationField(doc, v, field, *h.mutable_interval());
+    } else if (key == "timeout") {
+      DurationField(doc, v, field, *h.mutable_timeout());
+    } else if (key == "startPeriod") {
+      DurationField(doc, v, field, *h.mutable_start_period());
+    } else if (key == "retries") {
+      h.set_retries(static_cast<int32_t>(Integer(doc, v, field, 1, 10)));
+    }
+  }
+}
+
 void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
                     gantry::v1::ContainerDefinition& c) {
   if (!CheckKeys(doc, n, path,
                  {"name", "image", "command", "environment", "cpu", "memory", "essential",
-                  "portMappings", "stopTimeout", "pullPolicy", "pinDigest"})) {
+                  "portMappings", "stopTimeout", "pullPolicy", "pinDigest", "healthCheck"})) {
     return;
   }
   for (const auto& kv : n) {
@@ -144,17 +187,14 @@ void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
       }
     } else if (key == "essential") {
       c.set_essential(Bool(doc, v, field));
+    } else if (key == "healthCheck") {
+      ParseHealthCheck(doc, v, field, *c.mutable_health_check());
     } else if (key == "pinDigest") {
       c.set_pin_digest(Bool(doc, v, field));
     } else if (key == "pullPolicy") {
       c.set_pull_policy(Scalar(doc, v, field));
     } else if (key == "stopTimeout") {
-      auto d = ParseDurationText(Scalar(doc, v, field));
-      if (!d.ok()) {
-        doc.Fail(v, field, std::string(d.status().message()));
-      } else {
-        *c.mutable_stop_timeout() = ToProtoDuration(*d);
-      }
+      DurationField(doc, v, field, *c.mutable_stop_timeout());
     } else if (key == "portMappings") {
       if (!v.IsSequence()) {
         doc.Fail(v, field, "expected a list of {name, containerPort, hostPort}");

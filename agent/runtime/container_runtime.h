@@ -70,6 +70,11 @@ struct ImageInfo {
   int64_t size = 0;    // compressed bytes of config and layers
 };
 
+struct ExecResult {
+  int exit_code = 0;
+  std::string output;  // the end of what it printed (stdout and stderr)
+};
+
 class ContainerRuntime {
  public:
   virtual ~ContainerRuntime() = default;
@@ -102,6 +107,12 @@ class ContainerRuntime {
   virtual absl::Status Remove(const std::string& id) = 0;
   // Whether the runtime answers (for node status checks).
   virtual absl::Status Ping() = 0;
+  // Runs `args` inside the running container with its environment, and
+  // waits at most `timeout`: DeadlineExceeded (the process is killed) when
+  // it takes longer.
+  virtual absl::StatusOr<ExecResult> Exec(const std::string& id,
+                                          const std::vector<std::string>& args,
+                                          absl::Duration timeout) = 0;
 };
 
 }  // namespace gantry::agent

@@ -1,10 +1,12 @@
 #include "agent/runtime/containerd_runtime.h"
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/ids.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "grpcpp/create_channel.h"
@@ -327,6 +329,106 @@ absl::StatusOr<std::vector<ContainerInfo>> ContainerdRuntime::List() {
     }
     out.push_back(std::move(info));
   }
+  return out;
+}
+
+}  // namespace gantry::agent
+
+namespace gantry::agent {
+
+absl::StatusOr<ExecResult> ContainerdRuntime::Exec(const std::string& id,
+                                                   const std::vector<std::string>& args,
+                                                   absl::Duration timeout) {
+  // The container's own process spec (environment, user, working directory)
+  // with our arguments.
+  ctrd::containers::v1::GetContainerRequest get;
+  get.set_id(id);
+  ctrd::containers::v1::GetContainerResponse container;
+  {
+    auto ctx = Context();
+    RETURN_IF_ERROR(Check(containers_->Get(ctx.get(), get, &container), "get container"));
+  }
+  json spec = json::parse(container.container().spec().value(), nullptr, false);
+  if (spec.is_discarded() || !spec.contains("process")) {
+    return absl::InternalError(absl::StrCat("container ", id, " has no process spec"));
+  }
+  json process = spec["process"];
+  process["args"] = args;
+  process["terminal"] = false;
+
+  const std::string exec_id = absl::StrCat("exec-", NewId().substr(0, 12));
+  std::error_code ec;
+  std::filesystem::create_directories(options_.exec_output_dir, ec);
+  const std::string out_path =
+      (std::filesystem::path(options_.exec_output_dir) / (exec_id + ".out")).string();
+  struct Cleanup {
+    ContainerdRuntime* self;
+    std::string id, exec_id, out_path;
+    ~Cleanup() {
+      ctrd::tasks::v1::DeleteProcessRequest req;
+      req.set_container_id(id);
+      req.set_exec_id(exec_id);
+      ctrd::tasks::v1::DeleteResponse resp;
+      auto ctx = self->Context();
+      (void)self->tasks_->DeleteProcess(ctx.get(), req, &resp);
+      std::error_code ec;
+      std::filesystem::remove(out_path, ec);
+    }
+  } cleanup{this, id, exec_id, out_path};
+
+  {
+    ctrd::tasks::v1::ExecProcessRequest req;
+    req.set_container_id(id);
+    req.set_exec_id(exec_id);
+    req.set_stdout(absl::StrCat("file://", out_path));
+    req.set_stderr(absl::StrCat("file://", out_path));
+    req.mutable_spec()->set_type_url("types.containerd.io/opencontainers/runtime-spec/1/Process");
+    req.mutable_spec()->set_value(process.dump());
+    google::protobuf::Empty resp;
+    auto ctx = Context();
+    RETURN_IF_ERROR(Check(tasks_->Exec(ctx.get(), req, &resp), "exec"));
+  }
+  {
+    ctrd::tasks::v1::StartRequest req;
+    req.set_container_id(id);
+    req.set_exec_id(exec_id);
+    ctrd::tasks::v1::StartResponse resp;
+    auto ctx = Context();
+    RETURN_IF_ERROR(Check(tasks_->Start(ctx.get(), req, &resp), "start exec"));
+  }
+  ctrd::tasks::v1::WaitRequest wait;
+  wait.set_container_id(id);
+  wait.set_exec_id(exec_id);
+  ctrd::tasks::v1::WaitResponse waited;
+  grpc::ClientContext wctx;
+  wctx.AddMetadata("containerd-namespace", options_.ns);
+  wctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout));
+  grpc::Status st = tasks_->Wait(&wctx, wait, &waited);
+  if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    ctrd::tasks::v1::KillRequest kill;
+    kill.set_container_id(id);
+    kill.set_exec_id(exec_id);
+    kill.set_signal(9);
+    google::protobuf::Empty empty;
+    auto kctx = Context();
+    (void)tasks_->Kill(kctx.get(), kill, &empty);
+    // Wait for the kill so the process can be deleted.
+    grpc::ClientContext w2;
+    w2.AddMetadata("containerd-namespace", options_.ns);
+    w2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    (void)tasks_->Wait(&w2, wait, &waited);
+    return absl::DeadlineExceededError(
+        absl::StrCat("exec in ", id, " took longer than ", absl::FormatDuration(timeout)));
+  }
+  RETURN_IF_ERROR(Check(st, "wait for exec"));
+  ExecResult out;
+  out.exit_code = static_cast<int>(waited.exit_status());
+  std::ifstream in(out_path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  constexpr size_t kKeep = 512;
+  if (text.size() > kKeep) text = text.substr(text.size() - kKeep);
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  out.output = std::move(text);
   return out;
 }
 

@@ -38,6 +38,8 @@ class ContainerdRuntime final : public ContainerRuntime {
     std::string runtime = "io.containerd.runc.v2";
     OciOptions oci;
     absl::Duration call_timeout = absl::Seconds(30);
+    // Where exec'd processes (health checks) write their output briefly.
+    std::string exec_output_dir = "/tmp";
   };
 
   explicit ContainerdRuntime(Options options);
@@ -54,6 +56,8 @@ class ContainerdRuntime final : public ContainerRuntime {
   absl::Status Signal(const std::string& id, int signal, bool all) override;
   absl::Status Remove(const std::string& id) override;
   absl::Status Ping() override;
+  absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& args,
+                                  absl::Duration timeout) override;
 
  private:
   struct ResolvedImage {

@@ -88,6 +88,30 @@ absl::Status FakeRuntime::Ping() {
   return Available();
 }
 
+absl::StatusOr<ExecResult> FakeRuntime::Exec(const std::string& id,
+                                              const std::vector<std::string>& args,
+                                              absl::Duration) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  auto it = containers_.find(id);
+  if (it == containers_.end() || it->second.info.state != ContainerState::kRunning) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", id, " is not running"));
+  }
+  exec_calls_.push_back(args);
+  if (auto r = exec_results_.find(id); r != exec_results_.end()) return r->second;
+  return ExecResult{0, ""};
+}
+
+void FakeRuntime::SetExecResult(const std::string& id, absl::StatusOr<ExecResult> result) {
+  std::lock_guard<std::mutex> lock(mu_);
+  exec_results_.insert_or_assign(id, std::move(result));
+}
+
+std::vector<std::vector<std::string>> FakeRuntime::ExecCalls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return exec_calls_;
+}
+
 void FakeRuntime::AddImage(const std::string& image) {
   std::lock_guard<std::mutex> lock(mu_);
   images_[image] = "sha256:" + std::string(64, '0');

@@ -28,6 +28,8 @@ class FakeRuntime final : public ContainerRuntime {
   absl::Status Signal(const std::string& id, int signal, bool all) override;
   absl::Status Remove(const std::string& id) override;
   absl::Status Ping() override;
+  absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& args,
+                                  absl::Duration timeout) override;
 
   // --- Test controls.
   void AddImage(const std::string& image);
@@ -42,6 +44,9 @@ class FakeRuntime final : public ContainerRuntime {
   void IgnoreSigterm(const std::string& id);
   void FailCreate(const std::string& message);
   void SetDown(bool down);
+  // What Exec in container `id` answers from now on (default exit 0).
+  void SetExecResult(const std::string& id, absl::StatusOr<ExecResult> result);
+  std::vector<std::vector<std::string>> ExecCalls() const;
 
   // --- Test observations.
   std::vector<std::string> RunningIds() const;
@@ -68,6 +73,8 @@ class FakeRuntime final : public ContainerRuntime {
   std::string fail_create_;
   bool down_ = false;
   int creates_ = 0;
+  std::map<std::string, absl::StatusOr<ExecResult>> exec_results_;
+  std::vector<std::vector<std::string>> exec_calls_;
 };
 
 }  // namespace gantry::agent

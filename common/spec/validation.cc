@@ -114,12 +114,68 @@ void ValidateContainer(const ContainerDefinition& c, const std::string& path,
   }
 }
 
+void ValidateHealthCheck(const gantry::v1::HealthCheck& h, const std::string& path,
+                         const std::set<std::string>& port_names,
+                         std::vector<FieldError>& errors) {
+  auto add = [&](absl::string_view field, std::string problem) {
+    errors.push_back({absl::StrCat(path, ".", field), std::move(problem)});
+  };
+  const int kinds = (h.command().empty() ? 0 : 1) + (h.has_http() ? 1 : 0) + (h.has_tcp() ? 1 : 0);
+  if (kinds != 1) {
+    errors.push_back({path, "give exactly one of command, http and tcp"});
+    return;
+  }
+  if (!h.command().empty()) {
+    const std::string& kind = h.command(0);
+    if ((kind != "CMD" && kind != "CMD-SHELL") || h.command_size() < 2) {
+      add("command",
+          "expected [\"CMD\", \"executable\", \"arg\"...] or [\"CMD-SHELL\", \"shell command\"]");
+    } else if (kind == "CMD-SHELL" && h.command_size() != 2) {
+      add("command", "CMD-SHELL takes one shell command string");
+    }
+  }
+  auto check_port = [&](absl::string_view field, const std::string& port) {
+    if (!port_names.contains(port)) {
+      add(field, absl::StrCat("\"", port, "\" is not the name of one of the task's ports"));
+    }
+  };
+  if (h.has_http()) {
+    check_port("http.port", h.http().port());
+    if (!h.http().path().empty() && h.http().path()[0] != '/') {
+      add("http.path", "must start with /");
+    }
+  }
+  if (h.has_tcp()) check_port("tcp.port", h.tcp().port());
+  auto range = [&](absl::string_view field, const google::protobuf::Duration& d, absl::Duration lo,
+                   absl::Duration hi) {
+    const absl::Duration v = FromProtoDuration(d);
+    if (v < lo || v > hi) {
+      add(field, absl::StrCat("must be between ", FormatDurationText(lo), " and ",
+                              FormatDurationText(hi), ", got ", FormatDurationText(v)));
+    }
+  };
+  range("interval", h.interval(), absl::Seconds(5), absl::Seconds(300));
+  range("timeout", h.timeout(), absl::Seconds(2), absl::Seconds(60));
+  range("startPeriod", h.start_period(), absl::ZeroDuration(), absl::Seconds(300));
+  if (h.retries() < 1 || h.retries() > 10) {
+    add("retries", absl::StrCat("must be between 1 and 10, got ", h.retries()));
+  }
+}
+
 }  // namespace
 
 void ApplyDefaults(gantry::v1::TaskDefinition& td) {
   for (auto& c : *td.mutable_containers()) {
     if (!c.has_essential()) c.set_essential(true);
     if (!c.has_stop_timeout()) *c.mutable_stop_timeout() = ToProtoDuration(absl::Seconds(30));
+    if (c.has_health_check()) {
+      auto* h = c.mutable_health_check();
+      if (!h->has_interval()) *h->mutable_interval() = ToProtoDuration(absl::Seconds(30));
+      if (!h->has_timeout()) *h->mutable_timeout() = ToProtoDuration(absl::Seconds(5));
+      if (h->retries() == 0) h->set_retries(3);
+      if (!h->has_start_period()) *h->mutable_start_period() = ToProtoDuration(absl::ZeroDuration());
+      if (h->has_http() && h->http().path().empty()) h->mutable_http()->set_path("/");
+    }
   }
 }
 
@@ -145,6 +201,14 @@ std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition&
   }
   if (!td.containers().empty() && !any_essential) {
     errors.push_back({"containers", "at least one container must be essential"});
+  }
+  for (int i = 0; i < td.containers_size(); ++i) {
+    if (!td.containers(i).has_health_check()) continue;
+    gantry::v1::TaskDefinition with_defaults;
+    *with_defaults.add_containers() = td.containers(i);
+    ApplyDefaults(with_defaults);
+    ValidateHealthCheck(with_defaults.containers(0).health_check(),
+                        absl::StrCat("containers[", i, "].healthCheck"), port_names, errors);
   }
   return errors;
 }

@@ -174,9 +174,11 @@ void NodeManager::OnStatus(const std::string& node, const gantry::v1::TaskStatus
 
 void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::TaskState& ts) {
   std::string event;
+  std::string health_event;
   const absl::Time now = clock_->Now();
   auto st = state_->UpdateTask(ts.task_id(), [&](Task& t) {
     event.clear();
+    health_event.clear();
     if (t.node() != node || t.last_status() == Task::STOPPED) return false;
     // A LOST task was replaced already: only its end is news.
     if (t.last_status() == Task::LOST && ts.status() != Task::STOPPED) return false;
@@ -217,7 +219,23 @@ void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::Task
         mine.set_reason(cs.reason());
         // A pinned digest stays; otherwise the agent says what it runs.
         if (mine.image_digest().empty()) mine.set_image_digest(cs.image_digest());
+        mine.set_health(cs.health());
+        mine.set_health_output(cs.health_output());
       }
+    }
+    if (t.last_status() == Task::RUNNING && ts.health() != Task::HEALTH_UNSPECIFIED &&
+        ts.health() != t.health()) {
+      t.set_health(ts.health());
+      std::string detail;
+      for (const auto& cs : t.containers()) {
+        if (cs.health() == Task::UNHEALTHY || (ts.health() == Task::HEALTHY && !cs.health_output().empty())) {
+          detail = absl::StrCat(cs.name(), ": ", cs.health_output());
+          break;
+        }
+      }
+      health_event = absl::StrCat("task ", t.id().substr(0, 8), " is ",
+                                  Task::Health_Name(ts.health()),
+                                  detail.empty() ? "" : absl::StrCat(" (", detail, ")"));
     }
     return !google::protobuf::util::MessageDifferencer::Equals(before, t);
   });
@@ -225,9 +243,10 @@ void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::Task
     spdlog::warn("node {}: record state of task {}: {}", node, ts.task_id(), st.message());
     return;
   }
-  if (!event.empty()) {
+  for (const auto* e : {&event, &health_event}) {
+    if (e->empty()) continue;
     auto t = state_->GetTask(ts.task_id());
-    events_->Record(t ? t->value.service() : "", ts.task_id(), node, event);
+    events_->Record(t ? t->value.service() : "", ts.task_id(), node, *e);
   }
 }
 

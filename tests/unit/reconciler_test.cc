@@ -43,8 +43,9 @@ class ReconcilerTest : public ::testing::Test {
     io.data_dir = dir_.string();
     io.pull_threads = 0;  // pulls run inline
     images_ = std::make_unique<ImageManager>(&runtime_, &registry_, &clock_, io);
+    health_ = std::make_unique<HealthMonitor>(&runtime_, &clock_, HealthMonitor::Options{0});
     reconciler_ = std::make_unique<Reconciler>(
-        &runtime_, images_.get(), &clock_, o,
+        &runtime_, images_.get(), health_.get(), &clock_, o,
         [this](const gantry::v1::TaskStatusReport& r) { reports_.push_back(r); });
     ASSERT_TRUE(reconciler_->Recover().ok());
   }
@@ -90,6 +91,7 @@ class ReconcilerTest : public ::testing::Test {
   FakeRuntime runtime_;
   registry::RegistryClient registry_{registry::RegistryConfig()};
   std::unique_ptr<ImageManager> images_;
+  std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<Reconciler> reconciler_;
   std::vector<gantry::v1::TaskStatusReport> reports_;
   int64_t sequence_ = 0;
