@@ -127,11 +127,15 @@ void PrintServices(std::ostream& out, const std::vector<Service>& services, absl
 
 void PrintTasks(std::ostream& out, const std::vector<Task>& tasks, absl::Time now,
                 const std::string& indent) {
-  Table t({"ID", "SERVICE", "TASK DEFINITION", "NODE", "ZONE", "DESIRED", "LAST", "PORTS", "AGE"});
+  Table t({"ID", "SERVICE", "TASK DEFINITION", "NODE", "ZONE", "DESIRED", "LAST", "HEALTH",
+           "PORTS", "AGE"});
   for (const auto& task : tasks) {
     t.Add({Short(task.id()), task.service(), task.task_definition(), task.node(), task.zone(),
-           StatusName(task.desired_status()), StatusName(task.last_status()), FormatPorts(task),
-           Age(task.created_at(), now)});
+           StatusName(task.desired_status()), StatusName(task.last_status()),
+           task.health() == gantry::v1::Task::HEALTH_UNSPECIFIED
+               ? "-"
+               : gantry::v1::Task::Health_Name(task.health()),
+           FormatPorts(task), Age(task.created_at(), now)});
   }
   t.Print(out, indent);
 }
@@ -199,13 +203,45 @@ void DescribeService(std::ostream& out, const Service& s, const std::vector<Task
   t.Add({"Running:", absl::StrCat(s.running_count())});
   t.Add({"Pending:", absl::StrCat(s.pending_count())});
   t.Add({"Placement:", "spread across zones, then nodes"});
-  for (const auto& pin : s.image_pins()) {
-    t.Add({absl::StrCat("Image (", pin.container(), "):"),
-           absl::StrCat(pin.image(), " pinned to ", pin.digest())});
+  if (s.has_load_balancer()) {
+    t.Add({"Load balancer:",
+           absl::StrCat("port ", s.load_balancer().port(), " -> ", s.load_balancer().target_port(),
+                        s.load_balancer().test_port() != 0
+                            ? absl::StrCat(", test port ", s.load_balancer().test_port())
+                            : "")});
   }
   t.Add({"Created:", Time(s.created_at())});
   t.Add({"Updated:", Time(s.updated_at())});
   t.Print(out);
+  out << "Deployments:\n";
+  if (s.deployments().empty()) {
+    out << "  (none)\n";
+  } else {
+    Table d({"ID", "STATUS", "ROLLOUT", "TASK DEFINITION", "DESIRED", "PENDING", "RUNNING",
+             "HEALTHY", "FAILED", "STRATEGY", "AGE"});
+    for (const auto& dep : s.deployments()) {
+      std::string strategy = dep.strategy();
+      if (dep.phase() != gantry::v1::Deployment::PHASE_UNSPECIFIED) {
+        strategy += absl::StrCat(" ", gantry::v1::Deployment::Phase_Name(dep.phase()), " ",
+                                 dep.traffic_percent(), "%");
+      }
+      d.Add({dep.id(), gantry::v1::Deployment::Status_Name(dep.status()),
+             gantry::v1::Deployment::RolloutState_Name(dep.rollout_state()), dep.task_definition(),
+             absl::StrCat(dep.desired_count()), absl::StrCat(dep.pending_count()),
+             absl::StrCat(dep.running_count()), absl::StrCat(dep.healthy_count()),
+             absl::StrCat(dep.failed_count()), strategy, Age(dep.created_at(), now)});
+    }
+    d.Print(out, "  ");
+    for (const auto& dep : s.deployments()) {
+      if (!dep.rollout_state_reason().empty()) {
+        out << "  " << dep.id() << ": " << dep.rollout_state_reason() << "\n";
+      }
+      for (const auto& pin : dep.image_pins()) {
+        out << "  " << dep.id() << ": " << pin.container() << " " << pin.image() << " pinned to "
+            << pin.digest() << "\n";
+      }
+    }
+  }
   out << "Tasks:\n";
   if (tasks.empty()) {
     out << "  (none)\n";

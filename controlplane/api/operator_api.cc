@@ -9,6 +9,7 @@
 #include "common/spec/validation.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
+#include "controlplane/deployments/deployments.h"
 #include "controlplane/state/keys.h"
 
 namespace gantry::api {
@@ -145,6 +146,28 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
                        "(watch with `gantryctl describe service ",
                        in.name(), "`)"));
     }
+    // The load balancer must send traffic to one of the revision's ports.
+    if (in.has_load_balancer()) {
+      auto td = state_->GetTaskDefinition(ref.family, revision);
+      const TaskDefinition* target = td ? &*td : nullptr;
+      for (const auto& pending : request.task_definitions()) {
+        if (pending.family() == ref.family && revision == latest[ref.family] &&
+            !(td && td->revision() == revision)) {
+          target = &pending;
+        }
+      }
+      bool found = false;
+      if (target != nullptr) {
+        for (const auto& c : target->containers()) {
+          for (const auto& pm : c.port_mappings()) found |= pm.name() == in.load_balancer().target_port();
+        }
+      }
+      if (!found) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Service ", in.name(), ": loadBalancer.targetPort: \"", in.load_balancer().target_port(),
+            "\" is not the name of a port of ", resolved));
+      }
+    }
     const Service before = s;
     s.set_name(in.name());
     s.set_task_definition(in.task_definition());
@@ -155,11 +178,30 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
     } else {
       s.clear_zone_rebalancing();
     }
+    *s.mutable_deployment_configuration() = in.deployment_configuration();
+    *s.mutable_load_balancer() = in.load_balancer();
+    if (!in.has_load_balancer()) s.clear_load_balancer();
     s.set_resolved_task_definition(resolved);
     s.set_status(Service::ACTIVE);
     if (existing && MessageDifferencer::Equals(before, s)) {
       result->set_action("unchanged");
       continue;
+    }
+    // A new revision or new settings make a new deployment; a new count
+    // only resizes the current one.
+    const bool new_deployment =
+        !existing || deployments::Primary(before) == nullptr ||
+        before.resolved_task_definition() != resolved ||
+        !MessageDifferencer::Equals(before.placement(), s.placement()) ||
+        !MessageDifferencer::Equals(before.deployment_configuration(),
+                                    s.deployment_configuration()) ||
+        !MessageDifferencer::Equals(before.load_balancer(), s.load_balancer());
+    if (new_deployment) {
+      const auto& d = deployments::Start(s, resolved, clock_->Now());
+      messages.push_back(absl::StrCat(in.name(), " deployment ", d.id(), " of ", resolved,
+                                      " started (", d.strategy(), ")"));
+    } else if (auto* primary = deployments::Primary(s)) {
+      primary->set_desired_count(s.desired_count());
     }
     if (!existing) *s.mutable_created_at() = now;
     *s.mutable_updated_at() = now;
@@ -235,6 +277,7 @@ absl::StatusOr<Service> OperatorApi::ScaleService(const gantry::v1::ScaleService
     previous = s.desired_count();
     if (previous == request.desired_count()) return false;
     s.set_desired_count(request.desired_count());
+    if (auto* primary = deployments::Primary(s)) primary->set_desired_count(s.desired_count());
     *s.mutable_updated_at() = ToProtoTime(clock_->Now());
     return true;
   });
@@ -382,6 +425,49 @@ absl::StatusOr<gantry::v1::ListImagesResponse> OperatorApi::ListImages(
   gantry::v1::ListImagesResponse out;
   for (auto& i : nodes_->Images(request.node())) *out.add_images() = std::move(i);
   return out;
+}
+
+}  // namespace gantry::api
+
+namespace gantry::api {
+
+absl::StatusOr<gantry::v1::Service> OperatorApi::UndoRollout(
+    const gantry::v1::UndoRolloutRequest& request) {
+  std::string message;
+  absl::Status refused;
+  auto st = state_->UpdateService(request.service(), [&](Service& s) {
+    if (s.status() == Service::DELETING) {
+      refused = absl::FailedPreconditionError(
+          absl::StrCat("service ", request.service(), " is being deleted"));
+      return false;
+    }
+    const auto* primary = deployments::Primary(s);
+    const auto* target = deployments::LastCompleted(s, primary ? primary->id() : "");
+    if (target == nullptr) {
+      refused = absl::FailedPreconditionError(absl::StrCat(
+          "service ", request.service(), " has no earlier COMPLETED deployment to return to"));
+      return false;
+    }
+    const gantry::v1::Deployment previous = *target;
+    auto& d = deployments::Start(s, previous.task_definition(), clock_->Now(),
+                                 primary ? primary->id() : "");
+    *d.mutable_image_pins() = previous.image_pins();
+    d.set_images_pinned(previous.images_pinned());
+    s.set_resolved_task_definition(previous.task_definition());
+    *s.mutable_updated_at() = ToProtoTime(clock_->Now());
+    message = absl::StrCat("rollout undo: deployment ", d.id(), " returns to ",
+                           previous.task_definition(), " (", previous.id(), ")");
+    return true;
+  });
+  if (absl::IsNotFound(st)) {
+    return absl::NotFoundError(absl::StrCat("service ", request.service(), " not found"));
+  }
+  RETURN_IF_ERROR(st);
+  RETURN_IF_ERROR(refused);
+  events_->Record(request.service(), "", "", message);
+  gantry::v1::GetServiceRequest get;
+  get.set_name(request.service());
+  return GetService(get);
 }
 
 }  // namespace gantry::api

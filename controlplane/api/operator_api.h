@@ -34,6 +34,7 @@ class OperatorApi {
   absl::StatusOr<gantry::v1::Service> ScaleService(const gantry::v1::ScaleServiceRequest& request);
   absl::StatusOr<gantry::v1::Service> DeleteService(
       const gantry::v1::DeleteServiceRequest& request);
+  absl::StatusOr<gantry::v1::Service> UndoRollout(const gantry::v1::UndoRolloutRequest& request);
 
   absl::StatusOr<gantry::v1::ListTasksResponse> ListTasks(
       const gantry::v1::ListTasksRequest& request);

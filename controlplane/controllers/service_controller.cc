@@ -8,6 +8,7 @@
 #include "common/status_util.h"
 #include "common/time_util.h"
 #include "controlplane/controllers/task_batch.h"
+#include "controlplane/deployments/deployments.h"
 #include "controlplane/scheduler/placement.h"
 #include "controlplane/state/keys.h"
 
@@ -137,90 +138,21 @@ absl::Status ServiceController::ReconcileInto(const std::string& name, TaskBatch
   const auto tasks = state_->ListTasks({.service = name, .include_stopped = true});
   CollectGarbage(tasks);
   const auto versioned = state_->GetService(name);
-  std::vector<Task> live;
-  for (const auto& t : tasks) {
-    if (t.desired_status() == Task::RUNNING) live.push_back(t);
-  }
   if (!versioned) {
     std::vector<std::string> orphans;
-    for (const auto& t : live) orphans.push_back(t.id());
-    return StopTasks(orphans, "Service no longer exists");
+    for (const auto& t : tasks) {
+      if (t.desired_status() == Task::RUNNING) orphans.push_back(t.id());
+    }
+    return StopTasks(nullptr, orphans, "Service no longer exists");
   }
   Service service = versioned->value;
   if (service.status() == Service::DELETING) return ReconcileDeleting(service, tasks);
-
-  const auto td = state_->ResolveTaskDefinition(service.resolved_task_definition());
-  if (!td) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "service ", name, " runs ", service.resolved_task_definition(), ", which does not exist"));
-  }
-  auto policy = scheduler::PlacementPolicy::FromProto(service.placement());
-  if (!policy.ok()) {
-    RecordFailure(name, absl::StrCat("invalid placement: ", policy.status().message()));
-    return absl::OkStatus();
-  }
-  ASSIGN_OR_RETURN(bool pinned, PinImages(service, *td));
-  if (!pinned) return absl::OkStatus();
-
-  // Current tasks serve the service; leaving ones (older revision, on a
-  // draining node, evicted for rebalancing) keep running until enough
-  // current ones run in their place.
-  std::vector<scheduler::StopCandidate> current;
-  std::vector<scheduler::StopCandidate> leaving;
-  std::map<std::string, std::string> leave_reason;
-  int running_current = 0;
-  for (const auto& t : live) {
-    scheduler::StopCandidate c{t.id(), t.node(), t.zone(), t.last_status() == Task::RUNNING};
-    const auto node = state_->GetNode(t.node());
-    std::string why;
-    if (t.task_definition() != service.resolved_task_definition()) {
-      why = absl::StrCat("Replaced by ", service.resolved_task_definition());
-    } else if (node && node->value.status() == gantry::v1::Node::DRAINING) {
-      why = absl::StrCat("Node ", t.node(), " is DRAINING");
-    } else if (!t.evicted_reason().empty()) {
-      why = t.evicted_reason();
-    }
-    if (!why.empty()) {
-      leave_reason[t.id()] = why;
-      leaving.push_back(std::move(c));
-    } else {
-      running_current += c.running ? 1 : 0;
-      current.push_back(std::move(c));
-    }
-  }
-
-  const int desired = service.desired_count();
-  const int have = static_cast<int>(current.size());
-  if (have < desired) {
-    const absl::Time until = BackoffUntil(service, tasks);
-    if (until > clock_->Now()) {
-      RecheckAt(name, until);
-    } else {
-      auto [result, request] = batch.Place(service, *td, *policy, desired - have);
-      if (result.unplaced > 0) {
-        RecordFailure(name, result.Explain(request, state_->ListNodes().size()));
-      } else {
-        last_failure_.erase(name);
-      }
-    }
-  } else if (have > desired) {
-    RETURN_IF_ERROR(StopTasks(scheduler::ChooseTasksToStop(current, have - desired),
-                              absl::StrCat("Scaled in to ", desired)));
-  }
-  const int keep_leaving = std::max(0, desired - running_current);
-  if (static_cast<int>(leaving.size()) > keep_leaving) {
-    for (const auto& id :
-         scheduler::ChooseTasksToStop(leaving, static_cast<int>(leaving.size()) - keep_leaving)) {
-      RETURN_IF_ERROR(StopTasks({id}, leave_reason[id]));
-    }
-  }
-  if (leaving.empty() && have == desired && running_current == desired) {
-    RETURN_IF_ERROR(Rebalance(service, *td, *policy, live, batch));
-  }
-  return absl::OkStatus();
+  return ReconcileDeployments(service, tasks, batch);
 }
 
-absl::Status ServiceController::Rebalance(const Service& service, const TaskDefinition& td,
+absl::Status ServiceController::Rebalance(const Service& service,
+                                          const gantry::v1::Deployment& primary,
+                                          const TaskDefinition& td,
                                           const scheduler::PlacementPolicy& policy,
                                           const std::vector<Task>& live, TaskBatch& batch) {
   if (service.has_zone_rebalancing() && !service.zone_rebalancing()) return absl::OkStatus();
@@ -252,7 +184,7 @@ absl::Status ServiceController::Rebalance(const Service& service, const TaskDefi
   const auto victims = scheduler::ChooseTasksToStop(in_from, 1);
   if (victims.empty()) return absl::OkStatus();
   // The replacement must land in the emptiest zone, or the move is moot.
-  auto [result, request] = batch.Place(service, td, policy, 1, move->to_zone);
+  auto [result, request] = batch.Place(service, primary, td, policy, 1, move->to_zone);
   if (result.placed.empty()) {
     RecordFailure(
         service.name(),
@@ -281,7 +213,7 @@ absl::Status ServiceController::ReconcileDeleting(const Service& service,
     if (t.desired_status() == Task::RUNNING) to_stop.push_back(t.id());
     if (t.last_status() != Task::STOPPED && t.last_status() != Task::LOST) all_stopped = false;
   }
-  RETURN_IF_ERROR(StopTasks(to_stop, "Service deleted"));
+  RETURN_IF_ERROR(StopTasks(&service, to_stop, "Service deleted"));
   if (!all_stopped) return absl::OkStatus();
   auto current = state_->GetService(service.name());
   if (!current) return absl::OkStatus();
@@ -297,16 +229,19 @@ absl::Status ServiceController::ReconcileDeleting(const Service& service,
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> ServiceController::PinImages(Service& service, const TaskDefinition& td) {
-  if (service.pinned_task_definition() == service.resolved_task_definition()) return true;
+absl::StatusOr<bool> ServiceController::PinImages(Service& service,
+                                                  gantry::v1::Deployment& deployment,
+                                                  const TaskDefinition& td) {
+  if (deployment.images_pinned()) return true;
   std::vector<gantry::v1::ImagePin> pins;
   for (const auto& c : td.containers()) {
     if (resolver_ == nullptr || (c.has_pin_digest() && !c.pin_digest())) continue;
     auto digest = resolver_->Resolve(c.image());
     if (!digest.ok()) {
-      RecordFailure(service.name(), absl::StrCat("cannot pin the image of container ", c.name(),
-                                                 " of ", service.resolved_task_definition(), ": ",
-                                                 digest.status().message(), "; retrying"));
+      RecordFailure(service.name(),
+                    absl::StrCat("cannot pin the image of container ", c.name(), " of ",
+                                 deployment.task_definition(), ": ", digest.status().message(),
+                                 "; retrying"));
       RecheckAt(service.name(), clock_->Now() + absl::Seconds(5));
       return false;
     }
@@ -316,33 +251,37 @@ absl::StatusOr<bool> ServiceController::PinImages(Service& service, const TaskDe
     pin.set_digest(*digest);
     pins.push_back(std::move(pin));
   }
-  const std::string revision = service.resolved_task_definition();
+  const std::string id = deployment.id();
   RETURN_IF_ERROR(state_->UpdateService(service.name(), [&](Service& s) {
-    if (s.resolved_task_definition() != revision) return false;  // moved on meanwhile
-    s.clear_image_pins();
-    for (const auto& p : pins) *s.add_image_pins() = p;
-    s.set_pinned_task_definition(revision);
+    auto* d = deployments::Find(s, id);
+    if (d == nullptr || d->images_pinned()) return false;
+    d->clear_image_pins();
+    for (const auto& p : pins) *d->add_image_pins() = p;
+    d->set_images_pinned(true);
     return true;
   }));
   std::vector<std::string> parts;
   for (const auto& p : pins) parts.push_back(absl::StrCat(p.container(), "=", p.digest()));
   if (!parts.empty()) {
     events_->Record(service.name(), "", "",
-                    absl::StrCat(revision, " runs pinned digests: ", absl::StrJoin(parts, ", ")));
+                    absl::StrCat("deployment ", id, " (", deployment.task_definition(),
+                                 ") runs pinned digests: ", absl::StrJoin(parts, ", ")));
   }
   last_failure_.erase(service.name());
-  *service.mutable_image_pins() = {pins.begin(), pins.end()};
-  service.set_pinned_task_definition(revision);
+  *deployment.mutable_image_pins() = {pins.begin(), pins.end()};
+  deployment.set_images_pinned(true);
   return true;
 }
 
-absl::Time ServiceController::BackoffUntil(const Service& service, const std::vector<Task>& tasks) {
+absl::Time ServiceController::BackoffUntil(const Service& service,
+                                           const gantry::v1::Deployment& deployment,
+                                           const std::vector<Task>& tasks) {
   const absl::Time now = clock_->Now();
   int failures = 0;
   absl::Time latest = absl::InfinitePast();
   const Task* last = nullptr;
   for (const auto& t : tasks) {
-    if (!t.failed() || t.task_definition() != service.resolved_task_definition()) continue;
+    if (!t.failed() || t.deployment_id() != deployment.id()) continue;
     const absl::Time stopped = FromProtoTime(t.stopped_at());
     if (stopped < now - options_.failure_window) continue;
     failures++;
@@ -381,22 +320,52 @@ void ServiceController::RecordFailure(const std::string& service, const std::str
   events_->Record(service, "", "", message);
 }
 
-absl::Status ServiceController::StopTasks(const std::vector<std::string>& ids,
-                                          const std::string& reason) {
+absl::Status ServiceController::StopTasks(const Service* service,
+                                          const std::vector<std::string>& ids,
+                                          const std::string& reason, bool failed) {
+  const bool balanced = service != nullptr && service->has_load_balancer();
+  const absl::Duration delay =
+      balanced ? deployments::SettingsOf(*service).deregistration_delay : absl::ZeroDuration();
+  const absl::Time now = clock_->Now();
   for (const auto& id : ids) {
     bool stopped = false;
+    bool deregistered = false;
     RETURN_IF_ERROR(state_->UpdateTask(id, [&](Task& t) {
+      stopped = deregistered = false;
       if (t.desired_status() == Task::STOPPED) return false;
+      // Behind a load balancer a running task first leaves it, and stops
+      // once its requests have had the deregistration delay to finish.
+      if (balanced && t.last_status() == Task::RUNNING && delay > absl::ZeroDuration()) {
+        if (!t.has_deregistered_at()) {
+          *t.mutable_deregistered_at() = ToProtoTime(now);
+          if (failed) t.set_failed(true);
+          deregistered = true;
+          return true;
+        }
+        if (now < FromProtoTime(t.deregistered_at()) + delay) return false;
+      }
       t.set_desired_status(Task::STOPPED);
       if (t.stopped_reason().empty()) t.set_stopped_reason(reason);
+      if (failed) t.set_failed(true);
       if (t.last_status() == Task::RUNNING) t.set_last_status(Task::STOPPING);
       stopped = true;
       return true;
     }));
-    if (stopped) {
+    if (deregistered) {
+      RecheckAt(service->name(), now + delay);
+      events_->Record(service->name(), id, "",
+                      absl::StrCat("task ", id.substr(0, 8), " left the load balancer (", reason,
+                                   "); stopping it in ", absl::FormatDuration(delay)));
+    } else if (stopped) {
       auto t = state_->GetTask(id);
       events_->Record(t ? t->value.service() : "", id, t ? t->value.node() : "",
                       absl::StrCat("stopping task ", id.substr(0, 8), ": ", reason));
+    } else if (balanced) {
+      // Still waiting out the delay.
+      auto t = state_->GetTask(id);
+      if (t && t->value.has_deregistered_at() && t->value.desired_status() == Task::RUNNING) {
+        RecheckAt(service->name(), FromProtoTime(t->value.deregistered_at()) + delay);
+      }
     }
   }
   return absl::OkStatus();

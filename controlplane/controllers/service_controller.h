@@ -70,28 +70,48 @@ class ServiceController {
 
  private:
   void Loop();
+  void ReconcileNames(const std::set<std::string>& names);
   absl::Status ReconcileDeleting(const gantry::v1::Service& service,
                                  const std::vector<gantry::v1::Task>& tasks);
-  void ReconcileNames(const std::set<std::string>& names);
-  // Moves one task toward an even spread over zones when nothing else is
-  // going on: a replacement in the emptiest zone, and the task it replaces
-  // marked to leave once the replacement runs.
-  absl::Status Rebalance(const gantry::v1::Service& service, const gantry::v1::TaskDefinition& td,
-                         const scheduler::PlacementPolicy& policy,
-                         const std::vector<gantry::v1::Task>& live, TaskBatch& batch);
-  absl::Status StopTasks(const std::vector<std::string>& ids, const std::string& reason);
+  // The deployment steps (rollouts.cc): moves the service toward its primary
+  // deployment, rolling or blue-green, with the circuit breaker.
+  absl::Status ReconcileDeployments(gantry::v1::Service& service,
+                                    const std::vector<gantry::v1::Task>& tasks, TaskBatch& batch);
+  absl::Status StepBlueGreen(gantry::v1::Service& service, gantry::v1::Deployment& green,
+                             const gantry::v1::TaskDefinition& td,
+                             const scheduler::PlacementPolicy& policy,
+                             const std::vector<gantry::v1::Task>& tasks, TaskBatch& batch);
+  // Marks the deployment FAILED and, when configured, rolls back to the last
+  // COMPLETED one.
+  absl::Status FailDeployment(gantry::v1::Service& service, const std::string& deployment_id,
+                              const std::string& reason);
+  // Writes the deployment's fields (by id) into the stored service.
+  absl::Status SaveDeployment(const gantry::v1::Service& service,
+                              const gantry::v1::Deployment& deployment);
+  // Stops tasks; behind a load balancer a running task first leaves it and
+  // stops after the deregistration delay. `service` may be null.
+  absl::Status StopTasks(const gantry::v1::Service* service, const std::vector<std::string>& ids,
+                         const std::string& reason, bool failed = false);
   void CollectGarbage(const std::vector<gantry::v1::Task>& tasks);
   // Records a failure event unless the same one was recorded recently.
   void RecordFailure(const std::string& service, const std::string& message);
-  // Pins the images of the service's current revision once. Returns false
-  // while that is not done (the registry may be unreachable).
-  absl::StatusOr<bool> PinImages(gantry::v1::Service& service,
+  // Pins the images of the deployment once. Returns false while that is not
+  // done (the registry may be unreachable).
+  absl::StatusOr<bool> PinImages(gantry::v1::Service& service, gantry::v1::Deployment& deployment,
                                  const gantry::v1::TaskDefinition& td);
-  // When replacements of failed tasks may start again; now or earlier means
-  // no backoff applies.
+  // When replacements of the deployment's failed tasks may start again; now
+  // or earlier means no backoff applies.
   absl::Time BackoffUntil(const gantry::v1::Service& service,
+                          const gantry::v1::Deployment& deployment,
                           const std::vector<gantry::v1::Task>& tasks);
   void RecheckAt(const std::string& service, absl::Time when);
+  // Moves one task toward an even spread over zones when nothing else is
+  // going on: a replacement in the emptiest zone, and the task it replaces
+  // marked to leave once the replacement runs.
+  absl::Status Rebalance(const gantry::v1::Service& service, const gantry::v1::Deployment& primary,
+                         const gantry::v1::TaskDefinition& td,
+                         const scheduler::PlacementPolicy& policy,
+                         const std::vector<gantry::v1::Task>& live, TaskBatch& batch);
 
   state::ClusterState* const state_;
   events::EventLog* const events_;

@@ -11,8 +11,9 @@ namespace gantry::controllers {
 using gantry::v1::Task;
 
 std::pair<scheduler::PlacementResult, scheduler::PlacementRequest> TaskBatch::Place(
-    const gantry::v1::Service& service, const gantry::v1::TaskDefinition& td,
-    const scheduler::PlacementPolicy& policy, int count, const std::string& only_zone) {
+    const gantry::v1::Service& service, const gantry::v1::Deployment& deployment,
+    const gantry::v1::TaskDefinition& td, const scheduler::PlacementPolicy& policy, int count,
+    const std::string& only_zone) {
   scheduler::PlacementRequest request;
   request.service = service.name();
   request.count = count;
@@ -46,6 +47,7 @@ std::pair<scheduler::PlacementResult, scheduler::PlacementRequest> TaskBatch::Pl
     task.set_id(NewId());
     task.set_service(service.name());
     task.set_task_definition(td_ref);
+    task.set_deployment_id(deployment.id());
     task.set_node(p.node);
     task.set_zone(p.zone);
     task.set_desired_status(Task::RUNNING);
@@ -60,7 +62,7 @@ std::pair<scheduler::PlacementResult, scheduler::PlacementRequest> TaskBatch::Pl
       cs->set_name(c.name());
       cs->set_status(Task::PENDING);
       cs->set_image(c.image());
-      for (const auto& pin : service.image_pins()) {
+      for (const auto& pin : deployment.image_pins()) {
         if (pin.container() == c.name()) cs->set_image_digest(pin.digest());
       }
       for (const auto& pm : c.port_mappings()) {

@@ -28,9 +28,11 @@ class TaskBatch {
   // Places up to `count` new tasks of `service`'s current revision and adds
   // them to the batch. Returns the placement result (unplaced count and
   // reasons) and the request it was made for.
+  // The tasks belong to `deployment` and run its pinned image digests.
   std::pair<scheduler::PlacementResult, scheduler::PlacementRequest> Place(
-      const gantry::v1::Service& service, const gantry::v1::TaskDefinition& td,
-      const scheduler::PlacementPolicy& policy, int count, const std::string& only_zone = "");
+      const gantry::v1::Service& service, const gantry::v1::Deployment& deployment,
+      const gantry::v1::TaskDefinition& td, const scheduler::PlacementPolicy& policy, int count,
+      const std::string& only_zone = "");
 
   // Commits everything placed so far; the overlay is dropped once the
   // placements are visible in the state.

@@ -19,6 +19,8 @@ using ::testing::HasSubstr;
 class NodeLifecycleTest : public ControlPlaneFixture {
  protected:
   void Reconcile() { ASSERT_TRUE(controller_->Reconcile("web").ok()); }
+  // Plays every agent: pending tasks start, stopping tasks stop; then the
+  // settle time passes, so tasks without health checks count as healthy.
   void AgentsCatchUp() {
     for (const auto& t : Tasks()) {
       if (t.desired_status() == Task::RUNNING && t.last_status() == Task::PENDING) {
@@ -27,6 +29,7 @@ class NodeLifecycleTest : public ControlPlaneFixture {
         Report(t.node(), t.id(), Task::STOPPED);
       }
     }
+    clock_.Advance(absl::Seconds(5));
   }
   // Reconcile and let agents act until nothing changes.
   void Settle() {

@@ -21,6 +21,8 @@ class ServiceControllerTest : public ControlPlaneFixture {
   }
   void Reconcile() { ASSERT_TRUE(controller_->Reconcile("web").ok()); }
   // Plays every agent: pending tasks start, stopping tasks stop.
+  // Plays every agent: pending tasks start, stopping tasks stop; then the
+  // settle time passes, so tasks without health checks count as healthy.
   void AgentsCatchUp() {
     for (const auto& t : Tasks()) {
       if (t.desired_status() == Task::RUNNING && t.last_status() == Task::PENDING) {
@@ -29,6 +31,7 @@ class ServiceControllerTest : public ControlPlaneFixture {
         Report(t.node(), t.id(), Task::STOPPED);
       }
     }
+    clock_.Advance(absl::Seconds(5));
   }
   std::map<std::string, int> RunningPerZone() {
     std::map<std::string, int> out;
@@ -140,7 +143,7 @@ TEST_F(ServiceControllerTest, RollsToANewRevisionWithoutDroppingBelowDesired) {
   for (const auto& t : Tasks()) {
     if (t.task_definition() == "web:1") {
       EXPECT_EQ(t.desired_status(), Task::STOPPED);
-      EXPECT_EQ(t.stopped_reason(), "Replaced by web:2");
+      EXPECT_EQ(t.stopped_reason(), "Replaced by deployment d2 (web:2)");
     }
   }
 }
@@ -233,8 +236,10 @@ TEST_F(DigestPinningTest, EveryTaskOfADeploymentRunsTheSameDigest) {
   }
   EXPECT_EQ(resolver_.calls, 1) << "resolved once per deployment, not per task";
   auto s = state_->GetService("web")->value;
-  ASSERT_EQ(s.image_pins_size(), 1);
-  EXPECT_EQ(s.pinned_task_definition(), "web:1");
+  ASSERT_EQ(s.deployments_size(), 1);
+  ASSERT_EQ(s.deployments(0).image_pins_size(), 1);
+  EXPECT_TRUE(s.deployments(0).images_pinned());
+  EXPECT_EQ(s.deployments(0).task_definition(), "web:1");
   // The agent is told to run the digest.
   nodes_->Tick();
   auto desired = nodes_->BuildDesiredTasks(tasks[0].node());
