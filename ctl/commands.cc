@@ -1,8 +1,13 @@
 #include "ctl/commands.h"
 
+#include <unistd.h>
+
+#include <iostream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/quantity.h"
+#include "common/time_util.h"
 #include "ctl/spec_parser.h"
 #include "grpcpp/create_channel.h"
 
@@ -349,16 +354,153 @@ int Commands::Logs(const std::string& task, const std::string& container, bool f
   return 0;
 }
 
-int Commands::Events(const std::string& service, int limit) {
-  ListEventsRequest req;
+int Commands::Events(const std::string& service, int limit, bool watch) {
+  int64_t last = 0;
+  for (bool first = true;; first = false) {
+    ListEventsRequest req;
+    req.set_service(service);
+    req.set_limit(limit);
+    ListEventsResponse resp;
+    auto ctx = Context();
+    if (auto st = stub_->ListEvents(ctx.get(), req, &resp); !st.ok()) return Fail(st, "");
+    std::vector<Event> fresh;
+    for (const auto& e : resp.events()) {
+      if (e.id() > last) fresh.push_back(e);
+    }
+    if (!fresh.empty()) last = fresh.back().id();
+    if (format_ != Format::kTable) {
+      for (const auto& e : fresh) out_ << ToJson(e) << "\n";
+    } else if (first) {
+      PrintEvents(out_, fresh);
+    } else {
+      for (const auto& e : fresh) {
+        out_ << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProtoTime(e.time()), absl::UTCTimeZone())
+             << "   " << e.message() << "\n";
+      }
+    }
+    out_.flush();
+    if (!watch) return 0;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
+namespace {
+
+std::string Progress(const Deployment& d) {
+  const int width = 20;
+  const int desired = std::max(1, d.desired_count());
+  const int done = std::min(width, width * d.healthy_count() / desired);
+  std::string bar = "[" + std::string(done, '#') + std::string(width - done, '-') + "]";
+  std::string line = absl::StrCat(bar, " ", d.id(), " ", d.task_definition(), " healthy ",
+                                  d.healthy_count(), "/", d.desired_count(), ", running ",
+                                  d.running_count(), ", pending ", d.pending_count(), ", failed ",
+                                  d.failed_count(), " ",
+                                  Deployment::RolloutState_Name(d.rollout_state()));
+  if (d.phase() != Deployment::PHASE_UNSPECIFIED) {
+    absl::StrAppend(&line, " (", Deployment::Phase_Name(d.phase()), ", ", d.traffic_percent(),
+                    "% of traffic)");
+  }
+  return line;
+}
+
+}  // namespace
+
+int Commands::RolloutStatus(const std::string& service, const std::string& deployment_in,
+                            absl::Duration timeout) {
+  const bool tty = isatty(STDOUT_FILENO) && &out_ == &std::cout;
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string deployment = deployment_in;
+  std::string last_line;
+  for (;;) {
+    GetServiceRequest req;
+    req.set_name(service);
+    Service s;
+    auto ctx = Context();
+    if (auto st = stub_->GetService(ctx.get(), req, &s); !st.ok()) {
+      return Fail(st, absl::StrCat("rollout status ", service));
+    }
+    if (s.deployments().empty()) {
+      return Fail(absl::FailedPreconditionError(
+          absl::StrCat("service ", service, " has no deployment yet")));
+    }
+    if (deployment.empty()) deployment = s.deployments(0).id();
+    const Deployment* d = nullptr;
+    const Deployment* rollback = nullptr;
+    for (const auto& x : s.deployments()) {
+      if (x.id() == deployment) d = &x;
+      if (x.rollback_of() == deployment) rollback = &x;
+    }
+    if (d == nullptr) {
+      return Fail(absl::NotFoundError(
+          absl::StrCat("service ", service, " has no deployment ", deployment)));
+    }
+    const std::string line = Progress(*d);
+    if (line != last_line) {
+      if (tty) {
+        out_ << "\r\033[K" << line;
+      } else {
+        out_ << line << "\n";
+      }
+      out_.flush();
+      last_line = line;
+    }
+    auto finish = [&](int code, const std::string& message) {
+      if (tty) out_ << "\n";
+      out_ << message << "\n";
+      return code;
+    };
+    if (d->rollout_state() == Deployment::COMPLETED) {
+      return finish(0, absl::StrCat("deployment ", d->id(), " of ", service, " COMPLETED"));
+    }
+    if (d->rollout_state() == Deployment::FAILED || rollback != nullptr) {
+      std::string message = absl::StrCat("deployment ", d->id(), " of ", service, " FAILED");
+      if (!d->rollout_state_reason().empty()) absl::StrAppend(&message, ": ", d->rollout_state_reason());
+      if (rollback != nullptr) absl::StrAppend(&message, " (rolled back by ", rollback->id(), ")");
+      return finish(1, message);
+    }
+    if (absl::Now() >= deadline) {
+      return finish(2, absl::StrCat("gantryctl: rollout status ", service, ": deployment ",
+                                    d->id(), " still ", Deployment::RolloutState_Name(d->rollout_state()),
+                                    " after ", absl::FormatDuration(timeout)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+int Commands::RolloutUndo(const std::string& service) {
+  UndoRolloutRequest req;
   req.set_service(service);
-  req.set_limit(limit);
-  ListEventsResponse resp;
+  Service resp;
   auto ctx = Context();
-  if (auto st = stub_->ListEvents(ctx.get(), req, &resp); !st.ok()) return Fail(st, "");
+  if (auto st = stub_->UndoRollout(ctx.get(), req, &resp); !st.ok()) {
+    return Fail(st, absl::StrCat("rollout undo ", service));
+  }
   if (format_ != Format::kTable) return Print(resp);
-  PrintEvents(out_, {resp.events().begin(), resp.events().end()});
+  out_ << "service " << service << " rolls back to " << resp.resolved_task_definition()
+       << (resp.deployments().empty() ? "" : absl::StrCat(" (deployment ", resp.deployments(0).id(), ")"))
+       << "\n";
   return 0;
+}
+
+int Commands::Deploy(const std::string& file, bool wait, absl::Duration timeout) {
+  auto request = ParseSpecFile(file);
+  if (!request.ok()) return Fail(request.status());
+  ApplyResponse response;
+  auto ctx = Context();
+  grpc::Status st = stub_->Apply(ctx.get(), *request, &response);
+  if (!st.ok()) return Fail(st, absl::StrCat("deploy ", file));
+  for (const auto& r : response.results()) {
+    out_ << (r.kind() == "Service" ? "service " : "taskdefinition ") << r.name() << " "
+         << r.action() << (r.deployment().empty() ? "" : " (deployment " + r.deployment() + ")")
+         << "\n";
+  }
+  if (!wait) return 0;
+  int worst = 0;
+  for (const auto& r : response.results()) {
+    if (r.kind() != "Service") continue;
+    worst = std::max(worst, RolloutStatus(r.name(), r.deployment(), timeout));
+  }
+  return worst;
 }
 
 }  // namespace gantry::ctl

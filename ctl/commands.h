@@ -35,7 +35,14 @@ class Commands {
   // drain (DRAINING) or activate (ACTIVE) a node.
   int SetNodeStatus(const std::string& kind, const std::string& name, bool drain);
   int Logs(const std::string& task, const std::string& container, bool follow, int64_t tail);
-  int Events(const std::string& service, int limit);
+  int Events(const std::string& service, int limit, bool watch);
+  // Waits for the service's deployment (its newest when empty): 0 when
+  // COMPLETED, 1 when FAILED or rolled back, 2 on timeout.
+  int RolloutStatus(const std::string& service, const std::string& deployment,
+                    absl::Duration timeout);
+  int RolloutUndo(const std::string& service);
+  // apply, then (with wait) rollout status of every service in the file.
+  int Deploy(const std::string& file, bool wait, absl::Duration timeout);
 
  private:
   Commands(GlobalOptions options, Format format, std::ostream& out, std::ostream& err)

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "CLI/CLI.hpp"
+#include "common/quantity.h"
 #include "ctl/commands.h"
 
 namespace {
@@ -83,9 +84,26 @@ int main(int argc, char** argv) {
   logs->add_option("--tail", tail, "only the last N lines");
 
   int limit = 50;
+  bool watch = false;
   auto* events = app.add_subcommand("events", "recent events");
   events->add_option("--service", service, "only this service");
   events->add_option("--limit", limit, "how many (newest)");
+  events->add_flag("-w,--watch", watch, "keep printing new events");
+
+  std::string timeout_text = "10m";
+  auto* rollout = app.add_subcommand("rollout", "follow or undo deployments");
+  rollout->require_subcommand(1);
+  auto* status = rollout->add_subcommand(
+      "status", "wait for the newest deployment: exit 0 COMPLETED, 1 FAILED, 2 timeout");
+  status->add_option("service", service, "service name")->required();
+  status->add_option("--timeout", timeout_text, "give up after this long (default 10m)");
+  auto* undo = rollout->add_subcommand("undo", "return to the previous COMPLETED deployment");
+  undo->add_option("service", service, "service name")->required();
+
+  auto* deploy = app.add_subcommand("deploy", "apply, and with --wait follow the rollouts");
+  deploy->add_option("-f,--file", file, "YAML file ('-' for stdin)")->required();
+  deploy->add_flag("--wait", wait, "wait for the deployments: exit 0, 1 (FAILED) or 2 (timeout)");
+  deploy->add_option("--timeout", timeout_text, "give up waiting after this long (default 10m)");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -103,6 +121,14 @@ int main(int argc, char** argv) {
   if (drain->parsed()) return c.SetNodeStatus(kind, name, true);
   if (activate->parsed()) return c.SetNodeStatus(kind, name, false);
   if (logs->parsed()) return c.Logs(task, container, follow, tail);
-  if (events->parsed()) return c.Events(service, limit);
+  if (events->parsed()) return c.Events(service, limit, watch);
+  auto timeout = gantry::ParseDurationText(timeout_text);
+  if (!timeout.ok()) {
+    std::cerr << "gantryctl: --timeout: " << timeout.status().message() << "\n";
+    return 1;
+  }
+  if (status->parsed()) return c.RolloutStatus(service, "", *timeout);
+  if (undo->parsed()) return c.RolloutUndo(service);
+  if (deploy->parsed()) return c.Deploy(file, wait, *timeout);
   return 1;
 }

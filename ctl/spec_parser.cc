@@ -233,10 +233,58 @@ void ParseTaskDefinition(Doc& doc, const YAML::Node& n, gantry::v1::TaskDefiniti
   }
 }
 
+void ParseDeploymentConfiguration(Doc& doc, const YAML::Node& n,
+                                  gantry::v1::DeploymentConfiguration& out) {
+  const std::string f = "deploymentConfiguration";
+  if (!CheckKeys(doc, n, f,
+                 {"minimumHealthyPercent", "maximumPercent", "circuitBreaker", "strategy",
+                  "traffic", "bakeTime", "settleTime"})) {
+    return;
+  }
+  if (n["minimumHealthyPercent"]) {
+    out.set_minimum_healthy_percent(static_cast<int32_t>(
+        Integer(doc, n["minimumHealthyPercent"], f + ".minimumHealthyPercent", 0, 100)));
+  }
+  if (n["maximumPercent"]) {
+    out.set_maximum_percent(
+        static_cast<int32_t>(Integer(doc, n["maximumPercent"], f + ".maximumPercent", 100, 400)));
+  }
+  if (n["strategy"]) out.set_strategy(Scalar(doc, n["strategy"], f + ".strategy"));
+  if (const YAML::Node cb = n["circuitBreaker"]) {
+    const std::string g = f + ".circuitBreaker";
+    if (!CheckKeys(doc, cb, g, {"enable", "rollback", "threshold"})) return;
+    auto* c = out.mutable_circuit_breaker();
+    if (cb["enable"]) c->set_enable(Bool(doc, cb["enable"], g + ".enable"));
+    if (cb["rollback"]) c->set_rollback(Bool(doc, cb["rollback"], g + ".rollback"));
+    if (cb["threshold"]) {
+      c->set_threshold(
+          static_cast<int32_t>(Integer(doc, cb["threshold"], g + ".threshold", 1, 200)));
+    }
+  }
+  if (const YAML::Node t = n["traffic"]) {
+    const std::string g = f + ".traffic";
+    if (!CheckKeys(doc, t, g, {"type", "stepPercent", "percent", "interval"})) return;
+    auto* tr = out.mutable_traffic();
+    if (t["type"]) tr->set_type(Scalar(doc, t["type"], g + ".type"));
+    if (t["stepPercent"]) {
+      tr->set_step_percent(
+          static_cast<int32_t>(Integer(doc, t["stepPercent"], g + ".stepPercent", 1, 99)));
+    }
+    if (t["percent"]) {
+      tr->set_percent(static_cast<int32_t>(Integer(doc, t["percent"], g + ".percent", 1, 99)));
+    }
+    if (t["interval"]) DurationField(doc, t["interval"], g + ".interval", *tr->mutable_interval());
+  }
+  if (n["bakeTime"]) DurationField(doc, n["bakeTime"], f + ".bakeTime", *out.mutable_bake_time());
+  if (n["settleTime"]) {
+    DurationField(doc, n["settleTime"], f + ".settleTime", *out.mutable_settle_time());
+  }
+}
+
 void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
-  if (!CheckKeys(
-          doc, n, "",
-          {"kind", "name", "taskDefinition", "desiredCount", "placement", "zoneRebalancing"})) {
+  if (!CheckKeys(doc, n, "",
+                 {"kind", "name", "taskDefinition", "desiredCount", "placement",
+                  "zoneRebalancing", "deploymentConfiguration", "loadBalancer"})) {
     return;
   }
   if (n["name"]) s.set_name(Scalar(doc, n["name"], "name"));
@@ -246,6 +294,26 @@ void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
   if (n["desiredCount"]) {
     s.set_desired_count(static_cast<int32_t>(
         Integer(doc, n["desiredCount"], "desiredCount", INT32_MIN, INT32_MAX)));
+  }
+  if (const YAML::Node dc = n["deploymentConfiguration"]) {
+    ParseDeploymentConfiguration(doc, dc, *s.mutable_deployment_configuration());
+  }
+  if (const YAML::Node lb = n["loadBalancer"]) {
+    const std::string f = "loadBalancer";
+    if (!CheckKeys(doc, lb, f, {"port", "targetPort", "testPort", "deregistrationDelay"})) return;
+    auto* out = s.mutable_load_balancer();
+    if (lb["port"]) {
+      out->set_port(static_cast<uint32_t>(Integer(doc, lb["port"], f + ".port", 1, 65535)));
+    }
+    if (lb["targetPort"]) out->set_target_port(Scalar(doc, lb["targetPort"], f + ".targetPort"));
+    if (lb["testPort"]) {
+      out->set_test_port(
+          static_cast<uint32_t>(Integer(doc, lb["testPort"], f + ".testPort", 1, 65535)));
+    }
+    if (lb["deregistrationDelay"]) {
+      DurationField(doc, lb["deregistrationDelay"], f + ".deregistrationDelay",
+                    *out->mutable_deregistration_delay());
+    }
   }
   if (n["zoneRebalancing"]) {
     s.set_zone_rebalancing(Bool(doc, n["zoneRebalancing"], "zoneRebalancing"));

@@ -14,7 +14,7 @@ BUILD_PKGS=(
 RUNTIME_PKGS=(
   containerd runc busybox-static iproute2 curl ca-certificates openssl
   systemd util-linux procps jq wget
-  docker-registry skopeo apache2-utils
+  docker-registry skopeo apache2-utils haproxy
 )
 
 if [[ $(id -u) -ne 0 ]]; then

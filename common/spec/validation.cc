@@ -229,6 +229,68 @@ std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
     errors.push_back({"desiredCount", absl::StrCat("must be <= ", kMaxDesiredCount, ", got ",
                                                    service.desired_count())});
   }
+  const auto& dc = service.deployment_configuration();
+  if (dc.has_minimum_healthy_percent() &&
+      (dc.minimum_healthy_percent() < 0 || dc.minimum_healthy_percent() > 100)) {
+    errors.push_back({"deploymentConfiguration.minimumHealthyPercent",
+                      absl::StrCat("must be between 0 and 100, got ", dc.minimum_healthy_percent())});
+  }
+  if (dc.has_maximum_percent() && (dc.maximum_percent() < 100 || dc.maximum_percent() > 400)) {
+    errors.push_back({"deploymentConfiguration.maximumPercent",
+                      absl::StrCat("must be between 100 and 400, got ", dc.maximum_percent())});
+  }
+  const int min_pct = dc.has_minimum_healthy_percent() ? dc.minimum_healthy_percent() : 100;
+  const int max_pct = dc.has_maximum_percent() ? dc.maximum_percent() : 200;
+  if (min_pct >= 100 && max_pct <= 100) {
+    errors.push_back({"deploymentConfiguration.maximumPercent",
+                      "with minimumHealthyPercent 100, maximumPercent must be above 100, or no "
+                      "task could ever be replaced"});
+  }
+  if (dc.circuit_breaker().threshold() < 0) {
+    errors.push_back({"deploymentConfiguration.circuitBreaker.threshold", "must be >= 0"});
+  }
+  if (!dc.strategy().empty() && dc.strategy() != "rolling" && dc.strategy() != "blueGreen") {
+    errors.push_back({"deploymentConfiguration.strategy",
+                      absl::StrCat("\"", dc.strategy(), "\": expected rolling or blueGreen")});
+  }
+  if (dc.strategy() == "blueGreen" && !service.has_load_balancer()) {
+    errors.push_back({"deploymentConfiguration.strategy",
+                      "blueGreen shifts traffic through the load balancer: add loadBalancer"});
+  }
+  const auto& tr = dc.traffic();
+  const absl::Duration interval = FromProtoDuration(tr.interval());
+  if (!tr.type().empty() && tr.type() != "allAtOnce" && tr.type() != "linear" &&
+      tr.type() != "canary") {
+    errors.push_back({"deploymentConfiguration.traffic.type",
+                      absl::StrCat("\"", tr.type(), "\": expected allAtOnce, linear or canary")});
+  }
+  if (tr.type() == "linear" && (tr.step_percent() < 1 || tr.step_percent() > 99)) {
+    errors.push_back({"deploymentConfiguration.traffic.stepPercent",
+                      "linear needs a stepPercent between 1 and 99"});
+  }
+  if (tr.type() == "canary" && (tr.percent() < 1 || tr.percent() > 99)) {
+    errors.push_back({"deploymentConfiguration.traffic.percent",
+                      "canary needs a percent between 1 and 99"});
+  }
+  if ((tr.type() == "linear" || tr.type() == "canary") && interval < absl::Seconds(1)) {
+    errors.push_back({"deploymentConfiguration.traffic.interval",
+                      "linear and canary need an interval of at least 1s"});
+  }
+  if (service.has_load_balancer()) {
+    const auto& lb = service.load_balancer();
+    if (lb.port() == 0 || lb.port() > 65535) {
+      errors.push_back({"loadBalancer.port", "required, 1-65535"});
+    }
+    if (lb.target_port().empty()) {
+      errors.push_back({"loadBalancer.targetPort", "required: the name of the task's port"});
+    }
+    if (lb.test_port() > 65535 || (lb.test_port() != 0 && lb.test_port() == lb.port())) {
+      errors.push_back({"loadBalancer.testPort", "must be 1-65535 and differ from port"});
+    }
+    if (dc.strategy() == "blueGreen" && lb.test_port() == 0) {
+      errors.push_back({"loadBalancer.testPort", "blueGreen needs a test port"});
+    }
+  }
   if (auto policy = scheduler::PlacementPolicy::FromProto(service.placement()); !policy.ok()) {
     // The message starts with the field path ("placement.strategy[0].type: ...").
     const std::string message(policy.status().message());

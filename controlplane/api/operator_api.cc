@@ -185,6 +185,7 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
     s.set_status(Service::ACTIVE);
     if (existing && MessageDifferencer::Equals(before, s)) {
       result->set_action("unchanged");
+      if (const auto* p = deployments::Primary(s)) result->set_deployment(p->id());
       continue;
     }
     // A new revision or new settings make a new deployment; a new count
@@ -198,10 +199,12 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
         !MessageDifferencer::Equals(before.load_balancer(), s.load_balancer());
     if (new_deployment) {
       const auto& d = deployments::Start(s, resolved, clock_->Now());
+      result->set_deployment(d.id());
       messages.push_back(absl::StrCat(in.name(), " deployment ", d.id(), " of ", resolved,
                                       " started (", d.strategy(), ")"));
     } else if (auto* primary = deployments::Primary(s)) {
       primary->set_desired_count(s.desired_count());
+      result->set_deployment(primary->id());
     }
     if (!existing) *s.mutable_created_at() = now;
     *s.mutable_updated_at() = now;

@@ -50,6 +50,9 @@ class OperatorApi {
   absl::StatusOr<gantry::v1::ListImagesResponse> ListImages(
       const gantry::v1::ListImagesRequest& request);
 
+  // Listeners and weighted backends for gantry-lb (endpoints.cc).
+  absl::StatusOr<gantry::v1::ListEndpointsResponse> ListEndpoints();
+
  private:
   absl::StatusOr<gantry::v1::ApplyResponse> TryApply(const gantry::v1::ApplyRequest& request,
                                                      std::vector<std::string>& events,

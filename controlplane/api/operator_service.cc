@@ -155,6 +155,8 @@ GANTRY_UNARY(GetNode, GetNodeRequest, Node, api_->GetNode(*req))
 GANTRY_UNARY(SetNodeStatus, SetNodeStatusRequest, Node, api_->SetNodeStatus(*req))
 GANTRY_UNARY(ListEvents, ListEventsRequest, ListEventsResponse, api_->ListEvents(*req))
 GANTRY_UNARY(ListImages, ListImagesRequest, ListImagesResponse, api_->ListImages(*req))
+GANTRY_UNARY(ListEndpoints, ListEndpointsRequest, ListEndpointsResponse, api_->ListEndpoints())
+GANTRY_UNARY(UndoRollout, UndoRolloutRequest, ::gantry::v1::Service, api_->UndoRollout(*req))
 
 #undef GANTRY_UNARY
 

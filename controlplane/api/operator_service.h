@@ -44,6 +44,10 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                     gantry::v1::ListEventsResponse* resp) override;
   Unary* ListImages(Ctx* c, const gantry::v1::ListImagesRequest* req,
                     gantry::v1::ListImagesResponse* resp) override;
+  Unary* ListEndpoints(Ctx* c, const gantry::v1::ListEndpointsRequest* req,
+                       gantry::v1::ListEndpointsResponse* resp) override;
+  Unary* UndoRollout(Ctx* c, const gantry::v1::UndoRolloutRequest* req,
+                     gantry::v1::Service* resp) override;
   grpc::ServerWriteReactor<gantry::v1::LogChunk>* GetLogs(
       Ctx* c, const gantry::v1::GetLogsRequest* req) override;
 

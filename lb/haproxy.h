@@ -1,0 +1,39 @@
+#pragma once
+
+// Runs HAProxy in master-worker mode and talks to it: starts it with a
+// configuration, reloads it (SIGUSR2 to the master: a new worker takes over
+// the listening sockets, old ones finish their connections), and sends
+// runtime API commands over its admin socket.
+//
+// Not thread-safe; gantry-lb drives it from one loop.
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace gantry::lb {
+
+class Haproxy {
+ public:
+  Haproxy(std::string binary, std::string config_path, std::string admin_socket);
+  ~Haproxy();
+
+  // Writes `config`, checks it with `haproxy -c`, then starts or reloads.
+  absl::Status Apply(const std::string& config);
+  // Sends runtime API commands; an error names the command and the answer.
+  absl::Status Command(const std::string& command);
+  // Stops the master and its workers.
+  void Stop();
+  int pid() const { return pid_; }
+
+ private:
+  absl::Status Start();
+
+  const std::string binary_;
+  const std::string config_path_;
+  const std::string admin_socket_;
+  int pid_ = -1;
+};
+
+}  // namespace gantry::lb
