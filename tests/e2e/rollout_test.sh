@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# End-to-end test of deployments through a real HAProxy driven by gantry-lb:
+# a load generator sends 20,000 requests through the load balancer during a
+# blue-green switch and during a rolling deployment, and none may fail; a
+# green revision whose health check (CMD-SHELL, run in the container) fails
+# is rolled back without a failed request and `deploy --wait` exits 1; a
+# rolling deployment whose tasks crash trips the circuit breaker and rolls
+# back; `rollout undo` returns to the previous completed deployment.
+#
+# usage: rollout_test.sh BIN_DIR
+set -euo pipefail
+BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+command -v haproxy > /dev/null || fail "haproxy is missing; run deploy/install-deps.sh"
+
+e2e_make_certs
+PORT=$(gantry_free_port)
+LB_PORT=$(gantry_free_port)
+TEST_PORT=$(gantry_free_port)
+gantry_start_containerd "$WORK/containerd"
+for v in 1 2; do
+  "$ROOT/deploy/images/build-busybox-image.sh" "$WORK/web$v.tar" "example.org/demo/web:$v" \
+    "hello from v$v" > /dev/null
+done
+for i in 1 2 3; do
+  for v in 1 2; do
+    ctr --address "$CONTAINERD_SOCK" -n "node-$i" images import "$WORK/web$v.tar" > /dev/null
+  done
+done
+e2e_make_nodes 3
+e2e_start_cp --no-pin-digests
+zones=(a b c)
+for i in 1 2 3; do
+  e2e_start_agent "$i" "${zones[$((i - 1))]}" --containerd-namespace "node-$i"
+done
+gantry_wait_for 30 have_connected 3 || fail "agents did not register"
+
+"$BIN/gantry-lb" --controlplane "127.0.0.1:$PORT" --tls-ca "$WORK/tls/ca.pem" \
+  --tls-cert "$WORK/tls/client.pem" --tls-key "$WORK/tls/client.key" \
+  --work-dir "$WORK/lb" --poll-interval 200ms >> "$WORK/lb.log" 2>&1 &
+LB_PID=$!
+AGENT_PIDS[lb]=$LB_PID  # stopped (by PID) with the agents on exit
+log "control plane, three agents and gantry-lb (HAProxy) up"
+
+# service_yaml VERSION STRATEGY [HEALTH_COMMAND] [COMMAND]
+service_yaml() {
+  local version=$1 strategy=$2
+  local health=${3:-}
+  local command=${4:-"trap 'exit 0' TERM; httpd -f -p \$GANTRY_PORT_HTTP -h /www & wait"}
+  local check="http: {port: http, path: /}"
+  [[ -n $health ]] && check="command: [\"CMD-SHELL\", \"$health\"]"
+  cat <<YAML
+kind: TaskDefinition
+family: web
+containers:
+  - name: httpd
+    image: example.org/demo/web:$version
+    command: ["/bin/sh", "-c", "$command"]
+    cpu: 100m
+    memory: 32Mi
+    stopTimeout: 5s
+    portMappings: [{name: http, containerPort: 0, hostPort: 0}]
+    healthCheck: {$check, interval: 5s, timeout: 2s, retries: 2}
+---
+kind: Service
+name: web
+taskDefinition: web
+desiredCount: 3
+loadBalancer: {port: $LB_PORT, targetPort: http, testPort: $TEST_PORT, deregistrationDelay: 2s}
+deploymentConfiguration:
+  strategy: $strategy
+  traffic: {type: linear, stepPercent: 50, interval: 3s}
+  bakeTime: 4s
+  circuitBreaker: {threshold: 3}
+YAML
+}
+lb_says() { [[ $(curl -sf --max-time 2 "http://127.0.0.1:$1/") == "$2" ]]; }
+# Requests in the background through the load balancer.
+start_load() {
+  "$BIN/gantry-loadgen" "http://127.0.0.1:$LB_PORT/" 20000 500 4 > "$WORK/load-$1.log" 2>&1 &
+  LOAD_PID=$!
+}
+finish_load() {
+  local rc=0
+  wait "$LOAD_PID" || rc=$?
+  cat "$WORK/load-$1.log"
+  ((rc == 0)) || fail "$1: requests failed through the load balancer"
+}
+
+# --- First deployment: v1 behind the load balancer.
+service_yaml 1 blueGreen > "$WORK/web.yaml"
+ctl deploy -f "$WORK/web.yaml" --wait --timeout 2m || fail "deploying v1 did not complete"
+gantry_wait_for 20 lb_says "$LB_PORT" "hello from v1" || fail "the load balancer does not serve v1"
+ctl get tasks | grep -q HEALTHY || fail "get tasks does not show health"
+log "v1 serves through HAProxy"
+
+# --- Blue-green to v2 under load: zero failed requests.
+start_load blue-green
+sleep 2
+service_yaml 2 blueGreen > "$WORK/web.yaml"
+ctl deploy -f "$WORK/web.yaml" --wait --timeout 3m > "$WORK/deploy-v2.log" ||
+  fail "blue-green to v2 did not complete: $(cat "$WORK/deploy-v2.log")"
+finish_load blue-green
+grep -q "hello from v1" "$WORK/load-blue-green.log" && grep -q "hello from v2" "$WORK/load-blue-green.log" ||
+  fail "the load did not see the switch from v1 to v2"
+lb_says "$LB_PORT" "hello from v2" || fail "production does not serve v2 after the switch"
+ctl events --service web | grep -q "production traffic on green: 50%" || fail "no linear shift step in events"
+log "blue-green v1 -> v2 with 20,000 requests, none failed"
+
+# --- A green whose health check fails: rolled back, no failed request, exit 1.
+start_load bad-green
+service_yaml 1 blueGreen "test -f /www/missing" > "$WORK/bad.yaml"
+if ctl deploy -f "$WORK/bad.yaml" --wait --timeout 3m > "$WORK/deploy-bad.log"; then
+  fail "deploy --wait of an unhealthy revision exited 0"
+fi
+grep -q "FAILED" "$WORK/deploy-bad.log" || fail "deploy --wait did not report FAILED: $(cat "$WORK/deploy-bad.log")"
+finish_load bad-green
+lb_says "$LB_PORT" "hello from v2" || fail "production left v2 after a failed green"
+ctl describe service web | grep -q "UNHEALTHY\|health check" || true
+log "an unhealthy green was rolled back; deploy --wait exited 1; no request failed"
+
+# --- Rolling deployment under load: zero failed requests.
+start_load rolling
+service_yaml 1 rolling > "$WORK/rolling.yaml"
+ctl deploy -f "$WORK/rolling.yaml" --wait --timeout 3m > "$WORK/deploy-rolling.log" ||
+  fail "rolling to v1 did not complete: $(cat "$WORK/deploy-rolling.log")"
+finish_load rolling
+lb_says "$LB_PORT" "hello from v1" || fail "production does not serve v1 after the rolling deployment"
+log "rolling v2 -> v1 with 20,000 requests, none failed"
+
+# --- Crashing tasks trip the circuit breaker and roll back.
+service_yaml 2 rolling "" "echo crashing; exit 3" > "$WORK/crash.yaml"
+if ctl deploy -f "$WORK/crash.yaml" --wait --timeout 3m > "$WORK/deploy-crash.log"; then
+  fail "a crashing deployment completed"
+fi
+grep -q "circuit breaker" "$WORK/deploy-crash.log" || fail "no circuit breaker: $(cat "$WORK/deploy-crash.log")"
+rolled_back() { ctl rollout status web --timeout 5s > /dev/null; }
+gantry_wait_for 120 rolled_back || fail "the rollback deployment did not complete"
+lb_says "$LB_PORT" "hello from v1" || fail "production does not serve v1 after the rollback"
+log "crashing tasks tripped the circuit breaker; rolled back to v1"
+
+# --- rollout undo returns to the previous completed deployment.
+ctl rollout undo web
+gantry_wait_for 120 rolled_back || fail "rollout undo did not complete"
+log "rollout undo completed"
+log "PASS"
