@@ -48,6 +48,14 @@ absl::StatusOr<gantry::v1::ListEndpointsResponse> OperatorApi::ListEndpoints() {
         if (p.name() == lb.target_port()) port = p.host_port();
       }
       if (port == 0) continue;
+      // A blue-green deployment that failed gets no traffic at all: blue
+      // is still at full count.
+      bool rejected = false;
+      for (const auto& d : service.deployments()) {
+        rejected |= d.strategy() == "blueGreen" && d.rollout_state() == Deployment::FAILED &&
+                    deployments::BelongsTo(t, d);
+      }
+      if (rejected) continue;
       targets.push_back({&t, port, primary != nullptr && deployments::BelongsTo(t, *primary)});
     }
     auto add = [&](bool test, uint32_t listen, auto&& share_of) {
