@@ -9,8 +9,8 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
   registry_ = std::make_unique<registry::RegistryClient>(options_.registries);
   images_ = std::make_unique<ImageManager>(runtime_, registry_.get(), clock, options_.images);
   health_ = std::make_unique<HealthMonitor>(runtime_, clock, options_.health);
-  reconciler_ = std::make_unique<Reconciler>(
-      runtime_, images_.get(), health_.get(), clock, options_.reconciler,
+  reconciler_ = std::make_unique<Reconciler>(runtime_, images_.get(), health_.get(), clock,
+                                             options_.reconciler,
                                              [this](const gantry::v1::TaskStatusReport& report) {
                                                gantry::v1::AgentMessage msg;
                                                *msg.mutable_status() = report;

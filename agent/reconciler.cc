@@ -631,7 +631,8 @@ TaskState Reconciler::StateOf(const Record& r) const {
     }
     if (!c.image.empty()) cs->set_image_digest(images_->DigestOf(c.image));
   }
-  if (any_checked && health != Task::UNHEALTHY) health = any_unknown ? Task::UNKNOWN : Task::HEALTHY;
+  if (any_checked && health != Task::UNHEALTHY)
+    health = any_unknown ? Task::UNKNOWN : Task::HEALTHY;
   ts.set_health(health);
   return ts;
 }

@@ -391,11 +391,10 @@ std::string Progress(const Deployment& d) {
   const int desired = std::max(1, d.desired_count());
   const int done = std::min(width, width * d.healthy_count() / desired);
   std::string bar = "[" + std::string(done, '#') + std::string(width - done, '-') + "]";
-  std::string line = absl::StrCat(bar, " ", d.id(), " ", d.task_definition(), " healthy ",
-                                  d.healthy_count(), "/", d.desired_count(), ", running ",
-                                  d.running_count(), ", pending ", d.pending_count(), ", failed ",
-                                  d.failed_count(), " ",
-                                  Deployment::RolloutState_Name(d.rollout_state()));
+  std::string line = absl::StrCat(
+      bar, " ", d.id(), " ", d.task_definition(), " healthy ", d.healthy_count(), "/",
+      d.desired_count(), ", running ", d.running_count(), ", pending ", d.pending_count(),
+      ", failed ", d.failed_count(), " ", Deployment::RolloutState_Name(d.rollout_state()));
   if (d.phase() != Deployment::PHASE_UNSPECIFIED) {
     absl::StrAppend(&line, " (", Deployment::Phase_Name(d.phase()), ", ", d.traffic_percent(),
                     "% of traffic)");
@@ -454,13 +453,14 @@ int Commands::RolloutStatus(const std::string& service, const std::string& deplo
     }
     if (d->rollout_state() == Deployment::FAILED || rollback != nullptr) {
       std::string message = absl::StrCat("deployment ", d->id(), " of ", service, " FAILED");
-      if (!d->rollout_state_reason().empty()) absl::StrAppend(&message, ": ", d->rollout_state_reason());
+      if (!d->rollout_state_reason().empty())
+        absl::StrAppend(&message, ": ", d->rollout_state_reason());
       if (rollback != nullptr) absl::StrAppend(&message, " (rolled back by ", rollback->id(), ")");
       return finish(1, message);
     }
     if (absl::Now() >= deadline) {
-      return finish(2, absl::StrCat("gantryctl: rollout status ", service, ": deployment ",
-                                    d->id(), " still ", Deployment::RolloutState_Name(d->rollout_state()),
+      return finish(2, absl::StrCat("gantryctl: rollout status ", service, ": deployment ", d->id(),
+                                    " still ", Deployment::RolloutState_Name(d->rollout_state()),
                                     " after ", absl::FormatDuration(timeout)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -477,7 +477,9 @@ int Commands::RolloutUndo(const std::string& service) {
   }
   if (format_ != Format::kTable) return Print(resp);
   out_ << "service " << service << " rolls back to " << resp.resolved_task_definition()
-       << (resp.deployments().empty() ? "" : absl::StrCat(" (deployment ", resp.deployments(0).id(), ")"))
+       << (resp.deployments().empty()
+               ? ""
+               : absl::StrCat(" (deployment ", resp.deployments(0).id(), ")"))
        << "\n";
   return 0;
 }

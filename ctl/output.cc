@@ -127,8 +127,8 @@ void PrintServices(std::ostream& out, const std::vector<Service>& services, absl
 
 void PrintTasks(std::ostream& out, const std::vector<Task>& tasks, absl::Time now,
                 const std::string& indent) {
-  Table t({"ID", "SERVICE", "TASK DEFINITION", "NODE", "ZONE", "DESIRED", "LAST", "HEALTH",
-           "PORTS", "AGE"});
+  Table t({"ID", "SERVICE", "TASK DEFINITION", "NODE", "ZONE", "DESIRED", "LAST", "HEALTH", "PORTS",
+           "AGE"});
   for (const auto& task : tasks) {
     t.Add({Short(task.id()), task.service(), task.task_definition(), task.node(), task.zone(),
            StatusName(task.desired_status()), StatusName(task.last_status()),

@@ -283,8 +283,8 @@ void ParseDeploymentConfiguration(Doc& doc, const YAML::Node& n,
 
 void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
   if (!CheckKeys(doc, n, "",
-                 {"kind", "name", "taskDefinition", "desiredCount", "placement",
-                  "zoneRebalancing", "deploymentConfiguration", "loadBalancer"})) {
+                 {"kind", "name", "taskDefinition", "desiredCount", "placement", "zoneRebalancing",
+                  "deploymentConfiguration", "loadBalancer"})) {
     return;
   }
   if (n["name"]) s.set_name(Scalar(doc, n["name"], "name"));

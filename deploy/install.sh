@@ -4,7 +4,8 @@
 # containerd's configuration if the host has none. Does not start anything
 # unless --start is given.
 #
-# usage: deploy/install.sh [--build-dir build] [--role controlplane|agent|both] [--start]
+# usage: deploy/install.sh [--build-dir build] [--role controlplane|agent|lb|both] [--start]
+# (both = control plane and agent; lb = gantry-lb with HAProxy)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,14 +20,14 @@ while [[ $# -gt 0 ]]; do
     *) echo "install.sh: unknown argument $1 (see the usage line in this script)" >&2; exit 2 ;;
   esac
 done
-case $role in controlplane | agent | both) ;; *)
-  echo "install.sh: --role must be controlplane, agent or both" >&2; exit 2 ;;
+case $role in controlplane | agent | lb | both) ;; *)
+  echo "install.sh: --role must be controlplane, agent, lb or both" >&2; exit 2 ;;
 esac
 if [[ $(id -u) -ne 0 ]]; then
   echo "install.sh: must run as root" >&2
   exit 1
 fi
-for b in gantry-controlplane gantry-agent gantryctl; do
+for b in gantry-controlplane gantry-agent gantryctl gantry-lb; do
   if [[ ! -x $build/bin/$b ]]; then
     echo "install.sh: $build/bin/$b not found; build first (cmake -S . -B build -G Ninja && cmake --build build)" >&2
     exit 1
@@ -37,13 +38,19 @@ install -d /etc/gantry /usr/local/share/doc/gantry
 install -m 0755 "$build/bin/gantryctl" /usr/local/bin/gantryctl
 install -m 0644 "$here/../README.md" /usr/local/share/doc/gantry/README.md
 units=()
-if [[ $role != agent ]]; then
+if [[ $role == lb ]]; then
+  install -m 0755 "$build/bin/gantry-lb" /usr/local/bin/gantry-lb
+  install -m 0644 "$here/systemd/gantry-lb.service" /etc/systemd/system/
+  [[ -f /etc/gantry/lb.env ]] || install -m 0644 "$here/config/lb.env" /etc/gantry/
+  units+=(gantry-lb.service)
+fi
+if [[ $role == controlplane || $role == both ]]; then
   install -m 0755 "$build/bin/gantry-controlplane" /usr/local/bin/gantry-controlplane
   install -m 0644 "$here/systemd/gantry-controlplane.service" /etc/systemd/system/
   [[ -f /etc/gantry/controlplane.env ]] || install -m 0644 "$here/config/controlplane.env" /etc/gantry/
   units+=(gantry-controlplane.service)
 fi
-if [[ $role != controlplane ]]; then
+if [[ $role == agent || $role == both ]]; then
   install -m 0755 "$build/bin/gantry-agent" /usr/local/bin/gantry-agent
   install -m 0644 "$here/systemd/gantry-agent.service" /etc/systemd/system/
   [[ -f /etc/gantry/agent.yaml ]] || install -m 0644 "$here/config/agent.yaml" /etc/gantry/
@@ -56,7 +63,7 @@ fi
 if command -v systemctl > /dev/null && [[ -d /run/systemd/system ]]; then
   systemctl daemon-reload
   if $start; then
-    [[ $role == controlplane ]] || systemctl enable --now containerd.service
+    [[ $role == agent || $role == both ]] && systemctl enable --now containerd.service
     systemctl enable --now "${units[@]}"
   fi
 else

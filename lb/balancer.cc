@@ -50,8 +50,8 @@ absl::Status Balancer::Run() {
   }
   auto channel = MakeClientChannel(options_.tls, options_.controlplane);
   if (!channel.ok()) return channel.status();
-  auto stub = gantry::v1::OperatorService::NewStub(grpc::CreateCustomChannel(
-      options_.controlplane, channel->credentials, channel->arguments));
+  auto stub = gantry::v1::OperatorService::NewStub(
+      grpc::CreateCustomChannel(options_.controlplane, channel->credentials, channel->arguments));
   std::string last_error;
   while (!stop_) {
     grpc::ClientContext ctx;

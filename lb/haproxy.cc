@@ -62,16 +62,16 @@ absl::Status Haproxy::Apply(const std::string& config) {
   }
   std::string output;
   if (Run({binary_, "-c", "-q", "-f", next}, output) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("haproxy rejects the configuration: ",
-                                                   absl::StripAsciiWhitespace(output)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("haproxy rejects the configuration: ", absl::StripAsciiWhitespace(output)));
   }
   if (std::rename(next.c_str(), config_path_.c_str()) != 0) {
     return absl::InternalError(absl::StrCat("cannot replace ", config_path_));
   }
   if (pid_ <= 0) return Start();
   if (kill(pid_, SIGUSR2) != 0) {
-    return absl::InternalError(absl::StrCat("reload haproxy (pid ", pid_, "): ",
-                                            std::strerror(errno)));
+    return absl::InternalError(
+        absl::StrCat("reload haproxy (pid ", pid_, "): ", std::strerror(errno)));
   }
   // The new worker recreates the admin socket; wait for it to answer.
   for (int i = 0; i < 100; ++i) {
@@ -95,9 +95,8 @@ absl::Status Haproxy::Start() {
     int status = 0;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
-      return absl::UnavailableError(
-          absl::StrCat(binary_, " exited at start (status ", status,
-                       "); is another process on the listening ports?"));
+      return absl::UnavailableError(absl::StrCat(binary_, " exited at start (status ", status,
+                                                 "); is another process on the listening ports?"));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -113,7 +112,8 @@ absl::Status Haproxy::Command(const std::string& command) {
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     const std::string error = std::strerror(errno);
     close(fd);
-    return absl::UnavailableError(absl::StrCat("haproxy admin socket ", admin_socket_, ": ", error));
+    return absl::UnavailableError(
+        absl::StrCat("haproxy admin socket ", admin_socket_, ": ", error));
   }
   const std::string line = command + "\n";
   if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {

@@ -75,7 +75,8 @@ bool NeedsReload(const Layout& before, const Layout& after, std::vector<std::str
         return true;
       }
       if (old->second.weight != s.weight) {
-        commands.push_back(absl::StrCat("set weight ", BackendName(port), "/", name, " ", s.weight));
+        commands.push_back(
+            absl::StrCat("set weight ", BackendName(port), "/", name, " ", s.weight));
       }
     }
   }

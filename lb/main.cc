@@ -21,8 +21,7 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca", options.tls.ca, "CA of the control plane's certificate");
   app.add_option("--tls-cert", options.tls.cert, "client certificate (PEM)");
   app.add_option("--tls-key", options.tls.key, "client private key (PEM)");
-  app.add_option("--work-dir", options.work_dir, "HAProxy's configuration and sockets")
-      ->required();
+  app.add_option("--work-dir", options.work_dir, "HAProxy's configuration and sockets")->required();
   app.add_option("--haproxy", options.haproxy, "the haproxy binary")->capture_default_str();
   app.add_option("--bind", options.bind_address, "address the listeners bind")
       ->capture_default_str();

@@ -84,9 +84,9 @@ ProbeResult RunProbe(ContainerRuntime* runtime, const HealthTarget& t) {
                        : std::string(result.status().message())};
   }
   return {result->exit_code == 0,
-          result->output.empty() ? absl::StrCat("exit code ", result->exit_code)
-                                 : absl::StrCat("exit code ", result->exit_code, ": ",
-                                                result->output)};
+          result->output.empty()
+              ? absl::StrCat("exit code ", result->exit_code)
+              : absl::StrCat("exit code ", result->exit_code, ": ", result->output)};
 }
 
 HealthMonitor::HealthMonitor(ContainerRuntime* runtime, const Clock* clock, Options options)
@@ -117,12 +117,11 @@ void HealthMonitor::Sync(const std::vector<HealthTarget>& targets) {
   bool added = false;
   for (const auto& [id, t] : wanted) {
     if (entries_.contains(id)) continue;
-    entries_.emplace(id, Entry{*t,
-                               HealthPolicy(t->check.retries(),
-                                            FromProtoDuration(t->check.start_period()),
-                                            t->started),
-                               std::max(clock_->Now(), t->started + options_.first_probe),
-                               false, ""});
+    entries_.emplace(
+        id, Entry{*t,
+                  HealthPolicy(t->check.retries(), FromProtoDuration(t->check.start_period()),
+                               t->started),
+                  std::max(clock_->Now(), t->started + options_.first_probe), false, ""});
     added = true;
   }
   if (added) cv_.notify_all();

@@ -89,8 +89,7 @@ absl::Status FakeRuntime::Ping() {
 }
 
 absl::StatusOr<ExecResult> FakeRuntime::Exec(const std::string& id,
-                                              const std::vector<std::string>& args,
-                                              absl::Duration) {
+                                             const std::vector<std::string>& args, absl::Duration) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto st = Available(); !st.ok()) return st;
   auto it = containers_.find(id);

@@ -115,8 +115,7 @@ void ValidateContainer(const ContainerDefinition& c, const std::string& path,
 }
 
 void ValidateHealthCheck(const gantry::v1::HealthCheck& h, const std::string& path,
-                         const std::set<std::string>& port_names,
-                         std::vector<FieldError>& errors) {
+                         const std::set<std::string>& port_names, std::vector<FieldError>& errors) {
   auto add = [&](absl::string_view field, std::string problem) {
     errors.push_back({absl::StrCat(path, ".", field), std::move(problem)});
   };
@@ -173,7 +172,8 @@ void ApplyDefaults(gantry::v1::TaskDefinition& td) {
       if (!h->has_interval()) *h->mutable_interval() = ToProtoDuration(absl::Seconds(30));
       if (!h->has_timeout()) *h->mutable_timeout() = ToProtoDuration(absl::Seconds(5));
       if (h->retries() == 0) h->set_retries(3);
-      if (!h->has_start_period()) *h->mutable_start_period() = ToProtoDuration(absl::ZeroDuration());
+      if (!h->has_start_period())
+        *h->mutable_start_period() = ToProtoDuration(absl::ZeroDuration());
       if (h->has_http() && h->http().path().empty()) h->mutable_http()->set_path("/");
     }
   }
@@ -232,8 +232,9 @@ std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
   const auto& dc = service.deployment_configuration();
   if (dc.has_minimum_healthy_percent() &&
       (dc.minimum_healthy_percent() < 0 || dc.minimum_healthy_percent() > 100)) {
-    errors.push_back({"deploymentConfiguration.minimumHealthyPercent",
-                      absl::StrCat("must be between 0 and 100, got ", dc.minimum_healthy_percent())});
+    errors.push_back(
+        {"deploymentConfiguration.minimumHealthyPercent",
+         absl::StrCat("must be between 0 and 100, got ", dc.minimum_healthy_percent())});
   }
   if (dc.has_maximum_percent() && (dc.maximum_percent() < 100 || dc.maximum_percent() > 400)) {
     errors.push_back({"deploymentConfiguration.maximumPercent",
@@ -269,8 +270,8 @@ std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
                       "linear needs a stepPercent between 1 and 99"});
   }
   if (tr.type() == "canary" && (tr.percent() < 1 || tr.percent() > 99)) {
-    errors.push_back({"deploymentConfiguration.traffic.percent",
-                      "canary needs a percent between 1 and 99"});
+    errors.push_back(
+        {"deploymentConfiguration.traffic.percent", "canary needs a percent between 1 and 99"});
   }
   if ((tr.type() == "linear" || tr.type() == "canary") && interval < absl::Seconds(1)) {
     errors.push_back({"deploymentConfiguration.traffic.interval",

@@ -159,13 +159,14 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
       bool found = false;
       if (target != nullptr) {
         for (const auto& c : target->containers()) {
-          for (const auto& pm : c.port_mappings()) found |= pm.name() == in.load_balancer().target_port();
+          for (const auto& pm : c.port_mappings())
+            found |= pm.name() == in.load_balancer().target_port();
         }
       }
       if (!found) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "Service ", in.name(), ": loadBalancer.targetPort: \"", in.load_balancer().target_port(),
-            "\" is not the name of a port of ", resolved));
+            "Service ", in.name(), ": loadBalancer.targetPort: \"",
+            in.load_balancer().target_port(), "\" is not the name of a port of ", resolved));
       }
     }
     const Service before = s;

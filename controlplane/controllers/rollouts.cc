@@ -56,10 +56,13 @@ static View Look(state::ClusterState* state, const Service& service, const Deplo
     for (const auto& d : service.deployments()) {
       if (deployments::BelongsTo(t, d)) v.deployments_with_tasks.insert(d.id());
     }
-    deployments::RolloutTask rt{t.id(), t.node(), t.zone(), mine,
-                                t.last_status() == Task::RUNNING,
-                                deployments::IsHealthy(t, has_check(t.task_definition()),
-                                                       settings.settle_time, now)};
+    deployments::RolloutTask rt{
+        t.id(),
+        t.node(),
+        t.zone(),
+        mine,
+        t.last_status() == Task::RUNNING,
+        deployments::IsHealthy(t, has_check(t.task_definition()), settings.settle_time, now)};
     std::string why;
     const auto node = state->GetNode(t.node());
     if (!mine) {
@@ -120,8 +123,8 @@ absl::Status ServiceController::FailDeployment(Service& service, const std::stri
       *next.mutable_image_pins() = previous.image_pins();
       next.set_images_pinned(previous.images_pinned());
       s.set_resolved_task_definition(previous.task_definition());
-      absl::StrAppend(&message, "; rolling back to ", previous.task_definition(),
-                      " (deployment ", next.id(), ")");
+      absl::StrAppend(&message, "; rolling back to ", previous.task_definition(), " (deployment ",
+                      next.id(), ")");
     }
     return true;
   }));
@@ -144,9 +147,8 @@ absl::Status ServiceController::ReconcileDeployments(Service& service,
   }
   const auto td = state_->ResolveTaskDefinition(primary->task_definition());
   if (!td) {
-    return absl::FailedPreconditionError(absl::StrCat("service ", name, " deploys ",
-                                                      primary->task_definition(),
-                                                      ", which does not exist"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "service ", name, " deploys ", primary->task_definition(), ", which does not exist"));
   }
   auto policy = scheduler::PlacementPolicy::FromProto(service.placement());
   if (!policy.ok()) {
@@ -167,9 +169,9 @@ absl::Status ServiceController::ReconcileDeployments(Service& service,
   const int threshold = deployments::CircuitBreakerThreshold(desired, settings.threshold);
   if (settings.breaker && primary->rollout_state() == Deployment::IN_PROGRESS &&
       v.failed >= threshold) {
-    return FailDeployment(service, primary->id(),
-                          absl::StrCat("circuit breaker: ", v.failed, " task(s) failed (threshold ",
-                                       threshold, ")"));
+    return FailDeployment(
+        service, primary->id(),
+        absl::StrCat("circuit breaker: ", v.failed, " task(s) failed (threshold ", threshold, ")"));
   }
   bool can_start = primary->rollout_state() != Deployment::FAILED;
   if (can_start) {
@@ -183,10 +185,9 @@ absl::Status ServiceController::ReconcileDeployments(Service& service,
                                              v.rollout, can_start);
   for (const auto& id : plan.stop) {
     auto it = v.reason.find(id);
-    RETURN_IF_ERROR(StopTasks(&service, {id},
-                              it != v.reason.end() ? it->second
-                                                   : absl::StrCat("Scaled in to ", desired),
-                              v.unhealthy.contains(id)));
+    RETURN_IF_ERROR(StopTasks(
+        &service, {id}, it != v.reason.end() ? it->second : absl::StrCat("Scaled in to ", desired),
+        v.unhealthy.contains(id)));
   }
   int placed = 0;
   if (plan.start > 0) {
@@ -286,11 +287,11 @@ absl::Status ServiceController::StepBlueGreen(Service& service, Deployment& gree
       s.set_resolved_task_definition(b->task_definition());
       return true;
     }));
-    events_->Record(name, "", "",
-                    absl::StrCat("blue-green: deployment ", green.id(), " (",
-                                 green.task_definition(), ") FAILED: ", reason,
-                                 "; all traffic is back on ", blue_id, " (",
-                                 blue->task_definition(), ")"));
+    events_->Record(
+        name, "", "",
+        absl::StrCat("blue-green: deployment ", green.id(), " (", green.task_definition(),
+                     ") FAILED: ", reason, "; all traffic is back on ", blue_id, " (",
+                     blue->task_definition(), ")"));
     return absl::OkStatus();
   };
 
@@ -300,8 +301,8 @@ absl::Status ServiceController::StepBlueGreen(Service& service, Deployment& gree
   updated.set_failed_count(v.failed);
   const int threshold = deployments::CircuitBreakerThreshold(desired, settings.threshold);
   if (settings.breaker && v.failed >= threshold) {
-    return fail_back(absl::StrCat("circuit breaker: ", v.failed, " task(s) failed (threshold ",
-                                  threshold, ")"));
+    return fail_back(
+        absl::StrCat("circuit breaker: ", v.failed, " task(s) failed (threshold ", threshold, ")"));
   }
   const absl::Duration in_phase = now - FromProtoTime(green.phase_started_at());
   auto enter = [&](Deployment::Phase phase) {
@@ -322,8 +323,7 @@ absl::Status ServiceController::StepBlueGreen(Service& service, Deployment& gree
       const auto plan = deployments::PlanRolling(desired, 100, 200, only_green, can_start);
       for (const auto& id : plan.stop) {
         auto it = v.reason.find(id);
-        RETURN_IF_ERROR(StopTasks(&service, {id},
-                                  it != v.reason.end() ? it->second : "Scaled in",
+        RETURN_IF_ERROR(StopTasks(&service, {id}, it != v.reason.end() ? it->second : "Scaled in",
                                   v.unhealthy.contains(id)));
       }
       if (plan.start > 0) {
@@ -355,10 +355,9 @@ absl::Status ServiceController::StepBlueGreen(Service& service, Deployment& gree
     case Deployment::SHIFTING:
     case Deployment::BAKING: {
       if (!v.unhealthy.empty() || healthy_green < desired) {
-        return fail_back(v.unhealthy.empty()
-                             ? absl::StrCat("only ", healthy_green, " of ", desired,
-                                            " green task(s) are healthy")
-                             : "a green task failed its health check");
+        return fail_back(v.unhealthy.empty() ? absl::StrCat("only ", healthy_green, " of ", desired,
+                                                            " green task(s) are healthy")
+                                             : "a green task failed its health check");
       }
       if (green.phase() == Deployment::SHIFTING) {
         const int pct = deployments::TrafficPercent(settings.traffic, in_phase);
@@ -379,8 +378,7 @@ absl::Status ServiceController::StepBlueGreen(Service& service, Deployment& gree
         enter(Deployment::FINISHING);
         events_->Record(name, "", "",
                         absl::StrCat("blue-green: green baked for ",
-                                     absl::FormatDuration(settings.bake_time),
-                                     "; draining blue"));
+                                     absl::FormatDuration(settings.bake_time), "; draining blue"));
       } else {
         RecheckAt(name, FromProtoTime(green.phase_started_at()) + settings.bake_time);
       }

@@ -238,10 +238,9 @@ absl::StatusOr<bool> ServiceController::PinImages(Service& service,
     if (resolver_ == nullptr || (c.has_pin_digest() && !c.pin_digest())) continue;
     auto digest = resolver_->Resolve(c.image());
     if (!digest.ok()) {
-      RecordFailure(service.name(),
-                    absl::StrCat("cannot pin the image of container ", c.name(), " of ",
-                                 deployment.task_definition(), ": ", digest.status().message(),
-                                 "; retrying"));
+      RecordFailure(service.name(), absl::StrCat("cannot pin the image of container ", c.name(),
+                                                 " of ", deployment.task_definition(), ": ",
+                                                 digest.status().message(), "; retrying"));
       RecheckAt(service.name(), clock_->Now() + absl::Seconds(5));
       return false;
     }

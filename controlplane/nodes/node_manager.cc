@@ -228,14 +228,15 @@ void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::Task
       t.set_health(ts.health());
       std::string detail;
       for (const auto& cs : t.containers()) {
-        if (cs.health() == Task::UNHEALTHY || (ts.health() == Task::HEALTHY && !cs.health_output().empty())) {
+        if (cs.health() == Task::UNHEALTHY ||
+            (ts.health() == Task::HEALTHY && !cs.health_output().empty())) {
           detail = absl::StrCat(cs.name(), ": ", cs.health_output());
           break;
         }
       }
-      health_event = absl::StrCat("task ", t.id().substr(0, 8), " is ",
-                                  Task::Health_Name(ts.health()),
-                                  detail.empty() ? "" : absl::StrCat(" (", detail, ")"));
+      health_event =
+          absl::StrCat("task ", t.id().substr(0, 8), " is ", Task::Health_Name(ts.health()),
+                       detail.empty() ? "" : absl::StrCat(" (", detail, ")"));
     }
     return !google::protobuf::util::MessageDifferencer::Equals(before, t);
   });

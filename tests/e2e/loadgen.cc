@@ -54,8 +54,8 @@ int main(int argc, char** argv) {
         const int i = next++;
         if (i >= requests) break;
         // Request i is due at start + i / rate.
-        std::this_thread::sleep_until(start + std::chrono::microseconds(
-                                                  static_cast<int64_t>(i * 1e6 / rate)));
+        std::this_thread::sleep_until(
+            start + std::chrono::microseconds(static_cast<int64_t>(i * 1e6 / rate)));
         std::string body;
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
         const CURLcode rc = curl_easy_perform(curl);

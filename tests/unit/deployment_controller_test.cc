@@ -23,8 +23,7 @@ class DeploymentControllerTest : public ControlPlaneFixture {
     Register("b1", "b");
     Register("c1", "c");
   }
-  gantry::v1::ApplyRequest Spec(int64_t memory, const std::string& strategy,
-                                bool load_balancer) {
+  gantry::v1::ApplyRequest Spec(int64_t memory, const std::string& strategy, bool load_balancer) {
     gantry::v1::ApplyRequest req;
     *req.add_task_definitions() = WebTd(memory);
     auto* s = req.add_services();
@@ -97,7 +96,8 @@ TEST_F(DeploymentControllerTest, CircuitBreakerRollsBackToTheLastCompletedDeploy
   auto s = Web();
   ASSERT_EQ(s.deployments_size(), 3);
   EXPECT_EQ(s.deployments(1).rollout_state(), Deployment::FAILED);
-  EXPECT_THAT(s.deployments(1).rollout_state_reason(), HasSubstr("circuit breaker: 3 task(s) failed"));
+  EXPECT_THAT(s.deployments(1).rollout_state_reason(),
+              HasSubstr("circuit breaker: 3 task(s) failed"));
   EXPECT_EQ(s.deployments(0).task_definition(), "web:1");
   EXPECT_EQ(s.deployments(0).rollback_of(), s.deployments(1).id());
   EXPECT_EQ(s.resolved_task_definition(), "web:1");
