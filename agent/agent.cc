@@ -9,6 +9,11 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
   registry_ = std::make_unique<registry::RegistryClient>(options_.registries);
   images_ = std::make_unique<ImageManager>(runtime_, registry_.get(), clock, options_.images);
   health_ = std::make_unique<HealthMonitor>(runtime_, clock, options_.health);
+  metrics_ =
+      std::make_unique<AgentMetrics>(runtime_, health_.get(), options_.session.identity.node_name(),
+                                     options_.session.identity.zone());
+  images_->SetObserver(metrics_.get());
+  health_->SetObserver(metrics_.get());
   reconciler_ = std::make_unique<Reconciler>(runtime_, images_.get(), health_.get(), clock,
                                              options_.reconciler,
                                              [this](const gantry::v1::TaskStatusReport& report) {
@@ -16,6 +21,7 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
                                                *msg.mutable_status() = report;
                                                session_->Send(msg);
                                              });
+  reconciler_->SetObserver(metrics_.get());
   reconciler_->SetImageSink([this](const gantry::v1::ImageReport& report) {
     gantry::v1::AgentMessage msg;
     *msg.mutable_images() = report;

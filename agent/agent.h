@@ -11,6 +11,7 @@
 
 #include "agent/checks/node_checks.h"
 #include "agent/images/image_manager.h"
+#include "agent/metrics/agent_metrics.h"
 #include "agent/reconciler.h"
 #include "agent/runtime/container_runtime.h"
 #include "agent/session.h"
@@ -45,6 +46,7 @@ class Agent {
   Reconciler* reconciler() { return reconciler_.get(); }
   ImageManager* images() { return images_.get(); }
   Session* session() { return session_.get(); }
+  AgentMetrics* metrics() { return metrics_.get(); }
 
  private:
   void Loop();
@@ -55,6 +57,7 @@ class Agent {
   std::unique_ptr<registry::RegistryClient> registry_;
   std::unique_ptr<ImageManager> images_;
   std::unique_ptr<HealthMonitor> health_;
+  std::unique_ptr<AgentMetrics> metrics_;
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<Session> session_;
 

@@ -68,6 +68,7 @@ absl::Status LoadAgentConfigFile(const std::string& path, AgentConfig& c) {
       {"imagePullTimeout", &c.image_pull_timeout},
       {"imageGcUnusedAfter", &c.image_gc_unused_after},
       {"imageGcKeep", &c.image_gc_keep},
+      {"metricsListen", &c.metrics_listen},
   };
   for (const auto& kv : root) {
     const std::string key = kv.first.as<std::string>();

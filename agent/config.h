@@ -36,6 +36,9 @@ struct AgentConfig {
   std::string image_pull_timeout = "5m";
   std::string image_gc_unused_after = "1h";
   std::string image_gc_keep = "5";
+  // Where /metrics is served: HOST:PORT, "off", or empty for the node's
+  // address on port 7072.
+  std::string metrics_listen;
   // Credentials and plain-HTTP registries; only from the file (or
   // --insecure-registry), never from flags that would show in `ps`.
   registry::RegistryConfig registries;

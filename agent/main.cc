@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -12,8 +13,11 @@
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/runtime/containerd_runtime.h"
+#include "common/http/http_server.h"
 #include "common/log.h"
 #include "common/logging.h"
+#include "common/metrics/exposition.h"
+#include "common/net_util.h"
 #include "common/quantity.h"
 
 namespace {
@@ -58,6 +62,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-server-name", flags.tls_server_name,
                  "name to verify in the control plane's certificate");
   app.add_option("--log-level", flags.log_level, "trace|debug|info|warn|error");
+  app.add_option("--metrics-listen", flags.metrics_listen,
+                 "where /metrics is served: HOST:PORT or off (default: the node address, port "
+                 "7072)");
   std::vector<std::string> insecure_registries;
   app.add_option("--insecure-registry", insecure_registries,
                  "registry HOST[:PORT] spoken to over plain HTTP (repeatable)");
@@ -110,6 +117,7 @@ int main(int argc, char** argv) {
   if (given("--tls-key")) config.tls_key = flags.tls_key;
   if (given("--tls-server-name")) config.tls_server_name = flags.tls_server_name;
   if (given("--log-level")) config.log_level = flags.log_level;
+  if (given("--metrics-listen")) config.metrics_listen = flags.metrics_listen;
   if (given("--image-pull-timeout")) config.image_pull_timeout = flags.image_pull_timeout;
   if (given("--image-gc-unused-after")) {
     config.image_gc_unused_after = flags.image_gc_unused_after;
@@ -206,14 +214,49 @@ int main(int argc, char** argv) {
   id.set_port_range_start(port_start);
   id.set_port_range_end(port_end);
   id.set_agent_version(kVersion);
-
+  // Every thread started from here on leaves these signals to sigwait.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // /metrics is served before the agent exists (answering 503 until it
+  // does), so that only an address that really serves is advertised.
+  std::atomic<gantry::agent::Agent*> serving{nullptr};
+  std::unique_ptr<gantry::http::HttpServer> metrics_server;
+  std::string metrics_listen = config.metrics_listen;
+  if (metrics_listen.empty()) metrics_listen = absl::StrCat(config.address, ":7072");
+  if (metrics_listen != "off") {
+    auto hp = gantry::ParseHostPort(metrics_listen);
+    if (!hp.ok() || hp->port == 0) {
+      Die(absl::StrCat("--metrics-listen ", metrics_listen,
+                       ": expected HOST:PORT with a fixed port, or off"));
+    }
+    auto server = gantry::http::HttpServer::Start(metrics_listen, [&serving](
+                                                                      const std::string& path) {
+      if (path != "/metrics") return gantry::http::Response{404, "text/plain", "try /metrics\n"};
+      auto* agent = serving.load();
+      if (agent == nullptr) return gantry::http::Response{503, "text/plain", "starting\n"};
+      return gantry::http::Response{200, gantry::metrics::kContentType, agent->metrics()->Render()};
+    });
+    if (server.ok()) {
+      metrics_server = std::move(*server);
+      // Prometheus is told where to scrape; a wildcard address is no address.
+      id.set_metrics_address(hp->host == "0.0.0.0" ? absl::StrCat(config.address, ":", hp->port)
+                                                   : metrics_listen);
+    } else if (config.metrics_listen.empty()) {
+      // The default address may not be this host's (a node whose address
+      // lives in a network namespace): run without metrics, say so.
+      spdlog::warn("metrics: {}; set --metrics-listen HOST:PORT to serve /metrics",
+                   server.status().message());
+    } else {
+      Die(absl::StrCat("--metrics-listen: ", server.status().message()));
+    }
+  }
+
   gantry::agent::Agent agent(&runtime, gantry::RealClock::Get(), options);
+  serving = &agent;
   if (auto st = agent.Start(); !st.ok()) {
     spdlog::critical("cannot start: {}", st.message());
     return 1;
@@ -223,6 +266,7 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("signal {}: stopping the agent; containers keep running", sig);
+  metrics_server.reset();  // before the agent it reads goes
   agent.Stop();
   return 0;
 }

@@ -66,6 +66,8 @@ class Reconciler {
   Reconciler(ContainerRuntime* runtime, ImageManager* images, HealthMonitor* health,
              const Clock* clock, Options options, ReportSink sink);
   void SetImageSink(ImageSink sink) { image_sink_ = std::move(sink); }
+  // Told of containers that exit on their own; may be null.
+  void SetObserver(AgentObserver* observer) { observer_ = observer; }
 
   // Loads persisted records and adopts the runtime's containers.
   absl::Status Recover();
@@ -98,6 +100,7 @@ class Reconciler {
     bool exited = false;
     int exit_code = 0;
     std::string reason;
+    bool exit_observed = false;  // told the observer
     bool term_sent = false;
     bool kill_sent = false;
     absl::Time deadline;
@@ -142,6 +145,7 @@ class Reconciler {
   const Options options_;
   const ReportSink sink_;
   ImageSink image_sink_;
+  AgentObserver* observer_ = nullptr;
 
   // Guards the desired-set handoff, the sequence and `snapshot_`.
   mutable std::mutex mu_;

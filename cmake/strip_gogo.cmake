@@ -4,6 +4,7 @@
 #   cmake -DIN=<source.proto> -DOUT=<dest.proto> -P strip_gogo.cmake
 file(READ "${IN}" content)
 # `import weak "gogoproto/gogo.proto";` and the fieldpath plugin import.
+string(REGEX REPLACE "[ \t]*import (weak )?\"gogoproto/[^\"]*\";\n" "" content "${content}")
 string(REGEX REPLACE "import weak \"[^\"]*\";\n" "" content "${content}")
 # Message/enum/file level options from those plugins.
 string(REGEX REPLACE "[ \t]*option \\((gogoproto|containerd\\.plugin)\\.[^;]*;\n" "" content "${content}")

@@ -4,6 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/metrics/exposition.h"
+#include "common/status_util.h"
+#include "controlplane/metrics/discovery.h"
 #include "controlplane/store/sqlite_store.h"
 #include "grpcpp/server_builder.h"
 
@@ -30,6 +33,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   cp->store_ = std::move(*store);
 
   cp->state_ = std::make_unique<state::ClusterState>(cp->store_.get());
+  cp->metrics_ = std::make_unique<metrics::ControlPlaneMetrics>(cp->state_.get());
   cp->events_ = std::make_unique<events::EventLog>(cp->store_.get(), clock);
   cp->nodes_ = std::make_unique<nodes::NodeManager>(cp->state_.get(), cp->events_.get(), clock,
                                                     options.nodes);
@@ -38,6 +42,17 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   }
   cp->controller_ = std::make_unique<controllers::ServiceController>(
       cp->state_.get(), cp->events_.get(), clock, options.controller, cp->resolver_.get());
+  cp->controller_->SetMetrics(cp->metrics_.get());
+  autoscaling::Prometheus* prometheus = options.prometheus;
+  if (prometheus == nullptr) {
+    cp->own_prometheus_ = std::make_unique<autoscaling::HttpPrometheus>();
+    prometheus = cp->own_prometheus_.get();
+  }
+  cp->autoscaler_ =
+      std::make_unique<autoscaling::Autoscaler>(cp->state_.get(), cp->events_.get(), clock,
+                                                prometheus, cp->metrics_.get(), options.autoscaler);
+  cp->alarms_ = std::make_unique<autoscaling::AlarmWatcher>(
+      cp->state_.get(), cp->events_.get(), prometheus, cp->metrics_.get(), options.alarms);
   auto* nodes = cp->nodes_.get();
   auto* controller = cp->controller_.get();
   cp->state_->AddListener([nodes, controller](const state::Change& change) {
@@ -52,7 +67,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   cp->api_ = std::make_unique<api::OperatorApi>(cp->state_.get(), cp->events_.get(),
                                                 cp->nodes_.get(), clock);
   cp->operator_service_ = std::make_unique<api::OperatorServiceImpl>(
-      cp->api_.get(), cp->state_.get(), cp->nodes_.get());
+      cp->api_.get(), cp->state_.get(), cp->nodes_.get(), cp->metrics_.get());
   cp->agent_service_ = std::make_unique<api::AgentServiceImpl>(cp->nodes_.get());
 
   auto creds = MakeServerCredentials(options.tls, options.listen);
@@ -70,8 +85,27 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
         absl::StrCat("cannot listen on ", options.listen,
                      " (is another control plane running there? pick another --listen address)"));
   }
+  if (!options.http_listen.empty()) {
+    auto* state = cp->state_.get();
+    auto* cpm = cp->metrics_.get();
+    auto http = http::HttpServer::Start(options.http_listen, [state, cpm](const std::string& path) {
+      if (path == "/metrics") return http::Response{200, metrics::kContentType, cpm->Render()};
+      if (path == "/sd/tasks") {
+        return http::Response{200, "application/json", metrics::TaskTargets(*state)};
+      }
+      if (path == "/sd/agents") {
+        return http::Response{200, "application/json", metrics::AgentTargets(*state)};
+      }
+      return http::Response{404, "text/plain; charset=utf-8",
+                            "not found; try /metrics, /sd/tasks or /sd/agents\n"};
+    });
+    if (!http.ok()) return Annotate(http.status(), "--http-listen");
+    cp->http_ = std::move(*http);
+  }
   cp->nodes_->Start();
   cp->controller_->Start();
+  cp->autoscaler_->Start();
+  cp->alarms_->Start();
   spdlog::info("control plane serving on {} ({}), state in {}", options.listen,
                options.tls.cert.empty() ? "plaintext, loopback only" : "TLS", store_options.path);
   return cp;
@@ -83,6 +117,9 @@ void ControlPlane::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  http_.reset();
+  if (autoscaler_) autoscaler_->Stop();
+  if (alarms_) alarms_->Stop();
   if (controller_) controller_->Stop();
   if (nodes_) nodes_->Stop();
 }

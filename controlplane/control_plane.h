@@ -1,7 +1,8 @@
 #pragma once
 
 // Wires the control plane together: state store, cluster state, event log,
-// node manager, service controller and the gRPC server. main.cc and the
+// node manager, service controller, autoscaler and alarm watcher, the gRPC
+// server and the HTTP server for metrics and Prometheus discovery. main.cc and the
 // integration tests both start the control plane through this class.
 //
 // Start-up order follows "recover first": the store is opened and the state
@@ -13,13 +14,17 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "common/http/http_server.h"
 #include "common/tls.h"
 #include "controlplane/api/agent_service.h"
 #include "controlplane/api/operator_api.h"
 #include "controlplane/api/operator_service.h"
+#include "controlplane/autoscaling/alarms.h"
+#include "controlplane/autoscaling/autoscaler.h"
 #include "controlplane/controllers/service_controller.h"
 #include "controlplane/events/event_log.h"
 #include "controlplane/images/image_resolver.h"
+#include "controlplane/metrics/cp_metrics.h"
 #include "controlplane/nodes/node_manager.h"
 #include "controlplane/state/cluster_state.h"
 #include "controlplane/store/store.h"
@@ -38,6 +43,14 @@ class ControlPlane {
     controllers::ServiceController::Options controller;
     // Registries for pinning image digests; pinning is off when null.
     std::optional<registry::RegistryConfig> registries;
+    // Serves /metrics and Prometheus service discovery (/sd/tasks,
+    // /sd/agents) over plain HTTP; empty turns it off.
+    std::string http_listen;
+    autoscaling::Autoscaler::Options autoscaler;
+    autoscaling::AlarmWatcher::Options alarms;
+    // Answers the autoscaler's and alarms' queries; null: Prometheus' HTTP
+    // API through libcurl. Tests inject a fake.
+    autoscaling::Prometheus* prometheus = nullptr;
   };
 
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(const Options& options,
@@ -46,6 +59,8 @@ class ControlPlane {
 
   // The port the server is bound to (useful with port 0).
   int port() const { return port_; }
+  // The HTTP port (0 when off).
+  int http_port() const { return http_ ? http_->port() : 0; }
   // Stops serving and joins all threads. Idempotent.
   void Shutdown();
   void Wait();
@@ -53,11 +68,15 @@ class ControlPlane {
   state::ClusterState* state() { return state_.get(); }
   nodes::NodeManager* node_manager() { return nodes_.get(); }
   controllers::ServiceController* controller() { return controller_.get(); }
+  autoscaling::Autoscaler* autoscaler() { return autoscaler_.get(); }
+  autoscaling::AlarmWatcher* alarms() { return alarms_.get(); }
+  metrics::ControlPlaneMetrics* metrics() { return metrics_.get(); }
 
  private:
   ControlPlane() = default;
 
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<metrics::ControlPlaneMetrics> metrics_;
   std::unique_ptr<state::ClusterState> state_;
   std::unique_ptr<events::EventLog> events_;
   std::unique_ptr<nodes::NodeManager> nodes_;
@@ -66,7 +85,11 @@ class ControlPlane {
   std::unique_ptr<api::OperatorApi> api_;
   std::unique_ptr<api::OperatorServiceImpl> operator_service_;
   std::unique_ptr<api::AgentServiceImpl> agent_service_;
+  std::unique_ptr<autoscaling::Prometheus> own_prometheus_;
+  std::unique_ptr<autoscaling::Autoscaler> autoscaler_;
+  std::unique_ptr<autoscaling::AlarmWatcher> alarms_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<http::HttpServer> http_;
   int port_ = 0;
   bool shut_down_ = false;
 };

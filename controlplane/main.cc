@@ -44,6 +44,19 @@ int main(int argc, char** argv) {
   app.add_option("--stopped-task-retention", retention, "how long stopped tasks stay visible")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
+  std::string http_listen = "127.0.0.1:7071";
+  std::string autoscale_interval = "15s";
+  std::string alarm_interval = "10s";
+  app.add_option("--http-listen", http_listen,
+                 "HTTP address for /metrics and Prometheus discovery (/sd/tasks, /sd/agents), "
+                 "or off")
+      ->capture_default_str();
+  app.add_option("--autoscale-interval", autoscale_interval,
+                 "how often autoscaled services are evaluated")
+      ->capture_default_str();
+  app.add_option("--alarm-interval", alarm_interval,
+                 "how often the alarms of deployments in progress are evaluated")
+      ->capture_default_str();
   std::string registry_config;
   std::vector<std::string> insecure_registries;
   bool no_pin = false;
@@ -63,6 +76,14 @@ int main(int argc, char** argv) {
   options.nodes.heartbeat_interval = ParseFlagDuration("--heartbeat-interval", heartbeat);
   options.controller.stopped_task_retention =
       ParseFlagDuration("--stopped-task-retention", retention);
+  options.http_listen = http_listen == "off" ? "" : http_listen;
+  options.autoscaler.interval = ParseFlagDuration("--autoscale-interval", autoscale_interval);
+  options.alarms.interval = ParseFlagDuration("--alarm-interval", alarm_interval);
+  if (options.autoscaler.interval <= absl::ZeroDuration() ||
+      options.alarms.interval <= absl::ZeroDuration()) {
+    std::cerr << "gantry-controlplane: --autoscale-interval and --alarm-interval must be > 0\n";
+    return 2;
+  }
   if (!no_pin) {
     gantry::registry::RegistryConfig registries;
     // Resolution runs on the controller's thread: keep it short.

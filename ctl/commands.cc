@@ -23,6 +23,7 @@ std::string Canonical(const std::string& kind) {
   if (kind == "task" || kind == "tasks") return "task";
   if (kind == "node" || kind == "nodes") return "node";
   if (kind == "image" || kind == "images") return "image";
+  if (kind == "autoscaling" || kind == "autoscalers" || kind == "as") return "autoscaling";
   if (kind == "taskdef" || kind == "taskdefs" || kind == "taskdefinition" ||
       kind == "taskdefinitions" || kind == "td") {
     return "taskdef";
@@ -108,6 +109,26 @@ int Commands::Get(const std::string& kind_in, const std::string& name, const std
     if (auto st = stub_->ListServices(ctx.get(), {}, &resp); !st.ok()) return Fail(st, "");
     if (format_ != Format::kTable) return Print(resp);
     PrintServices(out_, {resp.services().begin(), resp.services().end()}, now);
+    return 0;
+  }
+  if (kind == "autoscaling") {
+    ListServicesResponse resp;
+    auto ctx = Context();
+    if (auto st = stub_->ListServices(ctx.get(), {}, &resp); !st.ok()) return Fail(st, "");
+    std::vector<Service> scaled;
+    for (const auto& s : resp.services()) {
+      if (s.has_autoscaling() && (name.empty() || s.name() == name)) scaled.push_back(s);
+    }
+    if (!name.empty() && scaled.empty()) {
+      err_ << "gantryctl: service " << name << " has no autoscaling (or does not exist)\n";
+      return 1;
+    }
+    if (format_ != Format::kTable) {
+      ListServicesResponse only;
+      for (auto& s : scaled) *only.add_services() = std::move(s);
+      return Print(only);
+    }
+    PrintAutoscaling(out_, scaled, now);
     return 0;
   }
   if (kind == "task") {
@@ -395,9 +416,11 @@ std::string Progress(const Deployment& d) {
       bar, " ", d.id(), " ", d.task_definition(), " healthy ", d.healthy_count(), "/",
       d.desired_count(), ", running ", d.running_count(), ", pending ", d.pending_count(),
       ", failed ", d.failed_count(), " ", Deployment::RolloutState_Name(d.rollout_state()));
-  if (d.phase() != Deployment::PHASE_UNSPECIFIED) {
+  if (d.phase() != Deployment::PHASE_UNSPECIFIED && d.strategy() == "blueGreen") {
     absl::StrAppend(&line, " (", Deployment::Phase_Name(d.phase()), ", ", d.traffic_percent(),
                     "% of traffic)");
+  } else if (d.phase() != Deployment::PHASE_UNSPECIFIED) {
+    absl::StrAppend(&line, " (", Deployment::Phase_Name(d.phase()), ")");
   }
   return line;
 }

@@ -43,8 +43,9 @@ int main(int argc, char** argv) {
   std::string service;
   std::string node;
   bool all = false;
-  auto* get = app.add_subcommand("get", "list services, tasks, nodes or taskdefs");
-  get->add_option("kind", kind, "services|tasks|nodes|taskdefs|images")->required();
+  auto* get =
+      app.add_subcommand("get", "list services, tasks, nodes, taskdefs, images or autoscaling");
+  get->add_option("kind", kind, "services|tasks|nodes|taskdefs|images|autoscaling")->required();
   get->add_option("name", name, "one object (a task id prefix is enough)");
   get->add_option("--service", service, "tasks of this service");
   get->add_option("--node", node, "tasks or images of this node");

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/quantity.h"
 #include "common/time_util.h"
@@ -191,6 +192,88 @@ void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events
   t.Print(out, indent);
 }
 
+namespace {
+
+std::string Number(double v) { return absl::StrFormat("%.4g", v); }
+
+// "query = value" for each policy, or its error.
+std::string LastValues(const gantry::v1::AutoscalingStatus& st) {
+  std::vector<std::string> parts;
+  for (const auto& v : st.values()) {
+    parts.push_back(v.error().empty() ? absl::StrCat(Number(v.value()), " -> ", v.recommendation())
+                                      : absl::StrCat("error: ", v.error()));
+  }
+  return parts.empty() ? "-" : absl::StrJoin(parts, "; ");
+}
+
+void DescribeAutoscaling(std::ostream& out, const Service& s, absl::Time now) {
+  const auto& a = s.autoscaling();
+  const auto& st = s.autoscaling_status();
+  auto duration = [](const google::protobuf::Duration& d, const char* fallback) {
+    return d.seconds() == 0 && d.nanos() == 0 ? std::string(fallback)
+                                              : FormatDurationText(FromProtoDuration(d));
+  };
+  out << "Autoscaling:\n";
+  Table t({"  Bounds:", absl::StrCat(a.min_count(), "..", a.max_count(), " tasks")});
+  t.Add({"  Prometheus:", a.prometheus()});
+  t.Add({"  Cooldowns:",
+         absl::StrCat("scale-out ", duration(a.scale_out_cooldown(), "30s"), ", scale-in ",
+                      duration(a.scale_in_cooldown(), "5m"), ", scale-in window ",
+                      duration(a.scale_in_window(), "the scale-in cooldown"),
+                      a.disable_scale_in() ? " (scale-in disabled)" : "")});
+  t.Add({"  Last evaluated:", st.has_last_evaluated()
+                                  ? absl::StrCat(Age(st.last_evaluated(), now), " ago")
+                                  : "not yet"});
+  t.Add({"  Last decision:", st.last_decision().empty() ? "-" : st.last_decision()});
+  if (st.has_last_scale_out()) {
+    t.Add({"  Last scale-out:", absl::StrCat(Age(st.last_scale_out(), now), " ago")});
+  }
+  if (st.has_last_scale_in()) {
+    t.Add({"  Last scale-in:", absl::StrCat(Age(st.last_scale_in(), now), " ago")});
+  }
+  t.Print(out);
+  Table p({"POLICY", "QUERY", "GOAL", "VALUE", "RECOMMENDS"});
+  auto add = [&](const std::string& kind, const std::string& query, const std::string& goal) {
+    std::string value = "-";
+    std::string recommends = "-";
+    for (const auto& v : st.values()) {
+      if (v.query() != query) continue;
+      value = v.error().empty() ? Number(v.value()) : absl::StrCat("error: ", v.error());
+      if (v.error().empty()) recommends = absl::StrCat(v.recommendation());
+    }
+    p.Add({kind, query, goal, value, recommends});
+  };
+  for (const auto& tt : a.target_tracking()) {
+    add("target", tt.query(), absl::StrCat("target ", Number(tt.target())));
+  }
+  for (const auto& ss : a.step_scaling()) {
+    std::vector<std::string> steps;
+    for (const auto& step : ss.steps()) {
+      steps.push_back(absl::StrCat(step.has_above() ? ">" : "<",
+                                   Number(step.has_above() ? step.above() : step.below()), " ",
+                                   step.adjust() > 0 ? "+" : "", step.adjust()));
+    }
+    add("step", ss.query(), absl::StrJoin(steps, ", "));
+  }
+  p.Print(out, "  ");
+}
+
+}  // namespace
+
+void PrintAutoscaling(std::ostream& out, const std::vector<Service>& services, absl::Time now) {
+  Table t({"SERVICE", "MIN", "MAX", "DESIRED", "RUNNING", "VALUES", "LAST DECISION", "EVALUATED"});
+  for (const auto& s : services) {
+    const auto& st = s.autoscaling_status();
+    t.Add({s.name(), absl::StrCat(s.autoscaling().min_count()),
+           absl::StrCat(s.autoscaling().max_count()), absl::StrCat(s.desired_count()),
+           absl::StrCat(s.running_count()), LastValues(st),
+           st.last_decision().empty() ? "-"
+                                      : st.last_decision().substr(0, st.last_decision().find(':')),
+           st.has_last_evaluated() ? absl::StrCat(Age(st.last_evaluated(), now), " ago") : "-"});
+  }
+  t.Print(out);
+}
+
 void DescribeService(std::ostream& out, const Service& s, const std::vector<Task>& tasks,
                      const std::vector<gantry::v1::Event>& events, absl::Time now) {
   Table t({"Name:", s.name()});
@@ -210,9 +293,17 @@ void DescribeService(std::ostream& out, const Service& s, const std::vector<Task
                             ? absl::StrCat(", test port ", s.load_balancer().test_port())
                             : "")});
   }
+  const auto& alarms = s.deployment_configuration().alarms();
+  if (!alarms.rules().empty()) {
+    std::vector<std::string> names;
+    for (const auto& r : alarms.rules()) names.push_back(r.name());
+    t.Add({"Deployment alarms:",
+           absl::StrCat(absl::StrJoin(names, ", "), " (Prometheus ", alarms.prometheus(), ")")});
+  }
   t.Add({"Created:", Time(s.created_at())});
   t.Add({"Updated:", Time(s.updated_at())});
   t.Print(out);
+  if (s.has_autoscaling()) DescribeAutoscaling(out, s, now);
   out << "Deployments:\n";
   if (s.deployments().empty()) {
     out << "  (none)\n";
@@ -222,8 +313,9 @@ void DescribeService(std::ostream& out, const Service& s, const std::vector<Task
     for (const auto& dep : s.deployments()) {
       std::string strategy = dep.strategy();
       if (dep.phase() != gantry::v1::Deployment::PHASE_UNSPECIFIED) {
-        strategy += absl::StrCat(" ", gantry::v1::Deployment::Phase_Name(dep.phase()), " ",
-                                 dep.traffic_percent(), "%");
+        strategy += absl::StrCat(" ", gantry::v1::Deployment::Phase_Name(dep.phase()));
+        if (dep.strategy() == "blueGreen")
+          absl::StrAppend(&strategy, " ", dep.traffic_percent(), "%");
       }
       d.Add({dep.id(), gantry::v1::Deployment::Status_Name(dep.status()),
              gantry::v1::Deployment::RolloutState_Name(dep.rollout_state()), dep.task_definition(),

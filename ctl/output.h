@@ -45,6 +45,9 @@ void PrintImages(std::ostream& out, const std::vector<gantry::v1::NodeImage>& im
 void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events,
                  const std::string& indent = "");
 
+// One row per autoscaled service: bounds, count, last values and decision.
+void PrintAutoscaling(std::ostream& out, const std::vector<gantry::v1::Service>& services,
+                      absl::Time now);
 void DescribeService(std::ostream& out, const gantry::v1::Service& service,
                      const std::vector<gantry::v1::Task>& tasks,
                      const std::vector<gantry::v1::Event>& events, absl::Time now);

@@ -81,6 +81,19 @@ int64_t Integer(Doc& doc, const YAML::Node& n, const std::string& field, int64_t
   return v;
 }
 
+double Real(Doc& doc, const YAML::Node& n, const std::string& field) {
+  if (!n.IsScalar()) {
+    doc.Fail(n, field, "expected a number");
+    return 0;
+  }
+  try {
+    return n.as<double>();
+  } catch (const YAML::Exception&) {
+    doc.Fail(n, field, absl::StrCat("expected a number, got \"", n.Scalar(), "\""));
+    return 0;
+  }
+}
+
 bool Bool(Doc& doc, const YAML::Node& n, const std::string& field) {
   try {
     return n.as<bool>();
@@ -147,9 +160,10 @@ void ParseHealthCheck(Doc& doc, const YAML::Node& n, const std::string& path,
 
 void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
                     gantry::v1::ContainerDefinition& c) {
-  if (!CheckKeys(doc, n, path,
-                 {"name", "image", "command", "environment", "cpu", "memory", "essential",
-                  "portMappings", "stopTimeout", "pullPolicy", "pinDigest", "healthCheck"})) {
+  if (!CheckKeys(
+          doc, n, path,
+          {"name", "image", "command", "environment", "cpu", "memory", "essential", "portMappings",
+           "stopTimeout", "pullPolicy", "pinDigest", "healthCheck", "metrics"})) {
     return;
   }
   for (const auto& kv : n) {
@@ -189,6 +203,11 @@ void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
       c.set_essential(Bool(doc, v, field));
     } else if (key == "healthCheck") {
       ParseHealthCheck(doc, v, field, *c.mutable_health_check());
+    } else if (key == "metrics") {
+      if (!CheckKeys(doc, v, field, {"port", "path"})) continue;
+      c.mutable_metrics();  // present even when empty, so validation names it
+      if (v["port"]) c.mutable_metrics()->set_port(Scalar(doc, v["port"], field + ".port"));
+      if (v["path"]) c.mutable_metrics()->set_path(Scalar(doc, v["path"], field + ".path"));
     } else if (key == "pinDigest") {
       c.set_pin_digest(Bool(doc, v, field));
     } else if (key == "pullPolicy") {
@@ -238,8 +257,24 @@ void ParseDeploymentConfiguration(Doc& doc, const YAML::Node& n,
   const std::string f = "deploymentConfiguration";
   if (!CheckKeys(doc, n, f,
                  {"minimumHealthyPercent", "maximumPercent", "circuitBreaker", "strategy",
-                  "traffic", "bakeTime", "settleTime"})) {
+                  "traffic", "bakeTime", "settleTime", "alarms"})) {
     return;
+  }
+  if (const YAML::Node a = n["alarms"]) {
+    const std::string g = f + ".alarms";
+    if (!CheckKeys(doc, a, g, {"prometheus", "rules"})) return;
+    auto* alarms = out.mutable_alarms();
+    if (a["prometheus"]) alarms->set_prometheus(Scalar(doc, a["prometheus"], g + ".prometheus"));
+    if (const YAML::Node rules = a["rules"]) {
+      if (!rules.IsSequence()) doc.Fail(rules, g + ".rules", "expected a list of {name, query}");
+      for (size_t i = 0; rules.IsSequence() && i < rules.size(); ++i) {
+        const std::string r = absl::StrCat(g, ".rules[", i, "]");
+        if (!CheckKeys(doc, rules[i], r, {"name", "query"})) return;
+        auto* rule = alarms->add_rules();
+        if (rules[i]["name"]) rule->set_name(Scalar(doc, rules[i]["name"], r + ".name"));
+        if (rules[i]["query"]) rule->set_query(Scalar(doc, rules[i]["query"], r + ".query"));
+      }
+    }
   }
   if (n["minimumHealthyPercent"]) {
     out.set_minimum_healthy_percent(static_cast<int32_t>(
@@ -281,12 +316,88 @@ void ParseDeploymentConfiguration(Doc& doc, const YAML::Node& n,
   }
 }
 
+void ParseAutoscaling(Doc& doc, const YAML::Node& n, gantry::v1::Autoscaling& out) {
+  const std::string f = "autoscaling";
+  if (!CheckKeys(doc, n, f,
+                 {"minCount", "maxCount", "prometheus", "targetTracking", "stepScaling",
+                  "scaleOutCooldown", "scaleInCooldown", "scaleInWindow", "disableScaleIn"})) {
+    return;
+  }
+  if (n["minCount"]) {
+    out.set_min_count(
+        static_cast<int32_t>(Integer(doc, n["minCount"], f + ".minCount", 0, INT32_MAX)));
+  }
+  if (n["maxCount"]) {
+    out.set_max_count(
+        static_cast<int32_t>(Integer(doc, n["maxCount"], f + ".maxCount", 0, INT32_MAX)));
+  }
+  if (n["prometheus"]) {
+    const YAML::Node p = n["prometheus"];
+    // Either `prometheus: http://...` or `prometheus: {address: http://...}`.
+    if (p.IsMap()) {
+      if (!CheckKeys(doc, p, f + ".prometheus", {"address"})) return;
+      if (p["address"]) out.set_prometheus(Scalar(doc, p["address"], f + ".prometheus.address"));
+    } else {
+      out.set_prometheus(Scalar(doc, p, f + ".prometheus"));
+    }
+  }
+  if (const YAML::Node tt = n["targetTracking"]) {
+    if (!tt.IsSequence()) doc.Fail(tt, f + ".targetTracking", "expected a list of {query, target}");
+    for (size_t i = 0; tt.IsSequence() && i < tt.size(); ++i) {
+      const std::string g = absl::StrCat(f, ".targetTracking[", i, "]");
+      if (!CheckKeys(doc, tt[i], g, {"query", "target"})) return;
+      auto* t = out.add_target_tracking();
+      if (tt[i]["query"]) t->set_query(Scalar(doc, tt[i]["query"], g + ".query"));
+      if (tt[i]["target"]) t->set_target(Real(doc, tt[i]["target"], g + ".target"));
+    }
+  }
+  if (const YAML::Node ss = n["stepScaling"]) {
+    if (!ss.IsSequence()) doc.Fail(ss, f + ".stepScaling", "expected a list of {query, steps}");
+    for (size_t i = 0; ss.IsSequence() && i < ss.size(); ++i) {
+      const std::string g = absl::StrCat(f, ".stepScaling[", i, "]");
+      if (!CheckKeys(doc, ss[i], g, {"query", "steps"})) return;
+      auto* policy = out.add_step_scaling();
+      if (ss[i]["query"]) policy->set_query(Scalar(doc, ss[i]["query"], g + ".query"));
+      const YAML::Node steps = ss[i]["steps"];
+      if (steps && !steps.IsSequence()) {
+        doc.Fail(steps, g + ".steps", "expected a list of {above or below, adjust}");
+      }
+      for (size_t j = 0; steps && steps.IsSequence() && j < steps.size(); ++j) {
+        const std::string h = absl::StrCat(g, ".steps[", j, "]");
+        if (!CheckKeys(doc, steps[j], h, {"above", "below", "adjust"})) return;
+        auto* step = policy->add_steps();
+        if (steps[j]["above"]) step->set_above(Real(doc, steps[j]["above"], h + ".above"));
+        if (steps[j]["below"]) step->set_below(Real(doc, steps[j]["below"], h + ".below"));
+        if (steps[j]["adjust"]) {
+          step->set_adjust(static_cast<int32_t>(
+              Integer(doc, steps[j]["adjust"], h + ".adjust", -100000, 100000)));
+        }
+      }
+    }
+  }
+  if (n["scaleOutCooldown"]) {
+    DurationField(doc, n["scaleOutCooldown"], f + ".scaleOutCooldown",
+                  *out.mutable_scale_out_cooldown());
+  }
+  if (n["scaleInCooldown"]) {
+    DurationField(doc, n["scaleInCooldown"], f + ".scaleInCooldown",
+                  *out.mutable_scale_in_cooldown());
+  }
+  if (n["scaleInWindow"]) {
+    DurationField(doc, n["scaleInWindow"], f + ".scaleInWindow", *out.mutable_scale_in_window());
+  }
+  if (n["disableScaleIn"]) {
+    out.set_disable_scale_in(Bool(doc, n["disableScaleIn"], f + ".disableScaleIn"));
+  }
+}
+
 void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
   if (!CheckKeys(doc, n, "",
                  {"kind", "name", "taskDefinition", "desiredCount", "placement", "zoneRebalancing",
-                  "deploymentConfiguration", "loadBalancer"})) {
+                  "deploymentConfiguration", "loadBalancer", "autoscaling"})) {
     return;
   }
+  if (const YAML::Node a = n["autoscaling"]) ParseAutoscaling(doc, a, *s.mutable_autoscaling());
   if (n["name"]) s.set_name(Scalar(doc, n["name"], "name"));
   doc.set_prefix(absl::StrCat(doc.prefix(), " (Service ", s.name(), ")"));
   if (n["taskDefinition"])

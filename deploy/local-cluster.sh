@@ -10,8 +10,12 @@
 # usage: deploy/local-cluster.sh up|down|status
 # Needs root and a build in ./build (deploy/quickstart.sh does both).
 # State lives in $GANTRY_LOCAL_DIR (default /var/tmp/gantry-local); the
-# control plane listens on 127.0.0.1:$GANTRY_PORT (default 7070), the
-# registry on 127.0.0.1:$GANTRY_REGISTRY_PORT (default 5000).
+# control plane listens on 127.0.0.1:$GANTRY_PORT (default 7070) and serves
+# metrics and Prometheus discovery on 127.0.0.1:$GANTRY_HTTP_PORT (default
+# 7071), the agents' metrics are on 127.0.0.1:7081-7083, the registry on
+# 127.0.0.1:$GANTRY_REGISTRY_PORT (default 5000) and, when the prometheus
+# package is installed, Prometheus (deploy/prometheus/prometheus.yml) on
+# 127.0.0.1:$GANTRY_PROMETHEUS_PORT (default 9090).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +26,8 @@ BIN=${GANTRY_BIN:-$root/build/bin}
 DIR=${GANTRY_LOCAL_DIR:-/var/tmp/gantry-local}
 PORT=${GANTRY_PORT:-7070}
 REGISTRY_PORT=${GANTRY_REGISTRY_PORT:-5000}
+HTTP_PORT=${GANTRY_HTTP_PORT:-7071}
+PROMETHEUS_PORT=${GANTRY_PROMETHEUS_PORT:-9090}
 REGISTRY=127.0.0.1:$REGISTRY_PORT
 NS=gantry
 export GANTRY_SERVER=127.0.0.1:$PORT
@@ -55,6 +61,20 @@ up() {
     echo "local-cluster: port $PORT is taken; set GANTRY_PORT to another port" >&2
     exit 1
   fi
+  local entry port var
+  local ports=("$HTTP_PORT GANTRY_HTTP_PORT" "7081 -" "7082 -" "7083 -")
+  command -v prometheus > /dev/null && ports+=("$PROMETHEUS_PORT GANTRY_PROMETHEUS_PORT")
+  for entry in "${ports[@]}"; do
+    read -r port var <<< "$entry"
+    if ss -Htln "sport = :$port" | grep -q .; then
+      if [[ $var == - ]]; then
+        echo "local-cluster: port $port (an agent's /metrics) is taken; free it first" >&2
+      else
+        echo "local-cluster: port $port is taken; set $var to another port" >&2
+      fi
+      exit 1
+    fi
+  done
   if ss -Htln "sport = :$REGISTRY_PORT" | grep -q .; then
     echo "local-cluster: port $REGISTRY_PORT is taken; set GANTRY_REGISTRY_PORT to another port" >&2
     exit 1
@@ -68,7 +88,8 @@ up() {
   echo "containerd: up ($CONTAINERD_SOCK)"
 
   start_bg controlplane "$BIN/gantry-controlplane" --listen "127.0.0.1:$PORT" \
-    --data-dir "$DIR/controlplane" --insecure-registry "$REGISTRY"
+    --data-dir "$DIR/controlplane" --insecure-registry "$REGISTRY" \
+    --http-listen "127.0.0.1:$HTTP_PORT"
   cp_up() { "$BIN/gantryctl" get nodes > /dev/null 2>&1; }
   gantry_wait_for 20 cp_up ||
     { echo "local-cluster: the control plane did not start; see $DIR/controlplane.log" >&2; exit 1; }
@@ -80,13 +101,20 @@ up() {
       --cgroup-parent /gantry-local --data-dir "$DIR/agent$i" \
       --port-range "$((20000 + i * 1000))-$((20999 + i * 1000))" --cpu 1 --memory 1Gi \
       --insecure-registry "$REGISTRY" --container-storage "$DIR/containerd" \
-      --min-disk-free-percent 1
+      --min-disk-free-percent 1 --metrics-listen "127.0.0.1:$((7080 + i))"
   done
   nodes_up() { [[ $("$BIN/gantryctl" get nodes -o json | grep -c '"connected": true') == 3 ]]; }
   gantry_wait_for 30 nodes_up ||
     { echo "local-cluster: agents did not register; see $DIR/agent*.log" >&2; exit 1; }
   echo "control plane: 127.0.0.1:$PORT, three agents in zones a, b, c"
 
+  if command -v prometheus > /dev/null; then
+    sed "s|127.0.0.1:7071|127.0.0.1:$HTTP_PORT|g" "$root/deploy/prometheus/prometheus.yml" \
+      > "$DIR/prometheus.yml"
+    start_bg prometheus prometheus --config.file="$DIR/prometheus.yml" \
+      --storage.tsdb.path="$DIR/prometheus" --web.listen-address="127.0.0.1:$PROMETHEUS_PORT"
+    echo "prometheus: http://127.0.0.1:$PROMETHEUS_PORT (discovers the cluster through the control plane)"
+  fi
   sed "s|127.0.0.1:5000/|$REGISTRY/|" "$root/deploy/examples/web.yaml" > "$DIR/web.yaml"
   "$BIN/gantryctl" apply -f "$DIR/web.yaml"
   web_up() { [[ $("$BIN/gantryctl" get tasks -o json | grep -c '"lastStatus": "RUNNING"') == 3 ]]; }
@@ -106,6 +134,8 @@ The cluster keeps running. Try:
   gantryctl get images
   gantryctl describe service web
   gantryctl scale service web --count 6
+  curl -s http://127.0.0.1:$HTTP_PORT/metrics     # the control plane's metrics
+  gantryctl apply -f deploy/examples/web-autoscaled.yaml && gantryctl get autoscaling
   gantryctl logs <TASK ID> --follow
   gantryctl delete service web
 Stop everything with: $0 down
@@ -114,12 +144,12 @@ TXT
 
 down() {
   local p
-  for p in agent1 agent2 agent3 controlplane; do
+  for p in prometheus agent1 agent2 agent3 controlplane; do
     if running "$p"; then
       kill "$(cat "$DIR/$p.pid")"
     fi
   done
-  for p in agent1 agent2 agent3 controlplane; do
+  for p in prometheus agent1 agent2 agent3 controlplane; do
     if [[ -f $DIR/$p.pid ]]; then
       gantry_wait_for 10 bash -c "! kill -0 $(cat "$DIR/$p.pid") 2>/dev/null" || kill -9 "$(cat "$DIR/$p.pid")" 2> /dev/null || true
       rm -f "$DIR/$p.pid"
@@ -139,7 +169,7 @@ down() {
 
 status() {
   local p
-  for p in controlplane agent1 agent2 agent3; do
+  for p in controlplane agent1 agent2 agent3 prometheus; do
     if running "$p"; then echo "$p: running (pid $(cat "$DIR/$p.pid"))"; else echo "$p: stopped"; fi
   done
   if running controlplane; then

@@ -142,7 +142,11 @@ void HealthMonitor::Run(const std::string& id) {
     if (it == entries_.end()) return;
     target = it->second.target;
   }
+  const absl::Time began = absl::Now();
   const ProbeResult result = RunProbe(runtime_, target);
+  if (observer_ != nullptr) {
+    observer_->HealthChecked(target.service, target.container, result.passed, absl::Now() - began);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);
   if (it == entries_.end()) return;  // the container went away meanwhile

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "agent/health/health_policy.h"
+#include "agent/metrics/observer.h"
 #include "agent/runtime/container_runtime.h"
 #include "common/clock.h"
 #include "gantry/v1/types.pb.h"
@@ -27,6 +28,8 @@ namespace gantry::agent {
 
 struct HealthTarget {
   std::string container_id;  // runtime id
+  std::string service;       // for metrics
+  std::string container;     // its name in the task definition
   gantry::v1::HealthCheck check;
   std::string address;  // for http and tcp probes
   uint32_t port = 0;
@@ -63,6 +66,9 @@ class HealthMonitor {
   // Runs every due probe on the calling thread.
   void RunDue();
 
+  // Told every probe's result; may be null. Set before Sync.
+  void SetObserver(AgentObserver* observer) { observer_ = observer; }
+
  private:
   struct Entry {
     HealthTarget target;
@@ -78,6 +84,7 @@ class HealthMonitor {
   ContainerRuntime* const runtime_;
   const Clock* const clock_;
   const Options options_;
+  AgentObserver* observer_ = nullptr;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;  // scheduler wake-ups

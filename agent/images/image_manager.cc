@@ -147,7 +147,9 @@ void ImageManager::Worker() {
 
 void ImageManager::RunPull(const std::string& image) {
   auto ref = registry::ParseReference(image);
+  const absl::Time began = absl::Now();
   absl::Status st = ref.ok() ? runtime_->PullImage(*ref, *registry_) : ref.status();
+  if (observer_ != nullptr) observer_->ImagePulled(st.ok(), absl::Now() - began);
   Finish(image, st);
 }
 

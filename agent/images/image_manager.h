@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "agent/metrics/observer.h"
 #include "agent/runtime/container_runtime.h"
 #include "common/clock.h"
 #include "common/registry/registry_client.h"
@@ -74,6 +75,9 @@ class ImageManager {
   // Grows whenever the node's set of images changes (pull, removal).
   int64_t generation();
 
+  // Told of every pull; may be null. Set before pulls start.
+  void SetObserver(AgentObserver* observer) { observer_ = observer; }
+
  private:
   struct Pull {
     bool in_flight = false;
@@ -93,6 +97,7 @@ class ImageManager {
   registry::RegistryClient* const registry_;
   const Clock* const clock_;
   const Options options_;
+  AgentObserver* observer_ = nullptr;
 
   std::mutex mu_;
   std::condition_variable cv_;

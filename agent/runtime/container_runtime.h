@@ -70,6 +70,13 @@ struct ImageInfo {
   int64_t size = 0;    // compressed bytes of config and layers
 };
 
+// Resource use of a running container, from its cgroup.
+struct ContainerStats {
+  double cpu_seconds = 0;    // CPU time used since it started
+  int64_t memory_bytes = 0;  // memory in use
+  int64_t memory_limit = 0;  // 0 when unlimited
+};
+
 struct ExecResult {
   int exit_code = 0;
   std::string output;  // the end of what it printed (stdout and stderr)
@@ -113,6 +120,9 @@ class ContainerRuntime {
   virtual absl::StatusOr<ExecResult> Exec(const std::string& id,
                                           const std::vector<std::string>& args,
                                           absl::Duration timeout) = 0;
+  // Resource use of every running container of the agent, by id, in one
+  // call (metrics scrapes ask for all of them at once).
+  virtual absl::StatusOr<std::map<std::string, ContainerStats>> Stats() = 0;
 };
 
 }  // namespace gantry::agent

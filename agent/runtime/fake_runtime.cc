@@ -111,6 +111,21 @@ std::vector<std::vector<std::string>> FakeRuntime::ExecCalls() const {
   return exec_calls_;
 }
 
+absl::StatusOr<std::map<std::string, ContainerStats>> FakeRuntime::Stats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  std::map<std::string, ContainerStats> out;
+  for (const auto& [id, c] : containers_) {
+    if (c.info.state == ContainerState::kRunning) out[id] = c.stats;
+  }
+  return out;
+}
+
+void FakeRuntime::SetStats(const std::string& id, ContainerStats stats) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto it = containers_.find(id); it != containers_.end()) it->second.stats = stats;
+}
+
 void FakeRuntime::AddImage(const std::string& image) {
   std::lock_guard<std::mutex> lock(mu_);
   images_[image] = "sha256:" + std::string(64, '0');

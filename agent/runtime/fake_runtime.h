@@ -30,6 +30,7 @@ class FakeRuntime final : public ContainerRuntime {
   absl::Status Ping() override;
   absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& args,
                                   absl::Duration timeout) override;
+  absl::StatusOr<std::map<std::string, ContainerStats>> Stats() override;
 
   // --- Test controls.
   void AddImage(const std::string& image);
@@ -47,6 +48,8 @@ class FakeRuntime final : public ContainerRuntime {
   // What Exec in container `id` answers from now on (default exit 0).
   void SetExecResult(const std::string& id, absl::StatusOr<ExecResult> result);
   std::vector<std::vector<std::string>> ExecCalls() const;
+  // What Stats reports for container `id` while it runs.
+  void SetStats(const std::string& id, ContainerStats stats);
 
   // --- Test observations.
   std::vector<std::string> RunningIds() const;
@@ -60,6 +63,7 @@ class FakeRuntime final : public ContainerRuntime {
     ContainerSpec spec;
     ContainerInfo info;
     bool ignore_sigterm = false;
+    ContainerStats stats;
   };
   absl::Status Available() const;
 

@@ -161,6 +161,96 @@ void ValidateHealthCheck(const gantry::v1::HealthCheck& h, const std::string& pa
   }
 }
 
+std::string CheckPrometheusAddress(const std::string& address) {
+  if (address.empty()) return "required: where Prometheus answers, e.g. http://127.0.0.1:9090";
+  if (!absl::StartsWith(address, "http://") && !absl::StartsWith(address, "https://")) {
+    return absl::StrCat("\"", address, "\": expected an http:// or https:// address");
+  }
+  return "";
+}
+
+void CheckDuration(const google::protobuf::Duration& d, const std::string& field,
+                   std::vector<FieldError>& errors) {
+  const absl::Duration v = FromProtoDuration(d);
+  if (v < absl::ZeroDuration() || v > absl::Hours(24)) {
+    errors.push_back(
+        {field, absl::StrCat("must be between 0s and 24h, got ", FormatDurationText(v))});
+  }
+}
+
+void ValidateAutoscaling(const gantry::v1::Autoscaling& a, std::vector<FieldError>& errors) {
+  auto add = [&](const std::string& field, std::string problem) {
+    errors.push_back({absl::StrCat("autoscaling.", field), std::move(problem)});
+  };
+  if (a.min_count() < 0) add("minCount", absl::StrCat("must be >= 0, got ", a.min_count()));
+  if (a.max_count() < 1 || a.max_count() > kMaxDesiredCount) {
+    add("maxCount",
+        absl::StrCat("must be between 1 and ", kMaxDesiredCount, ", got ", a.max_count()));
+  } else if (a.min_count() > a.max_count()) {
+    add("minCount",
+        absl::StrCat("must not exceed maxCount (", a.max_count(), "), got ", a.min_count()));
+  }
+  if (auto p = CheckPrometheusAddress(a.prometheus()); !p.empty()) add("prometheus", p);
+  if (a.target_tracking().empty() && a.step_scaling().empty()) {
+    add("targetTracking", "at least one targetTracking or stepScaling policy is required");
+  }
+  for (int i = 0; i < a.target_tracking_size(); ++i) {
+    const auto& t = a.target_tracking(i);
+    const std::string path = absl::StrCat("targetTracking[", i, "]");
+    if (t.query().empty()) add(path + ".query", "required: a PromQL expression with one value");
+    if (!(t.target() > 0)) {
+      add(path + ".target", absl::StrCat("must be > 0, got ", t.target()));
+    }
+  }
+  for (int i = 0; i < a.step_scaling_size(); ++i) {
+    const auto& ss = a.step_scaling(i);
+    const std::string path = absl::StrCat("stepScaling[", i, "]");
+    if (ss.query().empty()) add(path + ".query", "required: a PromQL expression with one value");
+    if (ss.steps().empty()) add(path + ".steps", "at least one step is required");
+    for (int j = 0; j < ss.steps_size(); ++j) {
+      const auto& step = ss.steps(j);
+      const std::string sp = absl::StrCat(path, ".steps[", j, "]");
+      if (step.has_above() == step.has_below()) {
+        add(sp, "needs exactly one of above or below");
+      }
+      if (step.adjust() == 0) add(sp + ".adjust", "must not be 0, e.g. +2 or -1");
+    }
+  }
+  CheckDuration(a.scale_out_cooldown(), "autoscaling.scaleOutCooldown", errors);
+  CheckDuration(a.scale_in_cooldown(), "autoscaling.scaleInCooldown", errors);
+  CheckDuration(a.scale_in_window(), "autoscaling.scaleInWindow", errors);
+}
+
+void ValidateAlarms(const gantry::v1::DeploymentConfiguration::Alarms& alarms,
+                    std::vector<FieldError>& errors) {
+  const std::string base = "deploymentConfiguration.alarms";
+  if (alarms.rules().empty()) {
+    if (!alarms.prometheus().empty()) {
+      errors.push_back({base + ".rules", "at least one rule is required with prometheus"});
+    }
+    return;
+  }
+  if (auto p = CheckPrometheusAddress(alarms.prometheus()); !p.empty()) {
+    errors.push_back({base + ".prometheus", p});
+  }
+  std::set<std::string> names;
+  for (int i = 0; i < alarms.rules_size(); ++i) {
+    const auto& r = alarms.rules(i);
+    const std::string path = absl::StrCat(base, ".rules[", i, "]");
+    if (r.name().empty()) {
+      errors.push_back({path + ".name", "required"});
+    } else if (!names.insert(r.name()).second) {
+      errors.push_back(
+          {path + ".name", absl::StrCat("\"", r.name(), "\" is used by another rule")});
+    }
+    if (r.query().empty()) {
+      errors.push_back({path + ".query",
+                        "required: a PromQL expression that returns no series "
+                        "while all is well"});
+    }
+  }
+}
+
 }  // namespace
 
 void ApplyDefaults(gantry::v1::TaskDefinition& td) {
@@ -201,6 +291,18 @@ std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition&
   }
   if (!td.containers().empty() && !any_essential) {
     errors.push_back({"containers", "at least one container must be essential"});
+  }
+  for (int i = 0; i < td.containers_size(); ++i) {
+    const auto& m = td.containers(i).metrics();
+    const std::string path = absl::StrCat("containers[", i, "].metrics");
+    if (!td.containers(i).has_metrics()) continue;
+    if (!port_names.contains(m.port())) {
+      errors.push_back({absl::StrCat(path, ".port"),
+                        absl::StrCat("\"", m.port(), "\" is not the name of a port of this task")});
+    }
+    if (!m.path().empty() && !absl::StartsWith(m.path(), "/")) {
+      errors.push_back({absl::StrCat(path, ".path"), "must start with /, e.g. /metrics"});
+    }
   }
   for (int i = 0; i < td.containers_size(); ++i) {
     if (!td.containers(i).has_health_check()) continue;
@@ -292,6 +394,8 @@ std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
       errors.push_back({"loadBalancer.testPort", "blueGreen needs a test port"});
     }
   }
+  if (service.has_autoscaling()) ValidateAutoscaling(service.autoscaling(), errors);
+  ValidateAlarms(dc.alarms(), errors);
   if (auto policy = scheduler::PlacementPolicy::FromProto(service.placement()); !policy.ok()) {
     // The message starts with the field path ("placement.strategy[0].type: ...").
     const std::string message(policy.status().message());

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/message_differencer.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -173,6 +174,18 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
     s.set_name(in.name());
     s.set_task_definition(in.task_definition());
     s.set_desired_count(in.desired_count());
+    if (in.has_autoscaling()) {
+      // The autoscaler owns the count: applying again keeps the count it
+      // chose (within the new bounds); a new service starts at its
+      // desiredCount within minCount..maxCount.
+      const auto& a = in.autoscaling();
+      const int base = before.has_autoscaling() ? before.desired_count() : in.desired_count();
+      s.set_desired_count(std::clamp(base, a.min_count(), std::max(a.min_count(), a.max_count())));
+      *s.mutable_autoscaling() = a;
+    } else {
+      s.clear_autoscaling();
+      s.clear_autoscaling_status();
+    }
     *s.mutable_placement() = in.placement();
     if (in.has_zone_rebalancing()) {
       s.set_zone_rebalancing(in.zone_rebalancing());

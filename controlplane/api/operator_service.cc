@@ -12,10 +12,16 @@ using namespace gantry::v1;  // NOLINT: the file only translates these messages
 
 template <typename T>
 grpc::ServerUnaryReactor* Respond(grpc::CallbackServerContext* ctx, absl::StatusOr<T> result,
-                                  T* out) {
+                                  T* out, metrics::ControlPlaneMetrics* metrics, const char* method,
+                                  absl::Time began) {
   auto* reactor = ctx->DefaultReactor();
   if (result.ok()) *out = std::move(*result);
-  reactor->Finish(ToGrpcStatus(result.status()));
+  const grpc::Status status = ToGrpcStatus(result.status());
+  if (metrics != nullptr) {
+    metrics->ApiRequest(method, absl::StatusCodeToString(result.status().code()),
+                        absl::Now() - began);
+  }
+  reactor->Finish(status);
   return reactor;
 }
 
@@ -136,7 +142,8 @@ class LogsReactor final : public grpc::ServerWriteReactor<LogChunk> {
 
 #define GANTRY_UNARY(Method, Req, Resp, Call)                                                 \
   grpc::ServerUnaryReactor* OperatorServiceImpl::Method(Ctx* c, const Req* req, Resp* resp) { \
-    return Respond<Resp>(c, Call, resp);                                                      \
+    const absl::Time began = absl::Now();                                                     \
+    return Respond<Resp>(c, Call, resp, metrics_, #Method, began);                            \
   }
 
 GANTRY_UNARY(Apply, ApplyRequest, ApplyResponse, api_->Apply(*req))

@@ -5,6 +5,7 @@
 // data from the node's agent through the NodeManager.
 
 #include "controlplane/api/operator_api.h"
+#include "controlplane/metrics/cp_metrics.h"
 #include "controlplane/nodes/node_manager.h"
 #include "gantry/v1/operator.grpc.pb.h"
 
@@ -12,8 +13,10 @@ namespace gantry::api {
 
 class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackService {
  public:
-  OperatorServiceImpl(OperatorApi* api, state::ClusterState* state, nodes::NodeManager* nodes)
-      : api_(api), state_(state), nodes_(nodes) {}
+  // `metrics` may be null.
+  OperatorServiceImpl(OperatorApi* api, state::ClusterState* state, nodes::NodeManager* nodes,
+                      metrics::ControlPlaneMetrics* metrics = nullptr)
+      : api_(api), state_(state), nodes_(nodes), metrics_(metrics) {}
 
   using Ctx = grpc::CallbackServerContext;
   using Unary = grpc::ServerUnaryReactor;
@@ -55,6 +58,7 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
   OperatorApi* const api_;
   state::ClusterState* const state_;
   nodes::NodeManager* const nodes_;
+  metrics::ControlPlaneMetrics* const metrics_;
 };
 
 }  // namespace gantry::api

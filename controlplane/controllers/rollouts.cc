@@ -93,6 +93,7 @@ absl::Status ServiceController::SaveDeployment(const Service& service,
     // Fields only the API changes stay as stored.
     updated.set_desired_count(d->desired_count());
     updated.set_status(d->status());
+    updated.set_alarm(d->alarm());
     if (google::protobuf::util::MessageDifferencer::Equals(*d, updated)) return false;
     *d = updated;
     return true;
@@ -160,6 +161,11 @@ absl::Status ServiceController::ReconcileDeployments(Service& service,
   if (primary->strategy() == "blueGreen" && primary->phase() != Deployment::PHASE_UNSPECIFIED) {
     return StepBlueGreen(service, *primary, *td, *policy, tasks, batch);
   }
+  // A deployment alarm fired (alarms.h): fail it like failing health
+  // checks do. Blue-green handles its own in StepBlueGreen.
+  if (primary->rollout_state() == Deployment::IN_PROGRESS && !primary->alarm().empty()) {
+    return FailDeployment(service, primary->id(), primary->alarm());
+  }
 
   // Rolling.
   const auto settings = deployments::SettingsOf(service);
@@ -217,8 +223,28 @@ absl::Status ServiceController::ReconcileDeployments(Service& service,
   updated.set_running_count(running);
   updated.set_healthy_count(healthy);
   updated.set_failed_count(v.failed);
-  if (updated.rollout_state() == Deployment::IN_PROGRESS && healthy >= desired &&
-      serving == desired && leaving == 0) {
+  // With alarms, a rolled-out deployment bakes before it completes, so the
+  // alarms watch it under full load (rollbacks are not gated).
+  const bool gated =
+      !service.deployment_configuration().alarms().rules().empty() && updated.rollback_of().empty();
+  const bool rolled_out = updated.rollout_state() == Deployment::IN_PROGRESS &&
+                          healthy >= desired && serving == desired && leaving == 0;
+  bool baked = true;
+  if (rolled_out && gated) {
+    if (updated.phase() != Deployment::BAKING) {
+      updated.set_phase(Deployment::BAKING);
+      *updated.mutable_phase_started_at() = ToProtoTime(now);
+      events_->Record(
+          name, "", "",
+          absl::StrCat("deployment ", updated.id(), " rolled out; baking for ",
+                       absl::FormatDuration(settings.bake_time), " while its alarms are watched"));
+    }
+    const absl::Time until = FromProtoTime(updated.phase_started_at()) + settings.bake_time;
+    baked = now >= until;
+    if (!baked) RecheckAt(name, until);
+  }
+  if (rolled_out && baked) {
+    updated.clear_phase();
     updated.set_rollout_state(Deployment::COMPLETED);
     updated.set_rollout_state_reason("");
     *updated.mutable_updated_at() = ToProtoTime(now);
@@ -304,6 +330,7 @@ absl::Status ServiceController::StepBlueGreen(Service& service, Deployment& gree
     return fail_back(
         absl::StrCat("circuit breaker: ", v.failed, " task(s) failed (threshold ", threshold, ")"));
   }
+  if (!green.alarm().empty()) return fail_back(green.alarm());
   const absl::Duration in_phase = now - FromProtoTime(green.phase_started_at());
   auto enter = [&](Deployment::Phase phase) {
     updated.set_phase(phase);

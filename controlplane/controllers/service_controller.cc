@@ -116,7 +116,8 @@ void ServiceController::ReconcileAll() {
 }
 
 void ServiceController::ReconcileNames(const std::set<std::string>& names) {
-  TaskBatch batch(state_, events_, clock_);
+  const absl::Time began = absl::Now();
+  TaskBatch batch(state_, events_, clock_, metrics_);
   for (const auto& name : names) {
     if (auto st = ReconcileInto(name, batch); !st.ok()) {
       spdlog::warn("reconcile service {}: {}", name, st.message());
@@ -126,10 +127,11 @@ void ServiceController::ReconcileNames(const std::set<std::string>& names) {
     }
   }
   if (auto st = batch.Flush(); !st.ok()) spdlog::warn("commit new tasks: {}", st.message());
+  if (metrics_ != nullptr) metrics_->LoopPass("services", absl::Now() - began);
 }
 
 absl::Status ServiceController::Reconcile(const std::string& name) {
-  TaskBatch batch(state_, events_, clock_);
+  TaskBatch batch(state_, events_, clock_, metrics_);
   RETURN_IF_ERROR(ReconcileInto(name, batch));
   return batch.Flush();
 }

@@ -55,6 +55,9 @@ class ServiceController {
                     Options options, images::ImageResolver* resolver = nullptr);
   ~ServiceController();
 
+  // Placements and pass durations go here; may be null. Set before Start.
+  void SetMetrics(metrics::ControlPlaneMetrics* metrics) { metrics_ = metrics; }
+
   // Starts the loop thread; Stop() joins it.
   void Start();
   void Stop();
@@ -118,6 +121,7 @@ class ServiceController {
   const Clock* const clock_;
   const Options options_;
   images::ImageResolver* const resolver_;
+  metrics::ControlPlaneMetrics* metrics_ = nullptr;
 
   // Last placement failure per service, to avoid repeating it every pass.
   std::map<std::string, std::pair<std::string, absl::Time>> last_failure_;

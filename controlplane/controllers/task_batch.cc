@@ -32,10 +32,15 @@ std::pair<scheduler::PlacementResult, scheduler::PlacementRequest> TaskBatch::Pl
     }
   }
   scheduler::PlacementResult result;
+  const absl::Time began = absl::Now();
   state_->WithPlacementView(
       service.name(), [&](const scheduler::NodeTable& table, const scheduler::ServiceLoad& load) {
         result = scheduler::Place(table, load, request, overlay_);
       });
+  if (metrics_ != nullptr) {
+    metrics_->Placement(static_cast<int>(result.placed.size()), result.unplaced,
+                        absl::Now() - began);
+  }
   if (result.placed.empty()) return {result, request};
 
   const auto now = ToProtoTime(clock_->Now());

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "controlplane/events/event_log.h"
+#include "controlplane/metrics/cp_metrics.h"
 #include "controlplane/scheduler/placement.h"
 #include "controlplane/state/cluster_state.h"
 
@@ -22,8 +23,10 @@ namespace gantry::controllers {
 
 class TaskBatch {
  public:
-  TaskBatch(state::ClusterState* state, events::EventLog* events, const Clock* clock)
-      : state_(state), events_(events), clock_(clock) {}
+  // `metrics` may be null.
+  TaskBatch(state::ClusterState* state, events::EventLog* events, const Clock* clock,
+            metrics::ControlPlaneMetrics* metrics = nullptr)
+      : state_(state), events_(events), clock_(clock), metrics_(metrics) {}
 
   // Places up to `count` new tasks of `service`'s current revision and adds
   // them to the batch. Returns the placement result (unplaced count and
@@ -43,6 +46,7 @@ class TaskBatch {
   state::ClusterState* const state_;
   events::EventLog* const events_;
   const Clock* const clock_;
+  metrics::ControlPlaneMetrics* const metrics_;
 
   scheduler::Overlay overlay_;
   store::TxnRequest txn_;

@@ -80,6 +80,7 @@ absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnectio
     n.set_zone(r.zone());
     *n.mutable_attributes() = r.attributes();
     n.set_address(r.address());
+    n.set_metrics_address(r.metrics_address());
     *n.mutable_capacity() = r.capacity();
     n.set_port_range_start(r.port_range_start());
     n.set_port_range_end(r.port_range_end());

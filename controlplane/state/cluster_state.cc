@@ -268,6 +268,11 @@ absl::StatusOr<Task> ClusterState::FindTask(const std::string& id_prefix) const 
   return *found;
 }
 
+void ClusterState::ForEachTask(const std::function<void(const Task&)>& fn) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, t] : tasks_) fn(t.value);
+}
+
 std::vector<Task> ClusterState::ListTasks(const TaskFilter& filter) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Task> out;

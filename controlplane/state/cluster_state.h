@@ -97,6 +97,10 @@ class ClusterState {
     bool include_stopped = false;
   };
   std::vector<gantry::v1::Task> ListTasks(const TaskFilter& filter) const;
+  // Calls `fn` for every task (stopped ones too) under the state lock, in no
+  // particular order and without copying: for readers of many tasks, such as
+  // metrics scrapes. `fn` must be quick and must not call into ClusterState.
+  void ForEachTask(const std::function<void(const gantry::v1::Task&)>& fn) const;
 
   // Runs `fn` under the state lock with the node table and the service's
   // tasks per node (those holding resources), the placement core's input.

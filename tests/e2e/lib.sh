@@ -5,7 +5,9 @@
 # made — also when a test fails.
 #
 # Provides: e2e_make_certs, e2e_make_nodes N, e2e_start_cp [FLAGS...],
-# e2e_start_agent I ZONE [FLAGS...], ctl, and polling helpers.
+# e2e_start_agent I ZONE [FLAGS...], ctl, and polling helpers. The control
+# plane's HTTP port (/metrics, discovery) is CP_HTTP_PORT; agent I serves
+# /metrics on 127.0.0.1:${AGENT_METRICS[I]}.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../../deploy/lib/cluster-lib.sh
@@ -29,6 +31,7 @@ SUBNET=10.$((100 + RANDOM % 100)).$((RANDOM % 250))
 CGROUP=/gantry-e2e-$TAG
 declare -A AGENT_PIDS=()
 declare -A AGENT_ARGS=()
+declare -A AGENT_METRICS=()  # node index -> its /metrics port
 NETNS=()
 CP_PID=
 CP_ARGS=()
@@ -114,7 +117,9 @@ ctl() {
 # Starts (or, with the same flags, restarts) the control plane with mutual TLS.
 e2e_start_cp() {
   (($# > 0)) && CP_ARGS=("$@")
+  [[ -n ${CP_HTTP_PORT:-} ]] || CP_HTTP_PORT=$(gantry_free_port)
   "$BIN/gantry-controlplane" --listen "127.0.0.1:$PORT" --data-dir "$WORK/cp" \
+    --http-listen "127.0.0.1:$CP_HTTP_PORT" \
     --tls-cert "$WORK/tls/server.pem" --tls-key "$WORK/tls/server.key" \
     --tls-ca "$WORK/tls/ca.pem" --heartbeat-interval 1s "${CP_ARGS[@]}" >> "$WORK/cp.log" 2>&1 &
   CP_PID=$!
@@ -129,13 +134,14 @@ e2e_start_agent() {
   local i=$1 zone=$2
   shift 2
   (($# > 0)) && AGENT_ARGS[$i]="$*"
+  [[ -n ${AGENT_METRICS[$i]:-} ]] || AGENT_METRICS[$i]=$(gantry_free_port)
   # shellcheck disable=SC2086
   "$BIN/gantry-agent" --controlplane "127.0.0.1:$PORT" --node-name "node-$i" --zone "$zone" \
     --address "$SUBNET.$((10 + i))" --netns "/var/run/netns/${NETNS[$((i - 1))]}" \
     --containerd-socket "$CONTAINERD_SOCK" --cgroup-parent "$CGROUP" \
     --data-dir "$WORK/agent$i" --cpu 1 --memory 512Mi --port-range 20000-20100 \
     --container-storage "$WORK/containerd" --min-disk-free-percent 0 \
-    --min-inodes-free-percent 0 \
+    --min-inodes-free-percent 0 --metrics-listen "127.0.0.1:${AGENT_METRICS[$i]}" \
     --tls-ca "$WORK/tls/ca.pem" --tls-cert "$WORK/tls/client.pem" \
     --tls-key "$WORK/tls/client.key" ${AGENT_ARGS[$i]:-} >> "$WORK/agent$i.log" 2>&1 &
   AGENT_PIDS[$i]=$!

@@ -204,7 +204,8 @@ TEST_F(ClusterTest, ACrashedTaskIsReplaced) {
   Task stopped;
   ASSERT_TRUE(stub_->GetTask(&ctx, get, &stopped).ok());
   EXPECT_EQ(stopped.last_status(), Task::STOPPED);
-  EXPECT_EQ(stopped.stopped_reason(), "Essential container httpd exited with code 2");
+  EXPECT_EQ(stopped.stopped_reason(),
+            "EssentialContainerExited: essential container httpd exited with code 2");
 }
 
 TEST_F(ClusterTest, AgentRestartAdoptsItsContainers) {

@@ -112,6 +112,19 @@ class ControlPlaneFixture : public ::testing::Test {
     nodes_->OnStatus(node, report);
   }
 
+  // Plays every agent of the "web" tasks: pending tasks start, stopping
+  // tasks stop.
+  void PlayAgents() {
+    for (const auto& t : Tasks()) {
+      if (t.desired_status() == gantry::v1::Task::RUNNING &&
+          t.last_status() == gantry::v1::Task::PENDING) {
+        Report(t.node(), t.id(), gantry::v1::Task::RUNNING);
+      } else if (t.desired_status() == gantry::v1::Task::STOPPED) {
+        Report(t.node(), t.id(), gantry::v1::Task::STOPPED);
+      }
+    }
+  }
+
   std::vector<std::string> EventMessages(const std::string& service = "") {
     std::vector<std::string> out;
     for (const auto& e : events_->List(service, 1000)) out.push_back(e.message());

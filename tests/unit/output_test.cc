@@ -45,3 +45,54 @@ TEST(Output, FormatsAreValidated) {
 
 }  // namespace
 }  // namespace gantry::ctl
+
+namespace gantry::ctl {
+namespace {
+
+gantry::v1::Service Autoscaled(absl::Time now) {
+  gantry::v1::Service s;
+  s.set_name("web");
+  s.set_desired_count(6);
+  s.set_running_count(5);
+  auto* a = s.mutable_autoscaling();
+  a->set_min_count(2);
+  a->set_max_count(20);
+  a->set_prometheus("http://127.0.0.1:9090");
+  a->add_target_tracking()->set_query("avg(load)");
+  a->mutable_target_tracking(0)->set_target(100);
+  auto* st = s.mutable_autoscaling_status();
+  *st->mutable_last_evaluated() = ToProtoTime(now - absl::Seconds(4));
+  *st->mutable_last_scale_out() = ToProtoTime(now - absl::Seconds(60));
+  auto* v = st->add_values();
+  v->set_query("avg(load)");
+  v->set_value(300);
+  v->set_recommendation(6);
+  st->set_last_decision("scale out 2 -> 6: `avg(load)` = 300 (target 100) -> 6");
+  return s;
+}
+
+TEST(Output, AutoscalingTableShowsValuesAndDecisions) {
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  std::ostringstream out;
+  PrintAutoscaling(out, {Autoscaled(now)}, now);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("SERVICE"), std::string::npos) << text;
+  EXPECT_NE(text.find("300 -> 6"), std::string::npos) << text;
+  EXPECT_NE(text.find("scale out 2 -> 6"), std::string::npos) << text;
+  EXPECT_NE(text.find("4s ago"), std::string::npos) << text;
+}
+
+TEST(Output, DescribeServiceShowsAutoscaling) {
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  std::ostringstream out;
+  DescribeService(out, Autoscaled(now), {}, {}, now);
+  const std::string text = out.str();
+  EXPECT_NE(text.find("Autoscaling:"), std::string::npos) << text;
+  EXPECT_NE(text.find("2..20 tasks"), std::string::npos) << text;
+  EXPECT_NE(text.find("target 100"), std::string::npos) << text;
+  EXPECT_NE(text.find("Last scale-out:"), std::string::npos) << text;
+  EXPECT_NE(text.find("scale-in 5m"), std::string::npos) << text;
+}
+
+}  // namespace
+}  // namespace gantry::ctl

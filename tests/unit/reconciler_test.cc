@@ -163,7 +163,7 @@ TEST_F(ReconcilerTest, EssentialExitStopsTheTaskAndReportsWhy) {
   reconciler_->Tick();
   auto st = StateOf("t1");
   EXPECT_EQ(st->status(), Task::STOPPED);
-  EXPECT_EQ(st->reason(), "Essential container httpd exited with code 3");
+  EXPECT_EQ(st->reason(), "EssentialContainerExited: essential container httpd exited with code 3");
   EXPECT_TRUE(st->containers(0).exited());
   EXPECT_EQ(st->containers(0).exit_code(), 3);
   EXPECT_TRUE(runtime_.AllIds().empty());

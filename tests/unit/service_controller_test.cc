@@ -20,17 +20,10 @@ class ServiceControllerTest : public ControlPlaneFixture {
     Register("c1", "c");
   }
   void Reconcile() { ASSERT_TRUE(controller_->Reconcile("web").ok()); }
-  // Plays every agent: pending tasks start, stopping tasks stop.
-  // Plays every agent: pending tasks start, stopping tasks stop; then the
-  // settle time passes, so tasks without health checks count as healthy.
+  // Plays every agent; then the settle time passes, so tasks without
+  // health checks count as healthy.
   void AgentsCatchUp() {
-    for (const auto& t : Tasks()) {
-      if (t.desired_status() == Task::RUNNING && t.last_status() == Task::PENDING) {
-        Report(t.node(), t.id(), Task::RUNNING);
-      } else if (t.desired_status() == Task::STOPPED) {
-        Report(t.node(), t.id(), Task::STOPPED);
-      }
-    }
+    PlayAgents();
     clock_.Advance(absl::Seconds(5));
   }
   std::map<std::string, int> RunningPerZone() {

@@ -114,3 +114,107 @@ TEST(ParseSpecs, PullPolicyAndPinning) {
 
 }  // namespace
 }  // namespace gantry::ctl
+
+namespace gantry::ctl {
+namespace {
+
+constexpr char kScaled[] = R"(kind: TaskDefinition
+family: web
+containers:
+  - name: httpd
+    image: example.org/demo/busybox:1
+    memory: 32Mi
+    portMappings: [{name: http}]
+    metrics: {port: http, path: /stats}
+---
+kind: Service
+name: web
+taskDefinition: web
+desiredCount: 2
+deploymentConfiguration:
+  bakeTime: 1m
+  alarms:
+    prometheus: http://127.0.0.1:9090
+    rules:
+      - {name: errors, query: 'rate(errors_total[1m]) > 1'}
+autoscaling:
+  minCount: 2
+  maxCount: 20
+  prometheus: {address: http://127.0.0.1:9090}
+  targetTracking:
+    - query: 'sum(rate(http_requests_total{service="web"}[1m])) / scalar(count(up{service="web"}))'
+      target: 100
+  stepScaling:
+    - query: 'max(queue_depth{service="worker"})'
+      steps: [{above: 1000, adjust: +2}, {above: 5000, adjust: +5}, {below: 10, adjust: -1}]
+  scaleOutCooldown: 30s
+  scaleInCooldown: 300s
+  disableScaleIn: false
+)";
+
+TEST(ParseSpecs, AutoscalingAlarmsAndMetrics) {
+  auto req = ParseSpecs(kScaled, "web.yaml");
+  ASSERT_TRUE(req.ok()) << req.status();
+  const auto& c = req->task_definitions(0).containers(0);
+  EXPECT_EQ(c.metrics().port(), "http");
+  EXPECT_EQ(c.metrics().path(), "/stats");
+  const auto& s = req->services(0);
+  const auto& a = s.autoscaling();
+  EXPECT_EQ(a.min_count(), 2);
+  EXPECT_EQ(a.max_count(), 20);
+  EXPECT_EQ(a.prometheus(), "http://127.0.0.1:9090");
+  ASSERT_EQ(a.target_tracking_size(), 1);
+  EXPECT_EQ(a.target_tracking(0).target(), 100);
+  ASSERT_EQ(a.step_scaling_size(), 1);
+  ASSERT_EQ(a.step_scaling(0).steps_size(), 3);
+  EXPECT_EQ(a.step_scaling(0).steps(0).above(), 1000);
+  EXPECT_EQ(a.step_scaling(0).steps(0).adjust(), 2);
+  EXPECT_FALSE(a.step_scaling(0).steps(2).has_above());
+  EXPECT_EQ(a.step_scaling(0).steps(2).below(), 10);
+  EXPECT_EQ(a.step_scaling(0).steps(2).adjust(), -1);
+  EXPECT_EQ(a.scale_in_cooldown().seconds(), 300);
+  const auto& alarms = s.deployment_configuration().alarms();
+  EXPECT_EQ(alarms.prometheus(), "http://127.0.0.1:9090");
+  ASSERT_EQ(alarms.rules_size(), 1);
+  EXPECT_EQ(alarms.rules(0).name(), "errors");
+}
+
+TEST(ParseSpecs, AutoscalingErrorsNameTheField) {
+  auto with = [](const std::string& from, const std::string& to) {
+    std::string text = kScaled;
+    text.replace(text.find(from), from.size(), to);
+    auto req = ParseSpecs(text, "web.yaml");
+    EXPECT_FALSE(req.ok()) << to;
+    return req.ok() ? std::string() : std::string(req.status().message());
+  };
+  EXPECT_EQ(with("minCount: 2", "minCount: 30"),
+            "web.yaml: document 2 (Service web): autoscaling.minCount: must not exceed maxCount "
+            "(20), got 30");
+  EXPECT_EQ(with("target: 100", "target: 0"),
+            "web.yaml: document 2 (Service web): autoscaling.targetTracking[0].target: must be > "
+            "0, got 0");
+  EXPECT_EQ(with("target: 100", "target: lots"),
+            "web.yaml: document 2 (Service web): line 26: autoscaling.targetTracking[0].target: "
+            "expected a number, got "
+            "\"lots\"");
+  EXPECT_EQ(with("{below: 10, adjust: -1}", "{below: 10, above: 3, adjust: -1}"),
+            "web.yaml: document 2 (Service web): autoscaling.stepScaling[0].steps[2]: needs "
+            "exactly one of above or below");
+  EXPECT_EQ(with("{address: http://127.0.0.1:9090}", "127.0.0.1:9090"),
+            "web.yaml: document 2 (Service web): autoscaling.prometheus: \"127.0.0.1:9090\": "
+            "expected an http:// or https:// address");
+  EXPECT_EQ(with("scaleInCooldown: 300s", "scaleInColdown: 300s"),
+            "web.yaml: document 2 (Service web): line 31: autoscaling.scaleInColdown: unknown "
+            "field (expected one of: "
+            "disableScaleIn, maxCount, minCount, prometheus, scaleInCooldown, scaleInWindow, "
+            "scaleOutCooldown, stepScaling, targetTracking)");
+  EXPECT_EQ(with("metrics: {port: http, path: /stats}", "metrics: {port: web}"),
+            "web.yaml: document 1 (TaskDefinition web): containers[0].metrics.port: \"web\" is "
+            "not the name of a port of this task");
+  EXPECT_EQ(with("{name: errors, query: 'rate(errors_total[1m]) > 1'}", "{name: errors}"),
+            "web.yaml: document 2 (Service web): deploymentConfiguration.alarms.rules[0].query: "
+            "required: a PromQL expression that returns no series while all is well");
+}
+
+}  // namespace
+}  // namespace gantry::ctl

@@ -1,0 +1,123 @@
+#include "agent/metrics/agent_metrics.h"
+
+#include "common/log.h"
+#include "common/metrics/exposition.h"
+
+namespace gantry::agent {
+
+using prometheus::MetricType;
+
+AgentMetrics::AgentMetrics(ContainerRuntime* runtime, const HealthMonitor* health, std::string node,
+                           std::string zone)
+    : runtime_(runtime),
+      health_(health),
+      node_(std::move(node)),
+      zone_(std::move(zone)),
+      exits_(prometheus::BuildCounter()
+                 .Name("gantry_container_exits_total")
+                 .Help("Containers that exited without the agent stopping them. A task whose "
+                       "essential container exits is replaced, so this counts restarts.")
+                 .Register(registry_)),
+      checks_(prometheus::BuildCounter()
+                  .Name("gantry_health_checks_total")
+                  .Help("Health-check probes run, by result (pass or fail).")
+                  .Register(registry_)),
+      check_seconds_(prometheus::BuildHistogram()
+                         .Name("gantry_health_check_duration_seconds")
+                         .Help("How long health-check probes took.")
+                         .Register(registry_)),
+      pulls_(prometheus::BuildCounter()
+                 .Name("gantry_image_pulls_total")
+                 .Help("Image pulls, by result (success or failure).")
+                 .Register(registry_)),
+      pull_seconds_(prometheus::BuildHistogram()
+                        .Name("gantry_image_pull_duration_seconds")
+                        .Help("How long image pulls took.")
+                        .Register(registry_)) {}
+
+void AgentMetrics::ContainerExited(const std::string& service, const std::string& container) {
+  exits_.Add({{"service", service}, {"container", container}, {"node", node_}, {"zone", zone_}})
+      .Increment();
+}
+
+void AgentMetrics::HealthChecked(const std::string& service, const std::string& container,
+                                 bool passed, absl::Duration took) {
+  const std::map<std::string, std::string> labels = {
+      {"service", service}, {"container", container}, {"node", node_}, {"zone", zone_}};
+  auto with_result = labels;
+  with_result["result"] = passed ? "pass" : "fail";
+  checks_.Add(with_result).Increment();
+  check_seconds_.Add(labels, metrics::LatencyBuckets()).Observe(absl::ToDoubleSeconds(took));
+}
+
+void AgentMetrics::ImagePulled(bool ok, absl::Duration took) {
+  pulls_.Add({{"result", ok ? "success" : "failure"}, {"node", node_}, {"zone", zone_}})
+      .Increment();
+  pull_seconds_
+      .Add({{"node", node_}, {"zone", zone_}},
+           prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300})
+      .Observe(absl::ToDoubleSeconds(took));
+}
+
+std::vector<prometheus::MetricFamily> AgentMetrics::Collect() const {
+  auto up = metrics::NewFamily("gantry_agent_runtime_up",
+                               "Whether containerd answered the last scrape (1) or not (0).",
+                               MetricType::Gauge);
+  auto cpu =
+      metrics::NewFamily("gantry_container_cpu_seconds_total",
+                         "CPU time the container used, from its cgroup.", MetricType::Counter);
+  auto mem = metrics::NewFamily("gantry_container_memory_usage_bytes",
+                                "Memory the container uses, from its cgroup.", MetricType::Gauge);
+  auto limit = metrics::NewFamily("gantry_container_memory_limit_bytes",
+                                  "The container's memory limit (absent when unlimited).",
+                                  MetricType::Gauge);
+  auto health = metrics::NewFamily(
+      "gantry_container_healthy",
+      "1 while the container passes its health check, 0 while it fails it; absent until known "
+      "and for containers without one.",
+      MetricType::Gauge);
+  auto running = metrics::NewFamily("gantry_containers_running",
+                                    "Containers of the agent that are running.", MetricType::Gauge);
+  auto list = runtime_->List();
+  auto stats = runtime_->Stats();
+  if (!list.ok() || !stats.ok()) {
+    spdlog::debug("metrics: {}", !list.ok() ? list.status().message() : stats.status().message());
+  }
+  metrics::AddSample(up, {{"node", node_}, {"zone", zone_}}, list.ok() && stats.ok() ? 1 : 0);
+  int n = 0;
+  if (list.ok()) {
+    for (const auto& c : *list) {
+      if (c.state != ContainerState::kRunning) continue;
+      ++n;
+      auto label = [&](const char* key) {
+        auto it = c.labels.find(key);
+        return it == c.labels.end() ? std::string() : it->second;
+      };
+      const metrics::Labels labels = {{"service", label(kLabelService)},
+                                      {"task", label(kLabelTaskId)},
+                                      {"container", label(kLabelContainer)},
+                                      {"node", node_},
+                                      {"zone", zone_}};
+      if (stats.ok()) {
+        if (auto it = stats->find(c.id); it != stats->end()) {
+          metrics::AddSample(cpu, labels, it->second.cpu_seconds);
+          metrics::AddSample(mem, labels, static_cast<double>(it->second.memory_bytes));
+          if (it->second.memory_limit > 0) {
+            metrics::AddSample(limit, labels, static_cast<double>(it->second.memory_limit));
+          }
+        }
+      }
+      if (health_ != nullptr) {
+        const auto state = health_->Get(c.id);
+        if (state.health == gantry::v1::Task::HEALTHY) metrics::AddSample(health, labels, 1);
+        if (state.health == gantry::v1::Task::UNHEALTHY) metrics::AddSample(health, labels, 0);
+      }
+    }
+  }
+  metrics::AddSample(running, {{"node", node_}, {"zone", zone_}}, n);
+  return {up, running, cpu, mem, limit, health};
+}
+
+std::string AgentMetrics::Render() const { return metrics::Render({&registry_, this}); }
+
+}  // namespace gantry::agent

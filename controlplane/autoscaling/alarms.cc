@@ -1,0 +1,95 @@
+#include "controlplane/autoscaling/alarms.h"
+
+#include <cmath>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/log.h"
+#include "common/status_util.h"
+#include "controlplane/deployments/deployments.h"
+
+namespace gantry::autoscaling {
+
+using gantry::v1::Deployment;
+using gantry::v1::Service;
+
+AlarmWatcher::AlarmWatcher(state::ClusterState* state, events::EventLog* events,
+                           Prometheus* prometheus, metrics::ControlPlaneMetrics* metrics,
+                           Options options)
+    : state_(state),
+      events_(events),
+      prometheus_(prometheus),
+      metrics_(metrics),
+      options_(options) {}
+
+void AlarmWatcher::Start() {
+  loop_ = std::make_unique<Periodic>(options_.interval, [this] { EvaluateAll(); });
+}
+
+void AlarmWatcher::Stop() { loop_.reset(); }
+
+void AlarmWatcher::EvaluateAll() {
+  const absl::Time began = absl::Now();
+  bool any = false;
+  std::set<std::string> watched;
+  for (const auto& s : state_->ListServices()) {
+    const auto& alarms = s.deployment_configuration().alarms();
+    const Deployment* d = deployments::Primary(s);
+    if (alarms.rules().empty() || d == nullptr || s.status() != Service::ACTIVE ||
+        d->rollout_state() != Deployment::IN_PROGRESS || !d->rollback_of().empty() ||
+        !d->alarm().empty()) {
+      continue;
+    }
+    any = true;
+    watched.insert(d->id());
+    if (auto st = Evaluate(s, *d); !st.ok()) {
+      spdlog::warn("alarms of {}: {}", s.name(), st.message());
+    }
+  }
+  // Forget deployments that are no longer watched.
+  for (auto it = last_error_.begin(); it != last_error_.end();) {
+    it = watched.contains(it->first) ? std::next(it) : last_error_.erase(it);
+  }
+  if (any && metrics_ != nullptr) metrics_->LoopPass("alarms", absl::Now() - began);
+}
+
+absl::Status AlarmWatcher::Evaluate(const Service& service, const Deployment& d) {
+  const auto& alarms = service.deployment_configuration().alarms();
+  for (const auto& rule : alarms.rules()) {
+    auto result = prometheus_->Query(alarms.prometheus(), rule.query());
+    if (!result.ok()) {
+      if (metrics_ != nullptr) metrics_->AlarmError(service.name());
+      const std::string error =
+          absl::StrCat("deployment ", d.id(), ": alarm ", rule.name(), " could not be evaluated (",
+                       result.status().message(), "); the deployment goes on without it");
+      auto& last = last_error_[d.id()];
+      if (last != error) {
+        last = error;
+        events_->Record(service.name(), "", "", error);
+      }
+      continue;
+    }
+    // A vector fires with any series; a scalar (`1 > bool 0`) when not 0.
+    const bool fired = result->scalar ? result->values[0] != 0 && !std::isnan(result->values[0])
+                                      : !result->values.empty();
+    if (!fired) continue;
+    const std::string alarm =
+        absl::StrCat("alarm ", rule.name(), " fired: `", rule.query(), "` returned ",
+                     result->scalar ? "a scalar" : absl::StrCat(result->values.size(), " series"),
+                     " (first value ", absl::StrFormat("%.6g", result->values[0]), ")");
+    if (metrics_ != nullptr) metrics_->AlarmFired(service.name(), rule.name());
+    return state_->UpdateService(service.name(), [&](Service& s) {
+      Deployment* current = deployments::Find(s, d.id());
+      if (current == nullptr || current->rollout_state() != Deployment::IN_PROGRESS ||
+          !current->alarm().empty()) {
+        return false;
+      }
+      current->set_alarm(alarm);
+      return true;
+    });
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace gantry::autoscaling

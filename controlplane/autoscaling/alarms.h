@@ -1,0 +1,55 @@
+#pragma once
+
+// Alarm-gated deployments. While a service's primary deployment is
+// IN_PROGRESS (rolling out, or shifting and baking for blue-green), each of
+// its alarms — a PromQL expression that must return no series — is
+// evaluated every interval. The first alarm that returns a series is
+// written into the deployment (Deployment.alarm); the service controller
+// then fails the deployment and rolls it back, exactly as it does for
+// failing health checks. A query that cannot be evaluated is reported (an
+// event per distinct problem, gantry_deployment_alarm_errors_total) and
+// does not fail the deployment. Rollback deployments are not gated: a
+// rollback must not be stopped by the alarm that caused it.
+//
+// EvaluateAll() must not run concurrently with itself.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/periodic.h"
+#include "controlplane/autoscaling/prometheus_client.h"
+#include "controlplane/events/event_log.h"
+#include "controlplane/metrics/cp_metrics.h"
+#include "controlplane/state/cluster_state.h"
+
+namespace gantry::autoscaling {
+
+class AlarmWatcher {
+ public:
+  struct Options {
+    absl::Duration interval = absl::Seconds(10);
+  };
+
+  // `metrics` may be null.
+  AlarmWatcher(state::ClusterState* state, events::EventLog* events, Prometheus* prometheus,
+               metrics::ControlPlaneMetrics* metrics, Options options);
+
+  void Start();
+  void Stop();
+  void EvaluateAll();
+
+ private:
+  absl::Status Evaluate(const gantry::v1::Service& service, const gantry::v1::Deployment& d);
+
+  state::ClusterState* const state_;
+  events::EventLog* const events_;
+  Prometheus* const prometheus_;
+  metrics::ControlPlaneMetrics* const metrics_;
+  const Options options_;
+  std::map<std::string, std::string> last_error_;  // deployment id -> error reported
+  std::unique_ptr<Periodic> loop_;
+};
+
+}  // namespace gantry::autoscaling

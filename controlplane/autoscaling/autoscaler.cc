@@ -1,0 +1,196 @@
+#include "controlplane/autoscaling/autoscaler.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+#include "common/status_util.h"
+#include "common/time_util.h"
+#include "controlplane/deployments/deployments.h"
+
+namespace gantry::autoscaling {
+
+using gantry::v1::Autoscaling;
+using gantry::v1::AutoscalingStatus;
+using gantry::v1::Deployment;
+using gantry::v1::Service;
+
+namespace {
+
+absl::Duration DurationOr(const google::protobuf::Duration& d, absl::Duration fallback) {
+  return d.seconds() == 0 && d.nanos() == 0 ? fallback : FromProtoDuration(d);
+}
+
+absl::Time TimeOr(const AutoscalingStatus& status, bool scale_out) {
+  const auto& t = scale_out ? status.last_scale_out() : status.last_scale_in();
+  return t.seconds() == 0 && t.nanos() == 0 ? absl::InfinitePast() : FromProtoTime(t);
+}
+
+std::string Number(double v) { return absl::StrFormat("%.6g", v); }
+
+}  // namespace
+
+Autoscaler::Autoscaler(state::ClusterState* state, events::EventLog* events, const Clock* clock,
+                       Prometheus* prometheus, metrics::ControlPlaneMetrics* metrics,
+                       Options options)
+    : state_(state),
+      events_(events),
+      clock_(clock),
+      prometheus_(prometheus),
+      metrics_(metrics),
+      options_(options) {}
+
+void Autoscaler::Start() {
+  loop_ = std::make_unique<Periodic>(options_.interval, [this] { EvaluateAll(); });
+}
+
+void Autoscaler::Stop() { loop_.reset(); }
+
+void Autoscaler::EvaluateAll() {
+  const absl::Time began = absl::Now();
+  bool any = false;
+  for (const auto& s : state_->ListServices()) {
+    if (!s.has_autoscaling() || s.status() != Service::ACTIVE) {
+      stabilizers_.erase(s.name());
+      continue;
+    }
+    any = true;
+    if (auto st = Evaluate(s); !st.ok()) {
+      spdlog::warn("autoscaling {}: {}", s.name(), st.message());
+    }
+  }
+  if (any && metrics_ != nullptr) metrics_->LoopPass("autoscaler", absl::Now() - began);
+}
+
+void Autoscaler::RecordOnce(const std::string& service, const std::string& key,
+                            const std::string& message) {
+  auto& last = last_event_[service];
+  if (last == key) return;
+  last = key;
+  events_->Record(service, "", "", message);
+}
+
+absl::Status Autoscaler::Evaluate(const Service& service) {
+  const Autoscaling& a = service.autoscaling();
+  const absl::Time now = clock_->Now();
+  const int current = service.desired_count();
+  const AutoscalingStatus& previous = service.autoscaling_status();
+
+  AutoscalingStatus status;
+  *status.mutable_last_evaluated() = ToProtoTime(now);
+  *status.mutable_last_scale_out() = previous.last_scale_out();
+  *status.mutable_last_scale_in() = previous.last_scale_in();
+
+  int recommendation = -1;
+  std::vector<std::string> quotes;
+  std::string error;
+  auto observe = [&](const std::string& query, auto&& recommend, auto&& quote) {
+    auto* v = status.add_values();
+    v->set_query(query);
+    auto result = prometheus_->Query(a.prometheus(), query);
+    absl::StatusOr<double> value = result.ok() ? SingleValue(*result) : result.status();
+    if (!value.ok()) {
+      v->set_error(std::string(value.status().message()));
+      if (error.empty()) error = absl::StrCat("query `", query, "`: ", value.status().message());
+      return;
+    }
+    const int r = recommend(*value);
+    v->set_value(*value);
+    v->set_recommendation(r);
+    recommendation = std::max(recommendation, r);
+    quotes.push_back(absl::StrCat("`", query, "` = ", Number(*value), quote(), " -> ", r));
+  };
+  // Target tracking scales what serves now: while new tasks are starting,
+  // the per-task numbers still come from the running ones.
+  const int serving =
+      service.running_count() > 0 ? std::min(current, service.running_count()) : current;
+  for (const auto& tt : a.target_tracking()) {
+    observe(
+        tt.query(), [&](double v) { return TargetTracking(serving, v, tt.target()); },
+        [&] { return absl::StrCat(" (target ", Number(tt.target()), ")"); });
+  }
+  for (const auto& ss : a.step_scaling()) {
+    observe(
+        ss.query(), [&](double v) { return StepScaling(current, v, ss.steps()); },
+        [] { return std::string(" (step scaling)"); });
+  }
+
+  std::string event;
+  std::string event_key;
+  int desired = current;
+  std::string direction;
+  if (!error.empty()) {
+    status.set_last_decision(absl::StrCat("no action: ", error));
+    if (metrics_ != nullptr) metrics_->AutoscalingError(service.name());
+    event_key = absl::StrCat("error ", error);
+    event = absl::StrCat("autoscaling: no action, the count stays at ", current, ": ", error);
+  } else if (recommendation >= 0) {
+    auto [it, fresh] = stabilizers_.try_emplace(service.name());
+    // Nothing is known of the window yet (new service or restarted control
+    // plane): it holds the current count until it has filled.
+    if (fresh) it->second.Add(now, current);
+    it->second.Add(now, recommendation);
+    const absl::Duration in_cooldown = DurationOr(a.scale_in_cooldown(), absl::Seconds(300));
+    DecisionInput in;
+    in.current = current;
+    in.recommendation = recommendation;
+    in.window_highest = it->second.Highest(now, DurationOr(a.scale_in_window(), in_cooldown));
+    in.min_count = a.min_count();
+    in.max_count = a.max_count();
+    in.now = now;
+    in.last_scale_out = TimeOr(previous, true);
+    in.last_scale_in = TimeOr(previous, false);
+    in.scale_out_cooldown = DurationOr(a.scale_out_cooldown(), absl::Seconds(30));
+    in.scale_in_cooldown = in_cooldown;
+    in.disable_scale_in = a.disable_scale_in();
+    const Deployment* primary = deployments::Primary(service);
+    in.deployment_in_progress =
+        primary != nullptr && primary->rollout_state() == Deployment::IN_PROGRESS;
+    const Decision d = Decide(in);
+    status.set_last_decision(absl::StrCat(d.reason, ": ", absl::StrJoin(quotes, "; ")));
+    if (d.scale) {
+      desired = d.desired;
+      direction = desired > current ? "out" : "in";
+      *(direction == "out" ? status.mutable_last_scale_out() : status.mutable_last_scale_in()) =
+          ToProtoTime(now);
+      event = absl::StrCat("autoscaling: ", d.reason, ": ", absl::StrJoin(quotes, "; "));
+    } else if (!absl::StartsWith(d.reason, "steady")) {
+      // A held decision is worth one event per kind of hold.
+      event_key = d.reason.substr(0, d.reason.find(','));
+      event = absl::StrCat("autoscaling: ", d.reason, ": ", absl::StrJoin(quotes, "; "));
+    }
+  } else {
+    status.set_last_decision("no policies to evaluate");
+  }
+
+  bool scaled = false;
+  RETURN_IF_ERROR(state_->UpdateService(service.name(), [&](Service& s) {
+    scaled = false;
+    if (!s.has_autoscaling() || s.status() != Service::ACTIVE) return false;
+    *s.mutable_autoscaling_status() = status;
+    // A count changed meanwhile (gantryctl scale) wins; the next round
+    // starts from it.
+    if (desired != current && s.desired_count() == current) {
+      s.set_desired_count(desired);
+      if (auto* p = deployments::Primary(s)) p->set_desired_count(desired);
+      *s.mutable_updated_at() = ToProtoTime(now);
+      scaled = true;
+    }
+    return true;
+  }));
+  if (scaled) {
+    if (metrics_ != nullptr) metrics_->AutoscalingDecision(service.name(), direction);
+    last_event_.erase(service.name());
+    events_->Record(service.name(), "", "", event);
+  } else if (!event.empty()) {
+    RecordOnce(service.name(), event_key, event);
+  } else {
+    last_event_.erase(service.name());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace gantry::autoscaling

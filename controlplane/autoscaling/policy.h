@@ -1,0 +1,61 @@
+#pragma once
+
+// The autoscaling arithmetic, pure:
+//   target tracking: desired = ceil(current x value / target), unchanged
+//     within a 10% tolerance;
+//   step scaling: the step whose bound the value passes furthest adjusts
+//     the count;
+//   the decision: the largest recommendation wins, clamped to min and max;
+//     scale-out respects its cooldown; scale-in respects its cooldown, waits
+//     while a deployment is in progress, and uses the highest recommendation
+//     over the scale-in window (stabilization, as Kubernetes' HPA).
+
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gantry/v1/types.pb.h"
+
+namespace gantry::autoscaling {
+
+int TargetTracking(int current, double value, double target);
+int StepScaling(int current, double value,
+                const google::protobuf::RepeatedPtrField<gantry::v1::Autoscaling::Step>& steps);
+
+// Recommendations over time, for the scale-in window.
+class Stabilizer {
+ public:
+  void Add(absl::Time at, int recommendation);
+  // The highest recommendation within `window` before `now`.
+  int Highest(absl::Time now, absl::Duration window) const;
+
+ private:
+  std::deque<std::pair<absl::Time, int>> history_;
+};
+
+struct DecisionInput {
+  int current = 0;
+  int recommendation = 0;  // the largest of this evaluation's
+  int window_highest = 0;  // the highest over the scale-in window
+  int min_count = 0;
+  int max_count = 0;
+  absl::Time now;
+  absl::Time last_scale_out = absl::InfinitePast();
+  absl::Time last_scale_in = absl::InfinitePast();
+  absl::Duration scale_out_cooldown;
+  absl::Duration scale_in_cooldown;
+  bool disable_scale_in = false;
+  bool deployment_in_progress = false;
+};
+
+struct Decision {
+  int desired = 0;
+  bool scale = false;
+  std::string reason;
+};
+
+Decision Decide(const DecisionInput& in);
+
+}  // namespace gantry::autoscaling

@@ -1,0 +1,254 @@
+#include <gtest/gtest.h>
+
+#include "controlplane/autoscaling/policy.h"
+#include "controlplane/autoscaling/prometheus_client.h"
+
+namespace gantry::autoscaling {
+namespace {
+
+using Steps = google::protobuf::RepeatedPtrField<gantry::v1::Autoscaling::Step>;
+
+Steps MakeSteps(std::initializer_list<std::tuple<char, double, int>> list) {
+  Steps out;
+  for (const auto& [kind, bound, adjust] : list) {
+    auto* s = out.Add();
+    if (kind == '>') {
+      s->set_above(bound);
+    } else {
+      s->set_below(bound);
+    }
+    s->set_adjust(adjust);
+  }
+  return out;
+}
+
+TEST(TargetTrackingTest, ScalesByTheRatioRoundedUp) {
+  EXPECT_EQ(TargetTracking(2, 300, 100), 6);
+  EXPECT_EQ(TargetTracking(4, 50, 100), 2);
+  EXPECT_EQ(TargetTracking(3, 150, 100), 5);  // 4.5 rounds up
+  EXPECT_EQ(TargetTracking(10, 1, 100), 1);
+  EXPECT_EQ(TargetTracking(5, 0, 100), 0);  // min/max clamp later
+}
+
+TEST(TargetTrackingTest, IgnoresChangesWithinTenPercent) {
+  EXPECT_EQ(TargetTracking(10, 109, 100), 10);
+  EXPECT_EQ(TargetTracking(10, 91, 100), 10);
+  EXPECT_EQ(TargetTracking(10, 110, 100), 10);  // exactly 10% is within
+  EXPECT_EQ(TargetTracking(10, 111, 100), 12);  // ceil(11.1)
+  EXPECT_EQ(TargetTracking(10, 89, 100), 9);    // ceil(8.9)
+}
+
+TEST(TargetTrackingTest, AServiceAtZeroScalesFromOne) {
+  EXPECT_EQ(TargetTracking(0, 250, 100), 3);
+  EXPECT_EQ(TargetTracking(0, 100, 100), 0);
+}
+
+TEST(TargetTrackingTest, ANonPositiveTargetChangesNothing) {
+  EXPECT_EQ(TargetTracking(3, 500, 0), 3);
+}
+
+TEST(StepScalingTest, BoundsAreExclusive) {
+  const auto steps = MakeSteps({{'>', 1000, 2}, {'>', 5000, 5}, {'<', 10, -1}});
+  EXPECT_EQ(StepScaling(4, 1000, steps), 4);  // not above 1000
+  EXPECT_EQ(StepScaling(4, 1000.5, steps), 6);
+  EXPECT_EQ(StepScaling(4, 5000, steps), 6);
+  EXPECT_EQ(StepScaling(4, 5001, steps), 9);  // the furthest passed bound wins
+  EXPECT_EQ(StepScaling(4, 10, steps), 4);    // not below 10
+  EXPECT_EQ(StepScaling(4, 9.9, steps), 3);
+  EXPECT_EQ(StepScaling(4, 500, steps), 4);  // between: no step
+}
+
+TEST(StepScalingTest, TheLowestBelowBoundWinsForScaleIn) {
+  const auto steps = MakeSteps({{'<', 50, -1}, {'<', 5, -3}});
+  EXPECT_EQ(StepScaling(10, 40, steps), 9);
+  EXPECT_EQ(StepScaling(10, 1, steps), 7);
+}
+
+TEST(StabilizerTest, HighestWithinTheWindow) {
+  Stabilizer s;
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  s.Add(t0, 8);
+  s.Add(t0 + absl::Seconds(30), 5);
+  s.Add(t0 + absl::Seconds(60), 3);
+  EXPECT_EQ(s.Highest(t0 + absl::Seconds(60), absl::Seconds(60)), 8);
+  EXPECT_EQ(s.Highest(t0 + absl::Seconds(61), absl::Seconds(60)), 5);
+  EXPECT_EQ(s.Highest(t0 + absl::Seconds(91), absl::Seconds(60)), 3);
+}
+
+DecisionInput Base() {
+  DecisionInput in;
+  in.current = 4;
+  in.min_count = 2;
+  in.max_count = 10;
+  in.now = absl::FromUnixSeconds(10000);
+  in.scale_out_cooldown = absl::Seconds(30);
+  in.scale_in_cooldown = absl::Seconds(300);
+  return in;
+}
+
+TEST(DecideTest, ScalesOutWithinMax) {
+  auto in = Base();
+  in.recommendation = 7;
+  in.window_highest = 7;
+  auto d = Decide(in);
+  EXPECT_TRUE(d.scale);
+  EXPECT_EQ(d.desired, 7);
+  in.recommendation = 50;
+  d = Decide(in);
+  EXPECT_EQ(d.desired, 10);
+}
+
+TEST(DecideTest, ScaleOutWaitsForItsCooldown) {
+  auto in = Base();
+  in.recommendation = 8;
+  in.last_scale_out = in.now - absl::Seconds(29);
+  auto d = Decide(in);
+  EXPECT_FALSE(d.scale);
+  EXPECT_NE(d.reason.find("scale-out cooldown"), std::string::npos) << d.reason;
+  in.last_scale_out = in.now - absl::Seconds(30);
+  EXPECT_TRUE(Decide(in).scale);
+}
+
+TEST(DecideTest, ScaleInUsesTheHighestRecommendationOfTheWindow) {
+  auto in = Base();
+  in.current = 8;
+  in.recommendation = 2;
+  in.window_highest = 5;
+  auto d = Decide(in);
+  EXPECT_TRUE(d.scale);
+  EXPECT_EQ(d.desired, 5);
+  in.window_highest = 8;
+  d = Decide(in);
+  EXPECT_FALSE(d.scale);
+  EXPECT_NE(d.reason.find("scale-in window"), std::string::npos) << d.reason;
+}
+
+TEST(DecideTest, ScaleInNeverGoesBelowMin) {
+  auto in = Base();
+  in.recommendation = 0;
+  in.window_highest = 0;
+  auto d = Decide(in);
+  EXPECT_TRUE(d.scale);
+  EXPECT_EQ(d.desired, 2);
+}
+
+TEST(DecideTest, ScaleInWaitsForItsCooldownAfterAnyScaling) {
+  auto in = Base();
+  in.recommendation = 2;
+  in.window_highest = 2;
+  in.last_scale_out = in.now - absl::Seconds(299);
+  EXPECT_FALSE(Decide(in).scale);
+  in.last_scale_out = in.now - absl::Seconds(300);
+  EXPECT_TRUE(Decide(in).scale);
+  in.last_scale_in = in.now - absl::Seconds(100);
+  EXPECT_FALSE(Decide(in).scale);
+}
+
+TEST(DecideTest, NoScaleInDuringADeploymentOrWhenDisabled) {
+  auto in = Base();
+  in.recommendation = 2;
+  in.window_highest = 2;
+  in.deployment_in_progress = true;
+  auto d = Decide(in);
+  EXPECT_FALSE(d.scale);
+  EXPECT_NE(d.reason.find("deployment is in progress"), std::string::npos);
+  in.deployment_in_progress = false;
+  in.disable_scale_in = true;
+  EXPECT_FALSE(Decide(in).scale);
+  // Scale-out still happens during a deployment.
+  in.disable_scale_in = false;
+  in.deployment_in_progress = true;
+  in.recommendation = 6;
+  EXPECT_TRUE(Decide(in).scale);
+}
+
+TEST(DecideTest, ACountOutsideTheBoundsIsBroughtBackAtOnce) {
+  auto in = Base();
+  in.current = 1;
+  in.recommendation = 1;
+  in.last_scale_out = in.now;  // cooldowns do not hold this back
+  auto d = Decide(in);
+  EXPECT_TRUE(d.scale);
+  EXPECT_EQ(d.desired, 2);
+  in.current = 12;
+  in.recommendation = 12;
+  EXPECT_EQ(Decide(in).desired, 10);
+}
+
+TEST(DecideTest, SteadyWhenTheRecommendationIsTheCount) {
+  auto in = Base();
+  in.recommendation = 4;
+  in.window_highest = 4;
+  auto d = Decide(in);
+  EXPECT_FALSE(d.scale);
+  EXPECT_EQ(d.desired, 4);
+}
+
+TEST(ParseQueryResponseTest, Vector) {
+  auto r = ParseQueryResponse(R"({"status":"success","data":{"resultType":"vector","result":[
+      {"metric":{"service":"web"},"value":[1700000000.1,"42.5"]}]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->scalar);
+  ASSERT_EQ(r->values.size(), 1u);
+  EXPECT_DOUBLE_EQ(r->values[0], 42.5);
+  EXPECT_DOUBLE_EQ(*SingleValue(*r), 42.5);
+}
+
+TEST(ParseQueryResponseTest, Scalar) {
+  auto r = ParseQueryResponse(
+      R"({"status":"success","data":{"resultType":"scalar","result":[1700000000,"7"]}})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->scalar);
+  EXPECT_DOUBLE_EQ(*SingleValue(*r), 7);
+}
+
+TEST(ParseQueryResponseTest, EmptyVectorIsNoValue) {
+  auto r = ParseQueryResponse(R"({"status":"success","data":{"resultType":"vector","result":[]}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->values.empty());
+  EXPECT_TRUE(absl::IsNotFound(SingleValue(*r).status()));
+}
+
+TEST(ParseQueryResponseTest, SeveralSeriesAreNotOneValue) {
+  auto r = ParseQueryResponse(R"({"status":"success","data":{"resultType":"vector","result":[
+      {"metric":{},"value":[1,"1"]},{"metric":{},"value":[1,"2"]}]}})");
+  ASSERT_TRUE(r.ok());
+  auto v = SingleValue(*r);
+  EXPECT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("2 series"), std::string::npos);
+}
+
+TEST(ParseQueryResponseTest, ErrorsAreReported) {
+  auto r = ParseQueryResponse(
+      R"({"status":"error","errorType":"bad_data","error":"parse error at char 5"})");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("bad_data: parse error at char 5"), std::string::npos);
+}
+
+TEST(ParseQueryResponseTest, MalformedAnswersAreErrors) {
+  EXPECT_FALSE(ParseQueryResponse("").ok());
+  EXPECT_FALSE(ParseQueryResponse("<html>502 Bad Gateway</html>").ok());
+  EXPECT_FALSE(ParseQueryResponse(R"({"status":"success"})").ok());
+  EXPECT_FALSE(ParseQueryResponse(R"({"status":"success","data":{"resultType":"vector"}})").ok());
+  EXPECT_FALSE(ParseQueryResponse(
+                   R"({"status":"success","data":{"resultType":"vector","result":[{"value":3}]}})")
+                   .ok());
+  EXPECT_FALSE(
+      ParseQueryResponse(
+          R"({"status":"success","data":{"resultType":"vector","result":[{"value":[1,"abc"]}]}})")
+          .ok());
+  auto matrix =
+      ParseQueryResponse(R"({"status":"success","data":{"resultType":"matrix","result":[]}})");
+  ASSERT_FALSE(matrix.ok());
+  EXPECT_NE(matrix.status().message().find("matrix"), std::string::npos);
+}
+
+TEST(ParseQueryResponseTest, NaNIsNotAValue) {
+  auto r = ParseQueryResponse(
+      R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(SingleValue(*r).ok());
+}
+
+}  // namespace
+}  // namespace gantry::autoscaling
