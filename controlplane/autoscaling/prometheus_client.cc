@@ -29,6 +29,17 @@ absl::StatusOr<double> SampleValue(const json& sample) {
   return v;
 }
 
+// The address without credentials (http://user:password@host -> http://host),
+// for messages that end up in events and logs.
+std::string Redact(const std::string& address) {
+  const size_t scheme = address.find("://");
+  const size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  const size_t at = address.find('@', start);
+  const size_t slash = address.find('/', start);
+  if (at == std::string::npos || (slash != std::string::npos && at > slash)) return address;
+  return absl::StrCat(address.substr(0, start), address.substr(at + 1));
+}
+
 size_t Collect(char* data, size_t size, size_t n, void* user) {
   auto* out = static_cast<std::string*>(user);
   if (out->size() < (16 << 20)) out->append(data, size * n);
@@ -105,7 +116,8 @@ absl::StatusOr<QueryResult> HttpPrometheus::Query(const std::string& address,
   const CURLcode rc = curl_easy_perform(curl.get());
   if (rc != CURLE_OK) {
     return absl::UnavailableError(
-        absl::StrCat("Prometheus at ", address, ": ", curl_easy_strerror(rc)));
+        absl::StrCat("Prometheus at ", Redact(address), ": ", curl_easy_strerror(rc),
+                     rc == CURLE_COULDNT_CONNECT ? " (is Prometheus running there?)" : ""));
   }
   long code = 0;
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &code);

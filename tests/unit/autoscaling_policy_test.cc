@@ -2,6 +2,7 @@
 
 #include "controlplane/autoscaling/policy.h"
 #include "controlplane/autoscaling/prometheus_client.h"
+#include "tests/unit/fake_http_server.h"
 
 namespace gantry::autoscaling {
 namespace {
@@ -248,6 +249,43 @@ TEST(ParseQueryResponseTest, NaNIsNotAValue) {
       R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}})");
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(SingleValue(*r).ok());
+}
+
+TEST(HttpPrometheusTest, QueriesTheHttpApi) {
+  std::string seen;
+  gantry::testing::FakeHttpServer server([&](const gantry::testing::HttpRequest& r) {
+    seen = r.path;
+    gantry::testing::HttpResponse resp;
+    resp.body = R"({"status":"success","data":{"resultType":"vector","result":[
+        {"metric":{},"value":[1,"12"]}]}})";
+    return resp;
+  });
+  HttpPrometheus prometheus;
+  auto r = prometheus.Query(absl::StrCat("http://", server.address()), "sum(up{job=\"a b\"})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_DOUBLE_EQ(*SingleValue(*r), 12);
+  EXPECT_EQ(seen, "/api/v1/query?query=sum%28up%7Bjob%3D%22a%20b%22%7D%29");
+}
+
+TEST(HttpPrometheusTest, ErrorsSayWhatHappenedWithoutCredentials) {
+  gantry::testing::FakeHttpServer server([](const gantry::testing::HttpRequest&) {
+    gantry::testing::HttpResponse resp;
+    resp.code = 400;
+    resp.body = R"({"status":"error","errorType":"bad_data","error":"parse error"})";
+    return resp;
+  });
+  HttpPrometheus prometheus;
+  auto bad = prometheus.Query(absl::StrCat("http://", server.address()), "up{");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad_data: parse error (HTTP 400)"), std::string::npos)
+      << bad.status();
+  // Nothing listens on port 1.
+  auto down = prometheus.Query("http://user:secret@127.0.0.1:1", "up");
+  ASSERT_FALSE(down.ok());
+  EXPECT_TRUE(absl::IsUnavailable(down.status()));
+  EXPECT_EQ(down.status().message().find("secret"), std::string::npos) << down.status();
+  EXPECT_NE(down.status().message().find("is Prometheus running there?"), std::string::npos)
+      << down.status();
 }
 
 }  // namespace
