@@ -209,18 +209,19 @@ std::string LastValues(const gantry::v1::AutoscalingStatus& st) {
 void DescribeAutoscaling(std::ostream& out, const Service& s, absl::Time now) {
   const auto& a = s.autoscaling();
   const auto& st = s.autoscaling_status();
-  auto duration = [](const google::protobuf::Duration& d, const char* fallback) {
-    return d.seconds() == 0 && d.nanos() == 0 ? std::string(fallback)
-                                              : FormatDurationText(FromProtoDuration(d));
+  auto duration = [](bool set, const google::protobuf::Duration& d, const char* fallback) {
+    return set ? FormatDurationText(FromProtoDuration(d)) : std::string(fallback);
   };
   out << "Autoscaling:\n";
   Table t({"  Bounds:", absl::StrCat(a.min_count(), "..", a.max_count(), " tasks")});
   t.Add({"  Prometheus:", a.prometheus()});
   t.Add({"  Cooldowns:",
-         absl::StrCat("scale-out ", duration(a.scale_out_cooldown(), "30s"), ", scale-in ",
-                      duration(a.scale_in_cooldown(), "5m"), ", scale-in window ",
-                      duration(a.scale_in_window(), "the scale-in cooldown"),
-                      a.disable_scale_in() ? " (scale-in disabled)" : "")});
+         absl::StrCat(
+             "scale-out ", duration(a.has_scale_out_cooldown(), a.scale_out_cooldown(), "30s"),
+             ", scale-in ", duration(a.has_scale_in_cooldown(), a.scale_in_cooldown(), "5m"),
+             ", scale-in window ",
+             duration(a.has_scale_in_window(), a.scale_in_window(), "the scale-in cooldown"),
+             a.disable_scale_in() ? " (scale-in disabled)" : "")});
   t.Add({"  Last evaluated:", st.has_last_evaluated()
                                   ? absl::StrCat(Age(st.last_evaluated(), now), " ago")
                                   : "not yet"});

@@ -78,42 +78,49 @@ std::vector<prometheus::MetricFamily> AgentMetrics::Collect() const {
       MetricType::Gauge);
   auto running = metrics::NewFamily("gantry_containers_running",
                                     "Containers of the agent that are running.", MetricType::Gauge);
+  // One listing (for the labels) and one statistics call per scrape.
+  std::vector<ContainerInfo> containers;
+  std::vector<std::string> ids;
+  absl::StatusOr<std::map<std::string, ContainerStats>> stats =
+      std::map<std::string, ContainerStats>();
   auto list = runtime_->List();
-  auto stats = runtime_->Stats();
-  if (!list.ok() || !stats.ok()) {
-    spdlog::debug("metrics: {}", !list.ok() ? list.status().message() : stats.status().message());
-  }
-  metrics::AddSample(up, {{"node", node_}, {"zone", zone_}}, list.ok() && stats.ok() ? 1 : 0);
-  int n = 0;
   if (list.ok()) {
-    for (const auto& c : *list) {
+    for (auto& c : *list) {
       if (c.state != ContainerState::kRunning) continue;
-      ++n;
-      auto label = [&](const char* key) {
-        auto it = c.labels.find(key);
-        return it == c.labels.end() ? std::string() : it->second;
-      };
-      const metrics::Labels labels = {{"service", label(kLabelService)},
-                                      {"task", label(kLabelTaskId)},
-                                      {"container", label(kLabelContainer)},
-                                      {"node", node_},
-                                      {"zone", zone_}};
-      if (stats.ok()) {
-        if (auto it = stats->find(c.id); it != stats->end()) {
-          metrics::AddSample(cpu, labels, it->second.cpu_seconds);
-          metrics::AddSample(mem, labels, static_cast<double>(it->second.memory_bytes));
-          if (it->second.memory_limit > 0) {
-            metrics::AddSample(limit, labels, static_cast<double>(it->second.memory_limit));
-          }
+      ids.push_back(c.id);
+      containers.push_back(std::move(c));
+    }
+    if (!ids.empty()) stats = runtime_->Stats(ids);
+  }
+  const absl::Status st = !list.ok() ? list.status() : stats.status();
+  if (!st.ok()) spdlog::debug("metrics: {}", st.message());
+  metrics::AddSample(up, {{"node", node_}, {"zone", zone_}}, st.ok() ? 1 : 0);
+  for (const auto& c : containers) {
+    auto label = [&](const char* key) {
+      auto it = c.labels.find(key);
+      return it == c.labels.end() ? std::string() : it->second;
+    };
+    const metrics::Labels labels = {{"service", label(kLabelService)},
+                                    {"task", label(kLabelTaskId)},
+                                    {"container", label(kLabelContainer)},
+                                    {"node", node_},
+                                    {"zone", zone_}};
+    if (stats.ok()) {
+      if (auto it = stats->find(c.id); it != stats->end()) {
+        metrics::AddSample(cpu, labels, it->second.cpu_seconds);
+        metrics::AddSample(mem, labels, static_cast<double>(it->second.memory_bytes));
+        if (it->second.memory_limit > 0) {
+          metrics::AddSample(limit, labels, static_cast<double>(it->second.memory_limit));
         }
       }
-      if (health_ != nullptr) {
-        const auto state = health_->Get(c.id);
-        if (state.health == gantry::v1::Task::HEALTHY) metrics::AddSample(health, labels, 1);
-        if (state.health == gantry::v1::Task::UNHEALTHY) metrics::AddSample(health, labels, 0);
-      }
+    }
+    if (health_ != nullptr) {
+      const auto state = health_->Get(c.id);
+      if (state.health == gantry::v1::Task::HEALTHY) metrics::AddSample(health, labels, 1);
+      if (state.health == gantry::v1::Task::UNHEALTHY) metrics::AddSample(health, labels, 0);
     }
   }
+  const int n = static_cast<int>(containers.size());
   metrics::AddSample(running, {{"node", node_}, {"zone", zone_}}, n);
   return {up, running, cpu, mem, limit, health};
 }

@@ -120,9 +120,11 @@ class ContainerRuntime {
   virtual absl::StatusOr<ExecResult> Exec(const std::string& id,
                                           const std::vector<std::string>& args,
                                           absl::Duration timeout) = 0;
-  // Resource use of every running container of the agent, by id, in one
-  // call (metrics scrapes ask for all of them at once).
-  virtual absl::StatusOr<std::map<std::string, ContainerStats>> Stats() = 0;
+  // Resource use of the given running containers, by id, in one call
+  // (metrics scrapes ask for all of them at once). Containers that are not
+  // running are left out.
+  virtual absl::StatusOr<std::map<std::string, ContainerStats>> Stats(
+      const std::vector<std::string>& ids) = 0;
 };
 
 }  // namespace gantry::agent

@@ -58,7 +58,8 @@ class ContainerdRuntime final : public ContainerRuntime {
   absl::Status Ping() override;
   absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& args,
                                   absl::Duration timeout) override;
-  absl::StatusOr<std::map<std::string, ContainerStats>> Stats() override;
+  absl::StatusOr<std::map<std::string, ContainerStats>> Stats(
+      const std::vector<std::string>& ids) override;
 
  private:
   struct ResolvedImage {

@@ -51,13 +51,11 @@ absl::StatusOr<ContainerStats> Decode(const google::protobuf::Any& data) {
 
 }  // namespace
 
-absl::StatusOr<std::map<std::string, ContainerStats>> ContainerdRuntime::Stats() {
-  ASSIGN_OR_RETURN(auto containers, List());
+absl::StatusOr<std::map<std::string, ContainerStats>> ContainerdRuntime::Stats(
+    const std::vector<std::string>& ids) {
   ctrd::tasks::v1::MetricsRequest req;
-  // Filters are alternatives: one per running container of this agent.
-  for (const auto& c : containers) {
-    if (c.state == ContainerState::kRunning) req.add_filters(absl::StrCat("id==", c.id));
-  }
+  // Filters are alternatives: one per container asked for.
+  for (const auto& id : ids) req.add_filters(absl::StrCat("id==", id));
   std::map<std::string, ContainerStats> out;
   if (req.filters().empty()) return out;
   ctrd::tasks::v1::MetricsResponse resp;

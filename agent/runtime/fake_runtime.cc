@@ -111,12 +111,16 @@ std::vector<std::vector<std::string>> FakeRuntime::ExecCalls() const {
   return exec_calls_;
 }
 
-absl::StatusOr<std::map<std::string, ContainerStats>> FakeRuntime::Stats() {
+absl::StatusOr<std::map<std::string, ContainerStats>> FakeRuntime::Stats(
+    const std::vector<std::string>& ids) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto st = Available(); !st.ok()) return st;
   std::map<std::string, ContainerStats> out;
-  for (const auto& [id, c] : containers_) {
-    if (c.info.state == ContainerState::kRunning) out[id] = c.stats;
+  for (const auto& id : ids) {
+    auto it = containers_.find(id);
+    if (it != containers_.end() && it->second.info.state == ContainerState::kRunning) {
+      out[id] = it->second.stats;
+    }
   }
   return out;
 }

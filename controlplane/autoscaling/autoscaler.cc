@@ -20,13 +20,8 @@ using gantry::v1::Service;
 
 namespace {
 
-absl::Duration DurationOr(const google::protobuf::Duration& d, absl::Duration fallback) {
-  return d.seconds() == 0 && d.nanos() == 0 ? fallback : FromProtoDuration(d);
-}
-
-absl::Time TimeOr(const AutoscalingStatus& status, bool scale_out) {
-  const auto& t = scale_out ? status.last_scale_out() : status.last_scale_in();
-  return t.seconds() == 0 && t.nanos() == 0 ? absl::InfinitePast() : FromProtoTime(t);
+absl::Time Last(bool known, const google::protobuf::Timestamp& t) {
+  return known ? FromProtoTime(t) : absl::InfinitePast();
 }
 
 std::string Number(double v) { return absl::StrFormat("%.6g", v); }
@@ -81,8 +76,8 @@ absl::Status Autoscaler::Evaluate(const Service& service) {
 
   AutoscalingStatus status;
   *status.mutable_last_evaluated() = ToProtoTime(now);
-  *status.mutable_last_scale_out() = previous.last_scale_out();
-  *status.mutable_last_scale_in() = previous.last_scale_in();
+  if (previous.has_last_scale_out()) *status.mutable_last_scale_out() = previous.last_scale_out();
+  if (previous.has_last_scale_in()) *status.mutable_last_scale_in() = previous.last_scale_in();
 
   int recommendation = -1;
   std::vector<std::string> quotes;
@@ -133,17 +128,20 @@ absl::Status Autoscaler::Evaluate(const Service& service) {
     // plane): it holds the current count until it has filled.
     if (fresh) it->second.Add(now, current);
     it->second.Add(now, recommendation);
-    const absl::Duration in_cooldown = DurationOr(a.scale_in_cooldown(), absl::Seconds(300));
+    const absl::Duration in_cooldown =
+        a.has_scale_in_cooldown() ? FromProtoDuration(a.scale_in_cooldown()) : absl::Seconds(300);
     DecisionInput in;
     in.current = current;
     in.recommendation = recommendation;
-    in.window_highest = it->second.Highest(now, DurationOr(a.scale_in_window(), in_cooldown));
+    in.window_highest = it->second.Highest(
+        now, a.has_scale_in_window() ? FromProtoDuration(a.scale_in_window()) : in_cooldown);
     in.min_count = a.min_count();
     in.max_count = a.max_count();
     in.now = now;
-    in.last_scale_out = TimeOr(previous, true);
-    in.last_scale_in = TimeOr(previous, false);
-    in.scale_out_cooldown = DurationOr(a.scale_out_cooldown(), absl::Seconds(30));
+    in.last_scale_out = Last(previous.has_last_scale_out(), previous.last_scale_out());
+    in.last_scale_in = Last(previous.has_last_scale_in(), previous.last_scale_in());
+    in.scale_out_cooldown =
+        a.has_scale_out_cooldown() ? FromProtoDuration(a.scale_out_cooldown()) : absl::Seconds(30);
     in.scale_in_cooldown = in_cooldown;
     in.disable_scale_in = a.disable_scale_in();
     const Deployment* primary = deployments::Primary(service);

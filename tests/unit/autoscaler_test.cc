@@ -121,6 +121,7 @@ TEST_F(AutoscalerTest, ScalesOutByTheRatioAndQuotesTheNumbers) {
   EXPECT_DOUBLE_EQ(status.values(0).value(), 300);
   EXPECT_EQ(status.values(0).recommendation(), 6);
   EXPECT_TRUE(status.has_last_scale_out());
+  EXPECT_FALSE(status.has_last_scale_in());
   // The controller places the new tasks.
   Settle();
   EXPECT_EQ(Tasks().size(), 6u);
