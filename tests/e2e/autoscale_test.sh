@@ -157,10 +157,10 @@ gantry_wait_for 60 have_running 6 || fail "6 tasks did not start"
 t2=$(ms)
 log "scaled 2 -> 6: decided $((t1 - t0)) ms after Prometheus saw the load, 6 running after" \
   "$((t2 - t0)) ms (evaluation interval ${INTERVAL}s)"
-ctl events --service web | grep -q "scale out 2 -> 6: .* = 30 (target 10) -> 6" ||
+ctl events --service web | matches "scale out 2 -> 6: .* = 30 (target 10) -> 6" ||
   fail "no event quoting the value, target and result: $(ctl events --service web | tail -5)"
-ctl get autoscaling | grep -q "scale out 2 -> 6" || fail "get autoscaling does not show the decision"
-ctl describe service web | grep -q "Autoscaling:" || fail "describe service does not show autoscaling"
+ctl get autoscaling | matches "scale out 2 -> 6" || fail "get autoscaling does not show the decision"
+ctl describe service web | matches "Autoscaling:" || fail "describe service does not show autoscaling"
 # The new tasks are discovered; 60 over 6 is on target: it stays at 6.
 six_scraped() { [[ $(series 'up{job="gantry-tasks",service="web"} == 1') == 6 ]]; }
 gantry_wait_for 30 six_scraped || fail "Prometheus did not discover the six tasks"
@@ -190,9 +190,9 @@ unset 'AGENT_PIDS[prometheus]'
 set_gauge 100
 sleep $((4 * INTERVAL))
 [[ $(desired) == 2 ]] || fail "scaled while Prometheus was down (desired $(desired))"
-ctl events --service web | grep -q "autoscaling: no action, the count stays at 2: .*Prometheus at $PROM" ||
+ctl events --service web | matches "autoscaling: no action, the count stays at 2: .*Prometheus at $PROM" ||
   fail "no event saying why nothing scales: $(ctl events --service web | tail -3)"
-ctl get autoscaling | grep -q "error" || fail "get autoscaling does not show the error"
+ctl get autoscaling | matches "error" || fail "get autoscaling does not show the error"
 log "Prometheus down: no scaling, event recorded"
 set_gauge 20
 start_prometheus
@@ -215,7 +215,7 @@ reason=$(ctl get services web -o json | jq -r '[.deployments[] | select(.taskDef
 [[ $reason == *"alarm errors fired"* ]] || fail "unexpected failure reason: $reason"
 [[ $(ctl get services web -o json | jq -r '[.deployments[] | select(.status == "PRIMARY")][0].taskDefinition') == web:1 ]] ||
   fail "did not roll back to web:1"
-ctl events --service web | grep -q "all traffic is back on .* (web:1)" || fail "no rollback event"
+ctl events --service web | matches "all traffic is back on .* (web:1)" || fail "no rollback event"
 only_v1() {
   [[ $(tasks_json | jq -r '[.tasks[] | select(.lastStatus == "RUNNING") | .taskDefinition] | unique | join(",")') == web:1 ]]
 }

@@ -70,7 +70,7 @@ log "six tasks run two per zone"
 
 # --- Logs through the control plane.
 task=$(tasks_json | jq -r '.tasks[0].id')
-logs_show_requests() { ctl logs "${task:0:10}" --tail 50 | grep -q 'response:200'; }
+logs_show_requests() { ctl logs "${task:0:10}" --tail 50 | matches 'response:200'; }
 gantry_wait_for 10 logs_show_requests || fail "gantryctl logs does not show the request log"
 log "gantryctl logs relays container output"
 

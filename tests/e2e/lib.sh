@@ -37,6 +37,10 @@ CP_PID=
 CP_ARGS=()
 
 log() { echo "e2e: $*"; }
+# CMD | matches PATTERN: grep -q that reads all of its input. Under pipefail,
+# grep -q leaves at the first match, and a writer that still has output gets
+# SIGPIPE and fails the whole pipeline.
+matches() { grep "$@" > /dev/null; }
 fail() {
   echo "e2e: FAIL: $*" >&2
   exit 1

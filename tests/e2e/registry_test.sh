@@ -95,13 +95,13 @@ gantry_wait_for 90 have_running 3 || fail "web:1 did not reach three RUNNING tas
 digests_are web "$D1" 3 || fail "tasks do not all run the pinned digest $D1"
 gantry_wait_for 10 answers web "hello from v1" 3 || fail "tasks do not serve v1"
 for i in 1 2 3; do
-  node_images "$i" | grep -qx "$REG/demo/web@$D1" || fail "node-$i did not pull $D1"
+  node_images "$i" | matches -x "$REG/demo/web@$D1" || fail "node-$i did not pull $D1"
 done
-ctl describe service web | grep -q "pinned to $D1" || fail "describe service does not show the pin"
+ctl describe service web | matches "pinned to $D1" || fail "describe service does not show the pin"
 task=$(tasks_json --service web | jq -r '.tasks[0].id')
-ctl describe task "${task:0:12}" | grep "$REG/demo/web:1" | grep -q "$D1" ||
+ctl describe task "${task:0:12}" | grep "$REG/demo/web:1" | matches "$D1" ||
   fail "describe task does not show reference and digest"
-images_reported() { ctl get images --node node-2 | grep -q "$REG/demo/web@${D1:0:19}"; }
+images_reported() { ctl get images --node node-2 | matches "$REG/demo/web@${D1:0:19}"; }
 gantry_wait_for 40 images_reported || fail "gantryctl get images does not list node-2's image"
 log "three nodes pulled web:1; every task runs $D1"
 
@@ -116,8 +116,8 @@ log "redeploy moved every task to $D2"
 # --- Garbage collection: the unused image goes, the used one stays.
 gc_done() {
   for i in 1 2 3; do
-    node_images "$i" | grep -qx "$REG/demo/web@$D1" && return 1
-    node_images "$i" | grep -qx "$REG/demo/web@$D2" || return 1
+    node_images "$i" | matches -x "$REG/demo/web@$D1" && return 1
+    node_images "$i" | matches -x "$REG/demo/web@$D2" || return 1
   done
   return 0
 }
@@ -129,13 +129,13 @@ service_yaml ghost "$REG/demo/web:9" 1 "    pinDigest: false" > "$WORK/ghost.yam
 ctl apply -f "$WORK/ghost.yaml"
 ghost_failed() {
   ctl get tasks -a --service ghost -o json | jq -r '.tasks[]?.stoppedReason' |
-    grep -q "CannotPullContainerError: pull $REG/demo/web:9: manifest unknown"
+    matches "CannotPullContainerError: pull $REG/demo/web:9: manifest unknown"
 }
 gantry_wait_for 60 ghost_failed || fail "a missing image did not fail its task with the registry's answer"
 ctl delete service ghost --wait > /dev/null
 service_yaml pinned-ghost "$REG/demo/web:9" 1 > "$WORK/pinned-ghost.yaml"
 ctl apply -f "$WORK/pinned-ghost.yaml"
-pin_failed() { ctl describe service pinned-ghost | grep -q "cannot pin the image.*manifest unknown"; }
+pin_failed() { ctl describe service pinned-ghost | matches "cannot pin the image.*manifest unknown"; }
 gantry_wait_for 30 pin_failed || fail "an unresolvable tag was not explained in the service's events"
 ctl delete service pinned-ghost --wait > /dev/null
 log "missing references fail with 'manifest unknown'"

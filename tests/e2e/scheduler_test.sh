@@ -29,7 +29,7 @@ done
 gantry_wait_for 30 have_connected 3 || fail "agents did not register"
 checks_pass() { [[ $(ctl get nodes -o json | jq '[.nodes[].checks[] | select(.passed)] | length') == 9 ]]; }
 gantry_wait_for 30 checks_pass || fail "nodes do not pass their 3 status checks: $(ctl get nodes)"
-ctl get nodes | grep -q "3/3 passed" || fail "get nodes does not show the checks"
+ctl get nodes | matches "3/3 passed" || fail "get nodes does not show the checks"
 log "three nodes up, each passing system, instance and storage checks"
 
 sed -e 's/desiredCount: 3/desiredCount: 6/' -e 's|image: .*|image: example.org/demo/busybox:1|' \
@@ -49,7 +49,7 @@ six_on_b_and_c() { [[ $(per_zone) == "b=3,c=3" ]]; }
 gantry_wait_for 30 six_on_b_and_c || fail "tasks were not replaced on b and c: $(per_zone)"
 took=$((SECONDS - killed_at))
 ((took <= 15)) || fail "replacing the lost node's tasks took ${took}s (more than 15)"
-ctl describe node node-1 | grep -q "system .*FAILED" || fail "describe node does not show the failed system check"
+ctl describe node node-1 | matches "system .*FAILED" || fail "describe node does not show the failed system check"
 log "zone a lost: all six run on b and c after ${took}s"
 
 # --- The node comes back: 2/2/2 again, never fewer than six running.
@@ -63,7 +63,7 @@ rebalanced() {
 }
 gantry_wait_for 120 rebalanced || fail "zones were not rebalanced: $(per_zone)"
 ((min_running >= 6)) || fail "running tasks dropped to $min_running while rebalancing"
-ctl describe service web | grep -q "Zone rebalancing" || fail "rebalancing is not in the events"
+ctl describe service web | matches "Zone rebalancing" || fail "rebalancing is not in the events"
 log "zone a back: rebalanced to 2/2/2 without dropping below six"
 
 # --- memberOf: only zones a and c.
@@ -102,7 +102,7 @@ log "memberOf honoured; a malformed expression is refused with its position"
 ctl drain node node-3
 drained() { [[ $(tasks_json --node node-3 | jq '.tasks | length') == 0 ]] && have_running 6; }
 gantry_wait_for 90 drained || fail "node-3 still has tasks: $(tasks_json --node node-3 | jq -c '[.tasks[].id]')"
-ctl describe node node-3 | grep -q "DRAINING" || fail "describe node does not say DRAINING"
+ctl describe node node-3 | matches "DRAINING" || fail "describe node does not say DRAINING"
 ctl activate node node-3
 log "drained node-3 ended with no tasks, six still running"
 log "PASS"
