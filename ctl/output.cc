@@ -275,6 +275,31 @@ void PrintAutoscaling(std::ostream& out, const std::vector<Service>& services, a
   t.Print(out);
 }
 
+namespace {
+
+// "spread(zone), binpack(memory); distinctInstance, memberOf(zone in [a])"
+// and whether zones are rebalanced.
+std::string DescribePlacement(const Service& s) {
+  std::vector<std::string> strategies;
+  for (const auto& st : s.placement().strategy()) {
+    strategies.push_back(st.field().empty() ? st.type()
+                                            : absl::StrCat(st.type(), "(", st.field(), ")"));
+  }
+  if (strategies.empty()) strategies = {"spread(zone)", "spread(node)"};
+  std::vector<std::string> constraints;
+  for (const auto& c : s.placement().constraints()) {
+    constraints.push_back(
+        c.expression().empty() ? c.type() : absl::StrCat(c.type(), "(", c.expression(), ")"));
+  }
+  std::string text = absl::StrJoin(strategies, ", ");
+  if (!constraints.empty()) absl::StrAppend(&text, "; ", absl::StrJoin(constraints, ", "));
+  absl::StrAppend(&text, "; zone rebalancing ",
+                  !s.has_zone_rebalancing() || s.zone_rebalancing() ? "on" : "off");
+  return text;
+}
+
+}  // namespace
+
 void DescribeService(std::ostream& out, const Service& s, const std::vector<Task>& tasks,
                      const std::vector<gantry::v1::Event>& events, absl::Time now) {
   Table t({"Name:", s.name()});
@@ -286,7 +311,7 @@ void DescribeService(std::ostream& out, const Service& s, const std::vector<Task
   t.Add({"Desired:", absl::StrCat(s.desired_count())});
   t.Add({"Running:", absl::StrCat(s.running_count())});
   t.Add({"Pending:", absl::StrCat(s.pending_count())});
-  t.Add({"Placement:", "spread across zones, then nodes"});
+  t.Add({"Placement:", DescribePlacement(s)});
   if (s.has_load_balancer()) {
     t.Add({"Load balancer:",
            absl::StrCat("port ", s.load_balancer().port(), " -> ", s.load_balancer().target_port(),

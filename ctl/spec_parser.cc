@@ -432,6 +432,9 @@ void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
   if (const YAML::Node p = n["placement"]) {
     if (!CheckKeys(doc, p, "placement", {"strategy", "constraints"})) return;
     if (const YAML::Node st = p["strategy"]) {
+      if (!st.IsSequence()) {
+        doc.Fail(st, "placement.strategy", "expected a list of {type, field}");
+      }
       for (size_t i = 0; st.IsSequence() && i < st.size(); ++i) {
         const std::string f = absl::StrCat("placement.strategy[", i, "]");
         if (!CheckKeys(doc, st[i], f, {"type", "field"})) return;
@@ -441,6 +444,9 @@ void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
       }
     }
     if (const YAML::Node cs = p["constraints"]) {
+      if (!cs.IsSequence()) {
+        doc.Fail(cs, "placement.constraints", "expected a list of {type, expression}");
+      }
       for (size_t i = 0; cs.IsSequence() && i < cs.size(); ++i) {
         const std::string f = absl::StrCat("placement.constraints[", i, "]");
         if (!CheckKeys(doc, cs[i], f, {"type", "expression"})) return;

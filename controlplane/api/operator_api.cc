@@ -80,6 +80,42 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::Apply(
   return absl::AbortedError("apply: the state kept changing underneath; try again");
 }
 
+absl::Status OperatorApi::CheckListenersFree(const Service& in,
+                                             const gantry::v1::ApplyRequest& request) const {
+  if (!in.has_load_balancer()) return absl::OkStatus();
+  // Every load balancer port belongs to one service: HAProxy would merge two
+  // services' backends behind one listener.
+  auto listeners = [](const Service& s) {
+    std::vector<std::pair<int, std::string>> out;
+    if (!s.has_load_balancer()) return out;
+    out.emplace_back(s.load_balancer().port(), "port");
+    if (s.load_balancer().test_port() != 0) {
+      out.emplace_back(s.load_balancer().test_port(), "testPort");
+    }
+    return out;
+  };
+  // The services of this request, and the stored ones it does not replace.
+  std::vector<Service> others(request.services().begin(), request.services().end());
+  for (auto& stored : state_->ListServices()) {
+    const bool replaced = std::any_of(others.begin(), others.end(),
+                                      [&](const Service& o) { return o.name() == stored.name(); });
+    if (!replaced) others.push_back(std::move(stored));
+  }
+  for (const auto& [port, field] : listeners(in)) {
+    for (const auto& other : others) {
+      if (other.name() == in.name()) continue;
+      for (const auto& [taken, other_field] : listeners(other)) {
+        if (taken != port) continue;
+        return absl::FailedPreconditionError(
+            absl::StrCat("Service ", in.name(), ": loadBalancer.", field, ": port ", port,
+                         " is already the loadBalancer.", other_field, " of service ", other.name(),
+                         "; choose a free port"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
     const gantry::v1::ApplyRequest& request, std::vector<std::string>& messages, bool& conflict) {
   const auto now = ToProtoTime(clock_->Now());
@@ -170,6 +206,7 @@ absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::TryApply(
             in.load_balancer().target_port(), "\" is not the name of a port of ", resolved));
       }
     }
+    RETURN_IF_ERROR(CheckListenersFree(in, request));
     const Service before = s;
     s.set_name(in.name());
     s.set_task_definition(in.task_definition());

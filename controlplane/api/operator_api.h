@@ -57,6 +57,9 @@ class OperatorApi {
   absl::StatusOr<gantry::v1::ApplyResponse> TryApply(const gantry::v1::ApplyRequest& request,
                                                      std::vector<std::string>& events,
                                                      bool& conflict);
+  // The request's load balancer ports are not another service's.
+  absl::Status CheckListenersFree(const gantry::v1::Service& in,
+                                  const gantry::v1::ApplyRequest& request) const;
   gantry::v1::Node WithLiveness(gantry::v1::Node node) const;
 
   state::ClusterState* const state_;

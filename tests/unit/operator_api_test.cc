@@ -71,6 +71,44 @@ TEST_F(OperatorApiTest, InvalidInputChangesNothing) {
   EXPECT_EQ(store_->Revision(), 0) << "the task definition in the same request is not stored";
 }
 
+TEST_F(OperatorApiTest, LoadBalancerPortsBelongToOneService) {
+  auto service = [](const std::string& name, int port, int test_port) {
+    gantry::v1::Service s;
+    s.set_name(name);
+    s.set_task_definition("web");
+    s.set_desired_count(1);
+    s.mutable_load_balancer()->set_port(port);
+    s.mutable_load_balancer()->set_target_port("http");
+    s.mutable_load_balancer()->set_test_port(test_port);
+    return s;
+  };
+  gantry::v1::ApplyRequest req;
+  *req.add_task_definitions() = WebTd();
+  *req.add_services() = service("web", 8080, 8081);
+  ASSERT_TRUE(api_->Apply(req).ok());
+  const int64_t rev = store_->Revision();
+
+  gantry::v1::ApplyRequest other;
+  *other.add_services() = service("api", 8081, 0);
+  auto r = api_->Apply(other);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "Service api: loadBalancer.port: port 8081 is already the loadBalancer.testPort of "
+            "service web; choose a free port");
+  EXPECT_EQ(store_->Revision(), rev);
+  // Two services of one request cannot share a port either.
+  *other.mutable_services(0) = service("api", 9090, 0);
+  *other.add_services() = service("admin", 9091, 9090);
+  r = api_->Apply(other);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("port 9090 is already"));
+  // A port a service gives up in the same request is free for another.
+  other.clear_services();
+  *other.add_services() = service("web", 8082, 8083);
+  *other.add_services() = service("api", 8080, 0);
+  EXPECT_TRUE(api_->Apply(other).ok());
+}
+
 TEST_F(OperatorApiTest, ScaleAndDelete) {
   ASSERT_TRUE(ApplyWeb(3).ok());
   gantry::v1::ScaleServiceRequest scale;

@@ -43,6 +43,32 @@ TEST(Output, FormatsAreValidated) {
   EXPECT_FALSE(ParseFormat("xml").ok());
 }
 
+TEST(Output, DescribeServiceShowsItsPlacement) {
+  const absl::Time now = absl::FromUnixSeconds(1800000000);
+  gantry::v1::Service s;
+  s.set_name("web");
+  {
+    std::ostringstream out;
+    DescribeService(out, s, {}, {}, now);
+    EXPECT_NE(out.str().find("spread(zone), spread(node); zone rebalancing on"), std::string::npos)
+        << out.str();
+  }
+  auto* st = s.mutable_placement()->add_strategy();
+  st->set_type("binpack");
+  st->set_field("memory");
+  s.mutable_placement()->add_constraints()->set_type("distinctInstance");
+  auto* c = s.mutable_placement()->add_constraints();
+  c->set_type("memberOf");
+  c->set_expression("zone in [a, b]");
+  s.set_zone_rebalancing(false);
+  std::ostringstream out;
+  DescribeService(out, s, {}, {}, now);
+  EXPECT_NE(out.str().find("binpack(memory); distinctInstance, memberOf(zone in [a, b]); zone "
+                           "rebalancing off"),
+            std::string::npos)
+      << out.str();
+}
+
 }  // namespace
 }  // namespace gantry::ctl
 

@@ -179,6 +179,20 @@ TEST(ParseSpecs, AutoscalingAlarmsAndMetrics) {
   EXPECT_EQ(alarms.rules(0).name(), "errors");
 }
 
+TEST(ParseSpecs, PlacementMustBeLists) {
+  auto parse = [](const std::string& placement) {
+    auto req = ParseSpecs(std::string(kWeb) + placement, "web.yaml");
+    return req.ok() ? std::string("ok") : std::string(req.status().message());
+  };
+  EXPECT_EQ(parse("placement:\n  strategy: [{type: binpack, field: memory}]\n"), "ok");
+  EXPECT_EQ(parse("placement:\n  strategy: {type: binpack, field: memory}\n"),
+            "web.yaml: document 2 (Service web): line 18: placement.strategy: expected a list of "
+            "{type, field}");
+  EXPECT_EQ(parse("placement:\n  constraints: {type: distinctInstance}\n"),
+            "web.yaml: document 2 (Service web): line 18: placement.constraints: expected a list "
+            "of {type, expression}");
+}
+
 TEST(ParseSpecs, AutoscalingErrorsNameTheField) {
   auto with = [](const std::string& from, const std::string& to) {
     std::string text = kScaled;
