@@ -340,7 +340,7 @@ void Reconciler::Advance(Record& r) {
         if (!c.exit_observed && r.wanted) {
           c.exit_observed = true;
           if (observer_ != nullptr && r.assignment) {
-            observer_->ContainerExited(r.assignment->service(), c.name);
+            observer_->ContainerExited(r.assignment->service(), r.task_id, c.name);
           }
         }
         if (c.essential && r.reason.empty()) {
@@ -582,6 +582,7 @@ void Reconciler::Persist(const Record& r) const {
 
 void Reconciler::Forget(const std::string& task_id) {
   records_.erase(task_id);
+  if (observer_ != nullptr) observer_->TaskForgotten(task_id);
   std::error_code ec;
   fs::remove(fs::path(options_.data_dir) / "tasks" / (task_id + ".pb"), ec);
 }

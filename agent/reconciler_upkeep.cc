@@ -46,6 +46,7 @@ void Reconciler::SyncHealthChecks() {
       HealthTarget t;
       t.container_id = c.id;
       t.service = a.service();
+      t.task = r.task_id;
       t.container = c.name;
       t.check = def.health_check();
       t.address = options_.node_address;

@@ -145,7 +145,8 @@ void HealthMonitor::Run(const std::string& id) {
   const absl::Time began = absl::Now();
   const ProbeResult result = RunProbe(runtime_, target);
   if (observer_ != nullptr) {
-    observer_->HealthChecked(target.service, target.container, result.passed, absl::Now() - began);
+    observer_->HealthChecked(target.service, target.task, target.container, result.passed,
+                             absl::Now() - began);
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);

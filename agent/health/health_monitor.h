@@ -29,6 +29,7 @@ namespace gantry::agent {
 struct HealthTarget {
   std::string container_id;  // runtime id
   std::string service;       // for metrics
+  std::string task;          // for metrics
   std::string container;     // its name in the task definition
   gantry::v1::HealthCheck check;
   std::string address;  // for http and tcp probes

@@ -35,19 +35,45 @@ AgentMetrics::AgentMetrics(ContainerRuntime* runtime, const HealthMonitor* healt
                         .Help("How long image pulls took.")
                         .Register(registry_)) {}
 
-void AgentMetrics::ContainerExited(const std::string& service, const std::string& container) {
-  exits_.Add({{"service", service}, {"container", container}, {"node", node_}, {"zone", zone_}})
-      .Increment();
+void AgentMetrics::ContainerExited(const std::string& service, const std::string& task,
+                                   const std::string& container) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& exits = exits_.Add({{"service", service},
+                            {"task", task},
+                            {"container", container},
+                            {"node", node_},
+                            {"zone", zone_}});
+  exits.Increment();
+  task_series_[task].exits.insert(&exits);
 }
 
-void AgentMetrics::HealthChecked(const std::string& service, const std::string& container,
-                                 bool passed, absl::Duration took) {
-  const std::map<std::string, std::string> labels = {
-      {"service", service}, {"container", container}, {"node", node_}, {"zone", zone_}};
+void AgentMetrics::HealthChecked(const std::string& service, const std::string& task,
+                                 const std::string& container, bool passed, absl::Duration took) {
+  const std::map<std::string, std::string> labels = {{"service", service},
+                                                     {"task", task},
+                                                     {"container", container},
+                                                     {"node", node_},
+                                                     {"zone", zone_}};
   auto with_result = labels;
   with_result["result"] = passed ? "pass" : "fail";
-  checks_.Add(with_result).Increment();
-  check_seconds_.Add(labels, metrics::LatencyBuckets()).Observe(absl::ToDoubleSeconds(took));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& checks = checks_.Add(with_result);
+  checks.Increment();
+  auto& seconds = check_seconds_.Add(labels, metrics::LatencyBuckets());
+  seconds.Observe(absl::ToDoubleSeconds(took));
+  auto& series = task_series_[task];
+  series.checks.insert(&checks);
+  series.check_seconds.insert(&seconds);
+}
+
+void AgentMetrics::TaskForgotten(const std::string& task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = task_series_.find(task);
+  if (it == task_series_.end()) return;
+  for (auto* c : it->second.exits) exits_.Remove(c);
+  for (auto* c : it->second.checks) checks_.Remove(c);
+  for (auto* h : it->second.check_seconds) check_seconds_.Remove(h);
+  task_series_.erase(it);
 }
 
 void AgentMetrics::ImagePulled(bool ok, absl::Duration took) {

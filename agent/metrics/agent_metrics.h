@@ -7,6 +7,9 @@
 // stops appearing. Every per-container series is labelled service, task,
 // container, node and zone.
 
+#include <map>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,10 +30,12 @@ class AgentMetrics final : public AgentObserver, public prometheus::Collectable 
   AgentMetrics(ContainerRuntime* runtime, const HealthMonitor* health, std::string node,
                std::string zone);
 
-  void ContainerExited(const std::string& service, const std::string& container) override;
-  void HealthChecked(const std::string& service, const std::string& container, bool passed,
-                     absl::Duration took) override;
+  void ContainerExited(const std::string& service, const std::string& task,
+                       const std::string& container) override;
+  void HealthChecked(const std::string& service, const std::string& task,
+                     const std::string& container, bool passed, absl::Duration took) override;
   void ImagePulled(bool ok, absl::Duration took) override;
+  void TaskForgotten(const std::string& task) override;
 
   // The per-container series, read now.
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -48,6 +53,16 @@ class AgentMetrics final : public AgentObserver, public prometheus::Collectable 
   prometheus::Family<prometheus::Histogram>& check_seconds_;
   prometheus::Family<prometheus::Counter>& pulls_;
   prometheus::Family<prometheus::Histogram>& pull_seconds_;
+
+  // Each task's event series, removed when the agent forgets the task so a
+  // long-lived agent does not keep a series for every task it ever ran.
+  struct TaskSeries {
+    std::set<prometheus::Counter*> exits;
+    std::set<prometheus::Counter*> checks;
+    std::set<prometheus::Histogram*> check_seconds;
+  };
+  std::mutex mu_;
+  std::map<std::string, TaskSeries> task_series_;  // guarded by mu_
 };
 
 }  // namespace gantry::agent

@@ -15,10 +15,13 @@ class AgentObserver {
  public:
   virtual ~AgentObserver() = default;
   // A container exited without the agent asking it to.
-  virtual void ContainerExited(const std::string& service, const std::string& container) = 0;
-  virtual void HealthChecked(const std::string& service, const std::string& container, bool passed,
-                             absl::Duration took) = 0;
+  virtual void ContainerExited(const std::string& service, const std::string& task,
+                               const std::string& container) = 0;
+  virtual void HealthChecked(const std::string& service, const std::string& task,
+                             const std::string& container, bool passed, absl::Duration took) = 0;
   virtual void ImagePulled(bool ok, absl::Duration took) = 0;
+  // The agent no longer keeps the task: its series can go.
+  virtual void TaskForgotten(const std::string& task) = 0;
 };
 
 }  // namespace gantry::agent

@@ -104,7 +104,7 @@ absl::Status Autoscaler::Evaluate(const Service& service) {
       service.running_count() > 0 ? std::min(current, service.running_count()) : current;
   for (const auto& tt : a.target_tracking()) {
     observe(
-        tt.query(), [&](double v) { return TargetTracking(serving, v, tt.target()); },
+        tt.query(), [&](double v) { return TargetTracking(current, serving, v, tt.target()); },
         [&] { return absl::StrCat(" (target ", Number(tt.target()), ")"); });
   }
   for (const auto& ss : a.step_scaling()) {
@@ -126,15 +126,16 @@ absl::Status Autoscaler::Evaluate(const Service& service) {
     auto [it, fresh] = stabilizers_.try_emplace(service.name());
     // Nothing is known of the window yet (new service or restarted control
     // plane): it holds the current count until it has filled.
-    if (fresh) it->second.Add(now, current);
-    it->second.Add(now, recommendation);
     const absl::Duration in_cooldown =
         a.has_scale_in_cooldown() ? FromProtoDuration(a.scale_in_cooldown()) : absl::Seconds(300);
+    const absl::Duration window =
+        a.has_scale_in_window() ? FromProtoDuration(a.scale_in_window()) : in_cooldown;
+    if (fresh) it->second.Add(now, current, window);
+    it->second.Add(now, recommendation, window);
     DecisionInput in;
     in.current = current;
     in.recommendation = recommendation;
-    in.window_highest = it->second.Highest(
-        now, a.has_scale_in_window() ? FromProtoDuration(a.scale_in_window()) : in_cooldown);
+    in.window_highest = it->second.Highest(now, window);
     in.min_count = a.min_count();
     in.max_count = a.max_count();
     in.now = now;

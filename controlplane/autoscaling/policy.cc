@@ -7,12 +7,12 @@
 
 namespace gantry::autoscaling {
 
-int TargetTracking(int current, double value, double target) {
-  if (target <= 0) return current;
-  const int base = std::max(current, 1);
+int TargetTracking(int current, int serving, double value, double target) {
+  if (target <= 0 || !std::isfinite(value)) return current;
   const double ratio = value / target;
   if (std::fabs(ratio - 1.0) <= 0.1 + 1e-9) return current;  // tolerance
-  return static_cast<int>(std::ceil(base * ratio - 1e-9));
+  const double desired = std::ceil(std::max(serving, 1) * ratio - 1e-9);
+  return static_cast<int>(std::clamp(desired, 0.0, static_cast<double>(kMaxRecommendation)));
 }
 
 int StepScaling(int current, double value,
@@ -36,10 +36,9 @@ int StepScaling(int current, double value,
   return best == nullptr ? current : current + best->adjust();
 }
 
-void Stabilizer::Add(absl::Time at, int recommendation) {
+void Stabilizer::Add(absl::Time at, int recommendation, absl::Duration keep) {
   history_.emplace_back(at, recommendation);
-  // An hour is more than any window needs.
-  while (!history_.empty() && history_.front().first < at - absl::Hours(1)) history_.pop_front();
+  while (!history_.empty() && history_.front().first < at - keep) history_.pop_front();
 }
 
 int Stabilizer::Highest(absl::Time now, absl::Duration window) const {

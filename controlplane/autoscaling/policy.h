@@ -20,14 +20,21 @@
 
 namespace gantry::autoscaling {
 
-int TargetTracking(int current, double value, double target);
+// The count that brings `value` to `target`: ceil(serving x value / target),
+// where `serving` is the tasks the value was measured over (the running
+// ones); within 10% of the target, `current` (the desired count) stays.
+// Bounded to [0, kMaxRecommendation].
+int TargetTracking(int current, int serving, double value, double target);
+inline constexpr int kMaxRecommendation = 1000000;
 int StepScaling(int current, double value,
                 const google::protobuf::RepeatedPtrField<gantry::v1::Autoscaling::Step>& steps);
 
 // Recommendations over time, for the scale-in window.
 class Stabilizer {
  public:
-  void Add(absl::Time at, int recommendation);
+  // Adds a recommendation and forgets those older than `keep` (the longest
+  // window asked of it).
+  void Add(absl::Time at, int recommendation, absl::Duration keep);
   // The highest recommendation within `window` before `now`.
   int Highest(absl::Time now, absl::Duration window) const;
 

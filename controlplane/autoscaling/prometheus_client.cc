@@ -97,6 +97,11 @@ absl::StatusOr<double> SingleValue(const QueryResult& result) {
                      " series; aggregate them (sum, max, avg) so it returns one value"));
   }
   if (std::isnan(result.values[0])) return absl::InvalidArgumentError("the query returned NaN");
+  if (std::isinf(result.values[0])) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the query returned ", result.values[0] > 0 ? "+Inf" : "-Inf",
+                     " (a division by zero?); make it return a finite number"));
+  }
   return result.values[0];
 }
 

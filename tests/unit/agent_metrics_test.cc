@@ -62,6 +62,7 @@ TEST_F(AgentMetricsTest, HealthChecksAreCountedAndTimed) {
   HealthTarget t;
   t.container_id = "t1-web";
   t.service = "shop";
+  t.task = "t1";
   t.container = "web";
   t.check.add_command("CMD");
   t.check.add_command("true");
@@ -75,31 +76,40 @@ TEST_F(AgentMetricsTest, HealthChecksAreCountedAndTimed) {
   std::string text = metrics_.Render();
   EXPECT_THAT(text, HasSubstr(absl::StrCat("gantry_container_healthy", kLabels, " 1")));
   EXPECT_THAT(text, HasSubstr("gantry_health_checks_total{container=\"web\",node=\"node-1\","
-                              "result=\"pass\",service=\"shop\",zone=\"zone-a\"} 1"));
+                              "result=\"pass\",service=\"shop\",task=\"t1\",zone=\"zone-a\"} 1"));
   EXPECT_THAT(text, HasSubstr("gantry_health_check_duration_seconds_count{container=\"web\","
-                              "node=\"node-1\",service=\"shop\",zone=\"zone-a\"} 1"));
+                              "node=\"node-1\",service=\"shop\",task=\"t1\",zone=\"zone-a\"} 1"));
   runtime_.SetExecResult("t1-web", ExecResult{1, "down"});
   clock_.Advance(absl::Seconds(5));
   monitor_.RunDue();
   text = metrics_.Render();
   EXPECT_THAT(text, HasSubstr(absl::StrCat("gantry_container_healthy", kLabels, " 0")));
-  EXPECT_THAT(text, HasSubstr("result=\"fail\",service=\"shop\",zone=\"zone-a\"} 1"));
+  EXPECT_THAT(text, HasSubstr("result=\"fail\",service=\"shop\",task=\"t1\",zone=\"zone-a\"} 1"));
+  // A forgotten task's series go.
+  metrics_.TaskForgotten("t1");
+  EXPECT_THAT(metrics_.Render(), Not(HasSubstr("gantry_health_check")));
 }
 
 TEST_F(AgentMetricsTest, ExitsAndPullsAreCounted) {
-  metrics_.ContainerExited("shop", "web");
-  metrics_.ContainerExited("shop", "web");
+  metrics_.ContainerExited("shop", "t1", "web");
+  metrics_.ContainerExited("shop", "t1", "web");
+  metrics_.ContainerExited("shop", "t2", "web");
   metrics_.ImagePulled(true, absl::Seconds(2));
   metrics_.ImagePulled(false, absl::Seconds(1));
-  const std::string text = metrics_.Render();
+  std::string text = metrics_.Render();
   EXPECT_THAT(text, HasSubstr("gantry_container_exits_total{container=\"web\",node=\"node-1\","
-                              "service=\"shop\",zone=\"zone-a\"} 2"));
+                              "service=\"shop\",task=\"t1\",zone=\"zone-a\"} 2"));
   EXPECT_THAT(text, HasSubstr("gantry_image_pulls_total{node=\"node-1\",result=\"success\","
                               "zone=\"zone-a\"} 1"));
   EXPECT_THAT(text, HasSubstr("gantry_image_pulls_total{node=\"node-1\",result=\"failure\","
                               "zone=\"zone-a\"} 1"));
   EXPECT_THAT(text, HasSubstr("gantry_image_pull_duration_seconds_count{node=\"node-1\","
                               "zone=\"zone-a\"} 2"));
+  metrics_.TaskForgotten("t1");
+  text = metrics_.Render();
+  EXPECT_THAT(text, Not(HasSubstr("gantry_container_exits_total{container=\"web\",node=\"node-1\","
+                                  "service=\"shop\",task=\"t1\"")));
+  EXPECT_THAT(text, HasSubstr("task=\"t2\",zone=\"zone-a\"} 1"));
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
 #include "controlplane/autoscaling/policy.h"
 #include "controlplane/autoscaling/prometheus_client.h"
 #include "tests/unit/fake_http_server.h"
@@ -24,28 +28,46 @@ Steps MakeSteps(std::initializer_list<std::tuple<char, double, int>> list) {
 }
 
 TEST(TargetTrackingTest, ScalesByTheRatioRoundedUp) {
-  EXPECT_EQ(TargetTracking(2, 300, 100), 6);
-  EXPECT_EQ(TargetTracking(4, 50, 100), 2);
-  EXPECT_EQ(TargetTracking(3, 150, 100), 5);  // 4.5 rounds up
-  EXPECT_EQ(TargetTracking(10, 1, 100), 1);
-  EXPECT_EQ(TargetTracking(5, 0, 100), 0);  // min/max clamp later
+  EXPECT_EQ(TargetTracking(2, 2, 300, 100), 6);
+  EXPECT_EQ(TargetTracking(4, 4, 50, 100), 2);
+  EXPECT_EQ(TargetTracking(3, 3, 150, 100), 5);  // 4.5 rounds up
+  EXPECT_EQ(TargetTracking(10, 10, 1, 100), 1);
+  EXPECT_EQ(TargetTracking(5, 5, 0, 100), 0);  // min/max clamp later
 }
 
 TEST(TargetTrackingTest, IgnoresChangesWithinTenPercent) {
-  EXPECT_EQ(TargetTracking(10, 109, 100), 10);
-  EXPECT_EQ(TargetTracking(10, 91, 100), 10);
-  EXPECT_EQ(TargetTracking(10, 110, 100), 10);  // exactly 10% is within
-  EXPECT_EQ(TargetTracking(10, 111, 100), 12);  // ceil(11.1)
-  EXPECT_EQ(TargetTracking(10, 89, 100), 9);    // ceil(8.9)
+  EXPECT_EQ(TargetTracking(10, 10, 109, 100), 10);
+  EXPECT_EQ(TargetTracking(10, 10, 91, 100), 10);
+  EXPECT_EQ(TargetTracking(10, 10, 110, 100), 10);  // exactly 10% is within
+  EXPECT_EQ(TargetTracking(10, 10, 111, 100), 12);  // ceil(11.1)
+  EXPECT_EQ(TargetTracking(10, 10, 89, 100), 9);    // ceil(8.9)
 }
 
 TEST(TargetTrackingTest, AServiceAtZeroScalesFromOne) {
-  EXPECT_EQ(TargetTracking(0, 250, 100), 3);
-  EXPECT_EQ(TargetTracking(0, 100, 100), 0);
+  EXPECT_EQ(TargetTracking(0, 0, 250, 100), 3);
+  EXPECT_EQ(TargetTracking(0, 0, 100, 100), 0);
 }
 
 TEST(TargetTrackingTest, ANonPositiveTargetChangesNothing) {
-  EXPECT_EQ(TargetTracking(3, 500, 0), 3);
+  EXPECT_EQ(TargetTracking(3, 3, 500, 0), 3);
+}
+
+TEST(TargetTrackingTest, OnTargetKeepsTheDesiredCountWhileTasksAreMissing) {
+  // 10 desired, 7 running (3 cannot be placed): an on-target value keeps 10.
+  EXPECT_EQ(TargetTracking(10, 7, 100, 100), 10);
+  EXPECT_EQ(TargetTracking(10, 7, 105, 100), 10);
+  // Off target, the running tasks are what the value was measured over.
+  EXPECT_EQ(TargetTracking(10, 7, 200, 100), 14);
+}
+
+TEST(TargetTrackingTest, InfiniteAndHugeValuesAreBounded) {
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(TargetTracking(4, 4, inf, 100), 4);
+  EXPECT_EQ(TargetTracking(4, 4, -inf, 100), 4);
+  EXPECT_EQ(TargetTracking(4, 4, std::nan(""), 100), 4);
+  EXPECT_EQ(TargetTracking(4, 4, 1e300, 100), kMaxRecommendation);
+  EXPECT_EQ(TargetTracking(4, 4, 1e12, 1e-9), kMaxRecommendation);
+  EXPECT_EQ(TargetTracking(4, 4, -50, 100), 0);
 }
 
 TEST(StepScalingTest, BoundsAreExclusive) {
@@ -68,12 +90,23 @@ TEST(StepScalingTest, TheLowestBelowBoundWinsForScaleIn) {
 TEST(StabilizerTest, HighestWithinTheWindow) {
   Stabilizer s;
   const absl::Time t0 = absl::FromUnixSeconds(1000);
-  s.Add(t0, 8);
-  s.Add(t0 + absl::Seconds(30), 5);
-  s.Add(t0 + absl::Seconds(60), 3);
+  s.Add(t0, 8, absl::Seconds(60));
+  s.Add(t0 + absl::Seconds(30), 5, absl::Seconds(60));
+  s.Add(t0 + absl::Seconds(60), 3, absl::Seconds(60));
   EXPECT_EQ(s.Highest(t0 + absl::Seconds(60), absl::Seconds(60)), 8);
   EXPECT_EQ(s.Highest(t0 + absl::Seconds(61), absl::Seconds(60)), 5);
   EXPECT_EQ(s.Highest(t0 + absl::Seconds(91), absl::Seconds(60)), 3);
+}
+
+TEST(StabilizerTest, KeepsWindowsLongerThanAnHour) {
+  Stabilizer s;
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  const absl::Duration window = absl::Hours(6);
+  s.Add(t0, 9, window);
+  for (int i = 1; i <= 5 * 60; ++i) s.Add(t0 + absl::Minutes(i), 2, window);
+  EXPECT_EQ(s.Highest(t0 + absl::Hours(5), window), 9);
+  s.Add(t0 + absl::Hours(7), 2, window);
+  EXPECT_EQ(s.Highest(t0 + absl::Hours(7), window), 2);
 }
 
 DecisionInput Base() {
@@ -249,6 +282,18 @@ TEST(ParseQueryResponseTest, NaNIsNotAValue) {
       R"({"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}})");
   ASSERT_TRUE(r.ok());
   EXPECT_FALSE(SingleValue(*r).ok());
+}
+
+TEST(ParseQueryResponseTest, InfinityIsNotAValue) {
+  for (const char* inf : {"+Inf", "-Inf"}) {
+    auto r = ParseQueryResponse(absl::StrCat(
+        R"({"status":"success","data":{"resultType":"scalar","result":[1,")", inf, R"("]}})"));
+    ASSERT_TRUE(r.ok()) << r.status();
+    auto v = SingleValue(*r);
+    ASSERT_FALSE(v.ok()) << inf;
+    EXPECT_NE(v.status().message().find(absl::StrCat("returned ", inf)), std::string::npos)
+        << v.status();
+  }
 }
 
 TEST(HttpPrometheusTest, QueriesTheHttpApi) {
