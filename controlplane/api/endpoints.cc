@@ -68,7 +68,9 @@ absl::StatusOr<gantry::v1::ListEndpointsResponse> OperatorApi::ListEndpoints() {
       for (const auto& tg : targets) (tg.green ? green : blue)++;
       for (const auto& tg : targets) {
         const int share = share_of(tg.green);
-        const int n = tg.green ? green : blue;
+        // Outside a blue-green rollout every healthy task takes an equal
+        // share, old and new alike.
+        const int n = !shifting ? green + blue : tg.green ? green : blue;
         auto* b = l->add_backends();
         b->set_task_id(tg.task->id());
         b->set_address(tg.task->ports(0).host_address());
@@ -86,9 +88,12 @@ absl::StatusOr<gantry::v1::ListEndpointsResponse> OperatorApi::ListEndpoints() {
       return green ? green_share : 100 - green_share;
     });
     if (lb.test_port() != 0) {
-      // The test port serves the new deployment's tasks; outside a blue-green
-      // rollout, the primary's.
-      add(true, lb.test_port(), [&](bool green) { return green ? 100 : 0; });
+      // The test port serves the new deployment's tasks once all of them are
+      // healthy; outside a blue-green rollout, the primary's.
+      int healthy_green = 0;
+      for (const auto& tg : targets) healthy_green += tg.green ? 1 : 0;
+      const bool green_ready = !shifting || healthy_green >= primary->desired_count();
+      add(true, lb.test_port(), [&](bool green) { return green && green_ready ? 100 : 0; });
     }
   }
   return out;

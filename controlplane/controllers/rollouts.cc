@@ -288,13 +288,15 @@ absl::Status ServiceController::StepBlueGreen(Service& service, Deployment& gree
     }
   }
   int healthy_green = 0;
-  int live_green = 0;
+  int running_green = 0;
+  int pending_green = 0;
   std::vector<deployments::RolloutTask> green_tasks;
   for (const auto& rt : v.rollout) {
     if (!rt.primary) continue;
     green_tasks.push_back(rt);
-    live_green++;
-    healthy_green += rt.healthy && !rt.leaving ? 1 : 0;
+    if (rt.leaving) continue;
+    healthy_green += rt.healthy ? 1 : 0;
+    (rt.running ? running_green : pending_green)++;
   }
   auto fail_back = [&](const std::string& reason) -> absl::Status {
     if (blue == nullptr) return FailDeployment(service, green.id(), reason);
@@ -323,7 +325,8 @@ absl::Status ServiceController::StepBlueGreen(Service& service, Deployment& gree
 
   Deployment updated = green;
   updated.set_healthy_count(healthy_green);
-  updated.set_running_count(live_green);
+  updated.set_running_count(running_green);
+  updated.set_pending_count(pending_green);
   updated.set_failed_count(v.failed);
   const int threshold = deployments::CircuitBreakerThreshold(desired, settings.threshold);
   if (settings.breaker && v.failed >= threshold) {
@@ -355,6 +358,7 @@ absl::Status ServiceController::StepBlueGreen(Service& service, Deployment& gree
       }
       if (plan.start > 0) {
         auto [result, request] = batch.Place(service, green, td, policy, plan.start);
+        updated.set_pending_count(pending_green + static_cast<int>(result.placed.size()));
         if (result.unplaced > 0) {
           RecordFailure(name, result.Explain(request, state_->ListNodes().size()));
         }

@@ -4,8 +4,11 @@
 
 #include <gmock/gmock.h>
 
+#include <set>
+
 #include "common/time_util.h"
 #include "controlplane/deployments/deployments.h"
+#include "controlplane/deployments/rollout.h"
 #include "tests/unit/cp_fixture.h"
 
 namespace gantry::testing {
@@ -150,6 +153,65 @@ TEST_F(DeploymentControllerTest, BlueGreenShiftsTrafficThenRetiresBlue) {
   for (const auto& t : Tasks()) EXPECT_EQ(t.task_definition(), "web:2");
 }
 
+TEST_F(DeploymentControllerTest, GreenCountsAndTestPortWaitForEveryGreenTask) {
+  ASSERT_TRUE(api_->Apply(Spec(32 << 20, "blueGreen", true)).ok());
+  for (int i = 0; i < 3; ++i) Step();
+  ASSERT_TRUE(api_->Apply(Spec(64 << 20, "blueGreen", true)).ok());
+  Reconcile();
+  EXPECT_EQ(Newest().pending_count(), 3);
+  EXPECT_EQ(Newest().running_count(), 0);
+  // Two of the three green tasks start; the third is still pulling.
+  int started = 0;
+  for (const auto& t : Tasks()) {
+    if (t.task_definition() == "web:2" && started < 2) {
+      Report(t.node(), t.id(), Task::RUNNING);
+      started++;
+    }
+  }
+  clock_.Advance(absl::Seconds(6));
+  Reconcile();
+  EXPECT_EQ(Newest().phase(), Deployment::STARTING);
+  EXPECT_EQ(Newest().running_count(), 2);
+  EXPECT_EQ(Newest().pending_count(), 1);
+  EXPECT_EQ(Newest().healthy_count(), 2);
+  EXPECT_EQ(Weights(true)["web:2"], 0) << "the test port waits for all green tasks";
+  Agents();
+  clock_.Advance(absl::Seconds(6));
+  Reconcile();
+  EXPECT_EQ(Newest().phase(), Deployment::SHIFTING);
+  EXPECT_EQ(Newest().running_count(), 3);
+  EXPECT_EQ(Newest().pending_count(), 0);
+  EXPECT_GT(Weights(true)["web:2"], 0);
+}
+
+TEST_F(DeploymentControllerTest, RollingWeighsOldAndNewTasksAlike) {
+  ASSERT_TRUE(api_->Apply(Spec(32 << 20, "rolling", true)).ok());
+  for (int i = 0; i < 3; ++i) Step();
+  ASSERT_TRUE(api_->Apply(Spec(64 << 20, "rolling", true)).ok());
+  Reconcile();
+  // One new task runs and is healthy beside the three old ones.
+  for (const auto& t : Tasks()) {
+    if (t.task_definition() == "web:2") {
+      Report(t.node(), t.id(), Task::RUNNING);
+      break;
+    }
+  }
+  clock_.Advance(absl::Seconds(6));
+  auto e = api_->ListEndpoints();
+  ASSERT_TRUE(e.ok());
+  std::set<int> weights;
+  int backends = 0;
+  for (const auto& l : e->listeners()) {
+    if (l.test()) continue;
+    for (const auto& b : l.backends()) {
+      weights.insert(b.weight());
+      backends++;
+    }
+  }
+  EXPECT_EQ(backends, 4);
+  EXPECT_EQ(weights, std::set<int>{deployments::ServerWeight(100, 4)});
+}
+
 TEST_F(DeploymentControllerTest, AnUnhealthyGreenSendsAllTrafficBackToBlue) {
   ASSERT_TRUE(api_->Apply(Spec(32 << 20, "blueGreen", true)).ok());
   for (int i = 0; i < 3; ++i) Step();
@@ -194,10 +256,12 @@ TEST_F(DeploymentControllerTest, TasksLeaveTheLoadBalancerBeforeTheyStop) {
     }
   }
   EXPECT_EQ(deregistered, 1);
-  int backends = 0;
-  for (const auto& [td, w] : Weights(false)) backends += w > 0;
   auto e = api_->ListEndpoints();
-  EXPECT_EQ(e->listeners(0).backends_size(), 2);
+  ASSERT_EQ(e->listeners(0).backends_size(), 2);
+  for (const auto& b : e->listeners(0).backends()) {
+    EXPECT_FALSE(state_->GetTask(b.task_id())->value.has_deregistered_at());
+    EXPECT_EQ(b.weight(), deployments::ServerWeight(100, 2));
+  }
   clock_.Advance(absl::Seconds(2));
   Reconcile();
   int stopping = 0;
