@@ -61,6 +61,11 @@ class Placer {
       first_rank = 1;
     }
     rank_.assign(policy_.strategies.begin() + first_rank, policy_.strategies.end());
+    // Binpack means the fullest node that fits, which a rotating sample
+    // would miss: the sample comes from the group ordered fullest first.
+    for (const auto& s : rank_) {
+      if (s.kind == Kind::kBinpack && binpack_ == nullptr) binpack_ = &s;
+    }
 
     // Tasks per value of every spread field in play, from what runs and what
     // this batch already placed.
@@ -101,6 +106,11 @@ class Placer {
     std::vector<size_t> members;
     size_t cursor = 0;
     bool exhausted = false;
+    // Binpack: the members, fullest first, and how many at the front are
+    // known not to fit. Within a call free resources only shrink, so the
+    // order stays right for the nodes that still fit and the prefix grows.
+    std::vector<size_t> fullest_first;
+    size_t full = 0;
   };
 
   static std::string SpreadId(const Strategy& s) {
@@ -166,8 +176,10 @@ class Placer {
     return DynamicReject(i);
   }
 
-  // Up to limit_ feasible nodes of the group, starting at its cursor.
+  // Up to limit_ feasible nodes of the group, starting at its cursor (a
+  // rotating sample, as Nomad samples, unless binpack asks for all).
   std::vector<size_t> Sample(Group& g) {
+    if (binpack_ != nullptr) return FullestSample(g);
     std::vector<size_t> out;
     const size_t n = g.members.size();
     size_t j = 0;
@@ -177,6 +189,32 @@ class Placer {
     }
     if (out.empty()) g.exhausted = true;  // resources only shrink within a call
     if (n > 0) g.cursor = (g.cursor + std::max<size_t>(j, 1)) % n;
+    return out;
+  }
+
+  int64_t Free(size_t i, const Strategy& binpack) const {
+    return binpack.field == Field::kCpu ? FreeCpu(i) : FreeMemory(i);
+  }
+
+  // Up to limit_ feasible nodes of the group, the fullest first.
+  std::vector<size_t> FullestSample(Group& g) {
+    if (g.fullest_first.empty() && !g.members.empty()) {
+      std::vector<std::pair<int64_t, size_t>> order;
+      order.reserve(g.members.size());
+      for (size_t idx : g.members) order.emplace_back(Free(idx, *binpack_), idx);
+      std::sort(order.begin(), order.end());
+      for (const auto& [free, idx] : order) g.fullest_first.push_back(idx);
+    }
+    std::vector<size_t> out;
+    for (size_t j = g.full; j < g.fullest_first.size() && out.size() < limit_; ++j) {
+      const size_t idx = g.fullest_first[j];
+      if (DynamicReject(idx).empty()) {
+        out.push_back(idx);
+      } else if (out.empty()) {
+        g.full = j + 1;
+      }
+    }
+    if (out.empty()) g.exhausted = true;
     return out;
   }
 
@@ -276,6 +314,7 @@ class Placer {
   absl::flat_hash_map<size_t, int>& mine_;
   std::mt19937_64 rng_;
   size_t limit_ = 16;
+  const Strategy* binpack_ = nullptr;  // the first binpack strategy, if any
   std::vector<Strategy> rank_;
   std::vector<Group> groups_;
   absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, int64_t>> spread_counts_;

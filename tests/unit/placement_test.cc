@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/placement/expression.h"
 #include "common/placement/policy.h"
@@ -167,6 +168,25 @@ TEST_F(PlaceTest, BinpackFillsTheFullestNodeFirst) {
   table_.at(0).cpu_allocated = 3900;
   r = Run(Request(1, 100, 1 << 20));
   EXPECT_EQ(r.placed[0].node, "a1");
+}
+
+TEST_F(PlaceTest, BinpackPacksLargeZonesToo) {
+  // More nodes than any sample: binpack still fills one node before the
+  // next, and finds the fullest node wherever it is.
+  for (int i = 0; i < 200; ++i) Add(absl::StrCat("a", 1000 + i), "a", 4000, int64_t{1} << 30);
+  table_.at(150).memory_allocated = int64_t{512} << 20;
+  Policy("binpack:memory");
+  auto r = Run(Request(2, 100, 256 << 20));
+  EXPECT_EQ(By(r, false), (std::map<std::string, int>{{"a1150", 2}}));
+  r = Run(Request(12, 100, 256 << 20));
+  EXPECT_EQ(By(r, false).size(), 3u) << "12 tasks of a quarter node fill 3 nodes";
+  // Zones first, then binpack within each zone.
+  overlay_.Clear();
+  table_.at(150).memory_allocated = 0;
+  for (int i = 0; i < 200; ++i) Add(absl::StrCat("b", 1000 + i), "b", 4000, int64_t{1} << 30);
+  Policy("spread:zone,binpack:memory");
+  r = Run(Request(16, 100, 256 << 20));
+  EXPECT_EQ(By(r, false).size(), 4u) << "8 per zone fill 2 nodes in each";
 }
 
 TEST_F(PlaceTest, SpreadByAttributeThenBinpack) {
