@@ -74,6 +74,7 @@ static View Look(state::ClusterState* state, const Service& service, const Deplo
       why = absl::StrCat("Node ", t.node(), " is DRAINING");
     } else if (!t.evicted_reason().empty()) {
       why = t.evicted_reason();
+      rt.replace_first = true;
     } else if (t.has_deregistered_at()) {
       why = "Left the load balancer";
     }

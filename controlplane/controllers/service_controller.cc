@@ -9,6 +9,7 @@
 #include "common/time_util.h"
 #include "controlplane/controllers/task_batch.h"
 #include "controlplane/deployments/deployments.h"
+#include "controlplane/deployments/rollout.h"
 #include "controlplane/scheduler/placement.h"
 #include "controlplane/state/keys.h"
 
@@ -185,6 +186,24 @@ absl::Status ServiceController::Rebalance(const Service& service,
   }
   const auto victims = scheduler::ChooseTasksToStop(in_from, 1);
   if (victims.empty()) return absl::OkStatus();
+  // Within the deployment limits: start the replacement beside the task
+  // when maximumPercent leaves room (the task leaves once the replacement
+  // is healthy); otherwise stop the task first when minimumHealthyPercent
+  // allows one fewer; otherwise the service stays as it is.
+  const auto settings = deployments::SettingsOf(service);
+  const int desired = primary.desired_count();
+  const int live_count = static_cast<int>(live.size());
+  const bool room_above = live_count + 1 <= deployments::MaxTotal(desired, settings.max_percent);
+  const bool room_below = live_count - 1 >= deployments::MinHealthy(desired, settings.min_percent);
+  if (!room_above && !room_below) {
+    RecordFailure(service.name(),
+                  absl::StrCat("zone rebalancing waits: ", move->from_zone, " has ",
+                               zone_tasks[move->from_zone], " tasks and ", move->to_zone, " ",
+                               zone_tasks[move->to_zone], ", but maximumPercent ",
+                               settings.max_percent, " and minimumHealthyPercent ",
+                               settings.min_percent, " leave no room to move one"));
+    return absl::OkStatus();
+  }
   // The replacement must land in the emptiest zone, or the move is moot.
   auto [result, request] = batch.Place(service, primary, td, policy, 1, move->to_zone);
   if (result.placed.empty()) {
@@ -196,15 +215,15 @@ absl::Status ServiceController::Rebalance(const Service& service,
   const std::string reason =
       absl::StrCat("Zone rebalancing: ", move->from_zone, " has ", zone_tasks[move->from_zone],
                    " tasks, ", move->to_zone, " has ", zone_tasks[move->to_zone]);
-  RETURN_IF_ERROR(state_->UpdateTask(victims[0], [&](Task& t) {
+  events_->Record(service.name(), victims[0], "",
+                  absl::StrCat(reason, ": moving task ", victims[0].substr(0, 8), " to ",
+                               move->to_zone, room_above ? "" : " (stopping it first)"));
+  if (!room_above) return StopTasks(&service, {victims[0]}, reason);
+  return state_->UpdateTask(victims[0], [&](Task& t) {
     if (!t.evicted_reason().empty() || t.desired_status() != Task::RUNNING) return false;
     t.set_evicted_reason(reason);
     return true;
-  }));
-  events_->Record(
-      service.name(), victims[0], "",
-      absl::StrCat(reason, ": moving task ", victims[0].substr(0, 8), " to ", move->to_zone));
-  return absl::OkStatus();
+  });
 }
 
 absl::Status ServiceController::ReconcileDeleting(const Service& service,

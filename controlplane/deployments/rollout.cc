@@ -44,7 +44,13 @@ RollingPlan PlanRolling(int desired, int min_percent, int max_percent,
     return a->healthy && !b->healthy;
   });
   int kept = 0;
+  int moving_kept = 0;
+  const int moving_keep = std::max(0, desired - healthy_serving);
   for (const RolloutTask* t : leaving) {
+    if (t->replace_first && t->running && moving_kept < moving_keep) {
+      moving_kept++;
+      continue;
+    }
     if (kept < keep && t->healthy) {
       kept++;
       continue;

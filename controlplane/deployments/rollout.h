@@ -24,6 +24,9 @@ struct RolloutTask {
   // Must be replaced: an older deployment, unhealthy, on a draining node or
   // evicted for zone rebalancing.
   bool leaving = false;
+  // Leaving, but only once a replacement is healthy, whatever the minimum
+  // healthy percent (zone rebalancing moves tasks, it does not shed them).
+  bool replace_first = false;
 };
 
 struct RollingPlan {

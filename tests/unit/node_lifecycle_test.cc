@@ -52,6 +52,49 @@ class NodeLifecycleTest : public ControlPlaneFixture {
     for (const auto& t : Tasks()) n += t.last_status() == Task::RUNNING ? 1 : 0;
     return n;
   }
+  // Zone a is lost and comes back; the service of six tasks then
+  // rebalances under the given limits. Returns the fewest and the most
+  // tasks running while it moved.
+  std::pair<int, int> RebalanceUnder(int min_percent, int max_percent) {
+    auto a = Register("a1", "a");
+    Register("b1", "b");
+    Register("c1", "c");
+    gantry::v1::ApplyRequest req;
+    *req.add_task_definitions() = WebTd();
+    auto* s = req.add_services();
+    s->set_name("web");
+    s->set_task_definition("web");
+    s->set_desired_count(6);
+    s->mutable_deployment_configuration()->set_minimum_healthy_percent(min_percent);
+    s->mutable_deployment_configuration()->set_maximum_percent(max_percent);
+    EXPECT_TRUE(api_->Apply(req).ok());
+    Settle();
+    Silence("a1", a.get());
+    Pass(absl::Seconds(11));
+    nodes_->Tick();
+    Settle();
+    EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"b", 3}, {"c", 3}}));
+    Register("a1", "a");
+    int fewest = Running();
+    int most = fewest;
+    for (int i = 0; i < 30; ++i) {
+      Reconcile();
+      // Agents act one task at a time, so every intermediate count is seen.
+      for (const auto& t : Tasks()) {
+        if (t.desired_status() == Task::RUNNING && t.last_status() == Task::PENDING) {
+          Report(t.node(), t.id(), Task::RUNNING);
+        } else if (t.desired_status() == Task::STOPPED && t.last_status() != Task::LOST) {
+          Report(t.node(), t.id(), Task::STOPPED);
+        } else {
+          continue;
+        }
+        fewest = std::min(fewest, Running());
+        most = std::max(most, Running());
+      }
+      clock_.Advance(absl::Seconds(5));
+    }
+    return {fewest, most};
+  }
   void Silence(const std::string& node, RecordingConnection* conn) {
     nodes_->OnDisconnect(node, conn);
   }
@@ -228,6 +271,32 @@ TEST_F(NodeLifecycleTest, ZonesAreRebalancedWhenAZoneComesBack) {
   }
   EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
   EXPECT_THAT(EventMessages("web"), Contains(HasSubstr("Zone rebalancing")));
+}
+
+TEST_F(NodeLifecycleTest, RebalancingMovesReplacementFirstWhateverTheMinimum) {
+  // minimumHealthyPercent 50 would allow stopping first; a move never does.
+  const auto [fewest, most] = RebalanceUnder(50, 200);
+  EXPECT_EQ(fewest, 6);
+  EXPECT_EQ(most, 7) << "one move at a time";
+  EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
+}
+
+TEST_F(NodeLifecycleTest, RebalancingStaysWithinMaximumPercent) {
+  // maximumPercent 100 leaves no room beside: stop first, as the minimum
+  // allows.
+  const auto [fewest, most] = RebalanceUnder(50, 100);
+  EXPECT_EQ(most, 6) << "never above maximumPercent";
+  EXPECT_EQ(fewest, 5);
+  EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
+}
+
+TEST_F(NodeLifecycleTest, RebalancingWaitsWhenTheLimitsLeaveNoRoom) {
+  // 90% of 6 rounds up to 6: no room below either.
+  const auto [fewest, most] = RebalanceUnder(90, 100);
+  EXPECT_EQ(fewest, 6);
+  EXPECT_EQ(most, 6);
+  EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"b", 3}, {"c", 3}}));
+  EXPECT_THAT(EventMessages("web"), Contains(HasSubstr("zone rebalancing waits")));
 }
 
 TEST_F(NodeLifecycleTest, RebalancingCanBeTurnedOff) {
