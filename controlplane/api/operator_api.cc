@@ -411,26 +411,27 @@ absl::StatusOr<gantry::v1::Node> OperatorApi::SetNodeStatus(
   if (request.status() != Node::ACTIVE && request.status() != Node::DRAINING) {
     return absl::InvalidArgumentError("a node can be set to ACTIVE or DRAINING only");
   }
-  absl::Status refused;
   Node::Status before = Node::STATUS_UNSPECIFIED;
+  const bool drain = request.status() == Node::DRAINING;
+  bool intent_changed = false;
   auto st = state_->UpdateNode(request.name(), [&](Node& n) {
     before = n.status();
-    if (n.status() == Node::DOWN) {
-      refused = absl::FailedPreconditionError(absl::StrCat(
-          "node ", request.name(), " is DOWN; drain or activate it once its agent is back"));
-      return false;
-    }
-    if (n.status() == request.status()) return false;
-    n.set_status(request.status());
-    return true;
+    intent_changed = n.drain_requested() != drain;
+    n.set_drain_requested(drain);
+    // A DOWN node stays DOWN; it comes back DRAINING or ACTIVE as asked.
+    if (n.status() != Node::DOWN) n.set_status(request.status());
+    return intent_changed || before != n.status();
   });
   if (absl::IsNotFound(st)) {
     return absl::NotFoundError(
         absl::StrCat("node ", request.name(), " not found (list them with `gantryctl get nodes`)"));
   }
   RETURN_IF_ERROR(st);
-  RETURN_IF_ERROR(refused);
-  if (before != request.status()) {
+  if (before == Node::DOWN && intent_changed) {
+    events_->Record("", "", request.name(),
+                    absl::StrCat("node ", request.name(), " is DOWN; it will be ",
+                                 Node::Status_Name(request.status()), " when its agent is back"));
+  } else if (before != Node::DOWN && before != request.status()) {
     events_->Record("", "", request.name(),
                     request.status() == Node::DRAINING
                         ? absl::StrCat("node ", request.name(),

@@ -85,7 +85,8 @@ absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnectio
     n.set_port_range_start(r.port_range_start());
     n.set_port_range_end(r.port_range_end());
     n.set_agent_version(r.agent_version());
-    if (n.status() != Node::DRAINING) n.set_status(Node::ACTIVE);
+    n.set_status(n.drain_requested() || n.status() == Node::DRAINING ? Node::DRAINING
+                                                                     : Node::ACTIVE);
     *n.mutable_registered_at() = ToProtoTime(now);
     *n.mutable_last_heartbeat() = ToProtoTime(now);
     n.clear_allocated();
@@ -130,7 +131,12 @@ absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnectio
                                  FormatCpu(r.capacity().cpu()), " cpu, ",
                                  FormatMemory(r.capacity().memory()), " memory"));
   } else if (previous == Node::DOWN) {
-    events_->Record("", "", name, absl::StrCat("node ", name, " is back and ACTIVE"));
+    events_->Record(
+        "", "", name,
+        absl::StrCat("node ", name, " is back and ",
+                     state_->GetNode(name) && state_->GetNode(name)->value.drain_requested()
+                         ? "DRAINING (it was drained)"
+                         : "ACTIVE"));
   } else {
     spdlog::info("node {} reconnected", name);
   }
@@ -156,14 +162,17 @@ void NodeManager::OnHeartbeat(
   auto n = state_->GetNode(node);
   if (!n || n->value.status() != Node::DOWN) return;
   bool revived = false;
+  Node::Status now_status = Node::ACTIVE;
   auto st = state_->UpdateNode(node, [&](Node& rec) {
     if (rec.status() != Node::DOWN) return false;
-    rec.set_status(Node::ACTIVE);
+    now_status = rec.drain_requested() ? Node::DRAINING : Node::ACTIVE;
+    rec.set_status(now_status);
     revived = true;
     return true;
   });
   if (st.ok() && revived) {
-    events_->Record("", "", node, absl::StrCat("node ", node, " is back and ACTIVE"));
+    events_->Record("", "", node,
+                    absl::StrCat("node ", node, " is back and ", Node::Status_Name(now_status)));
   }
 }
 

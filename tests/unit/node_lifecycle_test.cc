@@ -244,12 +244,45 @@ TEST_F(NodeLifecycleTest, DrainingMovesTasksAwayWithoutDroppingBelowDesired) {
       EXPECT_EQ(t.stopped_reason(), "Node a1 is DRAINING");
     }
   }
-  // A DOWN node cannot be drained.
+  // Only ACTIVE and DRAINING can be asked for, of a node that exists.
   drain.set_name("nosuch");
   EXPECT_EQ(api_->SetNodeStatus(drain).status().code(), absl::StatusCode::kNotFound);
   drain.set_name("a1");
   drain.set_status(Node::DOWN);
-  EXPECT_FALSE(api_->SetNodeStatus(drain).ok());
+  EXPECT_EQ(api_->SetNodeStatus(drain).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(NodeLifecycleTest, ADrainedNodeReturnsDrainingAfterBeingDown) {
+  auto a = Register("a1", "a");
+  auto b = Register("b1", "b");
+  gantry::v1::SetNodeStatusRequest drain;
+  drain.set_name("a1");
+  drain.set_status(Node::DRAINING);
+  ASSERT_TRUE(api_->SetNodeStatus(drain).ok());
+  Silence("a1", a.get());
+  Pass(absl::Seconds(11));
+  nodes_->Tick();
+  ASSERT_EQ(state_->GetNode("a1")->value.status(), Node::DOWN);
+  Register("a1", "a");
+  EXPECT_EQ(state_->GetNode("a1")->value.status(), Node::DRAINING)
+      << "coming back must not undo the operator's drain";
+  EXPECT_THAT(EventMessages(""), Contains(HasSubstr("node a1 is back and DRAINING")));
+  // A DOWN node can be drained or activated ahead of its return.
+  Silence("b1", b.get());
+  Pass(absl::Seconds(11));
+  nodes_->Tick();
+  drain.set_name("b1");
+  auto r = api_->SetNodeStatus(drain);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status(), Node::DOWN);
+  EXPECT_THAT(EventMessages(""), Contains(HasSubstr("node b1 is DOWN; it will be DRAINING")));
+  Register("b1", "b");
+  EXPECT_EQ(state_->GetNode("b1")->value.status(), Node::DRAINING);
+  // Activating clears the drain for good.
+  drain.set_status(Node::ACTIVE);
+  ASSERT_TRUE(api_->SetNodeStatus(drain).ok());
+  EXPECT_EQ(state_->GetNode("b1")->value.status(), Node::ACTIVE);
+  EXPECT_FALSE(state_->GetNode("b1")->value.drain_requested());
 }
 
 TEST_F(NodeLifecycleTest, ZonesAreRebalancedWhenAZoneComesBack) {
