@@ -116,7 +116,8 @@ const RegistryHostConfig& RegistryClient::HostConfig(const std::string& registry
 
 std::string RegistryClient::AuthorizationFor(const Reference& ref) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = authorization_.find(ref.registry);
+  auto it = authorization_.find(absl::StrCat(ref.registry, "/", ref.repository));
+  if (it == authorization_.end()) it = authorization_.find(ref.registry);
   return it == authorization_.end() ? "" : it->second;
 }
 
@@ -220,7 +221,7 @@ absl::Status RegistryClient::Authenticate(const Reference& ref, const std::strin
     return absl::PermissionDeniedError("token service: the answer holds no token");
   }
   std::lock_guard<std::mutex> lock(mu_);
-  authorization_[ref.registry] = "Bearer " + token;
+  authorization_[absl::StrCat(ref.registry, "/", ref.repository)] = "Bearer " + token;
   return absl::OkStatus();
 }
 

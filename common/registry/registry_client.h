@@ -11,7 +11,7 @@
 // (network, 5xx, 429) and DataLoss (a corrupt or truncated blob) may succeed
 // on a later attempt.
 //
-// Thread-safe; tokens are cached per registry and scope. Credentials are
+// Thread-safe; bearer tokens are cached per repository (their scope). Credentials are
 // never logged or put in error messages.
 
 #include <functional>
@@ -77,7 +77,9 @@ class RegistryClient {
 
   const RegistryConfig config_;
   std::mutex mu_;
-  std::map<std::string, std::string> authorization_;  // registry -> header value
+  // Header values: basic credentials by registry; bearer tokens by
+  // "registry/repository", since a token is scoped to one repository.
+  std::map<std::string, std::string> authorization_;
 };
 
 // Turns a registry's error answer into a status that quotes it, e.g.

@@ -259,11 +259,21 @@ absl::StatusOr<bool> ServiceController::PinImages(Service& service,
     if (resolver_ == nullptr || (c.has_pin_digest() && !c.pin_digest())) continue;
     auto digest = resolver_->Resolve(c.image());
     if (!digest.ok()) {
-      RecordFailure(service.name(), absl::StrCat("cannot pin the image of container ", c.name(),
-                                                 " of ", deployment.task_definition(), ": ",
-                                                 digest.status().message(), "; retrying"));
-      RecheckAt(service.name(), clock_->Now() + absl::Seconds(5));
-      return false;
+      const std::string what =
+          absl::StrCat("cannot pin the image of container ", c.name(), " of ",
+                       deployment.task_definition(), ": ", digest.status().message());
+      if (absl::IsUnavailable(digest.status()) || absl::IsDeadlineExceeded(digest.status())) {
+        // The registry may come back: wait for it rather than run unpinned.
+        RecordFailure(service.name(), absl::StrCat(what, "; retrying"));
+        RecheckAt(service.name(), clock_->Now() + absl::Seconds(5));
+        return false;
+      }
+      // The registry answered no (unknown image, access denied): the tasks
+      // start from the reference as written, so the failure shows on them
+      // (CannotPullContainerError) and the circuit breaker can act.
+      events_->Record(service.name(), "", "",
+                      absl::StrCat(what, "; its tasks use the reference as written"));
+      continue;
     }
     gantry::v1::ImagePin pin;
     pin.set_container(c.name());

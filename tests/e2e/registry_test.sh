@@ -137,6 +137,12 @@ service_yaml pinned-ghost "$REG/demo/web:9" 1 > "$WORK/pinned-ghost.yaml"
 ctl apply -f "$WORK/pinned-ghost.yaml"
 pin_failed() { ctl describe service pinned-ghost | matches "cannot pin the image.*manifest unknown"; }
 gantry_wait_for 30 pin_failed || fail "an unresolvable tag was not explained in the service's events"
+# With pinning on too, the task itself fails with the registry's answer.
+pinned_ghost_failed() {
+  ctl get tasks -a --service pinned-ghost -o json | jq -r '.tasks[]?.stoppedReason' |
+    matches "CannotPullContainerError: pull $REG/demo/web:9: manifest unknown"
+}
+gantry_wait_for 60 pinned_ghost_failed || fail "a pinned missing image did not fail its task"
 ctl delete service pinned-ghost --wait > /dev/null
 log "missing references fail with 'manifest unknown'"
 
@@ -152,4 +158,6 @@ gantry_start_registry "$WORK/registry" "$REG_PORT" ci s3cret
 v3_running() { answers web "hello from v3" 3; }
 gantry_wait_for 120 v3_running || fail "pulls did not recover when the registry came back"
 log "pulls retried until the registry came back"
+# Credentials were used for every pull and resolution above: still in no log.
+if grep -q s3cret "$WORK"/*.log; then fail "a log contains the registry password"; fi
 log "PASS"

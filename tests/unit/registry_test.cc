@@ -128,18 +128,21 @@ class RegistryClientTest : public ::testing::Test {
         resp.code = 401;
         return resp;
       }
-      resp.body = R"({"token":"t0k3n"})";
+      // Tokens are scoped to one repository.
+      resp.body = r.path.find("demo%2Fapi") != std::string::npos ? R"({"token":"t0k3n-api"})"
+                                                                 : R"({"token":"t0k3n"})";
       return resp;
     }
+    const bool api = r.path.rfind("/v2/demo/api/", 0) == 0;
     auto auth = r.headers.find("authorization");
-    if (auth == r.headers.end() || auth->second != "Bearer t0k3n") {
+    if (auth == r.headers.end() || auth->second != (api ? "Bearer t0k3n-api" : "Bearer t0k3n")) {
       resp.code = 401;
       resp.headers["WWW-Authenticate"] =
           "Bearer realm=\"http://" + server_.address() + "/token\",service=\"test\"";
       resp.body = R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]})";
       return resp;
     }
-    if (r.path == "/v2/demo/web/manifests/1") {
+    if (r.path == "/v2/demo/web/manifests/1" || r.path == "/v2/demo/api/manifests/1") {
       resp.headers["Content-Type"] = kOciManifest;
       resp.body = manifest_;
       return resp;
@@ -196,6 +199,18 @@ TEST_F(RegistryClientTest, BearerFlowWithBasicCredentialsAtTheTokenService) {
   // The token is reused.
   ASSERT_TRUE(client.GetManifest(Ref("1")).ok());
   EXPECT_EQ(token_requests_, 1);
+}
+
+TEST_F(RegistryClientTest, TokensAreKeptPerRepository) {
+  auto client = Client();
+  const Reference api = *ParseReference(server_.address() + "/demo/api:1");
+  ASSERT_TRUE(client.GetManifest(Ref("1")).ok());
+  ASSERT_TRUE(client.GetManifest(api).ok());
+  // Each repository keeps its own token: alternating pulls (as two pull
+  // threads do) fetch no new ones.
+  ASSERT_TRUE(client.GetManifest(Ref("1")).ok());
+  ASSERT_TRUE(client.GetManifest(api).ok());
+  EXPECT_EQ(token_requests_, 2);
 }
 
 TEST_F(RegistryClientTest, WrongOrMissingCredentialsArePermissionDenied) {

@@ -274,6 +274,20 @@ TEST_F(DigestPinningTest, AnUnresolvableImagePlacesNothingAndSaysWhy) {
   EXPECT_EQ(Tasks().size(), 2u);
 }
 
+TEST_F(DigestPinningTest, AnImageTheRegistryDoesNotKnowFailsOnTheTasks) {
+  resolver_.failure =
+      absl::NotFoundError("resolve example.org/demo/busybox:1: manifest unknown: manifest unknown");
+  ASSERT_TRUE(ApplyWeb(2).ok());
+  Reconcile();
+  Reconcile();
+  // Not held back forever: the tasks exist, unpinned, and their pulls will
+  // fail with the registry's answer, which the circuit breaker counts.
+  ASSERT_EQ(Tasks().size(), 2u);
+  for (const auto& t : Tasks()) EXPECT_TRUE(t.containers(0).image_digest().empty());
+  EXPECT_THAT(EventMessages("web"),
+              Contains(HasSubstr("manifest unknown; its tasks use the reference as written")));
+}
+
 TEST_F(DigestPinningTest, PinningCanBeTurnedOffPerContainer) {
   gantry::v1::ApplyRequest req;
   auto td = WebTd();
