@@ -15,7 +15,7 @@ BUILD_PKGS=(
 RUNTIME_PKGS=(
   containerd runc busybox-static iproute2 curl ca-certificates openssl
   systemd util-linux procps jq wget
-  docker-registry skopeo apache2-utils haproxy prometheus
+  docker-registry skopeo apache2-utils haproxy prometheus python3
 )
 
 if [[ $(id -u) -ne 0 ]]; then

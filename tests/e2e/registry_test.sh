@@ -5,15 +5,16 @@
 # control plane pins one digest per deployment; a redeploy to a new tag
 # moves every task to the new digest; the unused image is garbage collected
 # while the used one stays; a reference that does not exist fails with the
-# registry's words; a pull started while the registry is down succeeds once
-# it is back.
+# registry's words; a registry that goes away in the middle of a blob
+# download (cut by tests/e2e/cutting_proxy.py, then stopped) is retried and
+# the pull succeeds once it is back, the half blob never unpacked.
 #
 # usage: registry_test.sh BIN_DIR
 set -euo pipefail
 BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-for tool in docker-registry skopeo htpasswd; do
+for tool in docker-registry skopeo htpasswd python3; do
   command -v "$tool" > /dev/null || fail "$tool is missing; run deploy/install-deps.sh"
 done
 
@@ -21,6 +22,8 @@ e2e_make_certs
 PORT=$(gantry_free_port)
 REG_PORT=$(gantry_free_port)
 REG=127.0.0.1:$REG_PORT
+PROXY_PORT=$(gantry_free_port)
+PROXY=127.0.0.1:$PROXY_PORT  # the same registry, through cutting_proxy.py
 gantry_start_containerd "$WORK/containerd"
 gantry_start_registry "$WORK/registry" "$REG_PORT" ci s3cret
 for v in 1 2 3; do
@@ -42,6 +45,7 @@ echo s3cret > "$WORK/registry-password"
 cat > "$WORK/registries.yaml" <<YAML
 registries:
   $REG: {insecure: true, username: ci, passwordFile: $WORK/registry-password}
+  $PROXY: {insecure: true, username: ci, passwordFile: $WORK/registry-password}
 YAML
 e2e_make_nodes 3
 e2e_start_cp --registry-config "$WORK/registries.yaml"
@@ -146,15 +150,26 @@ gantry_wait_for 60 pinned_ghost_failed || fail "a pinned missing image did not f
 ctl delete service pinned-ghost --wait > /dev/null
 log "missing references fail with 'manifest unknown'"
 
-# --- The registry goes away during a pull and comes back: the pull succeeds.
-gantry_stop_registry "$WORK/registry"
-service_yaml web "$REG/demo/web:3" 3 "    pinDigest: false" > "$WORK/web.yaml"
+# --- The registry goes away in the middle of a blob download and comes
+# back: the pull is retried and succeeds.
+mkdir -p "$WORK/proxy"
+python3 "$(dirname "$0")/cutting_proxy.py" "$PROXY_PORT" "$REG" "$WORK/proxy" 2>> "$WORK/proxy.log" &
+AGENT_PIDS[proxy]=$!
+proxy_up() { (: < "/dev/tcp/127.0.0.1/$PROXY_PORT") 2> /dev/null; }
+gantry_wait_for 10 proxy_up || fail "cutting_proxy.py did not start; see $WORK/proxy.log"
+touch "$WORK/proxy/cut"
+service_yaml web "$PROXY/demo/web:3" 3 "    pinDigest: false" > "$WORK/web.yaml"
 ctl apply -f "$WORK/web.yaml"
-retrying() { grep -q "pull $REG/demo/web:3: .*retrying" "$WORK"/agent*.log; }
-gantry_wait_for 30 retrying || fail "agents did not retry the pull"
+was_cut() { [[ -e $WORK/proxy/down ]]; }
+gantry_wait_for 60 was_cut || fail "no blob download went through the proxy"
+gantry_stop_registry "$WORK/registry"
+retrying() { grep -q "pull $PROXY/demo/web:3: .*retrying" "$WORK"/agent*.log; }
+gantry_wait_for 30 retrying || fail "agents did not retry the interrupted pull"
 ghosts=$(ctl get tasks -a --service web -o json | jq '[.tasks[] | select((.stoppedReason // "") | test("CannotPull"))] | length')
 ((ghosts == 0)) || fail "a pull failed for good while the registry was briefly away"
+log "$(tail -1 "$WORK/proxy.log")"
 gantry_start_registry "$WORK/registry" "$REG_PORT" ci s3cret
+rm "$WORK/proxy/down"
 v3_running() { answers web "hello from v3" 3; }
 gantry_wait_for 120 v3_running || fail "pulls did not recover when the registry came back"
 log "pulls retried until the registry came back"
