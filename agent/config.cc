@@ -68,6 +68,12 @@ absl::Status LoadAgentConfigFile(const std::string& path, AgentConfig& c) {
       {"imagePullTimeout", &c.image_pull_timeout},
       {"imageGcUnusedAfter", &c.image_gc_unused_after},
       {"imageGcKeep", &c.image_gc_keep},
+      {"imageGcInterval", &c.image_gc_interval},
+      {"containerStorage", &c.container_storage},
+      {"minMemoryAvailablePercent", &c.min_memory_available_percent},
+      {"maxPidUsagePercent", &c.max_pid_usage_percent},
+      {"minDiskFreePercent", &c.min_disk_free_percent},
+      {"minInodesFreePercent", &c.min_inodes_free_percent},
       {"metricsListen", &c.metrics_listen},
   };
   for (const auto& kv : root) {
@@ -82,8 +88,14 @@ absl::Status LoadAgentConfigFile(const std::string& path, AgentConfig& c) {
         return absl::InvalidArgumentError(
             absl::StrCat(path, ": attributes: expected a mapping of KEY: VALUE"));
       }
-      for (const auto& a : value)
+      for (const auto& a : value) {
+        if (!a.second.IsScalar()) {
+          return absl::InvalidArgumentError(absl::StrCat(path, ": line ", a.second.Mark().line + 1,
+                                                         ": attributes.", a.first.as<std::string>(),
+                                                         ": expected a single value"));
+        }
         c.attributes[a.first.as<std::string>()] = a.second.as<std::string>();
+      }
       continue;
     }
     auto it = strings.find(key);

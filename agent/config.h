@@ -36,6 +36,14 @@ struct AgentConfig {
   std::string image_pull_timeout = "5m";
   std::string image_gc_unused_after = "1h";
   std::string image_gc_keep = "5";
+  std::string image_gc_interval = "1m";
+  // Node status checks: containerd's root for the storage check, and the
+  // thresholds (percent) below or above which a check fails.
+  std::string container_storage = "/var/lib/containerd";
+  std::string min_memory_available_percent = "5";
+  std::string max_pid_usage_percent = "90";
+  std::string min_disk_free_percent = "10";
+  std::string min_inodes_free_percent = "5";
   // Where /metrics is served: HOST:PORT, "off", or empty for the node's
   // address on port 7072.
   std::string metrics_listen;

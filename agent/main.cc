@@ -74,20 +74,17 @@ int main(int argc, char** argv) {
                  "remove images no task has used for this long (default 1h)");
   app.add_option("--image-gc-keep", flags.image_gc_keep,
                  "always keep this many most recently used images (default 5)");
-  std::string container_storage = "/var/lib/containerd";
-  app.add_option("--container-storage", container_storage,
+  app.add_option("--container-storage", flags.container_storage,
                  "containerd's root, watched by the storage check");
-  int min_memory = 5, max_pids = 90, min_disk = 10, min_inodes = 5;
-  app.add_option("--min-memory-available-percent", min_memory,
+  app.add_option("--min-memory-available-percent", flags.min_memory_available_percent,
                  "instance check fails below this share of available memory (default 5)");
-  app.add_option("--max-pid-usage-percent", max_pids,
+  app.add_option("--max-pid-usage-percent", flags.max_pid_usage_percent,
                  "instance check fails above this share of process ids in use (default 90)");
-  app.add_option("--min-disk-free-percent", min_disk,
+  app.add_option("--min-disk-free-percent", flags.min_disk_free_percent,
                  "storage check fails below this share of free space (default 10)");
-  app.add_option("--min-inodes-free-percent", min_inodes,
+  app.add_option("--min-inodes-free-percent", flags.min_inodes_free_percent,
                  "storage check fails below this share of free inodes (default 5)");
-  std::string image_gc_interval = "1m";
-  app.add_option("--image-gc-interval", image_gc_interval,
+  app.add_option("--image-gc-interval", flags.image_gc_interval,
                  "how often unused images are looked for (default 1m)");
   CLI11_PARSE(app, argc, argv);
 
@@ -123,6 +120,16 @@ int main(int argc, char** argv) {
     config.image_gc_unused_after = flags.image_gc_unused_after;
   }
   if (given("--image-gc-keep")) config.image_gc_keep = flags.image_gc_keep;
+  if (given("--image-gc-interval")) config.image_gc_interval = flags.image_gc_interval;
+  if (given("--container-storage")) config.container_storage = flags.container_storage;
+  if (given("--min-memory-available-percent")) {
+    config.min_memory_available_percent = flags.min_memory_available_percent;
+  }
+  if (given("--max-pid-usage-percent")) config.max_pid_usage_percent = flags.max_pid_usage_percent;
+  if (given("--min-disk-free-percent")) config.min_disk_free_percent = flags.min_disk_free_percent;
+  if (given("--min-inodes-free-percent")) {
+    config.min_inodes_free_percent = flags.min_inodes_free_percent;
+  }
   for (const auto& host : insecure_registries) config.registries.hosts[host].insecure = true;
   for (const auto& a : attributes) {
     if (auto st = gantry::agent::ParseAttribute(a, config.attributes); !st.ok()) {
@@ -169,6 +176,13 @@ int main(int argc, char** argv) {
     if (!d.ok()) Die(absl::StrCat(flag, ": ", d.status().message()));
     return *d;
   };
+  auto percent = [](const char* flag, const std::string& text) {
+    int v = 0;
+    if (!absl::SimpleAtoi(text, &v) || v < 0 || v > 100) {
+      Die(absl::StrCat(flag, ": expected a percentage from 0 to 100, got \"", text, "\""));
+    }
+    return v / 100.0;
+  };
   int image_keep = 0;
   if (!absl::SimpleAtoi(config.image_gc_keep, &image_keep) || image_keep < 0) {
     Die("--image-gc-keep: expected a number >= 0");
@@ -195,12 +209,16 @@ int main(int argc, char** argv) {
   options.images.pull_timeout = duration("--image-pull-timeout", config.image_pull_timeout);
   options.images.unused_after = duration("--image-gc-unused-after", config.image_gc_unused_after);
   options.images.keep = image_keep;
-  options.reconciler.image_gc_interval = duration("--image-gc-interval", image_gc_interval);
-  options.container_storage = container_storage;
-  options.thresholds.min_memory_available = min_memory / 100.0;
-  options.thresholds.max_pid_usage = max_pids / 100.0;
-  options.thresholds.min_disk_free = min_disk / 100.0;
-  options.thresholds.min_inodes_free = min_inodes / 100.0;
+  options.reconciler.image_gc_interval = duration("--image-gc-interval", config.image_gc_interval);
+  options.container_storage = config.container_storage;
+  options.thresholds.min_memory_available =
+      percent("--min-memory-available-percent", config.min_memory_available_percent);
+  options.thresholds.max_pid_usage =
+      percent("--max-pid-usage-percent", config.max_pid_usage_percent);
+  options.thresholds.min_disk_free =
+      percent("--min-disk-free-percent", config.min_disk_free_percent);
+  options.thresholds.min_inodes_free =
+      percent("--min-inodes-free-percent", config.min_inodes_free_percent);
   options.registries = config.registries;
   options.session.controlplane = config.controlplane;
   options.session.tls = {config.tls_cert, config.tls_key, config.tls_ca, config.tls_server_name};

@@ -28,6 +28,33 @@ TEST(AgentConfig, LoadsKnownKeys) {
   std::filesystem::remove(path);
 }
 
+TEST(AgentConfig, EveryFlagHasAKey) {
+  // The shipped file says "Keys are the flag names in lowerCamelCase".
+  const auto path = WriteConfig(
+      "imageGcInterval: 5m\ncontainerStorage: /srv/containerd\nminMemoryAvailablePercent: 7\n"
+      "maxPidUsagePercent: 80\nminDiskFreePercent: 15\nminInodesFreePercent: 6\n"
+      "imagePullTimeout: 2m\nimageGcUnusedAfter: 2h\nimageGcKeep: 3\n");
+  AgentConfig c;
+  auto st = LoadAgentConfigFile(path, c);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(c.image_gc_interval, "5m");
+  EXPECT_EQ(c.container_storage, "/srv/containerd");
+  EXPECT_EQ(c.min_memory_available_percent, "7");
+  EXPECT_EQ(c.max_pid_usage_percent, "80");
+  EXPECT_EQ(c.min_disk_free_percent, "15");
+  EXPECT_EQ(c.min_inodes_free_percent, "6");
+  std::filesystem::remove(path);
+}
+
+TEST(AgentConfig, ANestedAttributeIsAnErrorNotACrash) {
+  const auto path = WriteConfig("attributes:\n  disk: [ssd, nvme]\n");
+  AgentConfig c;
+  auto st = LoadAgentConfigFile(path, c);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), path + ": line 2: attributes.disk: expected a single value");
+  std::filesystem::remove(path);
+}
+
 TEST(AgentConfig, UnknownKeysNameFileAndKey) {
   const auto path = WriteConfig("zone: a\nzoen: b\n");
   AgentConfig c;
