@@ -520,10 +520,13 @@ int Commands::Deploy(const std::string& file, bool wait, absl::Duration timeout)
          << "\n";
   }
   if (!wait) return 0;
+  // One timeout for the whole file, not one per service.
+  const absl::Time deadline = absl::Now() + timeout;
   int worst = 0;
   for (const auto& r : response.results()) {
     if (r.kind() != "Service") continue;
-    worst = std::max(worst, RolloutStatus(r.name(), r.deployment(), timeout));
+    worst = std::max(worst, RolloutStatus(r.name(), r.deployment(),
+                                          std::max(absl::ZeroDuration(), deadline - absl::Now())));
   }
   return worst;
 }

@@ -70,7 +70,9 @@ class LogsReactor final : public grpc::ServerWriteReactor<LogChunk> {
       } else if (data.eof()) {
         queue->eof = true;
         if (!data.error().empty()) {
-          queue->status = grpc::Status(grpc::StatusCode::UNAVAILABLE, data.error());
+          // The agent's own answer (no such container, agent gone): not a
+          // transport failure between gantryctl and the control plane.
+          queue->status = grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, data.error());
         }
       }
       queue->reactor->Pump();

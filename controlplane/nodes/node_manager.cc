@@ -244,9 +244,15 @@ void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::Task
           break;
         }
       }
-      health_event =
-          absl::StrCat("task ", t.id().substr(0, 8), " is ", Task::Health_Name(ts.health()),
-                       detail.empty() ? "" : absl::StrCat(" (", detail, ")"));
+      // A task starting with nothing known yet is not news; every change
+      // after that is.
+      const bool first_unknown =
+          before.health() == Task::HEALTH_UNSPECIFIED && ts.health() == Task::UNKNOWN;
+      if (!first_unknown) {
+        health_event =
+            absl::StrCat("task ", t.id().substr(0, 8), " is ", Task::Health_Name(ts.health()),
+                         detail.empty() ? "" : absl::StrCat(" (", detail, ")"));
+      }
     }
     return !google::protobuf::util::MessageDifferencer::Equals(before, t);
   });
@@ -329,7 +335,7 @@ absl::StatusOr<int64_t> NodeManager::OpenLogs(const Task& task,
   std::lock_guard<std::mutex> lock(mu_);
   auto it = sessions_.find(task.node());
   if (it == sessions_.end()) {
-    return absl::UnavailableError(
+    return absl::FailedPreconditionError(
         absl::StrCat("the agent on node ", task.node(), " that ran task ", task.id().substr(0, 8),
                      " is not connected; its logs are readable again once it reconnects"));
   }
@@ -515,10 +521,13 @@ void NodeManager::LoseTasks() {
     storm_announced_ = false;
     return;
   }
-  bool storm = nodes.size() >= 3 && down > options_.storm_fraction * nodes.size();
+  // One lost node is never a storm, whatever the cluster's size: its tasks
+  // are replaced at full speed. Several at once, a large share of the
+  // cluster or of a zone, look like a partition.
+  bool storm = down >= 2 && nodes.size() >= 3 && down > options_.storm_fraction * nodes.size();
   std::string storm_where = absl::StrCat(down, " of ", nodes.size(), " nodes");
   for (const auto& [zone, counts] : zones) {
-    if (counts.second >= options_.storm_min_zone_nodes &&
+    if (counts.first >= 2 && counts.second >= options_.storm_min_zone_nodes &&
         counts.first > options_.storm_zone_fraction * counts.second) {
       storm = true;
       storm_where = absl::StrCat(counts.first, " of ", counts.second, " nodes of zone ", zone);

@@ -15,6 +15,7 @@ using gantry::v1::Node;
 using gantry::v1::Task;
 using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class NodeLifecycleTest : public ControlPlaneFixture {
  protected:
@@ -187,6 +188,23 @@ TEST_F(NodeLifecycleTest, AStormIsReplacedAtALimitedRate) {
   lost = 0;
   for (const auto& t : Tasks(true)) lost += t.last_status() == Task::LOST ? 1 : 0;
   EXPECT_EQ(lost, 15) << "the rest of the three nodes' tasks";
+}
+
+TEST_F(NodeLifecycleTest, OneLostNodeIsNeverAStorm) {
+  // One of three nodes is 33% of the cluster, but a single node is not a
+  // partition: all its tasks are replaced at once.
+  auto a = Register("a1", "a");
+  Register("b1", "b");
+  Register("c1", "c");
+  ASSERT_TRUE(ApplyWeb(45).ok());
+  Settle();
+  Silence("a1", a.get());
+  Pass(absl::Seconds(11));
+  nodes_->Tick();
+  int lost = 0;
+  for (const auto& t : Tasks(true)) lost += t.last_status() == Task::LOST ? 1 : 0;
+  EXPECT_EQ(lost, 15);
+  EXPECT_THAT(EventMessages(), Not(Contains(HasSubstr("DOWN at once"))));
 }
 
 TEST_F(NodeLifecycleTest, FailingChecksKeepNewTasksAway) {

@@ -77,6 +77,35 @@ TEST_F(NodeManagerTest, StatusReportsDriveTaskState) {
   EXPECT_THAT(EventMessages("web"), Contains(HasSubstr("exited with code 3")));
 }
 
+TEST_F(NodeManagerTest, HealthTransitionsAreEventsWithTheProbesOutput) {
+  Register("n1", "a");
+  ASSERT_TRUE(ApplyWeb(1).ok());
+  ASSERT_TRUE(controller_->Reconcile("web").ok());
+  const std::string id = Tasks()[0].id();
+  auto report = [&](Task::Health health, const std::string& output) {
+    gantry::v1::TaskStatusReport r;
+    auto* ts = r.add_tasks();
+    ts->set_task_id(id);
+    ts->set_status(Task::RUNNING);
+    ts->set_health(health);
+    auto* c = ts->add_containers();
+    c->set_name("httpd");
+    c->set_health(health);
+    c->set_health_output(output);
+    nodes_->OnStatus("n1", r);
+  };
+  report(Task::UNKNOWN, "");
+  EXPECT_THAT(EventMessages("web"), ::testing::Not(Contains(HasSubstr("is UNKNOWN"))))
+      << "a task starting without a verdict yet is not an event";
+  report(Task::HEALTHY, "HTTP 200");
+  report(Task::UNHEALTHY, "HTTP 503: upstream down");
+  EXPECT_THAT(EventMessages("web"),
+              Contains(HasSubstr(absl::StrCat("task ", id.substr(0, 8), " is HEALTHY"))));
+  EXPECT_THAT(EventMessages("web"),
+              Contains(HasSubstr("is UNHEALTHY (httpd: HTTP 503: upstream down)")));
+  EXPECT_EQ(state_->GetTask(id)->value.health(), Task::UNHEALTHY);
+}
+
 TEST_F(NodeManagerTest, SilentNodesGoDownAndComeBack) {
   auto conn = Register("n1", "a");
   nodes_->OnDisconnect("n1", conn.get());
