@@ -381,6 +381,9 @@ int Commands::Events(const std::string& service, int limit, bool watch) {
     ListEventsRequest req;
     req.set_service(service);
     req.set_limit(limit);
+    // After the first page, everything newer than what was printed, however
+    // many arrived in between.
+    if (!first) req.set_after_id(last);
     ListEventsResponse resp;
     auto ctx = Context();
     if (auto st = stub_->ListEvents(ctx.get(), req, &resp); !st.ok()) return Fail(st, "");

@@ -463,7 +463,9 @@ absl::StatusOr<gantry::v1::ListEventsResponse> OperatorApi::ListEvents(
     const gantry::v1::ListEventsRequest& request) {
   gantry::v1::ListEventsResponse out;
   const size_t limit = request.limit() > 0 ? static_cast<size_t>(request.limit()) : 100;
-  for (auto& e : events_->List(request.service(), limit)) *out.add_events() = std::move(e);
+  for (auto& e : events_->List(request.service(), limit, request.after_id())) {
+    *out.add_events() = std::move(e);
+  }
   return out;
 }
 

@@ -62,10 +62,13 @@ void EventLog::Record(const std::string& service, const std::string& task, const
   }
 }
 
-std::vector<gantry::v1::Event> EventLog::List(const std::string& service, size_t limit) const {
+std::vector<gantry::v1::Event> EventLog::List(const std::string& service, size_t limit,
+                                              int64_t after_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<gantry::v1::Event> out;
-  for (auto it = events_.rbegin(); it != events_.rend() && out.size() < limit; ++it) {
+  for (auto it = events_.rbegin(); it != events_.rend() && (after_id > 0 || out.size() < limit);
+       ++it) {
+    if (after_id > 0 && it->id() <= after_id) break;
     if (service.empty() || it->service() == service) out.push_back(*it);
   }
   std::reverse(out.begin(), out.end());

@@ -35,7 +35,10 @@ class EventLog {
               const std::string& message);
   // The newest `limit` events of `service` (all services when empty), oldest
   // first.
-  std::vector<gantry::v1::Event> List(const std::string& service, size_t limit) const;
+  // The newest `limit` events (of `service`, or all), oldest first; with
+  // `after_id`, every retained event newer than it instead.
+  std::vector<gantry::v1::Event> List(const std::string& service, size_t limit,
+                                      int64_t after_id = 0) const;
 
  private:
   store::Store* const store_;

@@ -154,6 +154,18 @@ TEST_F(OperatorApiTest, ReadsAndEvents) {
   ASSERT_TRUE(events.ok());
   ASSERT_GE(events->events_size(), 1);
   EXPECT_EQ(events->events(0).message(), "Service web created");
+  // Following: everything after an id, however many, beyond the limit.
+  const int64_t seen = events->events(events->events_size() - 1).id();
+  for (int i = 0; i < 30; ++i) events_->Record("web", "", "", absl::StrCat("step ", i));
+  ev.set_limit(5);
+  ev.set_after_id(seen);
+  events = api_->ListEvents(ev);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->events_size(), 30);
+  EXPECT_EQ(events->events(0).message(), "step 0");
+  EXPECT_EQ(events->events(29).message(), "step 29");
+  ev.set_after_id(0);
+  EXPECT_EQ(api_->ListEvents(ev)->events_size(), 5);
 }
 
 }  // namespace
