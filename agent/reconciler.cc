@@ -1,8 +1,10 @@
 #include "agent/reconciler.h"
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -257,13 +259,25 @@ void Reconciler::Tick() {
     if (have_desired_) AdoptOrphans(by_id);
     for (auto& [id, r] : records_) Refresh(r, by_id);
     // Stops first: a node back from being DOWN ends its stale tasks before
-    // it starts anything new.
+    // it starts anything new, and a new task whose host port a stale task
+    // still holds waits until that one has stopped.
     if (have_desired_) {
       for (auto& [id, r] : records_) {
         if (r.status != Task::PENDING) Advance(r);
       }
+      std::set<uint32_t> held;
+      for (const auto& [id, r] : records_) {
+        if (r.wanted || r.status == Task::STOPPED || !r.assignment) continue;
+        for (const auto& p : r.assignment->ports()) held.insert(p.host_port());
+      }
       for (auto& [id, r] : records_) {
-        if (r.status == Task::PENDING) Advance(r);
+        if (r.status != Task::PENDING) continue;
+        const bool blocked =
+            r.assignment && std::any_of(r.assignment->ports().begin(), r.assignment->ports().end(),
+                                        [&](const gantry::v1::PortBinding& p) {
+                                          return held.contains(p.host_port());
+                                        });
+        if (!blocked) Advance(r);
       }
     }
     for (auto& [id, r] : records_) {

@@ -151,6 +151,27 @@ TEST_F(ReconcilerTest, StopsWithSigtermThenSigkillAfterTheTimeout) {
   EXPECT_TRUE(runtime_.AllIds().empty()) << "nothing is left behind in the runtime";
 }
 
+TEST_F(ReconcilerTest, ANewTaskWaitsForTheStaleTaskHoldingItsPort) {
+  // t1 is stale (the node was DOWN; the control plane freed its port) and
+  // takes its time to stop; t2 got the same host port.
+  Desire({Assignment("t1")});
+  reconciler_->Tick();
+  runtime_.IgnoreSigterm("t1-httpd");
+  auto other = Assignment("t3");
+  other.mutable_ports(0)->set_host_port(20002);
+  other.mutable_ports(0)->set_container_port(20002);
+  Desire({Assignment("t2"), other});
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t1")->status(), Task::STOPPING);
+  EXPECT_EQ(StateOf("t2")->status(), Task::PENDING) << "port 20001 is still held";
+  EXPECT_EQ(StateOf("t3")->status(), Task::RUNNING) << "a free port does not wait";
+  clock_.Advance(absl::Seconds(10));
+  reconciler_->Tick();  // SIGKILL
+  reconciler_->Tick();
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t2")->status(), Task::RUNNING);
+}
+
 TEST_F(ReconcilerTest, EssentialExitStopsTheTaskAndReportsWhy) {
   Desire({Assignment("t1", 2)});
   reconciler_->Tick();
