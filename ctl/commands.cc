@@ -299,9 +299,20 @@ int Commands::Scale(const std::string& kind, const std::string& name, int count)
 }
 
 int Commands::Delete(const std::string& kind, const std::string& name, bool wait) {
+  if (Canonical(kind) == "node") {
+    gantry::v1::DeleteNodeRequest req;
+    req.set_name(name);
+    gantry::v1::Node resp;
+    auto ctx = Context();
+    if (auto st = stub_->DeleteNode(ctx.get(), req, &resp); !st.ok()) {
+      return Fail(st, absl::StrCat("delete node ", name));
+    }
+    out_ << "node " << name << " deleted\n";
+    return 0;
+  }
   if (Canonical(kind) != "service") {
     return Fail(absl::InvalidArgumentError(
-        absl::StrCat("delete ", kind, ": only services can be deleted")));
+        absl::StrCat("delete ", kind, ": services and nodes can be deleted")));
   }
   DeleteServiceRequest req;
   req.set_name(name);

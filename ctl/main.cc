@@ -62,9 +62,10 @@ int main(int argc, char** argv) {
   scale->add_option("--count", count, "desired number of tasks")->required();
 
   bool wait = false;
-  auto* del = app.add_subcommand("delete", "delete a service; its containers are removed");
-  del->add_option("kind", kind, "service")->required();
-  del->add_option("name", name, "service name")->required();
+  auto* del = app.add_subcommand(
+      "delete", "delete a service (its containers are removed) or a DOWN node (retired)");
+  del->add_option("kind", kind, "service|node")->required();
+  del->add_option("name", name, "service or node name")->required();
   del->add_flag("--wait", wait, "wait until all its tasks have stopped");
 
   auto* drain = app.add_subcommand("drain", "drain a node: no new tasks, its tasks move away");

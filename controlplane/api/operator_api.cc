@@ -378,6 +378,55 @@ absl::StatusOr<Service> OperatorApi::DeleteService(
   return s;
 }
 
+absl::StatusOr<gantry::v1::Node> OperatorApi::DeleteNode(
+    const gantry::v1::DeleteNodeRequest& request) {
+  using gantry::v1::Node;
+  using gantry::v1::Task;
+  const std::string& name = request.name();
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const auto node = state_->GetNode(name);
+    if (!node) {
+      return absl::NotFoundError(
+          absl::StrCat("node ", name, " not found (list them with `gantryctl get nodes`)"));
+    }
+    if (node->value.status() != Node::DOWN || nodes_->IsConnected(name)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("node ", name, " is ", Node::Status_Name(node->value.status()),
+                       " and its agent is connected; drain it (`gantryctl drain node ", name,
+                       "`), stop its agent, and delete it once it is DOWN"));
+    }
+    store::TxnRequest txn;
+    txn.compares.push_back({state::NodeKey(name), node->mod_revision});
+    txn.ops.push_back(store::Op::Delete(state::NodeKey(name)));
+    int stopped = 0;
+    for (const auto& t : state_->ListTasks({.node = name, .include_stopped = true})) {
+      if (t.last_status() == Task::STOPPED) continue;
+      const auto stored = state_->GetTask(t.id());
+      if (!stored) continue;
+      Task done = stored->value;
+      done.set_desired_status(Task::STOPPED);
+      done.set_last_status(Task::STOPPED);
+      if (done.stopped_reason().empty()) {
+        done.set_stopped_reason(absl::StrCat("Node ", name, " was deleted"));
+      }
+      *done.mutable_stopped_at() = ToProtoTime(clock_->Now());
+      txn.compares.push_back({state::TaskKey(t.id()), stored->mod_revision});
+      txn.ops.push_back(store::Op::Put(state::TaskKey(t.id()), done.SerializeAsString()));
+      stopped++;
+    }
+    auto result = state_->Commit(txn);
+    if (!result.ok()) return result.status();
+    if (!result->succeeded) continue;  // something changed meanwhile: look again
+    events_->Record(
+        "", "", name,
+        absl::StrCat(
+            "node ", name, " deleted",
+            stopped > 0 ? absl::StrCat("; ", stopped, " task(s) recorded on it are STOPPED") : ""));
+    return node->value;
+  }
+  return absl::AbortedError(absl::StrCat("delete node ", name, ": it kept changing; try again"));
+}
+
 absl::StatusOr<gantry::v1::ListTasksResponse> OperatorApi::ListTasks(
     const gantry::v1::ListTasksRequest& request) {
   gantry::v1::ListTasksResponse out;

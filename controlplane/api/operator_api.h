@@ -34,6 +34,8 @@ class OperatorApi {
   absl::StatusOr<gantry::v1::Service> ScaleService(const gantry::v1::ScaleServiceRequest& request);
   absl::StatusOr<gantry::v1::Service> DeleteService(
       const gantry::v1::DeleteServiceRequest& request);
+  // Removes a DOWN node's record; its remaining tasks are marked STOPPED.
+  absl::StatusOr<gantry::v1::Node> DeleteNode(const gantry::v1::DeleteNodeRequest& request);
   absl::StatusOr<gantry::v1::Service> UndoRollout(const gantry::v1::UndoRolloutRequest& request);
 
   absl::StatusOr<gantry::v1::ListTasksResponse> ListTasks(

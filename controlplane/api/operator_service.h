@@ -41,6 +41,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
   Unary* ListNodes(Ctx* c, const gantry::v1::ListNodesRequest* req,
                    gantry::v1::ListNodesResponse* resp) override;
   Unary* GetNode(Ctx* c, const gantry::v1::GetNodeRequest* req, gantry::v1::Node* resp) override;
+  Unary* DeleteNode(Ctx* c, const gantry::v1::DeleteNodeRequest* req,
+                    gantry::v1::Node* resp) override;
   Unary* SetNodeStatus(Ctx* c, const gantry::v1::SetNodeStatusRequest* req,
                        gantry::v1::Node* resp) override;
   Unary* ListEvents(Ctx* c, const gantry::v1::ListEventsRequest* req,

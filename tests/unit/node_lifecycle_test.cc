@@ -190,6 +190,38 @@ TEST_F(NodeLifecycleTest, AStormIsReplacedAtALimitedRate) {
   EXPECT_EQ(lost, 15) << "the rest of the three nodes' tasks";
 }
 
+TEST_F(NodeLifecycleTest, ARetiredNodeCanBeDeletedOnceDown) {
+  auto a = Register("a1", "a");
+  Register("b1", "b");
+  ASSERT_TRUE(ApplyWeb(2).ok());
+  Settle();
+  gantry::v1::DeleteNodeRequest del;
+  del.set_name("a1");
+  auto r = api_->DeleteNode(del);
+  ASSERT_FALSE(r.ok()) << "a connected node is not deleted";
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("drain it"));
+  // Its agent goes away for good; its task is LOST and replaced.
+  Silence("a1", a.get());
+  Pass(absl::Seconds(11));
+  nodes_->Tick();
+  Settle();
+  std::string lost;
+  for (const auto& t : Tasks(true)) {
+    if (t.node() == "a1") lost = t.id();
+  }
+  ASSERT_FALSE(lost.empty());
+  ASSERT_EQ(state_->GetTask(lost)->value.last_status(), Task::LOST);
+  r = api_->DeleteNode(del);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(state_->GetNode("a1").has_value());
+  EXPECT_EQ(state_->GetTask(lost)->value.last_status(), Task::STOPPED);
+  EXPECT_EQ(state_->GetTask(lost)->value.stopped_reason().empty(), false);
+  EXPECT_THAT(EventMessages(), Contains(HasSubstr("node a1 deleted")));
+  EXPECT_EQ(api_->DeleteNode(del).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Running(), 2) << "the service is whole on the remaining node";
+}
+
 TEST_F(NodeLifecycleTest, OneLostNodeIsNeverAStorm) {
   // One of three nodes is 33% of the cluster, but a single node is not a
   // partition: all its tasks are replaced at once.
