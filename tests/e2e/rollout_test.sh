@@ -5,7 +5,8 @@
 # green revision whose health check (CMD-SHELL, run in the container) fails
 # is rolled back without a failed request and `deploy --wait` exits 1; a
 # rolling deployment whose tasks crash trips the circuit breaker and rolls
-# back; `rollout undo` returns to the previous completed deployment.
+# back; `rollout undo` returns to the previous completed deployment; green
+# answers on the test port during a blue-green deployment.
 #
 # usage: rollout_test.sh BIN_DIR
 set -euo pipefail
@@ -99,8 +100,11 @@ log "v1 serves through HAProxy"
 start_load blue-green
 sleep 2
 service_yaml 2 blueGreen > "$WORK/web.yaml"
-ctl deploy -f "$WORK/web.yaml" --wait --timeout 3m > "$WORK/deploy-v2.log" ||
-  fail "blue-green to v2 did not complete: $(cat "$WORK/deploy-v2.log")"
+ctl deploy -f "$WORK/web.yaml" --wait --timeout 3m > "$WORK/deploy-v2.log" &
+DEPLOY_PID=$!
+# While the deployment runs, green answers on the test port.
+gantry_wait_for 60 lb_says "$TEST_PORT" "hello from v2" || fail "green is not on the test port"
+wait "$DEPLOY_PID" || fail "blue-green to v2 did not complete: $(cat "$WORK/deploy-v2.log")"
 finish_load blue-green
 grep -q "hello from v1" "$WORK/load-blue-green.log" && grep -q "hello from v2" "$WORK/load-blue-green.log" ||
   fail "the load did not see the switch from v1 to v2"
@@ -111,9 +115,10 @@ log "blue-green v1 -> v2 with 20,000 requests, none failed"
 # --- A green whose health check fails: rolled back, no failed request, exit 1.
 start_load bad-green
 service_yaml 1 blueGreen "test -f /www/missing" > "$WORK/bad.yaml"
-if ctl deploy -f "$WORK/bad.yaml" --wait --timeout 3m > "$WORK/deploy-bad.log"; then
-  fail "deploy --wait of an unhealthy revision exited 0"
-fi
+rc=0
+ctl deploy -f "$WORK/bad.yaml" --wait --timeout 3m > "$WORK/deploy-bad.log" || rc=$?
+((rc == 1)) || fail "deploy --wait of an unhealthy revision exited $rc, not 1"
+
 grep -q "FAILED" "$WORK/deploy-bad.log" || fail "deploy --wait did not report FAILED: $(cat "$WORK/deploy-bad.log")"
 finish_load bad-green
 lb_says "$LB_PORT" "hello from v2" || fail "production left v2 after a failed green"
@@ -141,8 +146,13 @@ gantry_wait_for 120 rolled_back || fail "the rollback deployment did not complet
 lb_says "$LB_PORT" "hello from v1" || fail "production does not serve v1 after the rollback"
 log "crashing tasks tripped the circuit breaker; rolled back to v1"
 
-# --- rollout undo returns to the previous completed deployment.
+# --- rollout undo returns to the previous completed deployment: v2 rolls
+# out, and undo brings v1 back.
+service_yaml 2 rolling > "$WORK/v2.yaml"
+ctl deploy -f "$WORK/v2.yaml" --wait --timeout 3m > /dev/null || fail "rolling to v2 did not complete"
+gantry_wait_for 20 lb_says "$LB_PORT" "hello from v2" || fail "production does not serve v2"
 ctl rollout undo web
 gantry_wait_for 120 rolled_back || fail "rollout undo did not complete"
-log "rollout undo completed"
+gantry_wait_for 20 lb_says "$LB_PORT" "hello from v1" || fail "rollout undo did not bring v1 back"
+log "rollout undo returned from v2 to v1"
 log "PASS"
