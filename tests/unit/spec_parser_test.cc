@@ -179,6 +179,51 @@ TEST(ParseSpecs, AutoscalingAlarmsAndMetrics) {
   EXPECT_EQ(alarms.rules(0).name(), "errors");
 }
 
+TEST(ParseSpecs, HealthChecksDeploymentsAndLoadBalancers) {
+  std::string text = kWeb;
+  text.replace(text.find("    portMappings"), 0,
+               "    healthCheck: {http: {port: http, path: /healthz}, interval: 10s, timeout: 3s, "
+               "retries: 2, startPeriod: 20s}\n");
+  text += R"(loadBalancer: {port: 8080, targetPort: http, testPort: 8081, deregistrationDelay: 5s}
+deploymentConfiguration:
+  strategy: blueGreen
+  minimumHealthyPercent: 50
+  maximumPercent: 150
+  circuitBreaker: {enable: true, rollback: false, threshold: 4}
+  traffic: {type: canary, percent: 10, interval: 1m}
+  bakeTime: 2m
+)";
+  auto req = ParseSpecs(text, "web.yaml");
+  ASSERT_TRUE(req.ok()) << req.status();
+  const auto& h = req->task_definitions(0).containers(0).health_check();
+  EXPECT_EQ(h.http().port(), "http");
+  EXPECT_EQ(h.http().path(), "/healthz");
+  EXPECT_EQ(h.interval().seconds(), 10);
+  EXPECT_EQ(h.timeout().seconds(), 3);
+  EXPECT_EQ(h.retries(), 2);
+  EXPECT_EQ(h.start_period().seconds(), 20);
+  const auto& s = req->services(0);
+  EXPECT_EQ(s.load_balancer().port(), 8080u);
+  EXPECT_EQ(s.load_balancer().test_port(), 8081u);
+  EXPECT_EQ(s.load_balancer().deregistration_delay().seconds(), 5);
+  const auto& dc = s.deployment_configuration();
+  EXPECT_EQ(dc.strategy(), "blueGreen");
+  EXPECT_EQ(dc.minimum_healthy_percent(), 50);
+  EXPECT_EQ(dc.maximum_percent(), 150);
+  EXPECT_FALSE(dc.circuit_breaker().rollback());
+  EXPECT_EQ(dc.circuit_breaker().threshold(), 4);
+  EXPECT_EQ(dc.traffic().type(), "canary");
+  EXPECT_EQ(dc.traffic().percent(), 10);
+  EXPECT_EQ(dc.traffic().interval().seconds(), 60);
+  EXPECT_EQ(dc.bake_time().seconds(), 120);
+  // A bad duration names its field.
+  text.replace(text.find("bakeTime: 2m"), 12, "bakeTime: soon");
+  req = ParseSpecs(text, "web.yaml");
+  ASSERT_FALSE(req.ok());
+  EXPECT_NE(req.status().message().find("deploymentConfiguration.bakeTime"), std::string::npos)
+      << req.status();
+}
+
 TEST(ParseSpecs, PlacementMustBeLists) {
   auto parse = [](const std::string& placement) {
     auto req = ParseSpecs(std::string(kWeb) + placement, "web.yaml");

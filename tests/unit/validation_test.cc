@@ -109,6 +109,106 @@ TEST(ValidateService, CountsAndReferences) {
   EXPECT_EQ(Fields(ValidateService(s)), "name|");
 }
 
+TEST(ValidateTaskDefinition, HealthChecksFollowEcsBounds) {
+  auto with = [](auto&& edit) {
+    TaskDefinition td = ValidTd();
+    auto* h = td.mutable_containers(0)->mutable_health_check();
+    h->mutable_http()->set_port("http");
+    h->mutable_http()->set_path("/healthz");
+    *h->mutable_interval() = ToProtoDuration(absl::Seconds(30));
+    *h->mutable_timeout() = ToProtoDuration(absl::Seconds(5));
+    h->set_retries(3);
+    edit(*h);
+    return ValidateTaskDefinition(td);
+  };
+  EXPECT_TRUE(with([](auto&) {}).empty());
+  auto errors = with([](auto& h) { *h.mutable_interval() = ToProtoDuration(absl::Seconds(4)); });
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].field, "containers[0].healthCheck.interval");
+  EXPECT_EQ(errors[0].problem, "must be between 5s and 5m, got 4s");
+  EXPECT_EQ(
+      Fields(with([](auto& h) { *h.mutable_timeout() = ToProtoDuration(absl::Seconds(61)); })),
+      "containers[0].healthCheck.timeout|");
+  EXPECT_EQ(Fields(with([](auto& h) { h.set_retries(11); })), "containers[0].healthCheck.retries|");
+  EXPECT_EQ(Fields(with([](auto& h) { h.mutable_http()->set_port("nosuch"); })),
+            "containers[0].healthCheck.http.port|");
+  EXPECT_EQ(Fields(with([](auto& h) { h.mutable_http()->set_path("healthz"); })),
+            "containers[0].healthCheck.http.path|");
+  EXPECT_EQ(Fields(with([](auto& h) { h.mutable_tcp()->set_port("http"); })),
+            "containers[0].healthCheck|")
+      << "http and tcp at once";
+  EXPECT_EQ(Fields(with([](auto& h) {
+              h.clear_http();
+              h.add_command("CMD-SHELL");
+              h.add_command("true");
+              h.add_command("extra");
+            })),
+            "containers[0].healthCheck.command|");
+  EXPECT_TRUE(with([](auto& h) {
+                h.clear_http();
+                h.add_command("CMD");
+                h.add_command("/bin/true");
+              }).empty());
+}
+
+TEST(ValidateService, DeploymentConfigurationAndLoadBalancer) {
+  auto with = [](auto&& edit) {
+    Service s;
+    s.set_name("web");
+    s.set_task_definition("web");
+    s.set_desired_count(3);
+    edit(s);
+    return Fields(ValidateService(s));
+  };
+  EXPECT_EQ(with([](Service&) {}), "");
+  EXPECT_EQ(with([](Service& s) {
+              s.mutable_deployment_configuration()->set_minimum_healthy_percent(101);
+            }),
+            "deploymentConfiguration.minimumHealthyPercent|");
+  EXPECT_EQ(with([](Service& s) { s.mutable_deployment_configuration()->set_maximum_percent(99); }),
+            "deploymentConfiguration.maximumPercent|deploymentConfiguration.maximumPercent|");
+  EXPECT_EQ(with([](Service& s) {
+              s.mutable_deployment_configuration()->set_minimum_healthy_percent(50);
+              s.mutable_deployment_configuration()->set_maximum_percent(100);
+            }),
+            "")
+      << "stop first, then start: allowed below 100% minimum";
+  EXPECT_EQ(with([](Service& s) { s.mutable_deployment_configuration()->set_strategy("canary"); }),
+            "deploymentConfiguration.strategy|");
+  EXPECT_EQ(
+      with([](Service& s) { s.mutable_deployment_configuration()->set_strategy("blueGreen"); }),
+      "deploymentConfiguration.strategy|")
+      << "blue-green needs a load balancer";
+  EXPECT_EQ(
+      with([](Service& s) {
+        auto* tr = s.mutable_deployment_configuration()->mutable_traffic();
+        tr->set_type("linear");
+        tr->set_step_percent(0);
+      }),
+      "deploymentConfiguration.traffic.stepPercent|deploymentConfiguration.traffic.interval|");
+  EXPECT_EQ(with([](Service& s) {
+              auto* tr = s.mutable_deployment_configuration()->mutable_traffic();
+              tr->set_type("canary");
+              tr->set_percent(10);
+              *tr->mutable_interval() = ToProtoDuration(absl::Seconds(30));
+            }),
+            "");
+  auto lb = [](Service& s, uint32_t port, const std::string& target, uint32_t test) {
+    s.mutable_load_balancer()->set_port(port);
+    s.mutable_load_balancer()->set_target_port(target);
+    s.mutable_load_balancer()->set_test_port(test);
+  };
+  EXPECT_EQ(with([&](Service& s) { lb(s, 8080, "http", 8081); }), "");
+  EXPECT_EQ(with([&](Service& s) { lb(s, 0, "http", 0); }), "loadBalancer.port|");
+  EXPECT_EQ(with([&](Service& s) { lb(s, 8080, "", 0); }), "loadBalancer.targetPort|");
+  EXPECT_EQ(with([&](Service& s) { lb(s, 8080, "http", 8080); }), "loadBalancer.testPort|");
+  EXPECT_EQ(with([&](Service& s) {
+              lb(s, 8080, "http", 0);
+              s.mutable_deployment_configuration()->set_strategy("blueGreen");
+            }),
+            "loadBalancer.testPort|");
+}
+
 TEST(ValidateService, PlacementErrorsNameTheField) {
   Service s;
   s.set_name("web");
