@@ -96,7 +96,7 @@ absl::Status Autoscaler::Evaluate(const Service& service) {
     v->set_value(*value);
     v->set_recommendation(r);
     recommendation = std::max(recommendation, r);
-    quotes.push_back(absl::StrCat("`", query, "` = ", Number(*value), quote(), " -> ", r));
+    quotes.push_back(absl::StrCat("`", query, "` = ", Number(*value), quote(*value), " -> ", r));
   };
   // Target tracking scales what serves now: while new tasks are starting,
   // the per-task numbers still come from the running ones.
@@ -105,12 +105,12 @@ absl::Status Autoscaler::Evaluate(const Service& service) {
   for (const auto& tt : a.target_tracking()) {
     observe(
         tt.query(), [&](double v) { return TargetTracking(current, serving, v, tt.target()); },
-        [&] { return absl::StrCat(" (target ", Number(tt.target()), ")"); });
+        [&](double) { return absl::StrCat(" (target ", Number(tt.target()), ")"); });
   }
   for (const auto& ss : a.step_scaling()) {
     observe(
         ss.query(), [&](double v) { return StepScaling(current, v, ss.steps()); },
-        [] { return std::string(" (step scaling)"); });
+        [&](double v) { return absl::StrCat(" (", DescribeStep(ChosenStep(v, ss.steps())), ")"); });
   }
 
   std::string event;

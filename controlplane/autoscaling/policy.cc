@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace gantry::autoscaling {
 
@@ -15,8 +16,8 @@ int TargetTracking(int current, int serving, double value, double target) {
   return static_cast<int>(std::clamp(desired, 0.0, static_cast<double>(kMaxRecommendation)));
 }
 
-int StepScaling(int current, double value,
-                const google::protobuf::RepeatedPtrField<gantry::v1::Autoscaling::Step>& steps) {
+const gantry::v1::Autoscaling::Step* ChosenStep(
+    double value, const google::protobuf::RepeatedPtrField<gantry::v1::Autoscaling::Step>& steps) {
   // Among the steps that apply, the one whose bound is passed furthest.
   const gantry::v1::Autoscaling::Step* best = nullptr;
   double best_bound = 0;
@@ -33,7 +34,20 @@ int StepScaling(int current, double value,
       }
     }
   }
+  return best;
+}
+
+int StepScaling(int current, double value,
+                const google::protobuf::RepeatedPtrField<gantry::v1::Autoscaling::Step>& steps) {
+  const auto* best = ChosenStep(value, steps);
   return best == nullptr ? current : current + best->adjust();
+}
+
+std::string DescribeStep(const gantry::v1::Autoscaling::Step* step) {
+  if (step == nullptr) return "no step applies";
+  return absl::StrCat("step ", step->has_above() ? "above " : "below ",
+                      absl::StrFormat("%g", step->has_above() ? step->above() : step->below()),
+                      ": ", step->adjust() >= 0 ? "+" : "", step->adjust());
 }
 
 void Stabilizer::Add(absl::Time at, int recommendation, absl::Duration keep) {

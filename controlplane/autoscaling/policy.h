@@ -28,6 +28,11 @@ int TargetTracking(int current, int serving, double value, double target);
 inline constexpr int kMaxRecommendation = 1000000;
 int StepScaling(int current, double value,
                 const google::protobuf::RepeatedPtrField<gantry::v1::Autoscaling::Step>& steps);
+// The step that applies to `value` (the bound passed furthest), or null.
+const gantry::v1::Autoscaling::Step* ChosenStep(
+    double value, const google::protobuf::RepeatedPtrField<gantry::v1::Autoscaling::Step>& steps);
+// "step above 1000: +2", or "no step applies".
+std::string DescribeStep(const gantry::v1::Autoscaling::Step* step);
 
 // Recommendations over time, for the scale-in window.
 class Stabilizer {

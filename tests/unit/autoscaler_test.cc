@@ -16,6 +16,7 @@ namespace {
 
 using gantry::v1::Deployment;
 using gantry::v1::Task;
+using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
@@ -217,6 +218,11 @@ TEST_F(AutoscalerTest, TheLargestRecommendationWins) {
   Evaluate();
   EXPECT_EQ(Web().desired_count(), 7);
   EXPECT_EQ(Web().autoscaling_status().values_size(), 2);
+  // The event quotes each value, the target or the step that applied, and
+  // the result.
+  EXPECT_THAT(EventMessages("web"),
+              Contains(AllOf(HasSubstr("= 150 (target 100) -> 3"),
+                             HasSubstr("= 2000 (step above 1000: +5) -> 7"))));
 }
 
 TEST_F(AutoscalerTest, NoScaleInWhileADeploymentIsInProgress) {

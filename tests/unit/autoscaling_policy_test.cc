@@ -81,6 +81,13 @@ TEST(StepScalingTest, BoundsAreExclusive) {
   EXPECT_EQ(StepScaling(4, 500, steps), 4);  // between: no step
 }
 
+TEST(StepScalingTest, DescribesTheStepThatApplies) {
+  const auto steps = MakeSteps({{'>', 1000, 2}, {'>', 5000, 5}, {'<', 10, -1}});
+  EXPECT_EQ(DescribeStep(ChosenStep(6000, steps)), "step above 5000: +5");
+  EXPECT_EQ(DescribeStep(ChosenStep(2.5, steps)), "step below 10: -1");
+  EXPECT_EQ(DescribeStep(ChosenStep(500, steps)), "no step applies");
+}
+
 TEST(StepScalingTest, TheLowestBelowBoundWinsForScaleIn) {
   const auto steps = MakeSteps({{'<', 50, -1}, {'<', 5, -3}});
   EXPECT_EQ(StepScaling(10, 40, steps), 9);
