@@ -225,27 +225,8 @@ absl::Status ContainerdRuntime::PutImage(const std::string& name, const Descript
 
 absl::Status ContainerdRuntime::PullImage(const registry::Reference& ref,
                                           registry::RegistryClient& reg) {
-  const std::string lease = absl::StrCat("gantry-pull-", NewId().substr(0, 16));
-  {
-    ctrd::leases::v1::CreateRequest req;
-    req.set_id(lease);
-    (*req.mutable_labels())["containerd.io/gc.expire"] =
-        absl::FormatTime(absl::RFC3339_sec, absl::Now() + absl::Hours(1), absl::UTCTimeZone());
-    ctrd::leases::v1::CreateResponse resp;
-    auto ctx = Context();
-    RETURN_IF_ERROR(Check(leases_->Create(ctx.get(), req, &resp), "create lease"));
-  }
-  struct LeaseGuard {
-    ContainerdRuntime* self;
-    std::string id;
-    ~LeaseGuard() {
-      ctrd::leases::v1::DeleteRequest req;
-      req.set_id(id);
-      google::protobuf::Empty resp;
-      auto ctx = self->Context();
-      (void)self->leases_->Delete(ctx.get(), req, &resp);
-    }
-  } guard{this, lease};
+  ASSIGN_OR_RETURN(auto pull_lease, NewLease("pull", absl::Hours(1)));
+  const std::string& lease = pull_lease->id();
 
   ASSIGN_OR_RETURN(auto root, reg.GetManifest(ref));
   const Descriptor root_desc{root.media_type, root.digest, static_cast<int64_t>(root.body.size())};

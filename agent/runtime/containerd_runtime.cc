@@ -155,10 +155,36 @@ absl::Status ContainerdRuntime::CheckUnpacked(const std::string& image,
   return Check(status, "stat snapshot");
 }
 
+absl::StatusOr<std::unique_ptr<ContainerdRuntime::Lease>> ContainerdRuntime::NewLease(
+    absl::string_view purpose, absl::Duration expiry) {
+  auto lease =
+      std::make_unique<Lease>(this, absl::StrCat("gantry-", purpose, "-", NewId().substr(0, 16)));
+  ctrd::leases::v1::CreateRequest req;
+  req.set_id(lease->id());
+  (*req.mutable_labels())["containerd.io/gc.expire"] =
+      absl::FormatTime(absl::RFC3339_sec, absl::Now() + expiry, absl::UTCTimeZone());
+  ctrd::leases::v1::CreateResponse resp;
+  auto ctx = Context();
+  // On failure the Lease's destructor tries a Delete that finds nothing.
+  RETURN_IF_ERROR(Check(leases_->Create(ctx.get(), req, &resp), "create lease"));
+  return lease;
+}
+
+ContainerdRuntime::Lease::~Lease() {
+  ctrd::leases::v1::DeleteRequest req;
+  req.set_id(id_);
+  google::protobuf::Empty resp;
+  auto ctx = runtime_->Context();
+  (void)runtime_->leases_->Delete(ctx.get(), req, &resp);
+}
+
 absl::Status ContainerdRuntime::Create(const ContainerSpec& spec) {
   ASSIGN_OR_RETURN(auto image, ResolveImage(spec.image));
   RETURN_IF_ERROR(CheckUnpacked(spec.image, image.chain_id));
   ASSIGN_OR_RETURN(std::string oci, BuildOciSpec(spec, image.config, options_.oci));
+  // The snapshot belongs to no container until the container record names
+  // it; the lease covers that gap.
+  ASSIGN_OR_RETURN(auto lease, NewLease("create", absl::Minutes(10)));
 
   // The container's writable layer on top of the image's layer chain.
   google::protobuf::RepeatedPtrField<containerd::types::Mount> mounts;
@@ -168,7 +194,7 @@ absl::Status ContainerdRuntime::Create(const ContainerSpec& spec) {
     req.set_key(spec.id);
     req.set_parent(image.chain_id);
     ctrd::snapshots::v1::PrepareSnapshotResponse resp;
-    auto ctx = Context();
+    auto ctx = Context(lease->id());
     grpc::Status status = snapshots_->Prepare(ctx.get(), req, &resp);
     if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
       ctrd::snapshots::v1::MountsRequest mreq;
@@ -200,7 +226,7 @@ absl::Status ContainerdRuntime::Create(const ContainerSpec& spec) {
     c->set_snapshotter(options_.snapshotter);
     c->set_snapshot_key(spec.id);
     ctrd::containers::v1::CreateContainerResponse resp;
-    auto ctx = Context();
+    auto ctx = Context(lease->id());
     if (auto st = Check(containers_->Create(ctx.get(), req, &resp), "create container"); !st.ok()) {
       return cleanup_on_error(st);
     }

@@ -67,9 +67,25 @@ class ContainerdRuntime final : public ContainerRuntime {
     std::string chain_id;
   };
 
-  // Every call carries the namespace; pull calls also carry their lease so
-  // half-written content is protected until the pull ends, then collected.
+  // Every call carries the namespace; pull and create calls also carry a
+  // lease, so what they make (half-written content, a snapshot not yet
+  // owned by a container) is safe from containerd's garbage collector until
+  // they finish, and collected if the agent dies halfway.
   std::unique_ptr<grpc::ClientContext> Context(const std::string& lease = "") const;
+  class Lease {
+   public:
+    Lease(ContainerdRuntime* runtime, std::string id) : runtime_(runtime), id_(std::move(id)) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease();
+    const std::string& id() const { return id_; }
+
+   private:
+    ContainerdRuntime* const runtime_;
+    const std::string id_;
+  };
+  // A lease that expires after `expiry` even if never deleted.
+  absl::StatusOr<std::unique_ptr<Lease>> NewLease(absl::string_view purpose, absl::Duration expiry);
   absl::Status Check(const grpc::Status& status, absl::string_view what) const;
   absl::StatusOr<std::string> ReadBlob(const std::string& digest);
   absl::StatusOr<ResolvedImage> ResolveImage(const std::string& name);
