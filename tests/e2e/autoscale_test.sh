@@ -70,9 +70,10 @@ query() { curl -sf --get "$PROM/api/v1/query" --data-urlencode "query=$1" | jq -
 series() { query "$1" | jq 'length'; }
 log "control plane, three agents and Prometheus up"
 
-# The per-task load divides by every discovered task target, up or not: a
-# single failed scrape (1s timeout on a busy machine) must not halve the
-# denominator and look like twice the load.
+# The per-task load divides by the tasks Gantry says are RUNNING (its own
+# gantry_tasks metric): counting scraped targets lags behind new tasks by
+# Prometheus' discovery and scrape delays (5 s or more), and a failed scrape
+# drops a target, either of which reads as a multiple of the real load.
 cat > "$WORK/web.yaml" <<YAML
 kind: TaskDefinition
 family: web
@@ -105,7 +106,7 @@ autoscaling:
   maxCount: 10
   prometheus: {address: $PROM}
   targetTracking:
-    - query: 'max(test_load{service="web"}) / count(up{job="gantry-tasks",service="web"})'
+    - query: 'max(test_load{service="web"}) / scalar(sum(gantry_tasks{service="web",state="RUNNING"}))'
       target: 10
   scaleOutCooldown: 20s
   scaleInCooldown: 10s
