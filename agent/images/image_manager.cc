@@ -63,23 +63,33 @@ ImageManager::Result ImageManager::Ensure(const std::string& image, bool always,
                                           const std::string& requester) {
   std::unique_lock<std::mutex> lock(mu_);
   const absl::Time now = clock_->Now();
+  const std::string key = absl::StrCat(requester, "|", image);
+  // When this task first asked, even if a pull was already running: with
+  // pullPolicy always, a pull that ends after that serves it.
+  if (always) first_asked_.emplace(key, now);
   auto it = pulls_.find(image);
+  // A failed pull answers every task that waited for it; a task that comes
+  // later tries again (the registry may have been fixed).
+  if (it != pulls_.end() && it->second.failed && !it->second.waiters.contains(requester)) {
+    pulls_.erase(it);
+    it = pulls_.end();
+  }
   if (it != pulls_.end()) {
     Pull& p = it->second;
-    if (p.in_flight) return {State::kPulling, ""};
     if (p.failed) {
       Result r{State::kFailed, p.error};
-      pulls_.erase(it);
+      p.waiters.erase(requester);
+      if (p.waiters.empty()) pulls_.erase(it);
+      first_asked_.erase(key);
       return r;
     }
-    if (now < p.next_attempt) return {State::kPulling, ""};
+    p.waiters.insert(requester);
+    if (p.in_flight || now < p.next_attempt) return {State::kPulling, ""};
     StartLocked(image, p);
   } else {
-    const std::string key = absl::StrCat(requester, "|", image);
     if (always) {
-      auto asked = first_asked_.emplace(key, now).first->second;
       auto pulled = pulled_at_.find(image);
-      if (pulled != pulled_at_.end() && pulled->second >= asked) {
+      if (pulled != pulled_at_.end() && pulled->second >= first_asked_[key]) {
         first_asked_.erase(key);
         return {State::kReady, ""};
       }
@@ -104,6 +114,7 @@ ImageManager::Result ImageManager::Ensure(const std::string& image, bool always,
       }
     }
     Pull& p = pulls_[image];
+    p.waiters.insert(requester);
     if (!p.in_flight) StartLocked(image, p);
   }
   if (options_.pull_threads == 0) {
@@ -117,7 +128,9 @@ ImageManager::Result ImageManager::Ensure(const std::string& image, bool always,
     if (done == pulls_.end()) return {State::kReady, ""};
     if (done->second.failed) {
       Result r{State::kFailed, done->second.error};
-      pulls_.erase(done);
+      done->second.waiters.erase(requester);
+      if (done->second.waiters.empty()) pulls_.erase(done);
+      first_asked_.erase(key);
       return r;
     }
   }

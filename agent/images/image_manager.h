@@ -86,6 +86,7 @@ class ImageManager {
     int attempts = 0;
     absl::Time first_attempt;
     absl::Time next_attempt;
+    std::set<std::string> waiters;  // requesters told "pulling"
   };
   void StartLocked(const std::string& image, Pull& pull);
   void RunPull(const std::string& image);

@@ -157,7 +157,19 @@ std::vector<std::string> FakeRuntime::ImageNames() const {
   return out;
 }
 
+void FakeRuntime::HoldPulls(bool hold) {
+  {
+    std::lock_guard<std::mutex> lock(hold_mu_);
+    hold_pulls_ = hold;
+  }
+  hold_cv_.notify_all();
+}
+
 absl::Status FakeRuntime::PullImage(const registry::Reference& ref, registry::RegistryClient&) {
+  {
+    std::unique_lock<std::mutex> hold(hold_mu_);
+    hold_cv_.wait(hold, [&] { return !hold_pulls_; });
+  }
   std::lock_guard<std::mutex> lock(mu_);
   if (auto st = Available(); !st.ok()) return st;
   pulls_++;

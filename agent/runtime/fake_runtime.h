@@ -5,6 +5,7 @@
 // them with code 143 unless the test marked them as ignoring it, SIGKILL
 // always stops them with 137.
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -40,6 +41,8 @@ class FakeRuntime final : public ContainerRuntime {
   void AddRegistryImage(const std::string& ref, const std::string& digest);
   // Makes pulls fail with `status` (OK restores them).
   void FailPulls(absl::Status status);
+  // While held, pulls block (on the puller's thread) until released.
+  void HoldPulls(bool hold);
   int pulls() const;
   std::vector<std::string> ImageNames() const;
   void Exit(const std::string& id, int code);
@@ -73,6 +76,9 @@ class FakeRuntime final : public ContainerRuntime {
   std::map<std::string, std::string> registry_;
   absl::Status pull_failure_;
   int pulls_ = 0;
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool hold_pulls_ = false;  // guarded by hold_mu_
   std::map<std::string, Container> containers_;
   std::vector<std::pair<std::string, int>> signals_;
   std::string fail_create_;

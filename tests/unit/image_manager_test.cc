@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "agent/runtime/fake_runtime.h"
 
@@ -52,6 +53,66 @@ TEST_F(ImageManagerTest, AlwaysPullsOncePerTask) {
   EXPECT_EQ(images_->Ensure(kWeb1, true, "t1").state, State::kReady) << "asked again, same task";
   clock_.Advance(absl::Seconds(1));
   EXPECT_EQ(images_->Ensure(kWeb1, true, "t2").state, State::kReady);
+  EXPECT_EQ(runtime_.pulls(), 2);
+}
+
+// With a real pull thread: tasks arriving while a pull runs share it.
+class ConcurrentPullTest : public ImageManagerTest {
+ protected:
+  void SetUp() override {
+    ImageManagerTest::SetUp();
+    ImageManager::Options o;
+    o.data_dir = dir_.string();
+    o.pull_threads = 1;
+    images_ = std::make_unique<ImageManager>(&runtime_, &registry_, &clock_, o);
+    runtime_.HoldPulls(true);
+  }
+  void TearDown() override {
+    runtime_.HoldPulls(false);
+    images_.reset();
+    ImageManagerTest::TearDown();
+  }
+  // Asks until the answer is no longer "pulling" (the pull thread is done).
+  ImageManager::Result Await(const std::string& image, bool always, const std::string& task) {
+    ImageManager::Result r{State::kPulling, ""};
+    for (int i = 0; i < 10000000 && r.state == State::kPulling; ++i) {
+      r = images_->Ensure(image, always, task);
+      if (r.state == State::kPulling) std::this_thread::yield();
+    }
+    return r;
+  }
+};
+
+TEST_F(ConcurrentPullTest, TasksWaitingForOnePullShareIt) {
+  EXPECT_EQ(images_->Ensure(kWeb1, false, "t1").state, State::kPulling);
+  EXPECT_EQ(images_->Ensure(kWeb1, false, "t2").state, State::kPulling);
+  runtime_.HoldPulls(false);
+  EXPECT_EQ(Await(kWeb1, false, "t1").state, State::kReady);
+  EXPECT_EQ(images_->Ensure(kWeb1, false, "t2").state, State::kReady);
+  EXPECT_EQ(runtime_.pulls(), 1);
+}
+
+TEST_F(ConcurrentPullTest, PullPolicyAlwaysSharesAPullThatEndsAfterTheTaskAsked) {
+  EXPECT_EQ(images_->Ensure(kWeb1, true, "t1").state, State::kPulling);
+  EXPECT_EQ(images_->Ensure(kWeb1, true, "t2").state, State::kPulling);
+  runtime_.HoldPulls(false);
+  EXPECT_EQ(Await(kWeb1, true, "t1").state, State::kReady);
+  EXPECT_EQ(images_->Ensure(kWeb1, true, "t2").state, State::kReady);
+  EXPECT_EQ(runtime_.pulls(), 1) << "t2 asked while the pull ran: no second pull";
+}
+
+TEST_F(ConcurrentPullTest, AFailedPullAnswersEveryTaskThatWaited) {
+  EXPECT_EQ(images_->Ensure("127.0.0.1:5000/demo/web:9", false, "t1").state, State::kPulling);
+  EXPECT_EQ(images_->Ensure("127.0.0.1:5000/demo/web:9", false, "t2").state, State::kPulling);
+  runtime_.HoldPulls(false);
+  auto r = Await("127.0.0.1:5000/demo/web:9", false, "t1");
+  EXPECT_EQ(r.state, State::kFailed);
+  r = images_->Ensure("127.0.0.1:5000/demo/web:9", false, "t2");
+  EXPECT_EQ(r.state, State::kFailed);
+  EXPECT_EQ(r.error, "pull 127.0.0.1:5000/demo/web:9: manifest unknown");
+  EXPECT_EQ(runtime_.pulls(), 1) << "both tasks got the one pull's answer";
+  // A task that comes later tries again.
+  EXPECT_EQ(Await("127.0.0.1:5000/demo/web:9", false, "t3").state, State::kFailed);
   EXPECT_EQ(runtime_.pulls(), 2);
 }
 
