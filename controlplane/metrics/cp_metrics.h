@@ -33,7 +33,8 @@ class ControlPlaneMetrics final : public prometheus::Collectable {
   void Placement(int placed, int unplaced, absl::Duration took);
   // One pass of a control loop (services, autoscaler, alarms).
   void LoopPass(const std::string& loop, absl::Duration took);
-  // direction: out, in or none (a blocked or steady decision is not counted).
+  // direction: out or in; only decisions that change the count are counted
+  // (held and steady ones are in the service's status and events).
   void AutoscalingDecision(const std::string& service, const std::string& direction);
   void AutoscalingError(const std::string& service);
   void AlarmFired(const std::string& service, const std::string& alarm);

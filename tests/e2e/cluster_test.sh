@@ -79,7 +79,22 @@ ctl scale service web --count 3
 gantry_wait_for 60 have_running 3 || fail "did not scale to three"
 gantry_wait_for 60 have_containers 3 || fail "scaled-in containers were not removed"
 check_http 3
-log "scaled to three; stopped containers removed"
+zones_even() {
+  [[ $(tasks_json | jq -c '[.tasks[] | select(.lastStatus == "RUNNING") | .zone] | group_by(.) | map(length)') == "[1,1,1]" ]]
+}
+zones_even || fail "scale-in did not keep one task per zone: $(tasks_json | jq -c '[.tasks[].zone]')"
+log "scaled to three, one per zone; stopped containers removed"
+
+# --- Scale out to four and back: the new task answers too.
+ctl scale service web --count 4
+gantry_wait_for 60 have_running 4 || fail "did not scale out to four"
+gantry_wait_for 60 have_containers 4 || fail "expected 4 containers after scaling out"
+check_http 4
+ctl scale service web --count 3
+gantry_wait_for 60 have_running 3 || fail "did not scale back to three"
+gantry_wait_for 60 have_containers 3 || fail "the scaled-in container was not removed"
+gantry_wait_for 30 zones_even || fail "scaling back in did not leave one task per zone"
+log "scaled out to four and back to three"
 
 # --- Kill and restart an agent: its containers are adopted, not restarted.
 before=$(processes)

@@ -89,6 +89,24 @@ TEST(Manifest, SelectsLinuxAmd64FromAnIndex) {
   EXPECT_THAT(std::string(none.status().message()), HasSubstr("linux/arm64, linux/amd64"));
 }
 
+TEST(Manifest, SelectsLinuxAmd64FromADockerManifestList) {
+  const std::string list = std::string(R"({"schemaVersion":2,"mediaType":")") + kDockerList +
+                           R"(","manifests":[
+    {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:)" +
+                           std::string(64, 'd') +
+                           R"(","size":10,"platform":{"os":"windows","architecture":"amd64"}},
+    {"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:)" +
+                           std::string(64, 'e') +
+                           R"(","size":11,"platform":{"os":"linux","architecture":"amd64"}}]})";
+  EXPECT_EQ(DeclaredMediaType(list, ""), kDockerList);
+  EXPECT_TRUE(IsIndexType(kDockerList));
+  auto entries = ParseIndex(list);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  auto chosen = SelectPlatform(*entries, "linux", "amd64");
+  ASSERT_TRUE(chosen.ok());
+  EXPECT_EQ(chosen->digest, "sha256:" + std::string(64, 'e'));
+}
+
 TEST(Manifest, ParsesOciAndDockerManifests) {
   const std::string body = R"({"schemaVersion":2,"config":{"mediaType":"x","digest":")" + kDigest +
                            R"(","size":3},"layers":[{"mediaType":"y","digest":")" + kDigest +
@@ -98,6 +116,10 @@ TEST(Manifest, ParsesOciAndDockerManifests) {
   EXPECT_EQ(m->media_type, kDockerManifest);
   EXPECT_EQ(m->layers.size(), 1u);
   EXPECT_EQ(m->layers[0].size, 5);
+  auto oci = ParseManifest(body, kOciManifest);
+  ASSERT_TRUE(oci.ok()) << oci.status();
+  EXPECT_EQ(oci->media_type, kOciManifest);
+  EXPECT_EQ(oci->config.digest, kDigest);
   EXPECT_FALSE(ParseManifest(R"({"schemaVersion":1})", kDockerManifest).ok());
   EXPECT_FALSE(ParseManifest(body, "application/vnd.docker.distribution.manifest.v1+json").ok());
 }
