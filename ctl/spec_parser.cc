@@ -237,10 +237,18 @@ void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
   }
 }
 
+// Names the object in every later error, "(Service web)", as soon as its
+// name can be read, so even an unknown field says whose it is.
+void NameObject(Doc& doc, const YAML::Node& n, const char* key, const char* kind) {
+  std::string name;
+  if (n.IsMap() && n[key] && n[key].IsScalar()) name = n[key].as<std::string>();
+  doc.set_prefix(absl::StrCat(doc.prefix(), " (", kind, " ", name, ")"));
+}
+
 void ParseTaskDefinition(Doc& doc, const YAML::Node& n, gantry::v1::TaskDefinition& td) {
+  NameObject(doc, n, "family", "TaskDefinition");
   if (!CheckKeys(doc, n, "", {"kind", "family", "containers"})) return;
   if (n["family"]) td.set_family(Scalar(doc, n["family"], "family"));
-  doc.set_prefix(absl::StrCat(doc.prefix(), " (TaskDefinition ", td.family(), ")"));
   const YAML::Node containers = n["containers"];
   if (!containers) return;  // validation reports it
   if (!containers.IsSequence()) {
@@ -392,6 +400,7 @@ void ParseAutoscaling(Doc& doc, const YAML::Node& n, gantry::v1::Autoscaling& ou
 }
 
 void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
+  NameObject(doc, n, "name", "Service");
   if (!CheckKeys(doc, n, "",
                  {"kind", "name", "taskDefinition", "desiredCount", "placement", "zoneRebalancing",
                   "deploymentConfiguration", "loadBalancer", "autoscaling"})) {
@@ -399,7 +408,6 @@ void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
   }
   if (const YAML::Node a = n["autoscaling"]) ParseAutoscaling(doc, a, *s.mutable_autoscaling());
   if (n["name"]) s.set_name(Scalar(doc, n["name"], "name"));
-  doc.set_prefix(absl::StrCat(doc.prefix(), " (Service ", s.name(), ")"));
   if (n["taskDefinition"])
     s.set_task_definition(Scalar(doc, n["taskDefinition"], "taskDefinition"));
   if (n["desiredCount"]) {

@@ -59,6 +59,17 @@ TEST(ParseSpecs, UnknownFieldsAreErrors) {
       << msg;
 }
 
+TEST(ParseSpecs, AnUnknownTopLevelFieldNamesItsObject) {
+  std::string bad = kWeb;
+  bad.replace(bad.find("desiredCount: 6"), 15, "desiredcount: 6");
+  auto req = ParseSpecs(bad, "web.yaml");
+  ASSERT_FALSE(req.ok());
+  EXPECT_NE(std::string(req.status().message())
+                .find("web.yaml: document 2 (Service web): line 16: desiredcount: unknown field"),
+            std::string::npos)
+      << req.status();
+}
+
 TEST(ParseSpecs, BadQuantitiesAndKinds) {
   std::string bad = kWeb;
   bad.replace(bad.find("memory: 32Mi"), 12, "memory: lots");
