@@ -3,6 +3,7 @@
 #include <map>
 
 #include "common/time_util.h"
+#include "controlplane/deployments/deployments.h"
 #include "tests/unit/cp_fixture.h"
 
 namespace gantry::testing {
@@ -113,6 +114,33 @@ TEST_F(ServiceControllerTest, ReplacesATaskThatStoppedOnItsOwnAfterBackoff) {
   clock_.Advance(absl::Seconds(1));
   Reconcile();
   EXPECT_EQ(Tasks().size(), 3u);
+}
+
+TEST_F(ServiceControllerTest, BackoffDoublesUpToItsCap) {
+  controllers::ServiceController::Options options;
+  options.backoff_max = absl::Seconds(3);
+  controller_ = std::make_unique<controllers::ServiceController>(state_.get(), events_.get(),
+                                                                 &clock_, options);
+  ASSERT_TRUE(ApplyWeb(3).ok());
+  Reconcile();
+  AgentsCatchUp();
+  Reconcile();
+  ASSERT_EQ(deployments::Primary(state_->GetService("web")->value)->rollout_state(),
+            gantry::v1::Deployment::COMPLETED);
+  // Waits after the 1st..5th failure: 1s, 2s, then the 3s cap.
+  for (int wait : {1, 2, 3, 3, 3}) {
+    const Task victim = Tasks()[0];
+    Report(victim.node(), victim.id(), Task::STOPPED,
+           "Essential container httpd exited with code 1");
+    Reconcile();
+    clock_.Advance(absl::Seconds(wait) - absl::Milliseconds(100));
+    Reconcile();
+    EXPECT_EQ(Tasks().size(), 2u) << "still backing off before " << wait << "s";
+    clock_.Advance(absl::Milliseconds(100));
+    Reconcile();
+    EXPECT_EQ(Tasks().size(), 3u) << "replaced after " << wait << "s";
+    PlayAgents();
+  }
 }
 
 TEST_F(ServiceControllerTest, RollsToANewRevisionWithoutDroppingBelowDesired) {
