@@ -230,7 +230,13 @@ int Commands::Describe(const std::string& kind_in, const std::string& name) {
     ListEventsResponse events;
     auto ectx = Context();
     if (auto st = stub_->ListEvents(ectx.get(), ereq, &events); !st.ok()) return Fail(st, "");
-    if (format_ != Format::kTable) return Print(service);
+    if (format_ != Format::kTable) {
+      gantry::v1::ServiceDescription d;
+      *d.mutable_service() = service;
+      *d.mutable_tasks() = tasks.tasks();
+      *d.mutable_events() = events.events();
+      return Print(d);
+    }
     DescribeService(out_, service, {tasks.tasks().begin(), tasks.tasks().end()},
                     {events.events().begin(), events.events().end()}, now);
     return 0;
@@ -247,7 +253,14 @@ int Commands::Describe(const std::string& kind_in, const std::string& name) {
     ListEventsResponse events;
     auto ectx = Context();
     if (auto st = stub_->ListEvents(ectx.get(), ereq, &events); !st.ok()) return Fail(st, "");
-    if (format_ != Format::kTable) return Print(task);
+    if (format_ != Format::kTable) {
+      gantry::v1::TaskDescription d;
+      *d.mutable_task() = task;
+      for (const auto& e : events.events()) {
+        if (e.task() == task.id()) *d.add_events() = e;
+      }
+      return Print(d);
+    }
     DescribeTask(out_, task, {events.events().begin(), events.events().end()}, now);
     return 0;
   }
@@ -262,7 +275,12 @@ int Commands::Describe(const std::string& kind_in, const std::string& name) {
     ListTasksResponse tasks;
     auto tctx = Context();
     if (auto st = stub_->ListTasks(tctx.get(), treq, &tasks); !st.ok()) return Fail(st, "");
-    if (format_ != Format::kTable) return Print(node);
+    if (format_ != Format::kTable) {
+      gantry::v1::NodeDescription d;
+      *d.mutable_node() = node;
+      *d.mutable_tasks() = tasks.tasks();
+      return Print(d);
+    }
     DescribeNode(out_, node, {tasks.tasks().begin(), tasks.tasks().end()}, now);
     return 0;
   }

@@ -84,6 +84,12 @@ zones_even() {
 }
 zones_even || fail "scale-in did not keep one task per zone: $(tasks_json | jq -c '[.tasks[].zone]')"
 log "scaled to three, one per zone; stopped containers removed"
+# describe -o json carries what the table shows: tasks and recent events.
+ctl describe service web -o json |
+  jq -e '.service.name == "web" and (.tasks | length) >= 3 and (.events | length) > 0' > /dev/null ||
+  fail "describe service -o json lacks the tasks or events: $(ctl describe service web -o json | head -c 300)"
+ctl describe node node-1 -o json | jq -e '.node.name == "node-1" and (.tasks | length) >= 1' > /dev/null ||
+  fail "describe node -o json lacks the node's tasks"
 
 # --- Scale out to four and back: the new task answers too.
 ctl scale service web --count 4
