@@ -27,7 +27,12 @@ using gantry::v1::TaskDefinition;
 ServiceController::ServiceController(state::ClusterState* state, events::EventLog* events,
                                      const Clock* clock, Options options,
                                      images::ImageResolver* resolver)
-    : state_(state), events_(events), clock_(clock), options_(options), resolver_(resolver) {}
+    : state_(state), events_(events), clock_(clock), options_(options), resolver_(resolver) {
+  if (resolver_ != nullptr && options_.resolve_in_background) {
+    background_ = std::make_unique<images::BackgroundResolver>(
+        resolver_, [this](const std::string& key) { MarkDirty({key.substr(0, key.find('|'))}); });
+  }
+}
 
 ServiceController::~ServiceController() { Stop(); }
 
@@ -255,15 +260,30 @@ absl::StatusOr<bool> ServiceController::PinImages(Service& service,
                                                   const TaskDefinition& td) {
   if (deployment.images_pinned()) return true;
   std::vector<gantry::v1::ImagePin> pins;
+  std::vector<std::string> keys;
+  bool waiting = false;
   for (const auto& c : td.containers()) {
     if (resolver_ == nullptr || (c.has_pin_digest() && !c.pin_digest())) continue;
-    auto digest = resolver_->Resolve(c.image());
+    absl::StatusOr<std::string> digest;
+    if (background_ != nullptr) {
+      const std::string key = absl::StrCat(service.name(), "|", deployment.id(), "|", c.name());
+      auto answer = background_->Get(key, c.image());
+      if (!answer) {  // resolving; the answer marks the service dirty
+        waiting = true;
+        continue;
+      }
+      keys.push_back(key);
+      digest = std::move(*answer);
+    } else {
+      digest = resolver_->Resolve(c.image());
+    }
     if (!digest.ok()) {
       const std::string what =
           absl::StrCat("cannot pin the image of container ", c.name(), " of ",
                        deployment.task_definition(), ": ", digest.status().message());
       if (absl::IsUnavailable(digest.status()) || absl::IsDeadlineExceeded(digest.status())) {
         // The registry may come back: wait for it rather than run unpinned.
+        if (background_ != nullptr) background_->Forget(keys.back());  // the retry asks again
         RecordFailure(service.name(), absl::StrCat(what, "; retrying"));
         RecheckAt(service.name(), clock_->Now() + absl::Seconds(5));
         return false;
@@ -271,8 +291,7 @@ absl::StatusOr<bool> ServiceController::PinImages(Service& service,
       // The registry answered no (unknown image, access denied): the tasks
       // start from the reference as written, so the failure shows on them
       // (CannotPullContainerError) and the circuit breaker can act.
-      events_->Record(service.name(), "", "",
-                      absl::StrCat(what, "; its tasks use the reference as written"));
+      RecordFailure(service.name(), absl::StrCat(what, "; its tasks use the reference as written"));
       continue;
     }
     gantry::v1::ImagePin pin;
@@ -281,6 +300,7 @@ absl::StatusOr<bool> ServiceController::PinImages(Service& service,
     pin.set_digest(*digest);
     pins.push_back(std::move(pin));
   }
+  if (waiting) return false;
   const std::string id = deployment.id();
   RETURN_IF_ERROR(state_->UpdateService(service.name(), [&](Service& s) {
     auto* d = deployments::Find(s, id);
@@ -296,6 +316,9 @@ absl::StatusOr<bool> ServiceController::PinImages(Service& service,
     events_->Record(service.name(), "", "",
                     absl::StrCat("deployment ", id, " (", deployment.task_definition(),
                                  ") runs pinned digests: ", absl::StrJoin(parts, ", ")));
+  }
+  if (background_ != nullptr) {
+    for (const auto& key : keys) background_->Forget(key);
   }
   last_failure_.erase(service.name());
   *deployment.mutable_image_pins() = {pins.begin(), pins.end()};

@@ -31,6 +31,7 @@
 #include "common/placement/policy.h"
 #include "controlplane/controllers/task_batch.h"
 #include "controlplane/events/event_log.h"
+#include "controlplane/images/background_resolver.h"
 #include "controlplane/images/image_resolver.h"
 #include "controlplane/state/cluster_state.h"
 
@@ -48,6 +49,9 @@ class ServiceController {
     absl::Duration failure_window = absl::Minutes(10);
     absl::Duration backoff_base = absl::Seconds(1);
     absl::Duration backoff_max = absl::Minutes(5);
+    // Tags are resolved on a thread of their own, so a slow registry holds
+    // back only the deployments that need it. Off: resolved inline (tests).
+    bool resolve_in_background = true;
   };
 
   // `resolver` may be null: images are then run by tag, unpinned.
@@ -135,6 +139,8 @@ class ServiceController {
   bool all_dirty_ = true;
   bool stop_ = false;
   std::thread thread_;
+  // Last, so its thread stops before anything it calls back into goes.
+  std::unique_ptr<images::BackgroundResolver> background_;
 };
 
 }  // namespace gantry::controllers

@@ -1,6 +1,9 @@
 #include <gmock/gmock.h>
 
+#include <condition_variable>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "common/time_util.h"
 #include "controlplane/deployments/deployments.h"
@@ -239,9 +242,10 @@ class DigestPinningTest : public ServiceControllerTest {
   void SetUp() override {
     ServiceControllerTest::SetUp();
     resolver_.digests["example.org/demo/busybox:1"] = "sha256:" + std::string(64, 'a');
-    controller_ = std::make_unique<controllers::ServiceController>(
-        state_.get(), events_.get(), &clock_, controllers::ServiceController::Options(),
-        &resolver_);
+    controllers::ServiceController::Options options;
+    options.resolve_in_background = false;  // deterministic passes
+    controller_ = std::make_unique<controllers::ServiceController>(state_.get(), events_.get(),
+                                                                   &clock_, options, &resolver_);
   }
   FakeResolver resolver_;
 };
@@ -314,6 +318,68 @@ TEST_F(DigestPinningTest, AnImageTheRegistryDoesNotKnowFailsOnTheTasks) {
   for (const auto& t : Tasks()) EXPECT_TRUE(t.containers(0).image_digest().empty());
   EXPECT_THAT(EventMessages("web"),
               Contains(HasSubstr("manifest unknown; its tasks use the reference as written")));
+}
+
+// A registry that answers only when the test lets it.
+class GatedResolver : public images::ImageResolver {
+ public:
+  absl::StatusOr<std::string> Resolve(const std::string&) override {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return open; });
+    return "sha256:" + std::string(64, 'f');
+  }
+  void Open() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      open = true;
+    }
+    cv.notify_all();
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  bool open = false;
+};
+
+TEST_F(ServiceControllerTest, ASlowRegistryDoesNotHoldBackOtherServices) {
+  GatedResolver registry;
+  controller_ = std::make_unique<controllers::ServiceController>(
+      state_.get(), events_.get(), &clock_, controllers::ServiceController::Options(), &registry);
+  // However the test ends, the controller's resolver thread is let go and
+  // joined before `registry` goes.
+  struct StopFirst {
+    GatedResolver& registry;
+    std::unique_ptr<controllers::ServiceController>& controller;
+    ~StopFirst() {
+      registry.Open();
+      controller.reset();
+    }
+  } stop_first{registry, controller_};
+  ASSERT_TRUE(ApplyWeb(2).ok());
+  // The pass returns at once although the registry has not answered.
+  Reconcile();
+  EXPECT_TRUE(Tasks().empty()) << "no task before its digest is pinned";
+  // Another service, not pinned, is placed meanwhile.
+  gantry::v1::ApplyRequest other;
+  auto* s = other.add_services();
+  s->set_name("api");
+  s->set_task_definition("web");
+  s->set_desired_count(1);
+  auto td = WebTd();
+  td.set_family("api");
+  td.mutable_containers(0)->set_pin_digest(false);
+  *other.add_task_definitions() = td;
+  s->set_task_definition("api");
+  ASSERT_TRUE(api_->Apply(other).ok());
+  ASSERT_TRUE(controller_->Reconcile("api").ok());
+  EXPECT_EQ(state_->ListTasks({.service = "api"}).size(), 1u);
+  // The registry answers; the next passes pin and place.
+  registry.Open();
+  for (int i = 0; i < 10000000 && Tasks().size() < 2; ++i) {
+    Reconcile();
+    if (Tasks().size() < 2) std::this_thread::yield();
+  }
+  ASSERT_EQ(Tasks().size(), 2u);
+  EXPECT_EQ(Tasks()[0].containers(0).image_digest(), "sha256:" + std::string(64, 'f'));
 }
 
 TEST_F(DigestPinningTest, PinningCanBeTurnedOffPerContainer) {
