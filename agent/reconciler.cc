@@ -159,6 +159,11 @@ void Reconciler::AdoptOrphans(const std::map<std::string, ContainerInfo>& infos)
   }
 }
 
+void Reconciler::NewSession() {
+  std::lock_guard<std::mutex> lock(mu_);
+  newest_sequence_ = 0;
+}
+
 bool Reconciler::SetDesired(const gantry::v1::DesiredTasks& desired) {
   std::lock_guard<std::mutex> lock(mu_);
   if (desired.sequence() < newest_sequence_) return false;

@@ -71,8 +71,11 @@ class Reconciler {
 
   // Loads persisted records and adopts the runtime's containers.
   absl::Status Recover();
-  // Returns false (and changes nothing) for a set older than the newest one.
+  // Returns false (and changes nothing) for a set older than the newest one
+  // of the current session.
   bool SetDesired(const gantry::v1::DesiredTasks& desired);
+  // A new stream to the control plane: sequences start over.
+  void NewSession();
   // One reconciliation pass.
   void Tick();
 

@@ -108,6 +108,10 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
     }
     spdlog::info("registered with the control plane at {} as {}", options_.controlplane,
                  msg.registered().node_name());
+    // Sets of one stream arrive in order; a new stream's are authoritative
+    // even if their sequence is lower (a control plane restored from an
+    // older backup, or started on a new store).
+    reconciler_->NewSession();
     const absl::Duration interval =
         std::max(absl::Milliseconds(100), FromProtoDuration(msg.registered().heartbeat_interval()));
     std::thread heartbeat([this, interval] { Heartbeats(interval); });

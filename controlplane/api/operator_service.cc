@@ -44,8 +44,9 @@ class LogsReactor final : public grpc::ServerWriteReactor<LogChunk> {
     grpc::Status status;
   };
 
-  LogsReactor(nodes::NodeManager* nodes, state::ClusterState* state, const GetLogsRequest& req)
-      : nodes_(nodes), queue_(std::make_shared<Queue>()) {
+  LogsReactor(nodes::NodeManager* nodes, state::ClusterState* state, const GetLogsRequest& req,
+              metrics::ControlPlaneMetrics* metrics)
+      : nodes_(nodes), metrics_(metrics), began_(absl::Now()), queue_(std::make_shared<Queue>()) {
     queue_->reactor = this;
     auto task = state->FindTask(req.task_id());
     if (!task.ok()) {
@@ -124,17 +125,30 @@ class LogsReactor final : public grpc::ServerWriteReactor<LogChunk> {
       StartWrite(&current_);
     } else if (queue_->eof) {
       queue_->finished = true;
-      Finish(queue_->status);
+      Done(queue_->status);
     }
   }
 
   void FinishNow(grpc::Status status) {
     std::lock_guard<std::mutex> lock(queue_->mu);
     queue_->finished = true;
+    Done(std::move(status));
+  }
+
+  // Counted like every other call; the latency of a followed stream is how
+  // long it was followed.
+  void Done(grpc::Status status) {
+    if (metrics_ != nullptr) {
+      metrics_->ApiRequest(
+          "GetLogs", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code())),
+          absl::Now() - began_);
+    }
     Finish(std::move(status));
   }
 
   nodes::NodeManager* const nodes_;
+  metrics::ControlPlaneMetrics* const metrics_;
+  const absl::Time began_;
   std::shared_ptr<Queue> queue_;
   int64_t request_id_ = 0;
   LogChunk current_;
@@ -172,7 +186,7 @@ GANTRY_UNARY(UndoRollout, UndoRolloutRequest, ::gantry::v1::Service, api_->UndoR
 
 grpc::ServerWriteReactor<LogChunk>* OperatorServiceImpl::GetLogs(Ctx* c,
                                                                  const GetLogsRequest* req) {
-  return new LogsReactor(nodes_, state_, *req);
+  return new LogsReactor(nodes_, state_, *req, metrics_);
 }
 
 }  // namespace gantry::api

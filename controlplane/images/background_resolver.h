@@ -45,8 +45,8 @@ class BackgroundResolver {
   const std::function<void(const std::string&)> done_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::pair<std::string, std::string>> queue_;        // (key, image)
-  std::set<std::string> pending_;                                // keys queued or resolving
+  std::deque<std::pair<std::string, std::string>> queue_;       // (key, image)
+  std::set<std::string> pending_;                               // keys queued or resolving
   std::map<std::string, absl::StatusOr<std::string>> results_;  // key -> answer
   bool stop_ = false;
   std::thread thread_;

@@ -72,6 +72,8 @@ log "six tasks run two per zone"
 task=$(tasks_json | jq -r '.tasks[0].id')
 logs_show_requests() { ctl logs "${task:0:10}" --tail 50 | matches 'response:200'; }
 gantry_wait_for 10 logs_show_requests || fail "gantryctl logs does not show the request log"
+curl -sf "http://127.0.0.1:$CP_HTTP_PORT/metrics" | matches 'gantry_api_requests_total{code="OK",method="GetLogs"}' ||
+  fail "log streams are not counted in the control plane's API metrics"
 log "gantryctl logs relays container output"
 
 # --- Scale to three.

@@ -133,6 +133,23 @@ TEST_F(ReconcilerTest, IgnoresStaleDesiredSets) {
   EXPECT_THAT(runtime_.RunningIds(), ElementsAre("t1-httpd"));
 }
 
+TEST_F(ReconcilerTest, ANewSessionsSetsCountEvenWithLowerSequences) {
+  // The control plane came back on a new store: its revisions start over.
+  for (int i = 0; i < 5; ++i) Desire({Assignment("t1")});
+  reconciler_->Tick();
+  reconciler_->NewSession();
+  gantry::v1::DesiredTasks fresh;
+  fresh.set_sequence(1);
+  *fresh.add_tasks() = Assignment("t2");
+  EXPECT_TRUE(reconciler_->SetDesired(fresh));
+  // t1 stops (it is not in the new set), then t2 takes its port.
+  for (int i = 0; i < 3; ++i) reconciler_->Tick();
+  EXPECT_EQ(StateOf("t2")->status(), Task::RUNNING);
+  const auto t1 = StateOf("t1");  // stopped, reported, then forgotten
+  EXPECT_TRUE(!t1.has_value() || t1->status() == Task::STOPPED);
+  EXPECT_THAT(runtime_.RunningIds(), ElementsAre("t2-httpd"));
+}
+
 TEST_F(ReconcilerTest, StopsWithSigtermThenSigkillAfterTheTimeout) {
   Desire({Assignment("t1")});
   reconciler_->Tick();
