@@ -185,6 +185,7 @@ void NodeManager::OnStatus(const std::string& node, const gantry::v1::TaskStatus
 void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::TaskState& ts) {
   std::string event;
   std::string health_event;
+  std::vector<std::string> container_events;
   const absl::Time now = clock_->Now();
   auto st = state_->UpdateTask(ts.task_id(), [&](Task& t) {
     event.clear();
@@ -233,8 +234,28 @@ void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::Task
         mine.set_health_output(cs.health_output());
       }
     }
-    if (t.last_status() == Task::RUNNING && ts.health() != Task::HEALTH_UNSPECIFIED &&
-        ts.health() != t.health()) {
+    // A container's own transition is news when the task's health does not
+    // change with it (a second container failing, one recovering while
+    // another still fails).
+    const bool task_health_changes =
+        ts.health() != Task::HEALTH_UNSPECIFIED && ts.health() != t.health();
+    container_events.clear();
+    if (t.last_status() == Task::RUNNING && !task_health_changes) {
+      for (const auto& c : t.containers()) {
+        for (const auto& was : before.containers()) {
+          if (was.name() != c.name() || was.health() == c.health()) continue;
+          if (c.health() == Task::HEALTH_UNSPECIFIED ||
+              (was.health() == Task::HEALTH_UNSPECIFIED && c.health() == Task::UNKNOWN)) {
+            continue;
+          }
+          container_events.push_back(absl::StrCat(
+              "task ", t.id().substr(0, 8), ": container ", c.name(), " is ",
+              Task::Health_Name(c.health()),
+              c.health_output().empty() ? "" : absl::StrCat(" (", c.health_output(), ")")));
+        }
+      }
+    }
+    if (t.last_status() == Task::RUNNING && task_health_changes) {
       t.set_health(ts.health());
       std::string detail;
       for (const auto& cs : t.containers()) {
@@ -260,7 +281,9 @@ void NodeManager::ApplyTaskState(const std::string& node, const gantry::v1::Task
     spdlog::warn("node {}: record state of task {}: {}", node, ts.task_id(), st.message());
     return;
   }
-  for (const auto* e : {&event, &health_event}) {
+  std::vector<const std::string*> messages = {&event, &health_event};
+  for (const auto& c : container_events) messages.push_back(&c);
+  for (const auto* e : messages) {
     if (e->empty()) continue;
     auto t = state_->GetTask(ts.task_id());
     events_->Record(t ? t->value.service() : "", ts.task_id(), node, *e);

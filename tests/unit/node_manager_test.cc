@@ -106,6 +106,50 @@ TEST_F(NodeManagerTest, HealthTransitionsAreEventsWithTheProbesOutput) {
   EXPECT_EQ(state_->GetTask(id)->value.health(), Task::UNHEALTHY);
 }
 
+TEST_F(NodeManagerTest, AContainersTransitionIsAnEventWhenTheTasksHealthStays) {
+  Register("n1", "a");
+  gantry::v1::ApplyRequest req;
+  auto td = WebTd();
+  auto* side = td.add_containers();
+  *side = td.containers(0);
+  side->set_name("sidecar");
+  side->clear_port_mappings();
+  *req.add_task_definitions() = td;
+  auto* s = req.add_services();
+  s->set_name("web");
+  s->set_task_definition("web");
+  s->set_desired_count(1);
+  ASSERT_TRUE(api_->Apply(req).ok());
+  ASSERT_TRUE(controller_->Reconcile("web").ok());
+  const std::string id = Tasks()[0].id();
+  auto report = [&](Task::Health httpd, Task::Health sidecar, Task::Health task) {
+    gantry::v1::TaskStatusReport r;
+    auto* ts = r.add_tasks();
+    ts->set_task_id(id);
+    ts->set_status(Task::RUNNING);
+    ts->set_health(task);
+    auto* a = ts->add_containers();
+    a->set_name("httpd");
+    a->set_health(httpd);
+    a->set_health_output(httpd == Task::UNHEALTHY ? "HTTP 503" : "HTTP 200");
+    auto* b = ts->add_containers();
+    b->set_name("sidecar");
+    b->set_health(sidecar);
+    b->set_health_output(sidecar == Task::UNHEALTHY ? "exit 1" : "ok");
+    nodes_->OnStatus("n1", r);
+  };
+  report(Task::HEALTHY, Task::HEALTHY, Task::HEALTHY);
+  report(Task::UNHEALTHY, Task::HEALTHY, Task::UNHEALTHY);
+  // The sidecar fails too: the task stays UNHEALTHY, the sidecar's change
+  // is still recorded.
+  report(Task::UNHEALTHY, Task::UNHEALTHY, Task::UNHEALTHY);
+  EXPECT_THAT(EventMessages("web"),
+              Contains(HasSubstr(absl::StrCat("task ", id.substr(0, 8),
+                                              ": container sidecar is UNHEALTHY (exit 1)"))));
+  report(Task::HEALTHY, Task::UNHEALTHY, Task::UNHEALTHY);
+  EXPECT_THAT(EventMessages("web"), Contains(HasSubstr("container httpd is HEALTHY (HTTP 200)")));
+}
+
 TEST_F(NodeManagerTest, SilentNodesGoDownAndComeBack) {
   auto conn = Register("n1", "a");
   nodes_->OnDisconnect("n1", conn.get());
