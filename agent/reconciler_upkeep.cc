@@ -14,12 +14,6 @@ namespace fs = std::filesystem;
 using gantry::v1::Task;
 using gantry::v1::TaskAssignment;
 
-namespace {
-
-bool Running(ContainerState s) { return s == ContainerState::kRunning; }
-
-}  // namespace
-
 void Reconciler::RotateLogs(const Record& r) {
   for (const auto& c : r.containers) {
     const std::string path = LogPath(r.task_id, c.name);

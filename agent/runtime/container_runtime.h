@@ -56,6 +56,8 @@ enum class ContainerState {
   kStopped,  // exited; exit_code is valid
 };
 
+inline bool Running(ContainerState s) { return s == ContainerState::kRunning; }
+
 struct ContainerInfo {
   std::string id;
   std::map<std::string, std::string> labels;

@@ -70,9 +70,7 @@ class NodeLifecycleTest : public ControlPlaneFixture {
     s->mutable_deployment_configuration()->set_maximum_percent(max_percent);
     EXPECT_TRUE(api_->Apply(req).ok());
     Settle();
-    Silence("a1", a.get());
-    Pass(absl::Seconds(11));
-    nodes_->Tick();
+    LoseNode("a1", a.get());
     Settle();
     EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"b", 3}, {"c", 3}}));
     Register("a1", "a");
@@ -96,6 +94,18 @@ class NodeLifecycleTest : public ControlPlaneFixture {
     }
     return {fewest, most};
   }
+  // The node's agent goes silent for longer than the grace: it is DOWN and
+  // its tasks LOST (within the storm limit).
+  void LoseNode(const std::string& node, RecordingConnection* conn) {
+    Silence(node, conn);
+    Pass(absl::Seconds(11));
+    nodes_->Tick();
+  }
+  int Lost() {
+    int n = 0;
+    for (const auto& t : Tasks(true)) n += t.last_status() == Task::LOST ? 1 : 0;
+    return n;
+  }
   void Silence(const std::string& node, RecordingConnection* conn) {
     nodes_->OnDisconnect(node, conn);
   }
@@ -117,9 +127,7 @@ TEST_F(NodeLifecycleTest, ALostNodesTasksAreReplacedElsewhere) {
   ASSERT_TRUE(ApplyWeb(6).ok());
   Settle();
   EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}}));
-  Silence("a1", a.get());
-  Pass(absl::Seconds(11));
-  nodes_->Tick();
+  LoseNode("a1", a.get());
   EXPECT_EQ(state_->GetNode("a1")->value.status(), Node::DOWN);
   int lost = 0;
   for (const auto& t : Tasks(true)) {
@@ -143,9 +151,7 @@ TEST_F(NodeLifecycleTest, TheReturningNodeIsToldToStopItsStaleTasks) {
   for (const auto& t : Tasks()) {
     if (t.node() == "a1") stale = t.id();
   }
-  Silence("a1", a.get());
-  Pass(absl::Seconds(11));
-  nodes_->Tick();
+  LoseNode("a1", a.get());
   Settle();
   // The agent comes back still running the stale task.
   gantry::v1::RegisterRequest r;
@@ -179,15 +185,11 @@ TEST_F(NodeLifecycleTest, AStormIsReplacedAtALimitedRate) {
   for (int i = 0; i < 3; ++i) Silence("a" + std::to_string(i), conns[i].get());
   Pass(absl::Seconds(11));
   nodes_->Tick();
-  int lost = 0;
-  for (const auto& t : Tasks(true)) lost += t.last_status() == Task::LOST ? 1 : 0;
-  EXPECT_EQ(lost, 10) << "storm_rate per window";
+  EXPECT_EQ(Lost(), 10) << "storm_rate per window";
   EXPECT_THAT(EventMessages(), Contains(HasSubstr("3 of 4 nodes of zone a are DOWN at once")));
   Pass(absl::Seconds(10));
   nodes_->Tick();
-  lost = 0;
-  for (const auto& t : Tasks(true)) lost += t.last_status() == Task::LOST ? 1 : 0;
-  EXPECT_EQ(lost, 15) << "the rest of the three nodes' tasks";
+  EXPECT_EQ(Lost(), 15) << "the rest of the three nodes' tasks";
 }
 
 TEST_F(NodeLifecycleTest, ARetiredNodeCanBeDeletedOnceDown) {
@@ -202,9 +204,7 @@ TEST_F(NodeLifecycleTest, ARetiredNodeCanBeDeletedOnceDown) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("drain it"));
   // Its agent goes away for good; its task is LOST and replaced.
-  Silence("a1", a.get());
-  Pass(absl::Seconds(11));
-  nodes_->Tick();
+  LoseNode("a1", a.get());
   Settle();
   std::string lost;
   for (const auto& t : Tasks(true)) {
@@ -230,12 +230,8 @@ TEST_F(NodeLifecycleTest, OneLostNodeIsNeverAStorm) {
   Register("c1", "c");
   ASSERT_TRUE(ApplyWeb(45).ok());
   Settle();
-  Silence("a1", a.get());
-  Pass(absl::Seconds(11));
-  nodes_->Tick();
-  int lost = 0;
-  for (const auto& t : Tasks(true)) lost += t.last_status() == Task::LOST ? 1 : 0;
-  EXPECT_EQ(lost, 15);
+  LoseNode("a1", a.get());
+  EXPECT_EQ(Lost(), 15);
   EXPECT_THAT(EventMessages(), Not(Contains(HasSubstr("DOWN at once"))));
 }
 
@@ -309,18 +305,14 @@ TEST_F(NodeLifecycleTest, ADrainedNodeReturnsDrainingAfterBeingDown) {
   drain.set_name("a1");
   drain.set_status(Node::DRAINING);
   ASSERT_TRUE(api_->SetNodeStatus(drain).ok());
-  Silence("a1", a.get());
-  Pass(absl::Seconds(11));
-  nodes_->Tick();
+  LoseNode("a1", a.get());
   ASSERT_EQ(state_->GetNode("a1")->value.status(), Node::DOWN);
   Register("a1", "a");
   EXPECT_EQ(state_->GetNode("a1")->value.status(), Node::DRAINING)
       << "coming back must not undo the operator's drain";
   EXPECT_THAT(EventMessages(""), Contains(HasSubstr("node a1 is back and DRAINING")));
   // A DOWN node can be drained or activated ahead of its return.
-  Silence("b1", b.get());
-  Pass(absl::Seconds(11));
-  nodes_->Tick();
+  LoseNode("b1", b.get());
   drain.set_name("b1");
   auto r = api_->SetNodeStatus(drain);
   ASSERT_TRUE(r.ok()) << r.status();
@@ -341,9 +333,7 @@ TEST_F(NodeLifecycleTest, ZonesAreRebalancedWhenAZoneComesBack) {
   Register("c1", "c");
   ASSERT_TRUE(ApplyWeb(6).ok());
   Settle();
-  Silence("a1", a.get());
-  Pass(absl::Seconds(11));
-  nodes_->Tick();
+  LoseNode("a1", a.get());
   Settle();
   EXPECT_EQ(PerZone(), (std::map<std::string, int>{{"b", 3}, {"c", 3}}));
   Register("a1", "a");
@@ -392,9 +382,7 @@ TEST_F(NodeLifecycleTest, RebalancingCanBeTurnedOff) {
   s->set_task_definition("web");
   s->set_desired_count(4);
   s->set_zone_rebalancing(false);
-  Silence("a1", a.get());
-  Pass(absl::Seconds(11));
-  nodes_->Tick();
+  LoseNode("a1", a.get());
   ASSERT_TRUE(api_->Apply(req).ok());
   Settle();
   Register("a1", "a");
