@@ -72,6 +72,7 @@ absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnectio
   const std::string& name = r.node_name();
   const absl::Time now = clock_->Now();
   Node::Status previous = Node::STATUS_UNSPECIFIED;
+  Node::Status now_status = Node::ACTIVE;
   for (int attempt = 0;; ++attempt) {
     const auto existing = state_->GetNode(name);
     Node n = existing ? existing->value : Node();
@@ -87,6 +88,7 @@ absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnectio
     n.set_agent_version(r.agent_version());
     n.set_status(n.drain_requested() || n.status() == Node::DRAINING ? Node::DRAINING
                                                                      : Node::ACTIVE);
+    now_status = n.status();
     *n.mutable_registered_at() = ToProtoTime(now);
     *n.mutable_last_heartbeat() = ToProtoTime(now);
     n.clear_allocated();
@@ -131,12 +133,9 @@ absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnectio
                                  FormatCpu(r.capacity().cpu()), " cpu, ",
                                  FormatMemory(r.capacity().memory()), " memory"));
   } else if (previous == Node::DOWN) {
-    events_->Record(
-        "", "", name,
-        absl::StrCat("node ", name, " is back and ",
-                     state_->GetNode(name) && state_->GetNode(name)->value.drain_requested()
-                         ? "DRAINING (it was drained)"
-                         : "ACTIVE"));
+    events_->Record("", "", name,
+                    absl::StrCat("node ", name, " is back and ", Node::Status_Name(now_status),
+                                 now_status == Node::DRAINING ? " (it was drained)" : ""));
   } else {
     spdlog::info("node {} reconnected", name);
   }
