@@ -13,12 +13,13 @@
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "agent/runtime/containerd_runtime.h"
-#include "common/http/http_server.h"
+#include "common/http/server.h"
 #include "common/log.h"
 #include "common/logging.h"
 #include "common/metrics/exposition.h"
 #include "common/net_util.h"
 #include "common/quantity.h"
+#include "common/signals.h"
 
 namespace {
 
@@ -32,6 +33,7 @@ constexpr char kVersion[] = "0.1.0";
 }  // namespace
 
 int main(int argc, char** argv) {
+  gantry::IgnoreSigpipe();
   using gantry::agent::AgentConfig;
   CLI::App app{"Gantry node agent: runs the control plane's tasks on containerd"};
   std::string config_path;

@@ -14,7 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
-#include "common/http/http_server.h"
+#include "common/http/server.h"
 #include "common/tls.h"
 #include "controlplane/api/agent_service.h"
 #include "controlplane/api/operator_api.h"

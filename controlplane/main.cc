@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/quantity.h"
 #include "common/registry/registry_config.h"
+#include "common/signals.h"
 #include "controlplane/control_plane.h"
 
 namespace {
@@ -25,6 +26,7 @@ absl::Duration ParseFlagDuration(const std::string& flag, const std::string& val
 }  // namespace
 
 int main(int argc, char** argv) {
+  gantry::IgnoreSigpipe();
   CLI::App app{"Gantry control plane: API server, state store and controllers"};
   gantry::ControlPlane::Options options;
   std::string log_level = "info";

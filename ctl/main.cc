@@ -5,6 +5,7 @@
 
 #include "CLI/CLI.hpp"
 #include "common/quantity.h"
+#include "common/signals.h"
 #include "ctl/commands.h"
 
 namespace {
@@ -17,6 +18,7 @@ std::string Env(const char* name, const std::string& fallback) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  gantry::IgnoreSigpipe();
   CLI::App app{"gantryctl: operate a Gantry cluster"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand

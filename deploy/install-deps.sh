@@ -10,7 +10,7 @@ BUILD_PKGS=(
   libabsl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libcurl4-openssl-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libssl-dev golang-github-containerd-containerd-dev
-  golang-github-containerd-cgroups-dev
+  golang-github-containerd-cgroups-dev libcivetweb-dev
 )
 RUNTIME_PKGS=(
   containerd runc busybox-static iproute2 curl ca-certificates openssl

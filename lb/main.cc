@@ -9,9 +9,11 @@
 #include "common/log.h"
 #include "common/logging.h"
 #include "common/quantity.h"
+#include "common/signals.h"
 #include "lb/balancer.h"
 
 int main(int argc, char** argv) {
+  gantry::IgnoreSigpipe();
   CLI::App app{"gantry-lb: load balancer for Gantry services, driving HAProxy"};
   gantry::lb::Balancer::Options options;
   std::string poll = "250ms";

@@ -39,7 +39,7 @@ Autoscaler::Autoscaler(state::ClusterState* state, events::EventLog* events, con
       options_(options) {}
 
 void Autoscaler::Start() {
-  loop_ = std::make_unique<Periodic>(options_.interval, [this] { EvaluateAll(); });
+  loop_ = std::make_unique<Periodic>(clock_, options_.interval, [this] { EvaluateAll(); });
 }
 
 void Autoscaler::Stop() { loop_.reset(); }

@@ -11,10 +11,10 @@
 #include <thread>
 
 #include "agent/agent.h"
-#include "agent/runtime/fake_runtime.h"
 #include "controlplane/control_plane.h"
 #include "gantry/v1/operator.grpc.pb.h"
 #include "grpcpp/create_channel.h"
+#include "tests/fakes/fake_runtime.h"
 
 namespace gantry {
 namespace {

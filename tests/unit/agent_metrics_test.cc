@@ -6,8 +6,8 @@
 
 #include <gmock/gmock.h>
 
-#include "agent/runtime/fake_runtime.h"
 #include "common/time_util.h"
+#include "tests/fakes/fake_runtime.h"
 
 namespace gantry::agent {
 namespace {

@@ -9,6 +9,7 @@
 #include "controlplane/autoscaling/alarms.h"
 #include "controlplane/deployments/deployments.h"
 #include "controlplane/metrics/cp_metrics.h"
+#include "tests/fakes/fake_prometheus.h"
 #include "tests/unit/cp_fixture.h"
 
 namespace gantry::testing {
@@ -19,38 +20,6 @@ using gantry::v1::Task;
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::HasSubstr;
-
-// Answers each query with what the test set for it.
-class FakePrometheus : public autoscaling::Prometheus {
- public:
-  absl::StatusOr<autoscaling::QueryResult> Query(const std::string& address,
-                                                 const std::string& promql) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    queries_++;
-    if (!down_.ok()) return down_;
-    auto it = answers_.find(promql);
-    if (it == answers_.end()) return autoscaling::QueryResult{};
-    return it->second;
-  }
-  void Set(const std::string& query, std::vector<double> values) {
-    std::lock_guard<std::mutex> lock(mu_);
-    answers_[query] = autoscaling::QueryResult{false, std::move(values)};
-  }
-  void SetDown(absl::Status status) {
-    std::lock_guard<std::mutex> lock(mu_);
-    down_ = std::move(status);
-  }
-  int queries() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return queries_;
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, autoscaling::QueryResult> answers_;
-  absl::Status down_;
-  int queries_ = 0;
-};
 
 constexpr char kRate[] = "sum(rate(requests_total[1m])) / count(up{service=\"web\"})";
 constexpr char kQueue[] = "max(queue_depth)";

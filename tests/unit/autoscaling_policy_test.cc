@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "controlplane/autoscaling/policy.h"
 #include "controlplane/autoscaling/prometheus_client.h"
-#include "tests/unit/fake_http_server.h"
+#include "tests/fakes/fake_http_server.h"
 
 namespace gantry::autoscaling {
 namespace {

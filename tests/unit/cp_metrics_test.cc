@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/http/http_server.h"
+#include "common/http/server.h"
 #include "controlplane/metrics/discovery.h"
 #include "nlohmann/json.hpp"
 #include "tests/unit/cp_fixture.h"

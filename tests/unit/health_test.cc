@@ -3,9 +3,9 @@
 
 #include "agent/health/health_monitor.h"
 #include "agent/health/health_policy.h"
-#include "agent/runtime/fake_runtime.h"
 #include "common/time_util.h"
-#include "tests/unit/fake_http_server.h"
+#include "tests/fakes/fake_http_server.h"
+#include "tests/fakes/fake_runtime.h"
 
 namespace gantry::agent {
 namespace {

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "agent/runtime/fake_runtime.h"
+#include "tests/fakes/fake_runtime.h"
 
 namespace gantry::agent {
 namespace {

@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "agent/runtime/fake_runtime.h"
+#include "tests/fakes/fake_runtime.h"
 
 namespace gantry::agent {
 namespace {

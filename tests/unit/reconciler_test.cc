@@ -6,8 +6,8 @@
 #include <csignal>
 #include <filesystem>
 
-#include "agent/runtime/fake_runtime.h"
 #include "common/time_util.h"
+#include "tests/fakes/fake_runtime.h"
 
 namespace gantry::agent {
 namespace {

@@ -7,7 +7,7 @@
 #include "common/registry/reference.h"
 #include "common/registry/registry_client.h"
 #include "common/registry/registry_config.h"
-#include "tests/unit/fake_http_server.h"
+#include "tests/fakes/fake_http_server.h"
 
 namespace gantry::registry {
 namespace {

@@ -7,6 +7,7 @@
 
 #include "common/time_util.h"
 #include "controlplane/deployments/deployments.h"
+#include "tests/fakes/fake_resolver.h"
 #include "tests/unit/cp_fixture.h"
 
 namespace gantry::testing {
@@ -222,20 +223,6 @@ TEST_F(ServiceControllerTest, ForgetsStoppedTasksAfterRetention) {
 
 namespace gantry::testing {
 namespace {
-
-class FakeResolver : public images::ImageResolver {
- public:
-  absl::StatusOr<std::string> Resolve(const std::string& image) override {
-    calls++;
-    if (!failure.ok()) return failure;
-    auto it = digests.find(image);
-    if (it == digests.end()) return absl::NotFoundError("manifest unknown");
-    return it->second;
-  }
-  std::map<std::string, std::string> digests;
-  absl::Status failure;
-  int calls = 0;
-};
 
 class DigestPinningTest : public ServiceControllerTest {
  protected:

@@ -1,4 +1,4 @@
-#include "agent/runtime/fake_runtime.h"
+#include "tests/fakes/fake_runtime.h"
 
 #include <csignal>
 
