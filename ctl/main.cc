@@ -1,28 +1,42 @@
-// gantryctl: argument parsing only; the commands live in commands.cc.
+// gantryctl: argument parsing only; the commands live in commands.cc and
+// inspect.cc. Each subcommand registers its options and what it runs.
 
 #include <cstdlib>
+#include <functional>
 #include <iostream>
+#include <utility>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "common/quantity.h"
 #include "common/signals.h"
 #include "ctl/commands.h"
+#include "ctl/inspect.h"
 
 namespace {
+
+using gantry::ctl::Commands;
+using gantry::ctl::Connection;
+using gantry::ctl::Inspect;
 
 std::string Env(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? v : fallback;
 }
 
-}  // namespace
+// What the parsed command line asks for; filled by CLI11.
+struct Args {
+  std::string file, kind, name, service, node, task, container;
+  bool all = false, wait = false, follow = false, watch = false;
+  int count = 0, limit = 50;
+  int64_t tail = 0;
+  std::string timeout = "10m";
+};
 
-int main(int argc, char** argv) {
-  gantry::IgnoreSigpipe();
-  CLI::App app{"gantryctl: operate a Gantry cluster"};
-  app.require_subcommand(1);
-  app.fallthrough();  // global options may follow the subcommand
-  gantry::ctl::GlobalOptions g;
+using Run = std::function<int(Connection&)>;
+using Registry = std::vector<std::pair<CLI::App*, Run>>;
+
+void AddGlobalOptions(CLI::App& app, gantry::ctl::GlobalOptions& g) {
   g.server = Env("GANTRY_SERVER", "127.0.0.1:7070");
   g.tls.ca = Env("GANTRY_TLS_CA", "");
   g.tls.cert = Env("GANTRY_TLS_CERT", "");
@@ -35,104 +49,135 @@ int main(int argc, char** argv) {
   app.add_option("--tls-server-name", g.tls.server_name,
                  "name in the server certificate (GANTRY_TLS_SERVER_NAME)");
   app.add_option("-o,--output", g.output, "table, json or yaml");
+}
 
-  std::string file;
-  auto* apply = app.add_subcommand("apply", "create or update task definitions and services");
-  apply->add_option("-f,--file", file, "YAML file ('-' for stdin)")->required();
-
-  std::string kind;
-  std::string name;
-  std::string service;
-  std::string node;
-  bool all = false;
+void AddReads(CLI::App& app, Args& a, Registry& r) {
   auto* get =
       app.add_subcommand("get", "list services, tasks, nodes, taskdefs, images or autoscaling");
-  get->add_option("kind", kind, "services|tasks|nodes|taskdefs|images|autoscaling")->required();
-  get->add_option("name", name, "one object (a task id prefix is enough)");
-  get->add_option("--service", service, "tasks of this service");
-  get->add_option("--node", node, "tasks or images of this node");
-  get->add_flag("-a,--all", all, "include stopped tasks");
+  get->add_option("kind", a.kind, "services|tasks|nodes|taskdefs|images|autoscaling")->required();
+  get->add_option("name", a.name, "one object (a task id prefix is enough)");
+  get->add_option("--service", a.service, "tasks of this service");
+  get->add_option("--node", a.node, "tasks or images of this node");
+  get->add_flag("-a,--all", a.all, "include stopped tasks");
+  r.emplace_back(get, [&a](Connection& c) {
+    return Inspect(c).Get(a.kind, a.name, a.service, a.node, a.all);
+  });
 
   auto* describe = app.add_subcommand("describe", "show one object in detail");
-  describe->add_option("kind", kind, "service|task|node|taskdef")->required();
-  describe->add_option("name", name, "name, task id (prefix) or family:revision")->required();
+  describe->add_option("kind", a.kind, "service|task|node|taskdef")->required();
+  describe->add_option("name", a.name, "name, task id (prefix) or family:revision")->required();
+  r.emplace_back(describe, [&a](Connection& c) { return Inspect(c).Describe(a.kind, a.name); });
+}
 
-  int count = 0;
+void AddWrites(CLI::App& app, Args& a, Registry& r) {
+  auto* apply = app.add_subcommand("apply", "create or update task definitions and services");
+  apply->add_option("-f,--file", a.file, "YAML file ('-' for stdin)")->required();
+  r.emplace_back(apply, [&a](Connection& c) { return Commands(c).Apply(a.file); });
+
   auto* scale = app.add_subcommand("scale", "change a service's desired count");
-  scale->add_option("kind", kind, "service")->required();
-  scale->add_option("name", name, "service name")->required();
-  scale->add_option("--count", count, "desired number of tasks")->required();
+  scale->add_option("kind", a.kind, "service")->required();
+  scale->add_option("name", a.name, "service name")->required();
+  scale->add_option("--count", a.count, "desired number of tasks")->required();
+  r.emplace_back(scale, [&a](Connection& c) { return Commands(c).Scale(a.kind, a.name, a.count); });
 
-  bool wait = false;
   auto* del = app.add_subcommand(
       "delete", "delete a service (its containers are removed) or a DOWN node (retired)");
-  del->add_option("kind", kind, "service|node")->required();
-  del->add_option("name", name, "service or node name")->required();
-  del->add_flag("--wait", wait, "wait until all its tasks have stopped");
+  del->add_option("kind", a.kind, "service|node")->required();
+  del->add_option("name", a.name, "service or node name")->required();
+  del->add_flag("--wait", a.wait, "wait until all its tasks have stopped");
+  r.emplace_back(del, [&a](Connection& c) { return Commands(c).Delete(a.kind, a.name, a.wait); });
 
   auto* drain = app.add_subcommand("drain", "drain a node: no new tasks, its tasks move away");
-  drain->add_option("kind", kind, "node")->required();
-  drain->add_option("name", name, "node name")->required();
+  drain->add_option("kind", a.kind, "node")->required();
+  drain->add_option("name", a.name, "node name")->required();
+  r.emplace_back(drain,
+                 [&a](Connection& c) { return Commands(c).SetNodeStatus(a.kind, a.name, true); });
   auto* activate = app.add_subcommand("activate", "let a drained node take tasks again");
-  activate->add_option("kind", kind, "node")->required();
-  activate->add_option("name", name, "node name")->required();
+  activate->add_option("kind", a.kind, "node")->required();
+  activate->add_option("name", a.name, "node name")->required();
+  r.emplace_back(activate,
+                 [&a](Connection& c) { return Commands(c).SetNodeStatus(a.kind, a.name, false); });
+}
 
-  std::string task;
-  std::string container;
-  bool follow = false;
-  int64_t tail = 0;
+void AddFollowers(CLI::App& app, Args& a, Registry& r) {
   auto* logs = app.add_subcommand("logs", "print a task's container output");
-  logs->add_option("task", task, "task id (a unique prefix is enough)")->required();
-  logs->add_option("-c,--container", container, "container (needed when there are several)");
-  logs->add_flag("-f,--follow", follow, "keep printing new output");
-  logs->add_option("--tail", tail, "only the last N lines");
+  logs->add_option("task", a.task, "task id (a unique prefix is enough)")->required();
+  logs->add_option("-c,--container", a.container, "container (needed when there are several)");
+  logs->add_flag("-f,--follow", a.follow, "keep printing new output");
+  logs->add_option("--tail", a.tail, "only the last N lines");
+  r.emplace_back(logs, [&a](Connection& c) {
+    return Commands(c).Logs(a.task, a.container, a.follow, a.tail);
+  });
 
-  int limit = 50;
-  bool watch = false;
   auto* events = app.add_subcommand("events", "recent events");
-  events->add_option("--service", service, "only this service");
-  events->add_option("--limit", limit, "how many (newest)");
-  events->add_flag("-w,--watch", watch, "keep printing new events");
+  events->add_option("--service", a.service, "only this service");
+  events->add_option("--limit", a.limit, "how many (newest)");
+  events->add_flag("-w,--watch", a.watch, "keep printing new events");
+  r.emplace_back(events,
+                 [&a](Connection& c) { return Commands(c).Events(a.service, a.limit, a.watch); });
+}
 
-  std::string timeout_text = "10m";
+// Runs `run` with the --timeout the user gave, or says why it is not one.
+int WithTimeout(const Args& a, Connection& c,
+                const std::function<int(Commands&, absl::Duration)>& run) {
+  auto timeout = gantry::ParseDurationText(a.timeout);
+  if (!timeout.ok()) {
+    c.err() << "gantryctl: --timeout: " << timeout.status().message() << "\n";
+    return 1;
+  }
+  Commands commands(c);
+  return run(commands, *timeout);
+}
+
+void AddRollouts(CLI::App& app, Args& a, Registry& r) {
   auto* rollout = app.add_subcommand("rollout", "follow or undo deployments");
   rollout->require_subcommand(1);
   auto* status = rollout->add_subcommand(
       "status", "wait for the newest deployment: exit 0 COMPLETED, 1 FAILED, 2 timeout");
-  status->add_option("service", service, "service name")->required();
-  status->add_option("--timeout", timeout_text, "give up after this long (default 10m)");
+  status->add_option("service", a.service, "service name")->required();
+  status->add_option("--timeout", a.timeout, "give up after this long (default 10m)");
+  r.emplace_back(status, [&a](Connection& c) {
+    return WithTimeout(
+        a, c, [&](Commands& cmd, absl::Duration t) { return cmd.RolloutStatus(a.service, "", t); });
+  });
   auto* undo = rollout->add_subcommand("undo", "return to the previous COMPLETED deployment");
-  undo->add_option("service", service, "service name")->required();
+  undo->add_option("service", a.service, "service name")->required();
+  r.emplace_back(undo, [&a](Connection& c) { return Commands(c).RolloutUndo(a.service); });
 
   auto* deploy = app.add_subcommand("deploy", "apply, and with --wait follow the rollouts");
-  deploy->add_option("-f,--file", file, "YAML file ('-' for stdin)")->required();
-  deploy->add_flag("--wait", wait, "wait for the deployments: exit 0, 1 (FAILED) or 2 (timeout)");
-  deploy->add_option("--timeout", timeout_text, "give up waiting after this long (default 10m)");
+  deploy->add_option("-f,--file", a.file, "YAML file ('-' for stdin)")->required();
+  deploy->add_flag("--wait", a.wait, "wait for the deployments: exit 0, 1 (FAILED) or 2 (timeout)");
+  deploy->add_option("--timeout", a.timeout, "give up waiting after this long (default 10m)");
+  r.emplace_back(deploy, [&a](Connection& c) {
+    return WithTimeout(
+        a, c, [&](Commands& cmd, absl::Duration t) { return cmd.Deploy(a.file, a.wait, t); });
+  });
+}
 
+}  // namespace
+
+int main(int argc, char** argv) {
+  gantry::IgnoreSigpipe();
+  CLI::App app{"gantryctl: operate a Gantry cluster"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand
+  gantry::ctl::GlobalOptions global;
+  Args args;
+  Registry commands;
+  AddGlobalOptions(app, global);
+  AddWrites(app, args, commands);
+  AddReads(app, args, commands);
+  AddFollowers(app, args, commands);
+  AddRollouts(app, args, commands);
   CLI11_PARSE(app, argc, argv);
 
-  auto commands = gantry::ctl::Commands::Connect(g, std::cout, std::cerr);
-  if (!commands.ok()) {
-    std::cerr << "gantryctl: " << commands.status().message() << "\n";
+  auto connection = Connection::Connect(global, std::cout, std::cerr);
+  if (!connection.ok()) {
+    std::cerr << "gantryctl: " << connection.status().message() << "\n";
     return 1;
   }
-  auto& c = **commands;
-  if (apply->parsed()) return c.Apply(file);
-  if (get->parsed()) return c.Get(kind, name, service, node, all);
-  if (describe->parsed()) return c.Describe(kind, name);
-  if (scale->parsed()) return c.Scale(kind, name, count);
-  if (del->parsed()) return c.Delete(kind, name, wait);
-  if (drain->parsed()) return c.SetNodeStatus(kind, name, true);
-  if (activate->parsed()) return c.SetNodeStatus(kind, name, false);
-  if (logs->parsed()) return c.Logs(task, container, follow, tail);
-  if (events->parsed()) return c.Events(service, limit, watch);
-  auto timeout = gantry::ParseDurationText(timeout_text);
-  if (!timeout.ok()) {
-    std::cerr << "gantryctl: --timeout: " << timeout.status().message() << "\n";
-    return 1;
+  for (const auto& [command, run] : commands) {
+    if (command->parsed()) return run(**connection);
   }
-  if (status->parsed()) return c.RolloutStatus(service, "", *timeout);
-  if (undo->parsed()) return c.RolloutUndo(service);
-  if (deploy->parsed()) return c.Deploy(file, wait, *timeout);
   return 1;
 }

@@ -110,8 +110,11 @@ std::string ChainId(const std::vector<std::string>& diff_ids) {
   return chain;
 }
 
-absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageConfig& image,
-                                         const OciOptions& options) {
+namespace {
+
+// The process: arguments (the task's command, or the image's entrypoint and
+// cmd), environment (the image's, then the task's), user and capabilities.
+absl::StatusOr<json> Process(const ContainerSpec& spec, const ImageConfig& image) {
   std::vector<std::string> args;
   if (!spec.command.empty()) {
     args = spec.command;
@@ -137,7 +140,7 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
   if (auto st = ParseUser(image.user, uid, gid); !st.ok()) return st;
 
   const auto& caps = DefaultCapabilities();
-  json process = {
+  return json{
       {"terminal", false},
       {"user", {{"uid", uid}, {"gid", gid}}},
       {"args", args},
@@ -146,7 +149,9 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
       {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
       {"noNewPrivileges", true},
   };
+}
 
+json Mounts(const OciOptions& options) {
   json mounts = json::array({
       Mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
       Mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
@@ -162,13 +167,11 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
     mounts.push_back(Mount("/etc/resolv.conf", "bind", options.resolv_conf,
                            {"rbind", "ro", "nosuid", "nodev", "noexec"}));
   }
+  return mounts;
+}
 
-  json namespaces =
-      json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
-  if (!spec.netns_path.empty()) {
-    namespaces.push_back({{"type", "network"}, {"path", spec.netns_path}});
-  }
-
+// Devices, memory and CPU limits.
+json Resources(const ContainerSpec& spec) {
   json resources = {
       {"devices", json::array({{{"allow", false}, {"access", "rwm"}},
                                Device("c", 1, 3),  // null
@@ -189,9 +192,17 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
   resources["cpu"] = cpu;
   // devpts wildcard minor is encoded as "no minor".
   resources["devices"].back().erase("minor");
+  return resources;
+}
 
-  json linux_ = {
-      {"resources", resources},
+json Linux(const ContainerSpec& spec, const OciOptions& options) {
+  json namespaces =
+      json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
+  if (!spec.netns_path.empty()) {
+    namespaces.push_back({{"type", "network"}, {"path", spec.netns_path}});
+  }
+  return json{
+      {"resources", Resources(spec)},
       {"cgroupsPath", absl::StrCat(options.cgroup_parent, "/", spec.id)},
       {"namespaces", namespaces},
       {"maskedPaths",
@@ -200,14 +211,21 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
         "/proc/scsi"}},
       {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
   };
+}
 
+}  // namespace
+
+absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageConfig& image,
+                                         const OciOptions& options) {
+  auto process = Process(spec, image);
+  if (!process.ok()) return process.status();
   json out = {
       {"ociVersion", "1.0.2"},
-      {"process", process},
+      {"process", *process},
       {"root", {{"path", "rootfs"}, {"readonly", false}}},
       {"hostname", spec.hostname},
-      {"mounts", mounts},
-      {"linux", linux_},
+      {"mounts", Mounts(options)},
+      {"linux", Linux(spec, options)},
   };
   return out.dump();
 }

@@ -315,22 +315,10 @@ std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition&
   return errors;
 }
 
-std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
-  std::vector<FieldError> errors;
-  if (auto p = CheckName(service.name(), 63, false); !p.empty()) {
-    errors.push_back({"name", p});
-  }
-  if (service.task_definition().empty()) {
-    errors.push_back({"taskDefinition", "required: a family (\"web\") or a revision (\"web:3\")"});
-  } else if (auto ref = ParseTaskDefinitionRef(service.task_definition()); !ref.ok()) {
-    errors.push_back({"taskDefinition", std::string(ref.status().message())});
-  }
-  if (service.desired_count() < 0) {
-    errors.push_back({"desiredCount", absl::StrCat("must be >= 0, got ", service.desired_count())});
-  } else if (service.desired_count() > kMaxDesiredCount) {
-    errors.push_back({"desiredCount", absl::StrCat("must be <= ", kMaxDesiredCount, ", got ",
-                                                   service.desired_count())});
-  }
+namespace {
+
+void ValidateDeploymentConfiguration(const gantry::v1::Service& service,
+                                     std::vector<FieldError>& errors) {
   const auto& dc = service.deployment_configuration();
   if (dc.has_minimum_healthy_percent() &&
       (dc.minimum_healthy_percent() < 0 || dc.minimum_healthy_percent() > 100)) {
@@ -379,21 +367,47 @@ std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
     errors.push_back({"deploymentConfiguration.traffic.interval",
                       "linear and canary need an interval of at least 1s"});
   }
-  if (service.has_load_balancer()) {
-    const auto& lb = service.load_balancer();
-    if (lb.port() == 0 || lb.port() > 65535) {
-      errors.push_back({"loadBalancer.port", "required, 1-65535"});
-    }
-    if (lb.target_port().empty()) {
-      errors.push_back({"loadBalancer.targetPort", "required: the name of the task's port"});
-    }
-    if (lb.test_port() > 65535 || (lb.test_port() != 0 && lb.test_port() == lb.port())) {
-      errors.push_back({"loadBalancer.testPort", "must be 1-65535 and differ from port"});
-    }
-    if (dc.strategy() == "blueGreen" && lb.test_port() == 0) {
-      errors.push_back({"loadBalancer.testPort", "blueGreen needs a test port"});
-    }
+}
+
+void ValidateLoadBalancer(const gantry::v1::Service& service, std::vector<FieldError>& errors) {
+  if (!service.has_load_balancer()) return;
+  const auto& dc = service.deployment_configuration();
+  const auto& lb = service.load_balancer();
+  if (lb.port() == 0 || lb.port() > 65535) {
+    errors.push_back({"loadBalancer.port", "required, 1-65535"});
   }
+  if (lb.target_port().empty()) {
+    errors.push_back({"loadBalancer.targetPort", "required: the name of the task's port"});
+  }
+  if (lb.test_port() > 65535 || (lb.test_port() != 0 && lb.test_port() == lb.port())) {
+    errors.push_back({"loadBalancer.testPort", "must be 1-65535 and differ from port"});
+  }
+  if (dc.strategy() == "blueGreen" && lb.test_port() == 0) {
+    errors.push_back({"loadBalancer.testPort", "blueGreen needs a test port"});
+  }
+}
+
+}  // namespace
+
+std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
+  std::vector<FieldError> errors;
+  if (auto p = CheckName(service.name(), 63, false); !p.empty()) {
+    errors.push_back({"name", p});
+  }
+  if (service.task_definition().empty()) {
+    errors.push_back({"taskDefinition", "required: a family (\"web\") or a revision (\"web:3\")"});
+  } else if (auto ref = ParseTaskDefinitionRef(service.task_definition()); !ref.ok()) {
+    errors.push_back({"taskDefinition", std::string(ref.status().message())});
+  }
+  if (service.desired_count() < 0) {
+    errors.push_back({"desiredCount", absl::StrCat("must be >= 0, got ", service.desired_count())});
+  } else if (service.desired_count() > kMaxDesiredCount) {
+    errors.push_back({"desiredCount", absl::StrCat("must be <= ", kMaxDesiredCount, ", got ",
+                                                   service.desired_count())});
+  }
+  ValidateDeploymentConfiguration(service, errors);
+  ValidateLoadBalancer(service, errors);
+  const auto& dc = service.deployment_configuration();
   if (service.has_autoscaling()) ValidateAutoscaling(service.autoscaling(), errors);
   ValidateAlarms(dc.alarms(), errors);
   if (auto policy = scheduler::PlacementPolicy::FromProto(service.placement()); !policy.ok()) {

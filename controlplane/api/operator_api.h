@@ -1,7 +1,6 @@
 #pragma once
 
-// The operator API's logic, free of gRPC: validation, apply semantics
-// (immutable task definition revisions, idempotent re-apply), scale and
+// The operator API's logic, free of gRPC: apply (applier.h), scale and
 // delete, and the reads behind `gantryctl get` and `describe`. The gRPC
 // service (operator_service.h) only translates to and from this class.
 //
@@ -10,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "controlplane/api/applier.h"
 #include "controlplane/events/event_log.h"
 #include "controlplane/nodes/node_manager.h"
 #include "controlplane/state/cluster_state.h"
@@ -56,18 +56,13 @@ class OperatorApi {
   absl::StatusOr<gantry::v1::ListEndpointsResponse> ListEndpoints();
 
  private:
-  absl::StatusOr<gantry::v1::ApplyResponse> TryApply(const gantry::v1::ApplyRequest& request,
-                                                     std::vector<std::string>& events,
-                                                     bool& conflict);
-  // The request's load balancer ports are not another service's.
-  absl::Status CheckListenersFree(const gantry::v1::Service& in,
-                                  const gantry::v1::ApplyRequest& request) const;
   gantry::v1::Node WithLiveness(gantry::v1::Node node) const;
 
   state::ClusterState* const state_;
   events::EventLog* const events_;
   nodes::NodeManager* const nodes_;
   const Clock* const clock_;
+  const Applier applier_;
 };
 
 }  // namespace gantry::api

@@ -69,19 +69,21 @@ void Autoscaler::RecordOnce(const std::string& service, const std::string& key,
 }
 
 absl::Status Autoscaler::Evaluate(const Service& service) {
-  const Autoscaling& a = service.autoscaling();
   const absl::Time now = clock_->Now();
-  const int current = service.desired_count();
   const AutoscalingStatus& previous = service.autoscaling_status();
-
   AutoscalingStatus status;
   *status.mutable_last_evaluated() = ToProtoTime(now);
   if (previous.has_last_scale_out()) *status.mutable_last_scale_out() = previous.last_scale_out();
   if (previous.has_last_scale_in()) *status.mutable_last_scale_in() = previous.last_scale_in();
+  const Observations seen = Observe(service, status);
+  const Outcome outcome = Judge(service, seen, now, status);
+  return Write(service, status, outcome, now);
+}
 
-  int recommendation = -1;
-  std::vector<std::string> quotes;
-  std::string error;
+Autoscaler::Observations Autoscaler::Observe(const Service& service, AutoscalingStatus& status) {
+  const Autoscaling& a = service.autoscaling();
+  const int current = service.desired_count();
+  Observations seen;
   auto observe = [&](const std::string& query, auto&& recommend, auto&& quote) {
     auto* v = status.add_values();
     v->set_query(query);
@@ -89,14 +91,17 @@ absl::Status Autoscaler::Evaluate(const Service& service) {
     absl::StatusOr<double> value = result.ok() ? SingleValue(*result) : result.status();
     if (!value.ok()) {
       v->set_error(std::string(value.status().message()));
-      if (error.empty()) error = absl::StrCat("query `", query, "`: ", value.status().message());
+      if (seen.error.empty()) {
+        seen.error = absl::StrCat("query `", query, "`: ", value.status().message());
+      }
       return;
     }
     const int r = recommend(*value);
     v->set_value(*value);
     v->set_recommendation(r);
-    recommendation = std::max(recommendation, r);
-    quotes.push_back(absl::StrCat("`", query, "` = ", Number(*value), quote(*value), " -> ", r));
+    seen.recommendation = std::max(seen.recommendation, r);
+    seen.quotes.push_back(
+        absl::StrCat("`", query, "` = ", Number(*value), quote(*value), " -> ", r));
   };
   // Target tracking scales what serves now: while new tasks are starting,
   // the per-task numbers still come from the running ones.
@@ -112,59 +117,78 @@ absl::Status Autoscaler::Evaluate(const Service& service) {
         ss.query(), [&](double v) { return StepScaling(current, v, ss.steps()); },
         [&](double v) { return absl::StrCat(" (", DescribeStep(ChosenStep(v, ss.steps())), ")"); });
   }
+  return seen;
+}
 
-  std::string event;
-  std::string event_key;
-  int desired = current;
-  std::string direction;
-  if (!error.empty()) {
-    status.set_last_decision(absl::StrCat("no action: ", error));
+DecisionInput Autoscaler::InputFor(const Service& service, int recommendation, absl::Time now) {
+  const Autoscaling& a = service.autoscaling();
+  const AutoscalingStatus& previous = service.autoscaling_status();
+  const int current = service.desired_count();
+  auto [it, fresh] = stabilizers_.try_emplace(service.name());
+  // Nothing is known of the window yet (new service or restarted control
+  // plane): it holds the current count until it has filled.
+  const absl::Duration in_cooldown =
+      a.has_scale_in_cooldown() ? FromProtoDuration(a.scale_in_cooldown()) : absl::Seconds(300);
+  const absl::Duration window =
+      a.has_scale_in_window() ? FromProtoDuration(a.scale_in_window()) : in_cooldown;
+  if (fresh) it->second.Add(now, current, window);
+  it->second.Add(now, recommendation, window);
+  DecisionInput in;
+  in.current = current;
+  in.recommendation = recommendation;
+  in.window_highest = it->second.Highest(now, window);
+  in.min_count = a.min_count();
+  in.max_count = a.max_count();
+  in.now = now;
+  in.last_scale_out = Last(previous.has_last_scale_out(), previous.last_scale_out());
+  in.last_scale_in = Last(previous.has_last_scale_in(), previous.last_scale_in());
+  in.scale_out_cooldown =
+      a.has_scale_out_cooldown() ? FromProtoDuration(a.scale_out_cooldown()) : absl::Seconds(30);
+  in.scale_in_cooldown = in_cooldown;
+  in.disable_scale_in = a.disable_scale_in();
+  const Deployment* primary = deployments::Primary(service);
+  in.deployment_in_progress =
+      primary != nullptr && primary->rollout_state() == Deployment::IN_PROGRESS;
+  return in;
+}
+
+Autoscaler::Outcome Autoscaler::Judge(const Service& service, const Observations& seen,
+                                      absl::Time now, AutoscalingStatus& status) {
+  const int current = service.desired_count();
+  Outcome out;
+  out.desired = current;
+  if (!seen.error.empty()) {
+    status.set_last_decision(absl::StrCat("no action: ", seen.error));
     if (metrics_ != nullptr) metrics_->AutoscalingError(service.name());
-    event_key = absl::StrCat("error ", error);
-    event = absl::StrCat("autoscaling: no action, the count stays at ", current, ": ", error);
-  } else if (recommendation >= 0) {
-    auto [it, fresh] = stabilizers_.try_emplace(service.name());
-    // Nothing is known of the window yet (new service or restarted control
-    // plane): it holds the current count until it has filled.
-    const absl::Duration in_cooldown =
-        a.has_scale_in_cooldown() ? FromProtoDuration(a.scale_in_cooldown()) : absl::Seconds(300);
-    const absl::Duration window =
-        a.has_scale_in_window() ? FromProtoDuration(a.scale_in_window()) : in_cooldown;
-    if (fresh) it->second.Add(now, current, window);
-    it->second.Add(now, recommendation, window);
-    DecisionInput in;
-    in.current = current;
-    in.recommendation = recommendation;
-    in.window_highest = it->second.Highest(now, window);
-    in.min_count = a.min_count();
-    in.max_count = a.max_count();
-    in.now = now;
-    in.last_scale_out = Last(previous.has_last_scale_out(), previous.last_scale_out());
-    in.last_scale_in = Last(previous.has_last_scale_in(), previous.last_scale_in());
-    in.scale_out_cooldown =
-        a.has_scale_out_cooldown() ? FromProtoDuration(a.scale_out_cooldown()) : absl::Seconds(30);
-    in.scale_in_cooldown = in_cooldown;
-    in.disable_scale_in = a.disable_scale_in();
-    const Deployment* primary = deployments::Primary(service);
-    in.deployment_in_progress =
-        primary != nullptr && primary->rollout_state() == Deployment::IN_PROGRESS;
-    const Decision d = Decide(in);
-    status.set_last_decision(absl::StrCat(d.reason, ": ", absl::StrJoin(quotes, "; ")));
-    if (d.scale) {
-      desired = d.desired;
-      direction = desired > current ? "out" : "in";
-      *(direction == "out" ? status.mutable_last_scale_out() : status.mutable_last_scale_in()) =
-          ToProtoTime(now);
-      event = absl::StrCat("autoscaling: ", d.reason, ": ", absl::StrJoin(quotes, "; "));
-    } else if (!absl::StartsWith(d.reason, "steady")) {
-      // A held decision is worth one event per kind of hold.
-      event_key = d.reason.substr(0, d.reason.find(','));
-      event = absl::StrCat("autoscaling: ", d.reason, ": ", absl::StrJoin(quotes, "; "));
-    }
-  } else {
-    status.set_last_decision("no policies to evaluate");
+    out.event_key = absl::StrCat("error ", seen.error);
+    out.event =
+        absl::StrCat("autoscaling: no action, the count stays at ", current, ": ", seen.error);
+    return out;
   }
+  if (seen.recommendation < 0) {
+    status.set_last_decision("no policies to evaluate");
+    return out;
+  }
+  const Decision d = Decide(InputFor(service, seen.recommendation, now));
+  const std::string quoted = absl::StrJoin(seen.quotes, "; ");
+  status.set_last_decision(absl::StrCat(d.reason, ": ", quoted));
+  if (d.scale) {
+    out.desired = d.desired;
+    out.direction = out.desired > current ? "out" : "in";
+    *(out.direction == "out" ? status.mutable_last_scale_out() : status.mutable_last_scale_in()) =
+        ToProtoTime(now);
+    out.event = absl::StrCat("autoscaling: ", d.reason, ": ", quoted);
+  } else if (!absl::StartsWith(d.reason, "steady")) {
+    // A held decision is worth one event per kind of hold.
+    out.event_key = d.reason.substr(0, d.reason.find(','));
+    out.event = absl::StrCat("autoscaling: ", d.reason, ": ", quoted);
+  }
+  return out;
+}
 
+absl::Status Autoscaler::Write(const Service& service, const AutoscalingStatus& status,
+                               const Outcome& out, absl::Time now) {
+  const int current = service.desired_count();
   bool scaled = false;
   RETURN_IF_ERROR(state_->UpdateService(service.name(), [&](Service& s) {
     scaled = false;
@@ -172,20 +196,20 @@ absl::Status Autoscaler::Evaluate(const Service& service) {
     *s.mutable_autoscaling_status() = status;
     // A count changed meanwhile (gantryctl scale) wins; the next round
     // starts from it.
-    if (desired != current && s.desired_count() == current) {
-      s.set_desired_count(desired);
-      if (auto* p = deployments::Primary(s)) p->set_desired_count(desired);
+    if (out.desired != current && s.desired_count() == current) {
+      s.set_desired_count(out.desired);
+      if (auto* p = deployments::Primary(s)) p->set_desired_count(out.desired);
       *s.mutable_updated_at() = ToProtoTime(now);
       scaled = true;
     }
     return true;
   }));
   if (scaled) {
-    if (metrics_ != nullptr) metrics_->AutoscalingDecision(service.name(), direction);
+    if (metrics_ != nullptr) metrics_->AutoscalingDecision(service.name(), out.direction);
     last_event_.erase(service.name());
-    events_->Record(service.name(), "", "", event);
-  } else if (!event.empty()) {
-    RecordOnce(service.name(), event_key, event);
+    events_->Record(service.name(), "", "", out.event);
+  } else if (!out.event.empty()) {
+    RecordOnce(service.name(), out.event_key, out.event);
   } else {
     last_event_.erase(service.name());
   }

@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/periodic.h"
@@ -54,6 +55,27 @@ class Autoscaler {
   absl::Status Evaluate(const gantry::v1::Service& service);
 
  private:
+  // What the service's queries said.
+  struct Observations {
+    int recommendation = -1;  // the largest; -1 without an answer
+    std::vector<std::string> quotes;
+    std::string error;  // the first query that failed
+  };
+  // What to do about it.
+  struct Outcome {
+    int desired = 0;
+    std::string direction;  // "out" or "in" when the count changes
+    std::string event;
+    std::string event_key;  // events with the same key are recorded once
+  };
+  Observations Observe(const gantry::v1::Service& service, gantry::v1::AutoscalingStatus& status);
+  // The decision's input; feeds the scale-in window.
+  DecisionInput InputFor(const gantry::v1::Service& service, int recommendation, absl::Time now);
+  Outcome Judge(const gantry::v1::Service& service, const Observations& seen, absl::Time now,
+                gantry::v1::AutoscalingStatus& status);
+  absl::Status Write(const gantry::v1::Service& service,
+                     const gantry::v1::AutoscalingStatus& status, const Outcome& outcome,
+                     absl::Time now);
   // Records `message` as an event unless the last one recorded for the
   // service had the same `key` (the same error, the same kind of hold).
   void RecordOnce(const std::string& service, const std::string& key, const std::string& message);

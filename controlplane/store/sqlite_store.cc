@@ -205,10 +205,7 @@ absl::StatusOr<RangeResult> SqliteStore::Range(absl::string_view prefix) {
   return result;
 }
 
-absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
-  std::unique_lock<std::mutex> lock(mu_);
-  // Comparisons first, outside any write transaction: nobody else writes
-  // while we hold mu_.
+absl::StatusOr<bool> SqliteStore::ComparesHold(const TxnRequest& request) {
   for (const auto& cmp : request.compares) {
     Stmt stmt(db_, stmts_, "SELECT mod_rev FROM kv WHERE key = ?1");
     if (auto st = stmt.status(); !st.ok()) return st;
@@ -220,11 +217,61 @@ absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
     } else if (rc != SQLITE_DONE) {
       return stmt.StepError(rc);
     }
-    if (mod != cmp.mod_revision) return TxnResult{false, revision_};
+    if (mod != cmp.mod_revision) return false;
   }
-  if (request.ops.empty()) return TxnResult{true, revision_};
+  return true;
+}
 
-  const int64_t rev = revision_ + 1;
+absl::StatusOr<std::optional<Event>> SqliteStore::WriteOp(const Op& op, int64_t rev, int seq) {
+  // Keep create_rev across updates.
+  int64_t create_rev = rev;
+  bool existed = false;
+  {
+    Stmt get(db_, stmts_, "SELECT create_rev FROM kv WHERE key = ?1");
+    if (auto st = get.status(); !st.ok()) return st;
+    get.BindBlob(1, op.key);
+    const int rc = get.Step();
+    if (rc == SQLITE_ROW) {
+      create_rev = get.Int(0);
+      existed = true;
+    } else if (rc != SQLITE_DONE) {
+      return get.StepError(rc);
+    }
+  }
+  const bool is_delete = op.type == Op::Type::kDelete;
+  if (is_delete && !existed) return std::nullopt;
+  if (!is_delete) {
+    Stmt put(db_, stmts_,
+             "INSERT INTO kv (key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?4) "
+             "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev");
+    if (auto st = put.status(); !st.ok()) return st;
+    put.BindBlob(1, op.key);
+    put.BindBlob(2, op.value);
+    put.BindInt(3, create_rev);
+    put.BindInt(4, rev);
+    if (int rc = put.Step(); rc != SQLITE_DONE) return put.StepError(rc);
+  } else {
+    Stmt del(db_, stmts_, "DELETE FROM kv WHERE key = ?1");
+    if (auto st = del.status(); !st.ok()) return st;
+    del.BindBlob(1, op.key);
+    if (int rc = del.Step(); rc != SQLITE_DONE) return del.StepError(rc);
+  }
+  Stmt hist(db_, stmts_,
+            "INSERT INTO history (rev, seq, key, value, create_rev, deleted) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (auto st = hist.status(); !st.ok()) return st;
+  hist.BindInt(1, rev);
+  hist.BindInt(2, seq);
+  hist.BindBlob(3, op.key);
+  hist.BindBlob(4, is_delete ? absl::string_view() : absl::string_view(op.value));
+  hist.BindInt(5, create_rev);
+  hist.BindInt(6, is_delete ? 1 : 0);
+  if (int rc = hist.Step(); rc != SQLITE_DONE) return hist.StepError(rc);
+  return Event{is_delete ? Event::Type::kDelete : Event::Type::kPut,
+               KeyValue{op.key, is_delete ? std::string() : op.value, create_rev, rev}};
+}
+
+absl::StatusOr<std::vector<Event>> SqliteStore::WriteOps(const TxnRequest& request, int64_t rev) {
   std::vector<Event> events;
   events.reserve(request.ops.size());
   if (auto st = Exec("BEGIN IMMEDIATE;"); !st.ok()) return st;
@@ -234,61 +281,32 @@ absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
   };
   int seq = 0;
   for (const auto& op : request.ops) {
-    // Keep create_rev across updates.
-    int64_t create_rev = rev;
-    bool existed = false;
-    {
-      Stmt get(db_, stmts_, "SELECT create_rev FROM kv WHERE key = ?1");
-      if (auto st = get.status(); !st.ok()) return fail(st);
-      get.BindBlob(1, op.key);
-      const int rc = get.Step();
-      if (rc == SQLITE_ROW) {
-        create_rev = get.Int(0);
-        existed = true;
-      } else if (rc != SQLITE_DONE) {
-        return fail(get.StepError(rc));
-      }
-    }
-    if (op.type == Op::Type::kDelete && !existed) continue;
-    if (op.type == Op::Type::kPut) {
-      Stmt put(db_, stmts_,
-               "INSERT INTO kv (key, value, create_rev, mod_rev) VALUES (?1, ?2, ?3, ?4) "
-               "ON CONFLICT(key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev");
-      if (auto st = put.status(); !st.ok()) return fail(st);
-      put.BindBlob(1, op.key);
-      put.BindBlob(2, op.value);
-      put.BindInt(3, create_rev);
-      put.BindInt(4, rev);
-      if (int rc = put.Step(); rc != SQLITE_DONE) return fail(put.StepError(rc));
-    } else {
-      Stmt del(db_, stmts_, "DELETE FROM kv WHERE key = ?1");
-      if (auto st = del.status(); !st.ok()) return fail(st);
-      del.BindBlob(1, op.key);
-      if (int rc = del.Step(); rc != SQLITE_DONE) return fail(del.StepError(rc));
-    }
-    Stmt hist(db_, stmts_,
-              "INSERT INTO history (rev, seq, key, value, create_rev, deleted) "
-              "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
-    if (auto st = hist.status(); !st.ok()) return fail(st);
-    const bool is_delete = op.type == Op::Type::kDelete;
-    hist.BindInt(1, rev);
-    hist.BindInt(2, seq++);
-    hist.BindBlob(3, op.key);
-    hist.BindBlob(4, is_delete ? absl::string_view() : absl::string_view(op.value));
-    hist.BindInt(5, create_rev);
-    hist.BindInt(6, is_delete ? 1 : 0);
-    if (int rc = hist.Step(); rc != SQLITE_DONE) return fail(hist.StepError(rc));
-    events.push_back(
-        Event{is_delete ? Event::Type::kDelete : Event::Type::kPut,
-              KeyValue{op.key, is_delete ? std::string() : op.value, create_rev, rev}});
+    auto event = WriteOp(op, rev, seq);
+    if (!event.ok()) return fail(event.status());
+    if (!event->has_value()) continue;
+    seq++;
+    events.push_back(std::move(**event));
   }
-  {
-    Stmt meta(db_, stmts_, "INSERT OR REPLACE INTO meta (name, value) VALUES ('revision', ?1)");
-    if (auto st = meta.status(); !st.ok()) return fail(st);
-    meta.BindInt(1, rev);
-    if (int rc = meta.Step(); rc != SQLITE_DONE) return fail(meta.StepError(rc));
-  }
+  Stmt meta(db_, stmts_, "INSERT OR REPLACE INTO meta (name, value) VALUES ('revision', ?1)");
+  if (auto st = meta.status(); !st.ok()) return fail(st);
+  meta.BindInt(1, rev);
+  if (int rc = meta.Step(); rc != SQLITE_DONE) return fail(meta.StepError(rc));
   if (auto st = Exec("COMMIT;"); !st.ok()) return fail(st);
+  return events;
+}
+
+absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
+  std::unique_lock<std::mutex> lock(mu_);
+  // Comparisons first, outside any write transaction: nobody else writes
+  // while we hold mu_.
+  auto holds = ComparesHold(request);
+  if (!holds.ok()) return holds.status();
+  if (!*holds) return TxnResult{false, revision_};
+  if (request.ops.empty()) return TxnResult{true, revision_};
+
+  const int64_t rev = revision_ + 1;
+  auto events = WriteOps(request, rev);
+  if (!events.ok()) return events.status();
   revision_ = rev;
   if (rev - compacted_ > options_.history_revisions + options_.history_revisions / 10) {
     if (auto st = Compact(); !st.ok()) {
@@ -300,7 +318,7 @@ absl::StatusOr<TxnResult> SqliteStore::Txn(const TxnRequest& request) {
   for (const auto& w : watchers_) targets.push_back(w);
   std::unique_lock<std::mutex> notify(notify_mu_);
   lock.unlock();
-  Deliver(targets, rev, events);
+  Deliver(targets, rev, *events);
   return TxnResult{true, rev};
 }
 

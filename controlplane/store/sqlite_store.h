@@ -9,6 +9,8 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <vector>
 
 #include "controlplane/store/store.h"
 
@@ -48,6 +50,12 @@ class SqliteStore final : public Store {
   absl::Status Exec(const char* sql);
   absl::StatusOr<int64_t> LoadMeta(const char* name);
   absl::Status Compact();
+  // The parts of Txn(), with mu_ held.
+  absl::StatusOr<bool> ComparesHold(const TxnRequest& request);
+  // Writes every op and the new revision in one SQLite transaction.
+  absl::StatusOr<std::vector<Event>> WriteOps(const TxnRequest& request, int64_t rev);
+  // One op's row and history; no event for deleting a missing key.
+  absl::StatusOr<std::optional<Event>> WriteOp(const Op& op, int64_t rev, int seq);
   void Unregister(Watcher* watcher);
   static void Deliver(const std::vector<std::shared_ptr<Watcher>>& watchers, int64_t revision,
                       const std::vector<Event>& events);
