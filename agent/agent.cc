@@ -4,8 +4,23 @@
 
 namespace gantry::agent {
 
+namespace {
+
+Agent::Options WithUpkeepDataDir(Agent::Options options) {
+  options.upkeep.data_dir = options.reconciler.data_dir;
+  return options;
+}
+
+}  // namespace
+
+Agent::Agent(std::unique_ptr<ContainerRuntime> runtime, const Clock* clock, Options options)
+    : Agent(runtime.get(), clock, std::move(options)) {
+  owned_runtime_ = std::move(runtime);
+}
+
 Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
-    : runtime_(runtime), options_(std::move(options)) {
+    : runtime_(runtime), clock_(clock), options_(WithUpkeepDataDir(std::move(options))) {
+  auto send = [this](gantry::v1::AgentMessage msg) { session_->Send(msg); };
   registry_ = std::make_unique<registry::RegistryClient>(options_.registries);
   images_ = std::make_unique<ImageManager>(runtime_, registry_.get(), clock, options_.images);
   health_ = std::make_unique<HealthMonitor>(runtime_, clock, options_.health);
@@ -16,21 +31,27 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
   health_->SetObserver(metrics_.get());
   reconciler_ = std::make_unique<Reconciler>(runtime_, images_.get(), health_.get(), clock,
                                              options_.reconciler,
-                                             [this](const gantry::v1::TaskStatusReport& report) {
+                                             [send](const gantry::v1::TaskStatusReport& report) {
                                                gantry::v1::AgentMessage msg;
                                                *msg.mutable_status() = report;
-                                               session_->Send(msg);
+                                               send(std::move(msg));
                                              });
   reconciler_->SetObserver(metrics_.get());
-  reconciler_->SetImageSink([this](const gantry::v1::ImageReport& report) {
-    gantry::v1::AgentMessage msg;
-    *msg.mutable_images() = report;
-    session_->Send(msg);
-  });
+  upkeep_ = std::make_unique<NodeUpkeep>(images_.get(), clock, options_.upkeep,
+                                         [send](const gantry::v1::ImageReport& report) {
+                                           gantry::v1::AgentMessage msg;
+                                           *msg.mutable_images() = report;
+                                           send(std::move(msg));
+                                         });
   session_ = std::make_unique<Session>(options_.session, reconciler_.get(), [this] { Wake(); });
 }
 
 Agent::~Agent() { Stop(); }
+
+void Agent::ServeMetrics(std::unique_ptr<MetricsEndpoint> endpoint) {
+  endpoint->Serve(metrics_.get());
+  metrics_endpoint_ = std::move(endpoint);
+}
 
 absl::Status Agent::Start() {
   if (auto st = images_->Recover(); !st.ok()) {
@@ -38,7 +59,7 @@ absl::Status Agent::Start() {
                  st.message());
   }
   if (auto st = reconciler_->Recover(); !st.ok()) return st;
-  loop_ = std::thread([this] { Loop(); });
+  loop_ = std::make_unique<Periodic>(clock_, options_.tick_interval, [this] { Pass(); });
   session_thread_ = std::thread([this] {
     if (auto st = session_->Run(); !st.ok()) {
       spdlog::critical("agent session: {}", st.message());
@@ -48,40 +69,26 @@ absl::Status Agent::Start() {
 }
 
 void Agent::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
+  metrics_endpoint_.reset();  // before the metrics it reads go
   session_->Stop();
   if (session_thread_.joinable()) session_thread_.join();
-  if (loop_.joinable()) loop_.join();
+  if (loop_) loop_->Stop();
 }
 
 void Agent::Wake() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    wake_ = true;
-  }
-  cv_.notify_all();
+  // The session thread, which calls this, starts after the loop exists.
+  if (loop_) loop_->Wake();
 }
 
-void Agent::Loop() {
-  absl::Time next_check = absl::InfinitePast();
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_) {
-    lock.unlock();
-    reconciler_->Tick();
-    if (absl::Now() >= next_check) {
-      session_->SetChecks(JudgeChecks(
-          ReadChecks(runtime_, options_.reconciler.data_dir, options_.container_storage),
-          options_.thresholds));
-      next_check = absl::Now() + options_.check_interval;
-    }
-    lock.lock();
-    cv_.wait_for(lock, absl::ToChronoNanoseconds(options_.tick_interval),
-                 [&] { return stop_ || wake_; });
-    wake_ = false;
+void Agent::Pass() {
+  reconciler_->Tick();
+  upkeep_->Run(reconciler_->tasks(), reconciler_->runtime_observed());
+  const absl::Time now = clock_->Now();
+  if (now >= next_check_) {
+    session_->SetChecks(
+        JudgeChecks(ReadChecks(runtime_, options_.reconciler.data_dir, options_.container_storage),
+                    options_.thresholds));
+    next_check_ = now + options_.check_interval;
   }
 }
 

@@ -1,21 +1,33 @@
 #pragma once
 
-// Wires one node agent together: the container runtime (given), the
-// reconciler and its loop thread, and the session to the control plane.
-// main.cc and the integration tests start agents through this class.
+// Wires one node agent together: the container runtime (given, or owned
+// when the AgentFactory built it), the image manager, health monitor and
+// metrics, the Reconciler and NodeUpkeep driven by one loop on the injected
+// clock, and the Session to the control plane. Each loop pass reconciles,
+// then does the upkeep, and every `check_interval` judges the node checks
+// the heartbeats carry. The Session wakes the loop when a desired set
+// arrives. main.cc builds agents through AgentFactory; the integration tests
+// construct them on a FakeRuntime.
+//
+// Thread safety: Start() and Stop() from one thread; the accessors return
+// parts that are thread-safe as their own headers say (the Reconciler's
+// Tick()-thread parts belong to the loop).
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include "agent/checks/node_checks.h"
+#include "agent/health/health_monitor.h"
 #include "agent/images/image_manager.h"
 #include "agent/metrics/agent_metrics.h"
+#include "agent/metrics/metrics_endpoint.h"
+#include "agent/node_upkeep.h"
 #include "agent/reconciler.h"
 #include "agent/runtime/container_runtime.h"
 #include "agent/session.h"
 #include "common/clock.h"
+#include "common/periodic.h"
+#include "common/registry/registry_client.h"
 
 namespace gantry::agent {
 
@@ -25,6 +37,8 @@ class Agent {
     Reconciler::Options reconciler;
     Session::Options session;
     ImageManager::Options images;
+    // Its data_dir is always the reconciler's.
+    NodeUpkeep::Options upkeep;
     registry::RegistryConfig registries;
     absl::Duration tick_interval = absl::Seconds(1);
     // Status checks: container storage to watch and the thresholds.
@@ -34,39 +48,51 @@ class Agent {
     HealthMonitor::Options health;
   };
 
+  // `runtime` and `clock` must outlive the agent.
   Agent(ContainerRuntime* runtime, const Clock* clock, Options options);
+  // Owns `runtime`.
+  Agent(std::unique_ptr<ContainerRuntime> runtime, const Clock* clock, Options options);
   ~Agent();
+  Agent(const Agent&) = delete;
+  Agent& operator=(const Agent&) = delete;
+
+  // Points `endpoint` at this agent's metrics and keeps it until Stop().
+  void ServeMetrics(std::unique_ptr<MetricsEndpoint> endpoint);
 
   // Recovers (adopts running containers), then starts the loop and the
   // session threads.
   absl::Status Start();
-  // Stops the threads; containers keep running.
+  // Stops serving metrics and the threads; containers keep running.
   void Stop();
 
+  const Options& options() const { return options_; }
   Reconciler* reconciler() { return reconciler_.get(); }
   ImageManager* images() { return images_.get(); }
   Session* session() { return session_.get(); }
   AgentMetrics* metrics() { return metrics_.get(); }
 
  private:
-  void Loop();
+  // One loop pass.
+  void Pass();
   void Wake();
 
+  // First: destroyed after everything that uses the runtime.
+  std::unique_ptr<ContainerRuntime> owned_runtime_;
   ContainerRuntime* const runtime_;
+  const Clock* const clock_;
   const Options options_;
   std::unique_ptr<registry::RegistryClient> registry_;
   std::unique_ptr<ImageManager> images_;
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<AgentMetrics> metrics_;
   std::unique_ptr<Reconciler> reconciler_;
+  std::unique_ptr<NodeUpkeep> upkeep_;
   std::unique_ptr<Session> session_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool wake_ = false;
-  std::thread loop_;
+  absl::Time next_check_ = absl::InfinitePast();  // loop thread only
+  std::unique_ptr<Periodic> loop_;
   std::thread session_thread_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
 };
 
 }  // namespace gantry::agent

@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
-#include <fstream>
-#include <functional>
+#include <cstdio>
+#include <cstdlib>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/log.h"
+#include "common/net_util.h"
+#include "common/quantity.h"
 #include "common/registry/registry_config.h"
 #include "yaml-cpp/yaml.h"
 
@@ -33,6 +36,320 @@ absl::Status ParsePortRange(const std::string& text, uint32_t& start, uint32_t& 
   return absl::OkStatus();
 }
 
+namespace {
+
+// --- The typed kinds: how a text becomes a field's value.
+
+template <typename T>
+using Parser = absl::StatusOr<T> (*)(const std::string& text);
+
+template <typename T>
+SettingValue Typed(std::string type, T AgentConfig::*field, Parser<T> parse) {
+  SettingValue v;
+  v.type = std::move(type);
+  v.apply = [field, parse](const std::string& text, AgentConfig& c) -> absl::Status {
+    auto parsed = parse(text);
+    if (!parsed.ok()) return parsed.status();
+    c.*field = *std::move(parsed);
+    return absl::OkStatus();
+  };
+  return v;
+}
+
+absl::StatusOr<std::string> AsText(const std::string& text) { return text; }
+
+absl::StatusOr<absl::Duration> AsDuration(const std::string& text) {
+  return ParseDurationText(text);
+}
+
+absl::StatusOr<std::optional<int64_t>> AsCpuOrAll(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  auto v = ParseCpu(text);
+  if (!v.ok()) return v.status();
+  return *v;
+}
+
+absl::StatusOr<std::optional<int64_t>> AsMemoryOrRest(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  auto v = ParseMemory(text);
+  if (!v.ok()) return v.status();
+  return *v;
+}
+
+absl::StatusOr<int64_t> AsMemory(const std::string& text) { return ParseMemory(text); }
+
+absl::StatusOr<int> AsPercent(const std::string& text) {
+  int v = 0;
+  if (!absl::SimpleAtoi(text, &v) || v < 0 || v > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected a percentage from 0 to 100, got \"", text, "\""));
+  }
+  return v;
+}
+
+absl::StatusOr<int> AsCount(const std::string& text) {
+  int v = 0;
+  if (!absl::SimpleAtoi(text, &v) || v < 0) {
+    return absl::InvalidArgumentError("expected a number >= 0");
+  }
+  return v;
+}
+
+absl::StatusOr<PortRange> AsPortRange(const std::string& text) {
+  PortRange r;
+  if (auto st = ParsePortRange(text, r.first, r.last); !st.ok()) return st;
+  return r;
+}
+
+absl::StatusOr<std::string> AsListenAddress(const std::string& text) {
+  if (text.empty() || text == "off") return text;
+  auto hp = ParseHostPort(text);
+  if (!hp.ok() || hp->port == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(text, ": expected HOST:PORT with a fixed port, or off"));
+  }
+  return text;
+}
+
+absl::StatusOr<std::string> AsLogLevel(const std::string& text) {
+  if (spdlog::level::from_str(text) == spdlog::level::off && text != "off") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(text, ": expected trace, debug, info, warn or error"));
+  }
+  return text;
+}
+
+SettingValue Text(std::string AgentConfig::*field, std::string type = "TEXT") {
+  return Typed<std::string>(std::move(type), field, AsText);
+}
+SettingValue Address(std::string AgentConfig::*field) {
+  SettingValue v = Typed<std::string>("IP", field, AsText);
+  v.empty_is_default = true;
+  return v;
+}
+SettingValue Duration(absl::Duration AgentConfig::*field) {
+  return Typed<absl::Duration>("DURATION", field, AsDuration);
+}
+SettingValue Cpu(std::optional<int64_t> AgentConfig::*field) {
+  return Typed<std::optional<int64_t>>("CPU", field, AsCpuOrAll);
+}
+SettingValue MemoryOrRest(std::optional<int64_t> AgentConfig::*field) {
+  return Typed<std::optional<int64_t>>("MEMORY", field, AsMemoryOrRest);
+}
+SettingValue Memory(int64_t AgentConfig::*field) {
+  return Typed<int64_t>("MEMORY", field, AsMemory);
+}
+SettingValue Percent(int AgentConfig::*field) { return Typed<int>("PERCENT", field, AsPercent); }
+SettingValue Count(int AgentConfig::*field) { return Typed<int>("COUNT", field, AsCount); }
+SettingValue Ports(PortRange AgentConfig::*field) {
+  return Typed<PortRange>("FIRST-LAST", field, AsPortRange);
+}
+SettingValue ListenAddress(std::string AgentConfig::*field) {
+  return Typed<std::string>("HOST:PORT|off", field, AsListenAddress);
+}
+SettingValue LogLevel(std::string AgentConfig::*field) {
+  return Typed<std::string>("LEVEL", field, AsLogLevel);
+}
+
+absl::Status AttributesFromFile(const YAML::Node& value, const std::string& path, AgentConfig& c) {
+  if (!value.IsMap()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": attributes: expected a mapping of KEY: VALUE"));
+  }
+  for (const auto& a : value) {
+    if (!a.second.IsScalar()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", a.second.Mark().line + 1,
+                                                     ": attributes.", a.first.as<std::string>(),
+                                                     ": expected a single value"));
+    }
+    c.attributes[a.first.as<std::string>()] = a.second.as<std::string>();
+  }
+  return absl::OkStatus();
+}
+
+SettingValue Attributes() {
+  SettingValue v;
+  v.type = "KEY=VALUE";
+  v.repeatable = true;
+  v.apply = [](const std::string& text, AgentConfig& c) {
+    return ParseAttribute(text, c.attributes);
+  };
+  v.apply_node = AttributesFromFile;
+  return v;
+}
+
+SettingValue InsecureRegistry() {
+  SettingValue v;
+  v.type = "HOST[:PORT]";
+  v.repeatable = true;
+  v.apply = [](const std::string& host, AgentConfig& c) {
+    c.registries.hosts[host].insecure = true;
+    return absl::OkStatus();
+  };
+  return v;
+}
+
+SettingValue Registries() {
+  SettingValue v;
+  v.type = "MAP";
+  v.apply_node = [](const YAML::Node& value, const std::string& path, AgentConfig& c) {
+    return registry::ParseRegistries(value, path, c.registries);
+  };
+  return v;
+}
+
+using C = AgentConfig;
+
+// Where the node is and what it is called.
+std::vector<Setting> NodeSettings() {
+  return {
+      {"--controlplane", "controlplane", Text(&C::controlplane, "HOST:PORT"), "127.0.0.1:7070",
+       "control plane address HOST:PORT"},
+      {"--node-name", "nodeName", Text(&C::node_name, "NAME"), "",
+       "this node's name (default: host name)"},
+      {"--zone", "zone", Text(&C::zone, "NAME"), "default", "availability zone"},
+      {"--attribute", "attributes", Attributes(), "", "node attribute KEY=VALUE (repeatable)"},
+      {"--address", "address", Address(&C::address), "127.0.0.1",
+       "IP where this node's tasks are reachable"},
+  };
+}
+
+// What containers run on and what they may use.
+std::vector<Setting> RuntimeSettings() {
+  return {
+      {"--containerd-socket", "containerdSocket", Text(&C::containerd_socket, "PATH"),
+       "/run/containerd/containerd.sock", "containerd's gRPC socket"},
+      {"--containerd-namespace", "containerdNamespace", Text(&C::containerd_namespace, "NAME"),
+       "gantry", "containerd namespace for Gantry's containers"},
+      {"--netns", "netns", Text(&C::netns, "PATH"), "",
+       "network namespace path containers join (default: the host's)"},
+      {"--data-dir", "dataDir", Text(&C::data_dir, "PATH"), "/var/lib/gantry/agent",
+       "task records and container logs"},
+      {"--cgroup-parent", "cgroupParent", Text(&C::cgroup_parent, "PATH"), "/gantry",
+       "cgroup path for containers"},
+      {"--cpu", "cpu", Cpu(&C::cpu), "", "schedulable CPU, e.g. 2 or 1500m (default: all cores)"},
+      {"--memory", "memory", MemoryOrRest(&C::memory), "",
+       "schedulable memory, e.g. 4Gi (default: physical minus reserve)"},
+      {"--memory-reserve", "memoryReserve", Memory(&C::memory_reserve), "256Mi",
+       "memory kept back for the host when --memory is not given"},
+      {"--port-range", "portRange", Ports(&C::port_range), "20000-32767",
+       "dynamic host ports FIRST-LAST"},
+  };
+}
+
+// Talking to the control plane, logging and metrics.
+std::vector<Setting> ConnectionSettings() {
+  return {
+      {"--tls-ca", "tlsCa", Text(&C::tls_ca, "PATH"), "", "CA of the control plane's certificate"},
+      {"--tls-cert", "tlsCert", Text(&C::tls_cert, "PATH"), "", "client certificate (PEM)"},
+      {"--tls-key", "tlsKey", Text(&C::tls_key, "PATH"), "", "client private key (PEM)"},
+      {"--tls-server-name", "tlsServerName", Text(&C::tls_server_name, "NAME"), "",
+       "name to verify in the control plane's certificate"},
+      {"--log-level", "logLevel", LogLevel(&C::log_level), "info", "trace|debug|info|warn|error"},
+      {"--metrics-listen", "metricsListen", ListenAddress(&C::metrics_listen), "",
+       "where /metrics is served: HOST:PORT or off (default: the node address, port 7072)"},
+  };
+}
+
+// Registries and images.
+std::vector<Setting> ImageSettings() {
+  return {
+      {"--insecure-registry", "", InsecureRegistry(), "",
+       "registry HOST[:PORT] spoken to over plain HTTP (repeatable)"},
+      {"", "registries", Registries(), "",
+       "registry credentials and plain-HTTP registries (file only)"},
+      {"--image-pull-timeout", "imagePullTimeout", Duration(&C::image_pull_timeout), "5m",
+       "give up retrying a pull after this long"},
+      {"--image-gc-unused-after", "imageGcUnusedAfter", Duration(&C::image_gc_unused_after), "1h",
+       "remove images no task has used for this long"},
+      {"--image-gc-keep", "imageGcKeep", Count(&C::image_gc_keep), "5",
+       "always keep this many most recently used images"},
+      {"--image-gc-interval", "imageGcInterval", Duration(&C::image_gc_interval), "1m",
+       "how often unused images are looked for"},
+  };
+}
+
+// Node status checks.
+std::vector<Setting> CheckSettings() {
+  return {
+      {"--container-storage", "containerStorage", Text(&C::container_storage, "PATH"),
+       "/var/lib/containerd", "containerd's root, watched by the storage check"},
+      {"--min-memory-available-percent", "minMemoryAvailablePercent",
+       Percent(&C::min_memory_available_percent), "5",
+       "instance check fails below this share of available memory"},
+      {"--max-pid-usage-percent", "maxPidUsagePercent", Percent(&C::max_pid_usage_percent), "90",
+       "instance check fails above this share of process ids in use"},
+      {"--min-disk-free-percent", "minDiskFreePercent", Percent(&C::min_disk_free_percent), "10",
+       "storage check fails below this share of free space"},
+      {"--min-inodes-free-percent", "minInodesFreePercent", Percent(&C::min_inodes_free_percent),
+       "5", "storage check fails below this share of free inodes"},
+  };
+}
+
+std::vector<Setting> MakeSettings() {
+  std::vector<Setting> all;
+  for (auto section :
+       {NodeSettings, RuntimeSettings, ConnectionSettings, ImageSettings, CheckSettings}) {
+    for (auto& s : section()) all.push_back(std::move(s));
+  }
+  return all;
+}
+
+std::string HostName() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+// One key of the file.
+absl::Status ApplyFileKey(const std::string& path, const YAML::Node& key, const YAML::Node& value,
+                          AgentConfig& c) {
+  const std::string name = key.as<std::string>();
+  const Setting* setting = nullptr;
+  for (const Setting& s : AgentSettings()) {
+    if (!s.key.empty() && s.key == name) setting = &s;
+  }
+  if (setting == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": line ", key.Mark().line + 1, ": unknown setting \"", name, "\""));
+  }
+  if (setting->value.apply_node) return setting->value.apply_node(value, path, c);
+  if (!value.IsScalar()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", name, ": expected a single value"));
+  }
+  if (auto st = ApplySetting(*setting, value.as<std::string>(), c); !st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": line ", value.Mark().line + 1, ": ", name, ": ", st.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::vector<Setting>& AgentSettings() {
+  static const std::vector<Setting>* const settings = new std::vector<Setting>(MakeSettings());
+  return *settings;
+}
+
+absl::Status ApplySetting(const Setting& s, const std::string& text, AgentConfig& c) {
+  if (!s.value.apply) {
+    return absl::InvalidArgumentError("expected a mapping, not a single value");
+  }
+  return s.value.apply(text.empty() && s.value.empty_is_default ? s.default_text : text, c);
+}
+
+AgentConfig::AgentConfig() {
+  for (const Setting& s : AgentSettings()) {
+    if (s.default_text.empty()) continue;
+    if (auto st = ApplySetting(s, s.default_text, *this); !st.ok()) {
+      // A table that contradicts itself; its unit test keeps this from shipping.
+      std::fprintf(stderr, "gantry-agent: default of %s: %s\n", s.key.c_str(),
+                   std::string(st.message()).c_str());
+      std::abort();
+    }
+  }
+}
+
 absl::Status LoadAgentConfigFile(const std::string& path, AgentConfig& c) {
   YAML::Node root;
   try {
@@ -46,86 +363,27 @@ absl::Status LoadAgentConfigFile(const std::string& path, AgentConfig& c) {
   if (!root.IsMap()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": expected a mapping of settings"));
   }
-  const std::map<std::string, std::string*> strings = {
-      {"controlplane", &c.controlplane},
-      {"nodeName", &c.node_name},
-      {"zone", &c.zone},
-      {"address", &c.address},
-      {"containerdSocket", &c.containerd_socket},
-      {"containerdNamespace", &c.containerd_namespace},
-      {"netns", &c.netns},
-      {"dataDir", &c.data_dir},
-      {"cgroupParent", &c.cgroup_parent},
-      {"cpu", &c.cpu},
-      {"memory", &c.memory},
-      {"memoryReserve", &c.memory_reserve},
-      {"portRange", &c.port_range},
-      {"tlsCa", &c.tls_ca},
-      {"tlsCert", &c.tls_cert},
-      {"tlsKey", &c.tls_key},
-      {"tlsServerName", &c.tls_server_name},
-      {"logLevel", &c.log_level},
-      {"imagePullTimeout", &c.image_pull_timeout},
-      {"imageGcUnusedAfter", &c.image_gc_unused_after},
-      {"imageGcKeep", &c.image_gc_keep},
-      {"imageGcInterval", &c.image_gc_interval},
-      {"containerStorage", &c.container_storage},
-      {"minMemoryAvailablePercent", &c.min_memory_available_percent},
-      {"maxPidUsagePercent", &c.max_pid_usage_percent},
-      {"minDiskFreePercent", &c.min_disk_free_percent},
-      {"minInodesFreePercent", &c.min_inodes_free_percent},
-      {"metricsListen", &c.metrics_listen},
-  };
   for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
-    const YAML::Node& value = kv.second;
-    if (key == "registries") {
-      if (auto st = registry::ParseRegistries(value, path, c.registries); !st.ok()) return st;
-      continue;
-    }
-    if (key == "attributes") {
-      if (!value.IsMap()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(path, ": attributes: expected a mapping of KEY: VALUE"));
-      }
-      for (const auto& a : value) {
-        if (!a.second.IsScalar()) {
-          return absl::InvalidArgumentError(absl::StrCat(path, ": line ", a.second.Mark().line + 1,
-                                                         ": attributes.", a.first.as<std::string>(),
-                                                         ": expected a single value"));
-        }
-        c.attributes[a.first.as<std::string>()] = a.second.as<std::string>();
-      }
-      continue;
-    }
-    auto it = strings.find(key);
-    if (it == strings.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", kv.first.Mark().line + 1,
-                                                     ": unknown setting \"", key, "\""));
-    }
-    if (!value.IsScalar()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": ", key, ": expected a single value"));
-    }
-    *it->second = value.as<std::string>();
+    if (auto st = ApplyFileKey(path, kv.first, kv.second, c); !st.ok()) return st;
   }
   return absl::OkStatus();
 }
 
-MachineCapacity DetectMachineCapacity() {
-  MachineCapacity out;
-  const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  out.cpu_millis = (cores > 0 ? cores : 1) * 1000;
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  int64_t kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit) {
-    if (key == "MemTotal:") {
-      out.memory_bytes = kb * 1024;
-      break;
+absl::StatusOr<AgentConfig> ResolveAgentConfig(const std::string& config_path,
+                                               const std::vector<GivenFlag>& flags) {
+  AgentConfig config;
+  if (!config_path.empty()) {
+    if (auto st = LoadAgentConfigFile(config_path, config); !st.ok()) return st;
+  }
+  for (const GivenFlag& f : flags) {
+    for (const std::string& text : f.values) {
+      if (auto st = ApplySetting(*f.setting, text, config); !st.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(f.setting->flag, ": ", st.message()));
+      }
     }
   }
-  return out;
+  if (config.node_name.empty()) config.node_name = HostName();
+  return config;
 }
 
 }  // namespace gantry::agent

@@ -3,7 +3,8 @@
 // The agent's task engine. It holds the newest desired task set from the
 // control plane and, on every Tick(), compares it with what the container
 // runtime reports and acts, level-triggered:
-//   - a wanted task without containers is created and started;
+//   - a wanted task without containers is created and started (TaskStarter,
+//     once the ImageManager has its images);
 //   - a task no longer wanted is stopped: SIGTERM, then SIGKILL after its
 //     stop timeout, then its containers are removed;
 //   - a task whose essential container exited is stopped and reported
@@ -11,32 +12,38 @@
 //     decides about replacements);
 //   - containers with Gantry labels that belong to no known task are stopped
 //     and removed.
+// Each pass then tells the HealthMonitor which containers to probe, reports
+// what changed (everything after a new desired set) and forgets stopped
+// tasks the control plane no longer wants once their stop was reported.
 // Stop timeouts are measured on the injected clock, so tests drive them
 // without sleeping.
 //
 // Nothing is stopped before the first desired set arrives: a restarted agent
 // first re-adopts running containers (Recover) and keeps them running while
-// the control plane is unreachable.
+// the control plane is unreachable. TaskRecords keeps every assigned task on
+// disk so a restart remembers the ones that already stopped. Logs, images
+// and other upkeep belong to NodeUpkeep, which reads tasks() after a pass.
 //
-// Task records are persisted in <data_dir>/tasks so a restart remembers
-// tasks that already stopped. Container output goes to
-// <data_dir>/logs/<task id>/<container>.log, rotated by size.
-//
-// Thread safety: SetDesired(), Snapshot() and the accessors are thread-safe;
-// Recover() and Tick() must be called from one thread at a time.
+// Thread safety: SetDesired(), NewSession(), RequestFullReport(), Snapshot()
+// and the counters are thread-safe; Recover(), Tick(), tasks() and
+// runtime_observed() belong to one thread (the agent's loop).
 
 #include <functional>
-#include <map>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "agent/container_specs.h"
 #include "agent/health/health_monitor.h"
 #include "agent/images/image_manager.h"
+#include "agent/metrics/observer.h"
 #include "agent/runtime/container_runtime.h"
+#include "agent/task_records.h"
+#include "agent/task_starter.h"
+#include "agent/tracked_task.h"
 #include "common/clock.h"
 #include "gantry/v1/agent.pb.h"
 
@@ -50,23 +57,15 @@ class Reconciler {
     std::string zone;
     std::string node_address;
     std::string netns_path;
-    int64_t log_max_bytes = 10 << 20;
-    // Logs of tasks the agent no longer knows are deleted after this long.
-    absl::Duration log_retention = absl::Hours(1);
-    absl::Duration image_gc_interval = absl::Minutes(1);
-    absl::Duration image_report_interval = absl::Seconds(30);
   };
   // Receives state changes to send to the control plane. Called from
   // Tick() without internal locks held.
   using ReportSink = std::function<void(const gantry::v1::TaskStatusReport&)>;
-  // Receives the node's image list every `image_report_interval` and after
-  // it changes.
-  using ImageSink = std::function<void(const gantry::v1::ImageReport&)>;
 
   Reconciler(ContainerRuntime* runtime, ImageManager* images, HealthMonitor* health,
              const Clock* clock, Options options, ReportSink sink);
-  void SetImageSink(ImageSink sink) { image_sink_ = std::move(sink); }
-  // Told of containers that exit on their own; may be null.
+  // Told of containers that exit on their own and of forgotten tasks; may be
+  // null. Set before Recover().
   void SetObserver(AgentObserver* observer) { observer_ = observer; }
 
   // Loads persisted records and adopts the runtime's containers.
@@ -87,85 +86,60 @@ class Reconciler {
   // Asks the next Tick() to send a full report.
   void RequestFullReport();
 
+  // The tasks as the last pass left them, and whether it reached the
+  // runtime. Tick() thread only.
+  const TrackedTasks& tasks() const { return tasks_; }
+  bool runtime_observed() const { return runtime_observed_; }
+
   // Where a container's output goes.
   std::string LogPath(const std::string& task_id, const std::string& container) const;
   std::string LogDir(const std::string& task_id) const;
 
  private:
-  struct Container {
-    std::string name;
-    std::string id;     // runtime id
-    std::string image;  // normalised reference it runs (pinned: name@digest)
-    bool essential = true;
-    absl::Duration stop_timeout = absl::Seconds(30);
-    bool present = false;
-    ContainerState state = ContainerState::kNoTask;
-    bool exited = false;
-    int exit_code = 0;
-    std::string reason;
-    bool exit_observed = false;  // told the observer
-    bool term_sent = false;
-    bool kill_sent = false;
-    absl::Time deadline;
-  };
-  struct Record {
-    std::string task_id;
-    std::optional<gantry::v1::TaskAssignment> assignment;
-    gantry::v1::Task::Status status = gantry::v1::Task::PENDING;
-    std::vector<Container> containers;
-    std::string reason;
-    absl::Time started_at = absl::UnixEpoch();
-    absl::Time stopped_at = absl::UnixEpoch();
-    bool wanted = false;
-    bool stop_reported = false;
-    std::string last_sent;  // serialized TaskState last sent
-  };
-
+  // Takes the desired set handed over since the last pass, if any.
+  std::optional<gantry::v1::DesiredTasks> TakeDesired(bool& full_report);
   void ApplyDesired(const gantry::v1::DesiredTasks& desired);
-  void Refresh(Record& r, const std::map<std::string, ContainerInfo>& infos);
-  void Advance(Record& r);
-  void StartTask(Record& r);
-  void DriveStop(Record& r);
+  // Lists the runtime's containers and updates every task's view of them;
+  // false when the runtime did not answer.
+  bool Observe();
+  void Refresh(TrackedTask& r, const std::map<std::string, ContainerInfo>& infos);
   void AdoptOrphans(const std::map<std::string, ContainerInfo>& infos);
-  void RotateLogs(const Record& r);
-  // Returns false while images are still being pulled (or after failing
-  // the task because one cannot be).
-  bool ImagesReady(Record& r);
-  void ManageImages();
-  // Hands the running containers' health checks to the monitor.
-  void SyncHealthChecks();
-  void CollectOldLogs();
-  gantry::v1::TaskState StateOf(const Record& r) const;
-  void Persist(const Record& r) const;
+  // Stops first, then starts whose host ports no stopping task holds.
+  void AdvanceAll();
+  void Advance(TrackedTask& r);
+  void AdvancePending(TrackedTask& r);
+  void AdvanceRunning(TrackedTask& r);
+  void DriveStop(TrackedTask& r);
+  // What changed since the last report (everything when `full`); persists
+  // changed records and forgets what may be forgotten.
+  gantry::v1::TaskStatusReport Report(bool full);
   void Forget(const std::string& task_id);
-  std::vector<std::string> Environment(const gantry::v1::TaskAssignment& a) const;
-  static std::vector<Container> ContainersFor(const gantry::v1::TaskAssignment& a);
+  void Persist(const TrackedTask& r);
+  gantry::v1::TaskState StateOf(const TrackedTask& r) const;
 
   ContainerRuntime* const runtime_;
   ImageManager* const images_;
   HealthMonitor* const health_;
   const Clock* const clock_;
   const Options options_;
+  const TaskHost host_;
   const ReportSink sink_;
-  ImageSink image_sink_;
+  const TaskRecords records_;
+  TaskStarter starter_;
   AgentObserver* observer_ = nullptr;
 
-  // Guards the desired-set handoff, the sequence and `snapshot_`.
   mutable std::mutex mu_;
-  std::optional<gantry::v1::DesiredTasks> pending_;
-  int64_t newest_sequence_ = 0;
-  int64_t applied_sequence_ = 0;
-  bool full_report_ = true;
-  int64_t passes_ = 0;
-  std::vector<gantry::v1::TaskState> snapshot_;
+  std::optional<gantry::v1::DesiredTasks> pending_ ABSL_GUARDED_BY(mu_);
+  int64_t newest_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t applied_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  bool full_report_ ABSL_GUARDED_BY(mu_) = true;
+  int64_t passes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<gantry::v1::TaskState> snapshot_ ABSL_GUARDED_BY(mu_);
 
   // Owned by the Tick() thread.
   bool have_desired_ = false;
-  absl::Time next_log_cleanup_ = absl::UnixEpoch();
-  absl::Time next_image_gc_ = absl::UnixEpoch();
-  absl::Time next_image_report_ = absl::UnixEpoch();
-  int64_t reported_image_generation_ = -1;
-  std::map<std::string, Record> records_;
+  bool runtime_observed_ = false;
+  TrackedTasks tasks_;
 };
 
 }  // namespace gantry::agent

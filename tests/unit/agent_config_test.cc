@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "agent/config.h"
+#include "agent/machine_capacity.h"
 
 namespace gantry::agent {
 namespace {
@@ -37,12 +38,12 @@ TEST(AgentConfig, EveryFlagHasAKey) {
   AgentConfig c;
   auto st = LoadAgentConfigFile(path, c);
   ASSERT_TRUE(st.ok()) << st;
-  EXPECT_EQ(c.image_gc_interval, "5m");
+  EXPECT_EQ(c.image_gc_interval, absl::Minutes(5));
   EXPECT_EQ(c.container_storage, "/srv/containerd");
-  EXPECT_EQ(c.min_memory_available_percent, "7");
-  EXPECT_EQ(c.max_pid_usage_percent, "80");
-  EXPECT_EQ(c.min_disk_free_percent, "15");
-  EXPECT_EQ(c.min_inodes_free_percent, "6");
+  EXPECT_EQ(c.min_memory_available_percent, 7);
+  EXPECT_EQ(c.max_pid_usage_percent, 80);
+  EXPECT_EQ(c.min_disk_free_percent, 15);
+  EXPECT_EQ(c.min_inodes_free_percent, 6);
   std::filesystem::remove(path);
 }
 

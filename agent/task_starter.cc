@@ -1,0 +1,102 @@
+#include "agent/task_starter.h"
+
+#include "absl/strings/str_cat.h"
+#include "agent/logs/log_paths.h"
+#include "common/log.h"
+#include "common/registry/reference.h"
+
+namespace gantry::agent {
+
+using gantry::v1::Task;
+using gantry::v1::TaskAssignment;
+
+TaskStarter::TaskStarter(ContainerRuntime* runtime, ImageManager* images, const Clock* clock,
+                         TaskHost host, std::string data_dir)
+    : runtime_(runtime),
+      images_(images),
+      clock_(clock),
+      host_(std::move(host)),
+      data_dir_(std::move(data_dir)) {}
+
+void TaskStarter::Start(TrackedTask& r) {
+  if (!ImagesReady(r) || !CreateContainers(r)) return;
+  for (auto& c : r.containers) {
+    if (c.state != ContainerState::kCreated) continue;
+    if (auto st = runtime_->Start(c.id); !st.ok()) {
+      return Fail(r, absl::StrCat("CannotStartContainerError: ", st.message()));
+    }
+    c.state = ContainerState::kRunning;
+  }
+  r.status = Task::RUNNING;
+  r.started_at = clock_->Now();
+  spdlog::info("task {} started ({} container(s))", r.task_id, r.containers.size());
+}
+
+bool TaskStarter::ImagesReady(TrackedTask& r) {
+  const TaskAssignment& a = *r.assignment;
+  bool ready = true;
+  for (int i = 0; i < a.containers_size(); ++i) {
+    TrackedContainer& c = r.containers[i];
+    if (c.present) continue;
+    if (auto ref = registry::ParseReference(a.containers(i).image()); !ref.ok()) {
+      r.status = Task::STOPPED;
+      r.reason = absl::StrCat("CannotPullContainerError: ", ref.status().message());
+      r.stopped_at = clock_->Now();
+      return false;
+    }
+    auto result = images_->Ensure(c.image, a.containers(i).pull_policy() == "always", r.task_id);
+    if (result.state == ImageManager::State::kFailed) {
+      r.status = Task::STOPPED;
+      r.reason = absl::StrCat("CannotPullContainerError: ", result.error);
+      r.stopped_at = clock_->Now();
+      spdlog::warn("task {}: {}", r.task_id, r.reason);
+      return false;
+    }
+    if (result.state == ImageManager::State::kPulling) {
+      c.reason = absl::StrCat("pulling ", c.image);
+      ready = false;
+    } else {
+      c.reason.clear();
+    }
+  }
+  return ready;
+}
+
+bool TaskStarter::CreateContainers(TrackedTask& r) {
+  const TaskAssignment& a = *r.assignment;
+  for (int i = 0; i < a.containers_size(); ++i) {
+    TrackedContainer& c = r.containers[i];
+    if (c.present) {
+      if (c.state != ContainerState::kNoTask) continue;
+      // Creation was interrupted (the agent restarted midway): redo it.
+      if (auto st = runtime_->Remove(c.id); !st.ok()) return false;
+      c.present = false;
+    }
+    const std::string log_path = ContainerLogPath(data_dir_, r.task_id, a.containers(i).name());
+    if (auto st = runtime_->Create(BuildContainerSpec(a, i, c, host_, log_path)); !st.ok()) {
+      if (!absl::IsUnavailable(st)) {
+        Fail(r, absl::StrCat("CannotCreateContainerError: ", st.message()));
+      }
+      return false;
+    }
+    c.present = true;
+    c.state = ContainerState::kCreated;
+  }
+  return true;
+}
+
+void TaskStarter::Fail(TrackedTask& r, const std::string& reason) {
+  for (auto& c : r.containers) {
+    if (auto st = runtime_->Remove(c.id); !st.ok()) {
+      spdlog::warn("task {}: clean up {}: {}", r.task_id, c.id, st.message());
+    }
+    c.present = false;
+    c.state = ContainerState::kNoTask;
+  }
+  r.status = Task::STOPPED;
+  r.reason = reason;
+  r.stopped_at = clock_->Now();
+  spdlog::warn("task {}: {}", r.task_id, reason);
+}
+
+}  // namespace gantry::agent
