@@ -42,14 +42,21 @@ absl::StatusOr<std::string> SelectManifest(const std::string& index_json,
   return absl::NotFoundError(absl::StrCat("image ", image, " has no linux/amd64 manifest"));
 }
 
-}  // namespace
-
-ContainerdRuntime::ContainerdRuntime(Options options) : options_(std::move(options)) {
+std::shared_ptr<grpc::Channel> Dial(const std::string& socket) {
   grpc::ChannelArguments args;
   // Image configs and indexes are small, but leave room.
   args.SetMaxReceiveMessageSize(64 << 20);
-  channel_ = grpc::CreateCustomChannel(absl::StrCat("unix://", options_.socket),
-                                       grpc::InsecureChannelCredentials(), args);
+  return grpc::CreateCustomChannel(absl::StrCat("unix://", socket),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace
+
+ContainerdRuntime::ContainerdRuntime(Options options)
+    : ContainerdRuntime(options, Dial(options.socket)) {}
+
+ContainerdRuntime::ContainerdRuntime(Options options, std::shared_ptr<grpc::Channel> channel)
+    : options_(std::move(options)), channel_(std::move(channel)) {
   containers_ = ctrd::containers::v1::Containers::NewStub(channel_);
   content_ = ctrd::content::v1::Content::NewStub(channel_);
   diff_ = ctrd::diff::v1::Diff::NewStub(channel_);

@@ -42,7 +42,11 @@ class ContainerdRuntime final : public ContainerRuntime {
     std::string exec_output_dir = "/tmp";
   };
 
+  // Dials containerd on options.socket.
   explicit ContainerdRuntime(Options options);
+  // Speaks over `channel` instead (the test seam: an in-process fake
+  // containerd); options.socket only names the endpoint in error messages.
+  ContainerdRuntime(Options options, std::shared_ptr<grpc::Channel> channel);
 
   absl::StatusOr<std::vector<ContainerInfo>> Recover() override;
   absl::StatusOr<std::vector<ContainerInfo>> List() override;
