@@ -1,25 +1,18 @@
-// ContainerdRuntime's image side: pulling from a registry into containerd's
-// content store and unpacking onto snapshots, as containerd's own client
-// does, plus listing and removing images.
-//
-// A pull runs under a lease (with an expiry, so a crashed agent's leftovers
-// are collected too). Blobs are labelled with the references containerd's
-// garbage collector follows (index -> manifest -> config and layers ->
-// snapshot), so once the image record exists and the lease is gone,
-// everything it needs survives and anything half-done does not.
+#include "agent/runtime/containerd_images.h"
 
 #include <google/protobuf/field_mask.pb.h>
 
 #include "absl/strings/str_cat.h"
-#include "agent/runtime/containerd_runtime.h"
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/registry/manifest.h"
 #include "common/status_util.h"
+#include "nlohmann/json.hpp"
 
 namespace gantry::agent {
 
 namespace ctrd = containerd::services;
+using nlohmann::json;
 using registry::Descriptor;
 
 namespace {
@@ -37,81 +30,154 @@ containerd::types::Descriptor ToProto(const Descriptor& d) {
   return out;
 }
 
+bool IsIndex(const std::string& media_type) {
+  return media_type == "application/vnd.oci.image.index.v1+json" ||
+         media_type == "application/vnd.docker.distribution.manifest.list.v2+json";
+}
+
+// Picks the linux/amd64 manifest from an image index.
+absl::StatusOr<std::string> SelectManifest(const std::string& index_json,
+                                           const std::string& image) {
+  json index = json::parse(index_json, nullptr, false);
+  if (index.is_discarded() || !index.contains("manifests") || !index["manifests"].is_array()) {
+    return absl::InvalidArgumentError(absl::StrCat("image ", image, ": malformed index"));
+  }
+  for (const auto& m : index["manifests"]) {
+    const auto platform = m.value("platform", json::object());
+    if (platform.value("os", "") == "linux" && platform.value("architecture", "") == "amd64") {
+      return m.value("digest", "");
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("image ", image, " has no linux/amd64 manifest"));
+}
+
 }  // namespace
 
-absl::StatusOr<bool> ContainerdRuntime::HasContent(const std::string& digest,
-                                                   const std::string& lease) {
+absl::StatusOr<ContainerdImages::Resolved> ContainerdImages::Resolve(
+    const std::string& name) const {
+  ctrd::images::v1::GetImageRequest req;
+  req.set_name(name);
+  ctrd::images::v1::GetImageResponse resp;
+  auto ctx = client_->Context();
+  grpc::Status status = client_->images().Get(ctx.get(), req, &resp);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return absl::NotFoundError(absl::StrCat("image ", name, " is not in containerd namespace ",
+                                            client_->ns(), " on this node; import it with `ctr -n ",
+                                            client_->ns(), " images import IMAGE.tar`"));
+  }
+  RETURN_IF_ERROR(client_->Check(status, absl::StrCat("get image ", name)));
+  std::string manifest_digest = resp.image().target().digest();
+  if (IsIndex(resp.image().target().media_type())) {
+    ASSIGN_OR_RETURN(std::string index, client_->ReadBlob(manifest_digest));
+    ASSIGN_OR_RETURN(manifest_digest, SelectManifest(index, name));
+  }
+  ASSIGN_OR_RETURN(std::string manifest_text, client_->ReadBlob(manifest_digest));
+  json manifest = json::parse(manifest_text, nullptr, false);
+  if (manifest.is_discarded() || !manifest.contains("config")) {
+    return absl::InvalidArgumentError(absl::StrCat("image ", name, ": malformed manifest"));
+  }
+  ASSIGN_OR_RETURN(std::string config_text,
+                   client_->ReadBlob(manifest["config"].value("digest", "")));
+  Resolved out;
+  ASSIGN_OR_RETURN(out.config, ParseImageConfig(config_text));
+  out.chain_id = ChainId(out.config.diff_ids);
+  return out;
+}
+
+absl::Status ContainerdImages::CheckUnpacked(const std::string& image,
+                                             const std::string& chain_id) const {
+  ctrd::snapshots::v1::StatSnapshotRequest req;
+  req.set_snapshotter(snapshotter_);
+  req.set_key(chain_id);
+  ctrd::snapshots::v1::StatSnapshotResponse resp;
+  auto ctx = client_->Context();
+  grpc::Status status = client_->snapshots().Stat(ctx.get(), req, &resp);
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return absl::NotFoundError(
+        absl::StrCat("image ", image, " is present but not unpacked for the ", snapshotter_,
+                     " snapshotter; import it again with `ctr -n ", client_->ns(),
+                     " images import` (which "
+                     "unpacks)"));
+  }
+  return client_->Check(status, "stat snapshot");
+}
+
+absl::StatusOr<bool> ContainerdImages::HasContent(const std::string& digest,
+                                                  const std::string& lease) const {
   ctrd::content::v1::InfoRequest req;
   req.set_digest(digest);
   ctrd::content::v1::InfoResponse resp;
-  auto ctx = Context(lease);
-  grpc::Status st = content_->Info(ctx.get(), req, &resp);
+  auto ctx = client_->Context(lease);
+  grpc::Status st = client_->content().Info(ctx.get(), req, &resp);
   if (st.error_code() == grpc::StatusCode::NOT_FOUND) return false;
-  RETURN_IF_ERROR(Check(st, absl::StrCat("content info ", digest)));
+  RETURN_IF_ERROR(client_->Check(st, absl::StrCat("content info ", digest)));
   return true;
 }
 
-absl::Status ContainerdRuntime::WriteContent(
-    const std::string& lease, const Descriptor& desc,
-    const std::map<std::string, std::string>& labels,
-    const std::function<absl::Status(const std::function<absl::Status(absl::string_view)>&)>&
-        producer) {
+absl::Status ContainerdImages::WriteContent(const std::string& lease, const Descriptor& desc,
+                                            const std::map<std::string, std::string>& labels,
+                                            const Producer& producer) const {
   ASSIGN_OR_RETURN(bool present, HasContent(desc.digest, lease));
-  if (!present) {
-    auto ctx = Context(lease);
-    // A fresh ref per attempt: an interrupted earlier write cannot lock it.
-    const std::string ref = absl::StrCat("gantry-", desc.digest, "-", NewId().substr(0, 8));
-    auto stream = content_->Write(ctx.get());
-    ctrd::content::v1::WriteContentResponse resp;
-    std::string pending;
-    int64_t offset = 0;
-    bool finished = false;
-    grpc::Status final_status;
-    // Ends the stream exactly once. The server answers a commit twice, so
-    // everything is read before Finish().
-    auto finish = [&] {
-      if (finished) return;
-      finished = true;
-      stream->WritesDone();
-      while (stream->Read(&resp)) {
-      }
-      final_status = stream->Finish();
-    };
-    auto exists = [&] { return final_status.error_code() == grpc::StatusCode::ALREADY_EXISTS; };
-    auto send = [&](ctrd::content::v1::WriteAction action) -> absl::Status {
-      if (finished) return absl::AbortedError("content write stream already closed");
-      ctrd::content::v1::WriteContentRequest req;
-      req.set_action(action);
-      req.set_ref(ref);
-      req.set_offset(offset);
-      req.set_data(pending);
-      if (action == ctrd::content::v1::COMMIT) {
-        req.set_total(desc.size);
-        req.set_expected(desc.digest);
-        for (const auto& [k, v] : labels) (*req.mutable_labels())[k] = v;
-      }
-      offset += static_cast<int64_t>(pending.size());
-      pending.clear();
-      if (stream->Write(req) && stream->Read(&resp)) return absl::OkStatus();
-      finish();
-      // Someone else committed the same blob meanwhile: stop producing.
-      if (exists()) return absl::AlreadyExistsError(desc.digest);
-      return Check(final_status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream closed")
-                                     : final_status,
-                   absl::StrCat("write content ", desc.digest));
-    };
-    absl::Status produced = producer([&](absl::string_view chunk) -> absl::Status {
-      pending.append(chunk.data(), chunk.size());
-      if (pending.size() >= kWriteChunk) return send(ctrd::content::v1::WRITE);
-      return absl::OkStatus();
-    });
-    if (produced.ok()) produced = send(ctrd::content::v1::COMMIT);
-    if (!produced.ok() && !finished) ctx->TryCancel();
+  if (present) return LabelContent(lease, desc, labels);
+  auto ctx = client_->Context(lease);
+  // A fresh ref per attempt: an interrupted earlier write cannot lock it.
+  const std::string ref = absl::StrCat("gantry-", desc.digest, "-", NewId().substr(0, 8));
+  auto stream = client_->content().Write(ctx.get());
+  ctrd::content::v1::WriteContentResponse resp;
+  std::string pending;
+  int64_t offset = 0;
+  bool finished = false;
+  grpc::Status final_status;
+  // Ends the stream exactly once. The server answers a commit twice, so
+  // everything is read before Finish().
+  auto finish = [&] {
+    if (finished) return;
+    finished = true;
+    stream->WritesDone();
+    while (stream->Read(&resp)) {
+    }
+    final_status = stream->Finish();
+  };
+  auto exists = [&] { return final_status.error_code() == grpc::StatusCode::ALREADY_EXISTS; };
+  auto send = [&](ctrd::content::v1::WriteAction action) -> absl::Status {
+    if (finished) return absl::AbortedError("content write stream already closed");
+    ctrd::content::v1::WriteContentRequest req;
+    req.set_action(action);
+    req.set_ref(ref);
+    req.set_offset(offset);
+    req.set_data(pending);
+    if (action == ctrd::content::v1::COMMIT) {
+      req.set_total(desc.size);
+      req.set_expected(desc.digest);
+      for (const auto& [k, v] : labels) (*req.mutable_labels())[k] = v;
+    }
+    offset += static_cast<int64_t>(pending.size());
+    pending.clear();
+    if (stream->Write(req) && stream->Read(&resp)) return absl::OkStatus();
     finish();
-    if (exists() || absl::IsAlreadyExists(produced)) return absl::OkStatus();
-    RETURN_IF_ERROR(produced);
-    return Check(final_status, absl::StrCat("commit content ", desc.digest));
-  }
+    // Someone else committed the same blob meanwhile: stop producing.
+    if (exists()) return absl::AlreadyExistsError(desc.digest);
+    return client_->Check(final_status.ok()
+                              ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "stream closed")
+                              : final_status,
+                          absl::StrCat("write content ", desc.digest));
+  };
+  absl::Status produced = producer([&](absl::string_view chunk) -> absl::Status {
+    pending.append(chunk.data(), chunk.size());
+    if (pending.size() >= kWriteChunk) return send(ctrd::content::v1::WRITE);
+    return absl::OkStatus();
+  });
+  if (produced.ok()) produced = send(ctrd::content::v1::COMMIT);
+  if (!produced.ok() && !finished) ctx->TryCancel();
+  finish();
+  if (exists() || absl::IsAlreadyExists(produced)) return absl::OkStatus();
+  RETURN_IF_ERROR(produced);
+  return client_->Check(final_status, absl::StrCat("commit content ", desc.digest));
+}
+
+absl::Status ContainerdImages::LabelContent(
+    const std::string& lease, const Descriptor& desc,
+    const std::map<std::string, std::string>& labels) const {
   if (labels.empty()) return absl::OkStatus();
   // Present already (another pull, or an import): make sure it carries our
   // references.
@@ -122,110 +188,111 @@ absl::Status ContainerdRuntime::WriteContent(
     req.mutable_update_mask()->add_paths(absl::StrCat("labels.", k));
   }
   ctrd::content::v1::UpdateResponse resp;
-  auto ctx = Context(lease);
-  return Check(content_->Update(ctx.get(), req, &resp),
-               absl::StrCat("label content ", desc.digest));
+  auto ctx = client_->Context(lease);
+  return client_->Check(client_->content().Update(ctx.get(), req, &resp),
+                        absl::StrCat("label content ", desc.digest));
 }
 
-absl::Status ContainerdRuntime::Unpack(const std::string& lease,
-                                       const std::vector<Descriptor>& layers,
-                                       const std::vector<std::string>& diff_ids) {
+absl::Status ContainerdImages::Unpack(const std::string& lease,
+                                      const std::vector<Descriptor>& layers,
+                                      const std::vector<std::string>& diff_ids) const {
   std::string parent;
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string chain =
         ChainId(std::vector<std::string>(diff_ids.begin(), diff_ids.begin() + i + 1));
-    {
-      ctrd::snapshots::v1::StatSnapshotRequest req;
-      req.set_snapshotter(options_.snapshotter);
-      req.set_key(chain);
-      ctrd::snapshots::v1::StatSnapshotResponse resp;
-      auto ctx = Context(lease);
-      grpc::Status st = snapshots_->Stat(ctx.get(), req, &resp);
-      if (st.ok()) {
-        parent = chain;
-        continue;
-      }
+    ctrd::snapshots::v1::StatSnapshotRequest req;
+    req.set_snapshotter(snapshotter_);
+    req.set_key(chain);
+    ctrd::snapshots::v1::StatSnapshotResponse resp;
+    auto ctx = client_->Context(lease);
+    grpc::Status st = client_->snapshots().Stat(ctx.get(), req, &resp);
+    if (!st.ok()) {
       if (st.error_code() != grpc::StatusCode::NOT_FOUND) {
-        RETURN_IF_ERROR(Check(st, "stat snapshot"));
+        RETURN_IF_ERROR(client_->Check(st, "stat snapshot"));
       }
-    }
-    const std::string key = absl::StrCat("gantry-extract-", NewId().substr(0, 12), "-", chain);
-    auto remove_key = [&] {
-      ctrd::snapshots::v1::RemoveSnapshotRequest req;
-      req.set_snapshotter(options_.snapshotter);
-      req.set_key(key);
-      google::protobuf::Empty resp;
-      auto ctx = Context(lease);
-      (void)snapshots_->Remove(ctx.get(), req, &resp);
-    };
-    ctrd::snapshots::v1::PrepareSnapshotRequest prep;
-    prep.set_snapshotter(options_.snapshotter);
-    prep.set_key(key);
-    prep.set_parent(parent);
-    ctrd::snapshots::v1::PrepareSnapshotResponse prepared;
-    {
-      auto ctx = Context(lease);
-      RETURN_IF_ERROR(Check(snapshots_->Prepare(ctx.get(), prep, &prepared), "prepare layer"));
-    }
-    ctrd::diff::v1::ApplyRequest apply;
-    *apply.mutable_diff() = ToProto(layers[i]);
-    *apply.mutable_mounts() = prepared.mounts();
-    ctrd::diff::v1::ApplyResponse applied;
-    {
-      auto ctx = Context(lease);
-      if (auto st = Check(diff_->Apply(ctx.get(), apply, &applied),
-                          absl::StrCat("apply layer ", layers[i].digest));
-          !st.ok()) {
-        remove_key();
-        return st;
-      }
-    }
-    if (applied.applied().digest() != diff_ids[i]) {
-      remove_key();
-      return absl::DataLossError(absl::StrCat("layer ", layers[i].digest, " unpacks to ",
-                                              applied.applied().digest(),
-                                              ", but the image "
-                                              "config says ",
-                                              diff_ids[i]));
-    }
-    ctrd::snapshots::v1::CommitSnapshotRequest commit;
-    commit.set_snapshotter(options_.snapshotter);
-    commit.set_name(chain);
-    commit.set_key(key);
-    google::protobuf::Empty empty;
-    auto ctx = Context(lease);
-    grpc::Status st = snapshots_->Commit(ctx.get(), commit, &empty);
-    if (st.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
-      remove_key();  // another pull committed the same layer first
-    } else {
-      RETURN_IF_ERROR(Check(st, "commit layer"));
+      RETURN_IF_ERROR(UnpackLayer(lease, layers[i], diff_ids[i], parent, chain));
     }
     parent = chain;
   }
   return absl::OkStatus();
 }
 
-absl::Status ContainerdRuntime::PutImage(const std::string& name, const Descriptor& target) {
+absl::Status ContainerdImages::UnpackLayer(const std::string& lease, const Descriptor& layer,
+                                           const std::string& diff_id, const std::string& parent,
+                                           const std::string& chain) const {
+  const std::string key = absl::StrCat("gantry-extract-", NewId().substr(0, 12), "-", chain);
+  auto remove_key = [&] {
+    ctrd::snapshots::v1::RemoveSnapshotRequest req;
+    req.set_snapshotter(snapshotter_);
+    req.set_key(key);
+    google::protobuf::Empty resp;
+    auto ctx = client_->Context(lease);
+    (void)client_->snapshots().Remove(ctx.get(), req, &resp);
+  };
+  ctrd::snapshots::v1::PrepareSnapshotRequest prep;
+  prep.set_snapshotter(snapshotter_);
+  prep.set_key(key);
+  prep.set_parent(parent);
+  ctrd::snapshots::v1::PrepareSnapshotResponse prepared;
+  {
+    auto ctx = client_->Context(lease);
+    RETURN_IF_ERROR(
+        client_->Check(client_->snapshots().Prepare(ctx.get(), prep, &prepared), "prepare layer"));
+  }
+  ctrd::diff::v1::ApplyRequest apply;
+  *apply.mutable_diff() = ToProto(layer);
+  *apply.mutable_mounts() = prepared.mounts();
+  ctrd::diff::v1::ApplyResponse applied;
+  {
+    auto ctx = client_->Context(lease);
+    if (auto st = client_->Check(client_->diff().Apply(ctx.get(), apply, &applied),
+                                 absl::StrCat("apply layer ", layer.digest));
+        !st.ok()) {
+      remove_key();
+      return st;
+    }
+  }
+  if (applied.applied().digest() != diff_id) {
+    remove_key();
+    return absl::DataLossError(absl::StrCat("layer ", layer.digest, " unpacks to ",
+                                            applied.applied().digest(),
+                                            ", but the image config says ", diff_id));
+  }
+  ctrd::snapshots::v1::CommitSnapshotRequest commit;
+  commit.set_snapshotter(snapshotter_);
+  commit.set_name(chain);
+  commit.set_key(key);
+  google::protobuf::Empty empty;
+  auto ctx = client_->Context(lease);
+  grpc::Status st = client_->snapshots().Commit(ctx.get(), commit, &empty);
+  if (st.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+    remove_key();  // another pull committed the same layer first
+    return absl::OkStatus();
+  }
+  return client_->Check(st, "commit layer");
+}
+
+absl::Status ContainerdImages::PutImage(const std::string& name, const Descriptor& target) const {
   ctrd::images::v1::CreateImageRequest req;
   req.mutable_image()->set_name(name);
   *req.mutable_image()->mutable_target() = ToProto(target);
   ctrd::images::v1::CreateImageResponse resp;
-  auto ctx = Context();
-  grpc::Status st = images_->Create(ctx.get(), req, &resp);
+  auto ctx = client_->Context();
+  grpc::Status st = client_->images().Create(ctx.get(), req, &resp);
   if (st.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
-    return Check(st, absl::StrCat("create image ", name));
+    return client_->Check(st, absl::StrCat("create image ", name));
   }
   ctrd::images::v1::UpdateImageRequest update;
   *update.mutable_image() = req.image();
   update.mutable_update_mask()->add_paths("target");
   ctrd::images::v1::UpdateImageResponse updated;
-  auto uctx = Context();
-  return Check(images_->Update(uctx.get(), update, &updated), absl::StrCat("update image ", name));
+  auto uctx = client_->Context();
+  return client_->Check(client_->images().Update(uctx.get(), update, &updated),
+                        absl::StrCat("update image ", name));
 }
 
-absl::Status ContainerdRuntime::PullImage(const registry::Reference& ref,
-                                          registry::RegistryClient& reg) {
-  ASSIGN_OR_RETURN(auto pull_lease, NewLease("pull", absl::Hours(1)));
+absl::Status ContainerdImages::Pull(const registry::Reference& ref, registry::RegistryClient& reg) {
+  ASSIGN_OR_RETURN(auto pull_lease, client_->NewLease("pull", absl::Hours(1)));
   const std::string& lease = pull_lease->id();
 
   ASSIGN_OR_RETURN(auto root, reg.GetManifest(ref));
@@ -274,7 +341,7 @@ absl::Status ContainerdRuntime::PullImage(const registry::Reference& ref,
   };
   RETURN_IF_ERROR(
       WriteContent(lease, manifest.config,
-                   {{absl::StrCat("containerd.io/gc.ref.snapshot.", options_.snapshotter), chain}},
+                   {{absl::StrCat("containerd.io/gc.ref.snapshot.", snapshotter_), chain}},
                    from_memory(config_body)));
   std::map<std::string, std::string> manifest_labels = {
       {"containerd.io/gc.ref.content.config", manifest.config.digest}};
@@ -294,19 +361,19 @@ absl::Status ContainerdRuntime::PullImage(const registry::Reference& ref,
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> ContainerdRuntime::ImageSize(const std::string& digest,
-                                                     const std::string& media_type) {
+absl::StatusOr<int64_t> ContainerdImages::ImageSize(const std::string& digest,
+                                                    const std::string& media_type) {
   {
     std::lock_guard<std::mutex> lock(size_mu_);
     if (auto it = sizes_.find(digest); it != sizes_.end()) return it->second;
   }
-  ASSIGN_OR_RETURN(std::string body, ReadBlob(digest));
+  ASSIGN_OR_RETURN(std::string body, client_->ReadBlob(digest));
   std::string manifest_body = body;
   std::string type = registry::DeclaredMediaType(body, media_type);
   if (registry::IsIndexType(type)) {
     ASSIGN_OR_RETURN(auto entries, registry::ParseIndex(body));
     ASSIGN_OR_RETURN(auto chosen, registry::SelectPlatform(entries, "linux", "amd64"));
-    ASSIGN_OR_RETURN(manifest_body, ReadBlob(chosen.digest));
+    ASSIGN_OR_RETURN(manifest_body, client_->ReadBlob(chosen.digest));
     type = chosen.media_type;
   }
   ASSIGN_OR_RETURN(auto manifest, registry::ParseManifest(manifest_body, type));
@@ -317,11 +384,11 @@ absl::StatusOr<int64_t> ContainerdRuntime::ImageSize(const std::string& digest,
   return size;
 }
 
-absl::StatusOr<std::vector<ImageInfo>> ContainerdRuntime::ListImages() {
+absl::StatusOr<std::vector<ImageInfo>> ContainerdImages::List() {
   ctrd::images::v1::ListImagesRequest req;
   ctrd::images::v1::ListImagesResponse resp;
-  auto ctx = Context();
-  RETURN_IF_ERROR(Check(images_->List(ctx.get(), req, &resp), "list images"));
+  auto ctx = client_->Context();
+  RETURN_IF_ERROR(client_->Check(client_->images().List(ctx.get(), req, &resp), "list images"));
   std::vector<ImageInfo> out;
   for (const auto& image : resp.images()) {
     ImageInfo info;
@@ -334,15 +401,15 @@ absl::StatusOr<std::vector<ImageInfo>> ContainerdRuntime::ListImages() {
   return out;
 }
 
-absl::Status ContainerdRuntime::RemoveImage(const std::string& name) {
+absl::Status ContainerdImages::Remove(const std::string& name) {
   ctrd::images::v1::DeleteImageRequest req;
   req.set_name(name);
   req.set_sync(true);  // collect its content and snapshots now
   google::protobuf::Empty resp;
-  auto ctx = Context();
-  grpc::Status st = images_->Delete(ctx.get(), req, &resp);
+  auto ctx = client_->Context();
+  grpc::Status st = client_->images().Delete(ctx.get(), req, &resp);
   if (st.error_code() == grpc::StatusCode::NOT_FOUND) return absl::OkStatus();
-  return Check(st, absl::StrCat("remove image ", name));
+  return client_->Check(st, absl::StrCat("remove image ", name));
 }
 
 }  // namespace gantry::agent

@@ -59,8 +59,8 @@ absl::StatusOr<std::map<std::string, ContainerStats>> ContainerdRuntime::Stats(
   std::map<std::string, ContainerStats> out;
   if (req.filters().empty()) return out;
   ctrd::tasks::v1::MetricsResponse resp;
-  auto ctx = Context();
-  RETURN_IF_ERROR(Check(tasks_->Metrics(ctx.get(), req, &resp), "task metrics"));
+  auto ctx = client_.Context();
+  RETURN_IF_ERROR(client_.Check(client_.tasks().Metrics(ctx.get(), req, &resp), "task metrics"));
   for (const auto& metric : resp.metrics()) {
     auto stats = Decode(metric.data());
     if (stats.ok()) {
