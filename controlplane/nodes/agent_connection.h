@@ -1,7 +1,7 @@
 #pragma once
 
-// The control plane's half of one agent's stream, as the NodeManager sees
-// it. The gRPC transport implements it; tests implement it in memory.
+// The control plane's half of one agent's stream, as AgentSessions and LogRelay
+// see it. The gRPC transport implements it; tests implement it in memory.
 
 #include "gantry/v1/agent.pb.h"
 

@@ -1,31 +1,44 @@
 #pragma once
 
-// Everything the control plane does with agents: registration, heartbeats,
-// task state reports, pushing each node its complete desired task set, node
-// liveness (DOWN after the grace period without heartbeats), and relaying
-// log requests to the agent that has the logs.
+// The control plane's side of its agents, as one object for the transport
+// and the operator API: it owns the parts and wires them, and runs their
+// loop. The work is done by
+//   - NodeRegistrar: the node record a registration writes;
+//   - AgentSessions: which stream speaks for which node, last-heard times,
+//     and pushing each dirty node its complete desired task set;
+//   - TaskReports: agents' task states into the store;
+//   - NodeLiveness: heartbeats and checks, DOWN after the grace period, the
+//     tasks of DOWN nodes LOST (paced by StormLimit), the system check;
+//   - LogRelay: log requests to the agent that has the logs;
+//   - ImageReports: the images each node holds.
 //
-// Desired sets are pushed level-triggered: any change to a node's tasks marks
-// the node dirty and the push loop sends the node's whole current set, with
-// the store revision as its sequence number, so sets only ever grow in
-// sequence, also across control plane restarts.
+// The loop (a Periodic on the injected clock) pushes desired sets and checks
+// liveness every `check_interval`, and at once when a state change marks a
+// node dirty or an agent registers. Tick() is one pass; tests call it
+// directly without Start().
 //
 // Thread safety: all public methods are thread-safe. OnStateChange() only
-// marks nodes dirty, so it may run inside a state listener.
+// marks nodes dirty and wakes the loop, so it may run inside a state
+// listener.
 
-#include <condition_variable>
-#include <functional>
-#include <map>
+#include <cstdint>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
-#include <thread>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/periodic.h"
 #include "controlplane/events/event_log.h"
 #include "controlplane/nodes/agent_connection.h"
+#include "controlplane/nodes/agent_sessions.h"
+#include "controlplane/nodes/image_reports.h"
+#include "controlplane/nodes/log_relay.h"
+#include "controlplane/nodes/node_liveness.h"
+#include "controlplane/nodes/node_registrar.h"
+#include "controlplane/nodes/task_reports.h"
 #include "controlplane/state/cluster_state.h"
 #include "gantry/v1/agent.pb.h"
 #include "gantry/v1/operator.pb.h"
@@ -47,14 +60,19 @@ class NodeManager {
     int storm_min_zone_nodes = 3;
     int storm_rate = 10;
     absl::Duration storm_window = absl::Seconds(10);
+    // How often the loop looks for silent nodes without being woken.
+    absl::Duration check_interval = absl::Seconds(1);
   };
 
   NodeManager(state::ClusterState* state, events::EventLog* events, const Clock* clock,
               Options options);
   ~NodeManager();
+  NodeManager(const NodeManager&) = delete;
+  NodeManager& operator=(const NodeManager&) = delete;
 
-  void Start();
-  void Stop();
+  // Starts and stops the loop. Stop() is idempotent.
+  void Start() ABSL_LOCKS_EXCLUDED(loop_mu_);
+  void Stop() ABSL_LOCKS_EXCLUDED(loop_mu_);
 
   // --- Called by the transport for each agent stream.
   // Returns the node name the stream now speaks for.
@@ -69,7 +87,7 @@ class NodeManager {
 
   // --- Log relay. `sink` receives the agent's answers until one has eof
   // set; it runs on the thread that received them and must not block.
-  using LogSink = std::function<void(const gantry::v1::LogData&)>;
+  using LogSink = LogRelay::Sink;
   absl::StatusOr<int64_t> OpenLogs(const gantry::v1::Task& task,
                                    const gantry::v1::GetLogsRequest& request, LogSink sink);
   void CloseLogs(int64_t request_id);
@@ -94,44 +112,21 @@ class NodeManager {
   gantry::v1::DesiredTasks BuildDesiredTasks(const std::string& node) const;
 
  private:
-  struct Session {
-    std::shared_ptr<AgentConnection> connection;
-    absl::Time last_heard;
-  };
-  struct LogStream {
-    std::string node;
-    LogSink sink;
-  };
-
-  void ApplyTaskState(const std::string& node, const gantry::v1::TaskState& ts);
-  void ReconcileMissing(const std::string& node, const gantry::v1::TaskStatusReport& report,
-                        bool registration);
-  void MarkDown();
-  void LoseTasks();
-  void RecordChecks(const std::string& node,
-                    const google::protobuf::RepeatedPtrField<gantry::v1::NodeCheck>& checks);
-  void Loop();
+  void Wake() ABSL_LOCKS_EXCLUDED(loop_mu_);
 
   state::ClusterState* const state_;
-  events::EventLog* const events_;
   const Clock* const clock_;
   const Options options_;
-  const absl::Time started_;
 
-  mutable std::mutex mu_;
-  std::map<std::string, Session> sessions_;
-  std::map<std::string, absl::Time> last_heard_;  // survives disconnects
-  std::set<std::string> dirty_;
-  std::map<int64_t, LogStream> logs_;
-  std::map<std::string, std::vector<gantry::v1::NodeImage>> images_;
-  int64_t next_log_id_ = 1;
-  bool stop_ = false;
-  // Storm rate limiting: the current window and how much of it is used.
-  absl::Time storm_window_start_ = absl::InfinitePast();
-  int storm_used_ = 0;
-  bool storm_announced_ = false;
-  std::condition_variable cv_;
-  std::thread thread_;
+  AgentSessions sessions_;
+  NodeRegistrar registrar_;
+  TaskReports reports_;
+  NodeLiveness liveness_;
+  LogRelay logs_;
+  ImageReports images_;
+
+  absl::Mutex loop_mu_;
+  std::unique_ptr<Periodic> loop_ ABSL_GUARDED_BY(loop_mu_);
 };
 
 }  // namespace gantry::nodes

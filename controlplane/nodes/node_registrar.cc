@@ -1,0 +1,93 @@
+#include "controlplane/nodes/node_registrar.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/quantity.h"
+#include "common/time_util.h"
+#include "controlplane/state/keys.h"
+
+namespace gantry::nodes {
+
+using gantry::v1::Node;
+
+namespace {
+
+absl::Status ValidateRegistration(const gantry::v1::RegisterRequest& r) {
+  if (r.node_name().empty()) return absl::InvalidArgumentError("register: node name is required");
+  if (r.zone().empty()) return absl::InvalidArgumentError("register: zone is required");
+  if (r.capacity().cpu() <= 0 || r.capacity().memory() <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("register ", r.node_name(), ": capacity must be positive, got cpu ",
+                     r.capacity().cpu(), "m, memory ", r.capacity().memory()));
+  }
+  if (r.port_range_start() == 0 || r.port_range_end() < r.port_range_start() ||
+      r.port_range_end() > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("register ", r.node_name(),
+                                                   ": invalid dynamic port range ",
+                                                   r.port_range_start(), "-", r.port_range_end()));
+  }
+  return absl::OkStatus();
+}
+
+// The record `r` describes, over what the store holds of the node.
+void Describe(const gantry::v1::RegisterRequest& r, absl::Time now, Node& n) {
+  n.set_name(r.node_name());
+  n.set_zone(r.zone());
+  *n.mutable_attributes() = r.attributes();
+  n.set_address(r.address());
+  n.set_metrics_address(r.metrics_address());
+  *n.mutable_capacity() = r.capacity();
+  n.set_port_range_start(r.port_range_start());
+  n.set_port_range_end(r.port_range_end());
+  n.set_agent_version(r.agent_version());
+  n.set_status(n.drain_requested() || n.status() == Node::DRAINING ? Node::DRAINING : Node::ACTIVE);
+  *n.mutable_registered_at() = ToProtoTime(now);
+  *n.mutable_last_heartbeat() = ToProtoTime(now);
+  n.clear_allocated();
+  n.clear_running_tasks();
+  n.clear_connected();
+}
+
+}  // namespace
+
+NodeRegistrar::NodeRegistrar(state::ClusterState* state, events::EventLog* events)
+    : state_(state), events_(events) {}
+
+absl::StatusOr<NodeRegistrar::Written> NodeRegistrar::Write(const gantry::v1::RegisterRequest& r,
+                                                            absl::Time now) {
+  if (auto st = ValidateRegistration(r); !st.ok()) return st;
+  const std::string& name = r.node_name();
+  for (int attempt = 0;; ++attempt) {
+    const auto existing = state_->GetNode(name);
+    Node n = existing ? existing->value : Node();
+    Written written;
+    written.previous = n.status();
+    Describe(r, now, n);
+    written.status = n.status();
+    store::TxnRequest txn;
+    txn.compares.push_back({state::NodeKey(name), existing ? existing->mod_revision : 0});
+    txn.ops.push_back(store::Op::Put(state::NodeKey(name), n.SerializeAsString()));
+    auto result = state_->Commit(txn);
+    if (!result.ok()) return result.status();
+    if (result->succeeded) return written;
+    if (attempt > 10) return absl::AbortedError("register: too many concurrent node updates");
+  }
+}
+
+void NodeRegistrar::Announce(const gantry::v1::RegisterRequest& r, const Written& written) {
+  const std::string& name = r.node_name();
+  if (written.previous == Node::STATUS_UNSPECIFIED) {
+    events_->Record("", "", name,
+                    absl::StrCat("node ", name, " registered in zone ", r.zone(), " with ",
+                                 FormatCpu(r.capacity().cpu()), " cpu, ",
+                                 FormatMemory(r.capacity().memory()), " memory"));
+  } else if (written.previous == Node::DOWN) {
+    events_->Record("", "", name,
+                    absl::StrCat("node ", name, " is back and ", Node::Status_Name(written.status),
+                                 written.status == Node::DRAINING ? " (it was drained)" : ""));
+  } else {
+    spdlog::info("node {} reconnected", name);
+  }
+}
+
+}  // namespace gantry::nodes

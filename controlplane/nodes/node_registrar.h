@@ -1,0 +1,47 @@
+#pragma once
+
+// Writes the node record an agent's registration describes. The agent is
+// the authority on what it is (zone, attributes, addresses, capacity, port
+// range, version); the control plane keeps what the operator decided: a
+// node drained, or asked to be drained while it was DOWN, comes back
+// DRAINING, anything else ACTIVE. Allocations and running counts are
+// derived from the tasks, never stored.
+//
+// Ownership: `state` and `events` are not owned.
+//
+// Thread safety: holds no state of its own; all methods are thread-safe
+// (the write is a compare-and-swap transaction, retried on conflict).
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "controlplane/events/event_log.h"
+#include "controlplane/state/cluster_state.h"
+#include "gantry/v1/agent.pb.h"
+
+namespace gantry::nodes {
+
+class NodeRegistrar {
+ public:
+  // What the registration changed.
+  struct Written {
+    // The status before; STATUS_UNSPECIFIED for a node not known before.
+    gantry::v1::Node::Status previous = gantry::v1::Node::STATUS_UNSPECIFIED;
+    gantry::v1::Node::Status status = gantry::v1::Node::ACTIVE;
+  };
+
+  NodeRegistrar(state::ClusterState* state, events::EventLog* events);
+
+  // Validates the registration and writes the node's record as registered
+  // and heard from at `now`. InvalidArgument for a registration that lacks
+  // a name or zone, or has no capacity or a bad port range.
+  absl::StatusOr<Written> Write(const gantry::v1::RegisterRequest& request, absl::Time now);
+  // Tells the event log about a new node or one back from DOWN (a
+  // reconnect of a live node is only logged).
+  void Announce(const gantry::v1::RegisterRequest& request, const Written& written);
+
+ private:
+  state::ClusterState* const state_;
+  events::EventLog* const events_;
+};
+
+}  // namespace gantry::nodes
