@@ -74,8 +74,8 @@ ImagePinner::Resolved ImagePinner::Resolve(const Service& service, const Deploym
   return r;
 }
 
-absl::Status ImagePinner::Store(const Service& service, Deployment& deployment,
-                                const Resolved& resolved) {
+absl::Status ImagePinner::SavePins(const Service& service, Deployment& deployment,
+                                   const Resolved& resolved) {
   const std::string id = deployment.id();
   RETURN_IF_ERROR(state_->UpdateService(service.name(), [&](Service& s) {
     auto* d = deployments::Find(s, id);
@@ -106,7 +106,7 @@ absl::StatusOr<bool> ImagePinner::Pin(const Service& service, Deployment& deploy
   if (deployment.images_pinned()) return true;
   const Resolved resolved = Resolve(service, deployment, td);
   if (resolved.retry || resolved.waiting) return false;
-  RETURN_IF_ERROR(Store(service, deployment, resolved));
+  RETURN_IF_ERROR(SavePins(service, deployment, resolved));
   return true;
 }
 

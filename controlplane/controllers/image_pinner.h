@@ -61,8 +61,8 @@ class ImagePinner {
   };
   Resolved Resolve(const gantry::v1::Service& service, const gantry::v1::Deployment& deployment,
                    const gantry::v1::TaskDefinition& td);
-  absl::Status Store(const gantry::v1::Service& service, gantry::v1::Deployment& deployment,
-                     const Resolved& resolved);
+  absl::Status SavePins(const gantry::v1::Service& service, gantry::v1::Deployment& deployment,
+                        const Resolved& resolved);
 
   state::ClusterState* const state_;
   events::EventLog* const events_;

@@ -55,7 +55,8 @@ struct BlueGreenPlan {
 };
 
 // `view` is ViewTasks() with green in focus. `backoff_until` is when
-// replacements of green's failed tasks may start again (the past: now).
+// replacements of green's failed tasks may start again (in the past: no
+// backoff applies).
 BlueGreenPlan PlanBlueGreen(const gantry::v1::Service& service, const gantry::v1::Deployment& green,
                             const RolloutView& view, const Settings& settings,
                             absl::Time backoff_until, absl::Time now);
