@@ -1,77 +1,91 @@
 #include "lb/balancer.h"
 
-#include <filesystem>
-#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/periodic.h"
 #include "common/status_util.h"
-#include "grpcpp/create_channel.h"
 
 namespace gantry::lb {
 
-Balancer::Balancer(Options options) : options_(std::move(options)) {
-  settings_.bind_address = options_.bind_address;
-  settings_.admin_socket = (std::filesystem::path(options_.work_dir) / "admin.sock").string();
-  settings_.pid_file = (std::filesystem::path(options_.work_dir) / "haproxy.pid").string();
-  haproxy_ = std::make_unique<Haproxy>(
-      options_.haproxy, (std::filesystem::path(options_.work_dir) / "haproxy.cfg").string(),
-      settings_.admin_socket);
-}
+Balancer::Balancer(HaproxyControl* haproxy, EndpointsSource* endpoints, const Clock* clock,
+                   Options options)
+    : haproxy_(haproxy), endpoints_(endpoints), clock_(clock), options_(std::move(options)) {}
 
 absl::Status Balancer::Sync(const gantry::v1::ListEndpointsResponse& endpoints) {
   Layout next = LayoutOf(endpoints);
   std::vector<std::string> commands;
-  if (!started_ || NeedsReload(current_, next, commands)) {
-    RETURN_IF_ERROR(haproxy_->Apply(Render(next, settings_)));
-    if (started_) {
-      spdlog::info("haproxy reloaded: {} listener(s)", next.size());
-    } else {
-      spdlog::info("haproxy started (pid {}): {} listener(s)", haproxy_->pid(), next.size());
-    }
-    started_ = true;
-    current_ = std::move(next);
-    return absl::OkStatus();
-  }
-  for (const auto& c : commands) {
-    RETURN_IF_ERROR(haproxy_->Command(c));
-    spdlog::info("haproxy: {}", c);
-  }
+  if (!started_ || NeedsReload(current_, next, commands)) return Reload(std::move(next));
+  RETURN_IF_ERROR(SetWeights(commands));
   current_ = std::move(next);
   return absl::OkStatus();
 }
 
-absl::Status Balancer::Run() {
-  std::error_code ec;
-  std::filesystem::create_directories(options_.work_dir, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("--work-dir ", options_.work_dir, ": ", ec.message()));
+absl::Status Balancer::Reload(Layout next) {
+  RETURN_IF_ERROR(haproxy_->Apply(Render(next, options_.settings)));
+  if (started_) {
+    spdlog::info("haproxy reloaded: {} listener(s)", next.size());
+  } else {
+    spdlog::info("haproxy started (pid {}): {} listener(s)", haproxy_->pid(), next.size());
   }
-  auto channel = MakeClientChannel(options_.tls, options_.controlplane);
-  if (!channel.ok()) return channel.status();
-  auto stub = gantry::v1::OperatorService::NewStub(
-      grpc::CreateCustomChannel(options_.controlplane, channel->credentials, channel->arguments));
-  std::string last_error;
-  while (!stop_) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    gantry::v1::ListEndpointsResponse endpoints;
-    grpc::Status st = stub->ListEndpoints(&ctx, {}, &endpoints);
-    absl::Status result = st.ok() ? Sync(endpoints) : FromGrpcStatus(st);
-    if (!result.ok()) {
-      const std::string error(result.message());
-      if (error != last_error) {
-        spdlog::warn("{} (haproxy keeps its last configuration)", error);
-        last_error = error;
-      }
-    } else {
-      last_error.clear();
-    }
-    std::this_thread::sleep_for(absl::ToChronoMilliseconds(options_.poll_interval));
-  }
-  haproxy_->Stop();
+  started_ = true;
+  current_ = std::move(next);
   return absl::OkStatus();
+}
+
+absl::Status Balancer::SetWeights(const std::vector<std::string>& commands) {
+  for (const auto& c : commands) {
+    if (absl::Status st = haproxy_->Command(c); !st.ok()) {
+      return absl::Status(st.code(), absl::StrCat("haproxy: ", c, ": ", st.message()));
+    }
+    spdlog::info("haproxy: {}", c);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Balancer::Poll() {
+  auto endpoints = endpoints_->List();
+  absl::Status result = endpoints.ok() ? Sync(*endpoints) : endpoints.status();
+  if (result.ok()) {
+    last_error_.clear();
+    return result;
+  }
+  std::string error(result.message());
+  if (error != last_error_) {
+    spdlog::warn("{} (haproxy keeps its last configuration)", error);
+    last_error_ = std::move(error);
+  }
+  return result;
+}
+
+void Balancer::Run() {
+  bool stopped = false;
+  {
+    absl::MutexLock lock(&mu_);
+    stopped = stop_;
+  }
+  if (!stopped) {
+    // Each poll asks for the next one poll_interval after it ends, not after
+    // it began: a slow reload is followed by a pause, never at once by
+    // another reload.
+    Periodic loop(
+        clock_, absl::InfiniteDuration(),
+        [this, &loop] {
+          Poll().IgnoreError();
+          loop.RunBy(clock_->Now() + options_.poll_interval);
+        },
+        options_.look_again);
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(&stop_));
+  }  // the loop's last poll is done before HAProxy stops
+  haproxy_->Stop();
+}
+
+void Balancer::Stop() {
+  absl::MutexLock lock(&mu_);
+  stop_ = true;
 }
 
 }  // namespace gantry::lb

@@ -4,46 +4,69 @@
 // in step — a reload (that drops no connection) when listeners or servers
 // change, runtime API weight changes otherwise, so a traffic shift never
 // reloads. While the control plane is unreachable HAProxy keeps serving the
-// last known layout.
+// last known layout; a problem is logged once, until it changes or clears.
+//
+// A layout is remembered only once HAProxy has taken it, so a failed reload
+// or command is tried again on the next poll.
+//
+// The Balancer does not own `haproxy`, `endpoints` or `clock`; they must
+// outlive it. Run() and Stop() are thread-safe (Stop() typically comes from
+// a signal thread); Sync() and Poll() must not run concurrently with each
+// other or with Run()'s loop.
 
-#include <atomic>
-#include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "common/tls.h"
-#include "gantry/v1/operator.grpc.pb.h"
-#include "lb/haproxy.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "lb/endpoints_source.h"
 #include "lb/haproxy_config.h"
+#include "lb/haproxy_control.h"
 
 namespace gantry::lb {
 
 class Balancer {
  public:
   struct Options {
-    std::string controlplane = "127.0.0.1:7070";
-    TlsFiles tls;
-    std::string work_dir;
-    std::string haproxy = "/usr/sbin/haproxy";
-    std::string bind_address = "127.0.0.1";
+    Settings settings;  // rendered into HAProxy's configuration
     absl::Duration poll_interval = absl::Milliseconds(250);
+    // How often, in real time, the loop looks at a clock that does not move
+    // in real time (a FakeClock); see Periodic.
+    absl::Duration look_again = absl::Seconds(1);
   };
 
-  explicit Balancer(Options options);
-  // Runs until Stop(); an error only for unusable options.
-  absl::Status Run();
-  void Stop() { stop_ = true; }
+  Balancer(HaproxyControl* haproxy, EndpointsSource* endpoints, const Clock* clock,
+           Options options);
 
-  // Brings HAProxy to `endpoints` (public for the loop and for tests).
+  // Polls at once, then poll_interval (on the clock) after each poll ends,
+  // until Stop(); then stops HAProxy.
+  void Run();
+  void Stop();
+
+  // One round: reads the endpoints and brings HAProxy to them.
+  absl::Status Poll();
+  // Brings HAProxy to `endpoints`.
   absl::Status Sync(const gantry::v1::ListEndpointsResponse& endpoints);
 
  private:
+  absl::Status Reload(Layout next);
+  absl::Status SetWeights(const std::vector<std::string>& commands);
+
+  HaproxyControl* const haproxy_;
+  EndpointsSource* const endpoints_;
+  const Clock* const clock_;
   const Options options_;
-  Settings settings_;
-  std::unique_ptr<Haproxy> haproxy_;
+
+  // What HAProxy serves; only the loop (or a test) touches these.
   Layout current_;
   bool started_ = false;
-  std::atomic<bool> stop_{false};
+  std::string last_error_;  // the problem last logged, until it clears
+
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace gantry::lb

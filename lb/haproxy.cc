@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -128,7 +129,7 @@ absl::Status Haproxy::Command(const std::string& command) {
   // "set weight" answers nothing on success; errors are text.
   const auto trimmed = absl::StripAsciiWhitespace(answer);
   if (!absl::StartsWith(command, "show") && !trimmed.empty()) {
-    return absl::InternalError(absl::StrCat("haproxy: ", command, ": ", trimmed));
+    return absl::InternalError(trimmed);
   }
   return absl::OkStatus();
 }

@@ -8,24 +8,27 @@
 // Not thread-safe; gantry-lb drives it from one loop.
 
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
+#include "lb/haproxy_control.h"
 
 namespace gantry::lb {
 
-class Haproxy {
+class Haproxy final : public HaproxyControl {
  public:
   Haproxy(std::string binary, std::string config_path, std::string admin_socket);
-  ~Haproxy();
+  ~Haproxy() override;
+  Haproxy(const Haproxy&) = delete;
+  Haproxy& operator=(const Haproxy&) = delete;
 
   // Writes `config`, checks it with `haproxy -c`, then starts or reloads.
-  absl::Status Apply(const std::string& config);
-  // Sends runtime API commands; an error names the command and the answer.
-  absl::Status Command(const std::string& command);
+  absl::Status Apply(const std::string& config) override;
+  // Sends a runtime API command; an error is HAProxy's answer or the admin
+  // socket's failure.
+  absl::Status Command(const std::string& command) override;
   // Stops the master and its workers.
-  void Stop();
-  int pid() const { return pid_; }
+  void Stop() override;
+  int pid() const override { return pid_; }
 
  private:
   absl::Status Start();

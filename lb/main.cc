@@ -2,31 +2,80 @@
 // balancer.h. Flag parsing and wiring only.
 
 #include <csignal>
+#include <filesystem>
 #include <iostream>
+#include <memory>
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/logging.h"
 #include "common/quantity.h"
 #include "common/signals.h"
 #include "lb/balancer.h"
+#include "lb/grpc_endpoints_source.h"
+#include "lb/haproxy.h"
+
+namespace {
+
+struct Flags {
+  std::string controlplane = "127.0.0.1:7070";
+  gantry::TlsFiles tls;
+  std::string work_dir;
+  std::string haproxy = "/usr/sbin/haproxy";
+  std::string bind_address = "127.0.0.1";
+  absl::Duration poll_interval = absl::Milliseconds(250);
+};
+
+// What Balancer drives: the real HAProxy and the control plane over gRPC.
+struct Wiring {
+  std::unique_ptr<gantry::lb::Haproxy> haproxy;
+  std::unique_ptr<gantry::lb::GrpcEndpointsSource> endpoints;
+  std::unique_ptr<gantry::lb::Balancer> balancer;
+};
+
+// An error only for unusable flags.
+absl::Status Wire(const Flags& flags, Wiring& wiring) {
+  const std::filesystem::path dir(flags.work_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--work-dir ", flags.work_dir, ": ", ec.message()));
+  }
+  auto endpoints = gantry::lb::GrpcEndpointsSource::Connect(flags.controlplane, flags.tls);
+  if (!endpoints.ok()) return endpoints.status();
+  wiring.endpoints = std::move(*endpoints);
+  gantry::lb::Balancer::Options options;
+  options.settings.bind_address = flags.bind_address;
+  options.settings.admin_socket = (dir / "admin.sock").string();
+  options.settings.pid_file = (dir / "haproxy.pid").string();
+  options.poll_interval = flags.poll_interval;
+  wiring.haproxy = std::make_unique<gantry::lb::Haproxy>(
+      flags.haproxy, (dir / "haproxy.cfg").string(), options.settings.admin_socket);
+  wiring.balancer = std::make_unique<gantry::lb::Balancer>(
+      wiring.haproxy.get(), wiring.endpoints.get(), gantry::RealClock::Get(), options);
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   gantry::IgnoreSigpipe();
   CLI::App app{"gantry-lb: load balancer for Gantry services, driving HAProxy"};
-  gantry::lb::Balancer::Options options;
+  Flags flags;
   std::string poll = "250ms";
   std::string log_level = "info";
-  app.add_option("--controlplane", options.controlplane, "control plane HOST:PORT")
+  app.add_option("--controlplane", flags.controlplane, "control plane HOST:PORT")
       ->capture_default_str();
-  app.add_option("--tls-ca", options.tls.ca, "CA of the control plane's certificate");
-  app.add_option("--tls-cert", options.tls.cert, "client certificate (PEM)");
-  app.add_option("--tls-key", options.tls.key, "client private key (PEM)");
-  app.add_option("--work-dir", options.work_dir, "HAProxy's configuration and sockets")->required();
-  app.add_option("--haproxy", options.haproxy, "the haproxy binary")->capture_default_str();
-  app.add_option("--bind", options.bind_address, "address the listeners bind")
-      ->capture_default_str();
+  app.add_option("--tls-ca", flags.tls.ca, "CA of the control plane's certificate");
+  app.add_option("--tls-cert", flags.tls.cert, "client certificate (PEM)");
+  app.add_option("--tls-key", flags.tls.key, "client private key (PEM)");
+  app.add_option("--work-dir", flags.work_dir, "HAProxy's configuration and sockets")->required();
+  app.add_option("--haproxy", flags.haproxy, "the haproxy binary")->capture_default_str();
+  app.add_option("--bind", flags.bind_address, "address the listeners bind")->capture_default_str();
   app.add_option("--poll-interval", poll, "how often endpoints are read")->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -39,26 +88,24 @@ int main(int argc, char** argv) {
     std::cerr << "gantry-lb: --poll-interval: " << interval.status().message() << "\n";
     return 2;
   }
-  options.poll_interval = *interval;
+  flags.poll_interval = *interval;
 
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  gantry::lb::Balancer balancer(options);
+  Wiring wiring;
+  if (auto st = Wire(flags, wiring); !st.ok()) {
+    spdlog::critical("{}", st.message());
+    return 1;
+  }
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
-    balancer.Stop();
+    wiring.balancer->Stop();
   });
-  auto st = balancer.Run();
-  if (!st.ok()) {
-    spdlog::critical("{}", st.message());
-    kill(getpid(), SIGTERM);
-    waiter.join();
-    return 1;
-  }
+  wiring.balancer->Run();
   waiter.join();
   return 0;
 }

@@ -1,0 +1,36 @@
+#include "lb/grpc_endpoints_source.h"
+
+#include <chrono>
+
+#include "common/status_util.h"
+#include "grpcpp/create_channel.h"
+
+namespace gantry::lb {
+
+namespace {
+
+// A gRPC deadline is real time by nature; it bounds one call, it decides
+// nothing.
+constexpr std::chrono::seconds kCallDeadline(5);
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<GrpcEndpointsSource>> GrpcEndpointsSource::Connect(
+    const std::string& controlplane, const TlsFiles& tls) {
+  auto channel = MakeClientChannel(tls, controlplane);
+  if (!channel.ok()) return channel.status();
+  auto stub = gantry::v1::OperatorService::NewStub(
+      grpc::CreateCustomChannel(controlplane, channel->credentials, channel->arguments));
+  return std::unique_ptr<GrpcEndpointsSource>(new GrpcEndpointsSource(std::move(stub)));
+}
+
+absl::StatusOr<gantry::v1::ListEndpointsResponse> GrpcEndpointsSource::List() {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+  gantry::v1::ListEndpointsResponse endpoints;
+  grpc::Status st = stub_->ListEndpoints(&ctx, {}, &endpoints);
+  if (!st.ok()) return FromGrpcStatus(st);
+  return endpoints;
+}
+
+}  // namespace gantry::lb
