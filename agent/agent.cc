@@ -43,7 +43,8 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
                                            *msg.mutable_images() = report;
                                            send(std::move(msg));
                                          });
-  session_ = std::make_unique<Session>(options_.session, reconciler_.get(), [this] { Wake(); });
+  session_ =
+      std::make_unique<Session>(options_.session, reconciler_.get(), clock_, [this] { Wake(); });
 }
 
 Agent::~Agent() { Stop(); }

@@ -1,10 +1,11 @@
 #include "agent/session.h"
 
 #include <random>
-#include <thread>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/periodic.h"
 #include "common/time_util.h"
 #include "grpcpp/create_channel.h"
 
@@ -13,8 +14,9 @@ namespace gantry::agent {
 using gantry::v1::AgentMessage;
 using gantry::v1::ControlMessage;
 
-Session::Session(Options options, Reconciler* reconciler, std::function<void()> wake)
-    : options_(std::move(options)), reconciler_(reconciler), wake_(std::move(wake)) {
+Session::Session(Options options, Reconciler* reconciler, const Clock* clock,
+                 std::function<void()> wake)
+    : options_(std::move(options)), reconciler_(reconciler), clock_(clock), wake_(std::move(wake)) {
   logs_ = std::make_unique<LogServer>(
       [this](const std::string& task_id) { return reconciler_->LogDir(task_id); },
       [this](const std::string& task_id) {
@@ -114,7 +116,11 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
     reconciler_->NewSession();
     const absl::Duration interval =
         std::max(absl::Milliseconds(100), FromProtoDuration(msg.registered().heartbeat_interval()));
-    std::thread heartbeat([this, interval] { Heartbeats(interval); });
+    // The first heartbeat is due one interval after registration.
+    bool registered_now = true;
+    auto heartbeats = std::make_unique<Periodic>(clock_, interval, [this, &registered_now] {
+      if (!std::exchange(registered_now, false)) SendHeartbeat();
+    });
     while (stream->Read(&msg)) {
       switch (msg.message_case()) {
         case ControlMessage::kDesired:
@@ -134,8 +140,7 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
       std::lock_guard<std::mutex> lock(mu_);
       stream_ = nullptr;
     }
-    cv_.notify_all();
-    heartbeat.join();
+    heartbeats.reset();
     logs_->CancelAll();
   }
   {
@@ -159,19 +164,14 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
   return registered;
 }
 
-void Session::Heartbeats(absl::Duration interval) {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (stream_ != nullptr && !stop_) {
-    cv_.wait_for(lock, absl::ToChronoNanoseconds(interval),
-                 [&] { return stream_ == nullptr || stop_; });
-    if (stream_ == nullptr || stop_) break;
-    AgentMessage hb;
-    *hb.mutable_heartbeat()->mutable_time() = ToProtoTime(absl::Now());
+void Session::SendHeartbeat() {
+  AgentMessage hb;
+  *hb.mutable_heartbeat()->mutable_time() = ToProtoTime(clock_->Now());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     for (const auto& c : checks_) *hb.mutable_heartbeat()->add_checks() = c;
-    lock.unlock();
-    Send(hb);
-    lock.lock();
   }
+  Send(hb);
 }
 
 }  // namespace gantry::agent

@@ -3,8 +3,8 @@
 // The agent's one stream to the control plane. Run() connects, registers
 // (identity plus every task the agent knows), then reads desired task sets
 // and log requests until the stream breaks, and reconnects with jittered
-// exponential backoff. A heartbeat thread runs while connected. Containers
-// keep running whatever happens to the stream.
+// exponential backoff. While connected, a Periodic on the injected clock
+// sends heartbeats. Containers keep running whatever happens to the stream.
 //
 // Thread safety: Send() and Stop() may be called from any thread.
 
@@ -16,6 +16,7 @@
 
 #include "agent/logs/log_server.h"
 #include "agent/reconciler.h"
+#include "common/clock.h"
 #include "common/tls.h"
 #include "gantry/v1/agent.grpc.pb.h"
 
@@ -33,7 +34,7 @@ class Session {
   };
 
   // `wake` asks the agent loop for an immediate reconciliation pass.
-  Session(Options options, Reconciler* reconciler, std::function<void()> wake);
+  Session(Options options, Reconciler* reconciler, const Clock* clock, std::function<void()> wake);
   ~Session();
 
   // Blocks until Stop(). Returns an error only for unusable options (TLS).
@@ -49,10 +50,11 @@ class Session {
  private:
   // One connection's lifetime; returns whether registration succeeded.
   bool RunOnce(const std::shared_ptr<grpc::Channel>& channel);
-  void Heartbeats(absl::Duration interval);
+  void SendHeartbeat();
 
   const Options options_;
   Reconciler* const reconciler_;
+  const Clock* const clock_;
   const std::function<void()> wake_;
   std::unique_ptr<LogServer> logs_;
 

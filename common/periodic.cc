@@ -13,37 +13,34 @@ Periodic::Periodic(const Clock* clock, absl::Duration interval, std::function<vo
       thread_([this] { Loop(); }) {}
 
 void Periodic::RunBy(absl::Time when) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (when >= next_) return;
-    next_ = when;
-  }
-  cv_.notify_all();
+  absl::MutexLock lock(&mu_);
+  if (when >= next_) return;
+  next_ = when;
+  cv_.SignalAll();
 }
 
 void Periodic::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     stop_ = true;
+    cv_.SignalAll();
   }
-  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 void Periodic::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   while (!stop_) {
     const absl::Time now = clock_->Now();
     if (now < next_) {
-      const absl::Duration wait = std::min(next_ - now, max_real_wait_);
-      cv_.wait_for(lock, absl::ToChronoNanoseconds(wait));
+      cv_.WaitWithTimeout(&mu_, std::min(next_ - now, max_real_wait_));
       continue;
     }
     // Asked-for runs during this one bring the next one forward from here.
     next_ = now + interval_;
-    lock.unlock();
+    mu_.Unlock();
     fn_();
-    lock.lock();
+    mu_.Lock();
   }
 }
 

@@ -15,12 +15,11 @@
 // from the function itself. Stop() joins the thread (not from the function);
 // the destructor stops.
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 
@@ -50,8 +49,8 @@ class Periodic {
   const absl::Duration interval_;
   const absl::Duration max_real_wait_;
   const std::function<void()> fn_;
-  std::mutex mu_;
-  std::condition_variable cv_;
+  absl::Mutex mu_;
+  absl::CondVar cv_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time next_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::thread thread_;  // last: starts after the rest is ready
