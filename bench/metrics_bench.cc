@@ -89,22 +89,9 @@ void Time(const char* what, int runs, F&& f) {
               ms.back(), bytes / 1024.0);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const Flags flags = Parse(argc, argv);
-  spdlog::set_level(spdlog::level::warn);
-  gantry::FakeClock clock;
-  auto store = gantry::store::SqliteStore::Open({":memory:", 100000});
-  if (!store.ok()) {
-    std::fprintf(stderr, "metrics_bench: %s\n", std::string(store.status().message()).c_str());
-    return 1;
-  }
-  gantry::state::ClusterState state(store->get());
-  gantry::events::EventLog events(store->get(), &clock);
-  if (!state.Start().ok() || !events.Start().ok()) return 1;
-
-  // The state, written as the controllers would have left it.
+// The state, written as the controllers would have left it. Returns the
+// number of running tasks, or -1 when a commit fails.
+int WriteState(const Flags& flags, gantry::state::ClusterState& state) {
   gantry::v1::TaskDefinition td;
   td.set_family("svc");
   td.set_revision(1);
@@ -162,11 +149,30 @@ int main(int argc, char** argv) {
           gantry::store::Op::Put(gantry::state::TaskKey(task.id()), task.SerializeAsString()));
     }
     if (txn.ops.size() > 20000) {
-      if (!state.Commit(txn).ok()) return 1;
+      if (!state.Commit(txn).ok()) return -1;
       txn = {};
     }
   }
-  if (!txn.ops.empty() && !state.Commit(txn).ok()) return 1;
+  if (!txn.ops.empty() && !state.Commit(txn).ok()) return -1;
+  return next;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Flags flags = Parse(argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+  gantry::FakeClock clock;
+  auto store = gantry::store::SqliteStore::Open({":memory:", 100000});
+  if (!store.ok()) {
+    std::fprintf(stderr, "metrics_bench: %s\n", std::string(store.status().message()).c_str());
+    return 1;
+  }
+  gantry::state::ClusterState state(store->get());
+  gantry::events::EventLog events(store->get(), &clock);
+  if (!state.Start().ok() || !events.Start().ok()) return 1;
+  const int next = WriteState(flags, state);
+  if (next < 0) return 1;
   std::printf("%d nodes, %d services x %d tasks = %d running tasks\n", flags.nodes, flags.services,
               flags.tasks_per_service, next);
 

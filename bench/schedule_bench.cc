@@ -16,7 +16,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -103,6 +105,118 @@ void SetPlacement(int s, gantry::v1::Service& svc) {
   }
 }
 
+// Nodes: written directly, as registration would. Half have SSDs; ten racks.
+bool WriteNodes(const Flags& flags, gantry::state::ClusterState& state) {
+  gantry::store::TxnRequest txn;
+  for (int i = 0; i < flags.nodes; ++i) {
+    gantry::v1::Node n;
+    n.set_name(absl::StrCat("node-", i));
+    n.set_zone(absl::StrCat("zone-", i % flags.zones));
+    n.set_status(gantry::v1::Node::ACTIVE);
+    n.mutable_capacity()->set_cpu(16000);
+    n.mutable_capacity()->set_memory(int64_t{64} << 30);
+    n.set_port_range_start(20000);
+    n.set_port_range_end(32767);
+    n.set_address(absl::StrCat("10.0.", i / 250, ".", i % 250));
+    (*n.mutable_attributes())["disk"] = (i / flags.zones) % 2 == 0 ? "ssd" : "hdd";
+    (*n.mutable_attributes())["rack"] = absl::StrCat("r", (i / flags.zones) % 10);
+    txn.ops.push_back(
+        gantry::store::Op::Put(gantry::state::NodeKey(n.name()), n.SerializeAsString()));
+  }
+  return state.Commit(txn).ok();
+}
+
+gantry::v1::ApplyRequest Services(const Flags& flags) {
+  gantry::v1::ApplyRequest req;
+  for (int s = 0; s < flags.services; ++s) {
+    auto* td = req.add_task_definitions();
+    td->set_family(absl::StrCat("svc", s));
+    auto* c = td->add_containers();
+    c->set_name("app");
+    c->set_image("example.org/app:1");
+    c->set_cpu(s % 3 == 0 ? 250 : 100);
+    c->set_memory(s % 3 == 0 ? (int64_t{512} << 20) : (int64_t{128} << 20));
+    c->add_port_mappings()->set_name("http");
+    auto* svc = req.add_services();
+    svc->set_name(absl::StrCat("svc", s));
+    svc->set_task_definition(td->family());
+    svc->set_desired_count(flags.tasks_per_service);
+    SetPlacement(s, *svc);
+  }
+  return req;
+}
+
+struct PassTimes {
+  double seconds = 0;
+  double commit_seconds = 0;
+  std::vector<double> per_placement_us;  // sorted
+};
+
+// One controller pass over every service, batched and committed as the
+// controller's loop does it.
+std::optional<PassTimes> RunPass(const Flags& flags, gantry::controllers::ServiceController& c,
+                                 gantry::controllers::TaskBatch& batch) {
+  PassTimes out;
+  const auto start = std::chrono::steady_clock::now();
+  for (int s = 0; s < flags.services; ++s) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (!c.ReconcileInto(absl::StrCat("svc", s), batch).ok()) return std::nullopt;
+    const double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+    for (int i = 0; i < flags.tasks_per_service; ++i) {
+      out.per_placement_us.push_back(us / flags.tasks_per_service);
+    }
+    if (batch.size() >= 20000 || s + 1 == flags.services) {
+      const auto c0 = std::chrono::steady_clock::now();
+      if (auto st = batch.Flush(); !st.ok()) {
+        std::fprintf(stderr, "commit: %s\n", std::string(st.message()).c_str());
+        return std::nullopt;
+      }
+      out.commit_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+    }
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::sort(out.per_placement_us.begin(), out.per_placement_us.end());
+  return out;
+}
+
+// The largest difference between a service's fullest and emptiest zone.
+int MaxZoneSkew(const Flags& flags, const std::vector<gantry::v1::Task>& tasks) {
+  int skew = 0;
+  std::map<std::string, std::map<std::string, int>> per_service_zone;
+  for (const auto& t : tasks) per_service_zone[t.service()][t.zone()]++;
+  for (auto& [svc, zones] : per_service_zone) {
+    int lo = INT32_MAX;
+    int hi = 0;
+    for (int z = 0; z < flags.zones; ++z) {
+      const int n = zones[absl::StrCat("zone-", z)];
+      lo = std::min(lo, n);
+      hi = std::max(hi, n);
+    }
+    skew = std::max(skew, hi - lo);
+  }
+  return skew;
+}
+
+void Report(const Flags& flags, size_t tasks, const PassTimes& times, int skew) {
+  auto pct = [&](double p) {
+    return times.per_placement_us[static_cast<size_t>(p * (times.per_placement_us.size() - 1))];
+  };
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("nodes %d, zones %d, services %d x %d tasks (4 placement policies in turn)\n",
+              flags.nodes, flags.zones, flags.services, flags.tasks_per_service);
+  std::printf(
+      "placed %zu tasks in %.3f s (%.3f s of it in commits): %.0f placements/s, durably "
+      "committed\n",
+      tasks, times.seconds, times.commit_seconds, tasks / times.seconds);
+  std::printf("time per placement (excluding commits): p50 %.1f us, p99 %.1f us\n", pct(0.5),
+              pct(0.99));
+  std::printf("peak memory: %.1f MiB\n", usage.ru_maxrss / 1024.0);
+  std::printf("max zone skew of any service: %d\n", skew);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,104 +242,16 @@ int main(int argc, char** argv) {
   controllers::ServiceController controller(&state, &events, &clock, {});
   api::OperatorApi api(&state, &events, &nodes, &clock);
   if (!state.Start().ok() || !events.Start().ok()) return 1;
-
-  // Nodes: written directly, as registration would. Half have SSDs; ten racks.
-  {
-    store::TxnRequest txn;
-    for (int i = 0; i < flags.nodes; ++i) {
-      gantry::v1::Node n;
-      n.set_name(absl::StrCat("node-", i));
-      n.set_zone(absl::StrCat("zone-", i % flags.zones));
-      n.set_status(gantry::v1::Node::ACTIVE);
-      n.mutable_capacity()->set_cpu(16000);
-      n.mutable_capacity()->set_memory(int64_t{64} << 30);
-      n.set_port_range_start(20000);
-      n.set_port_range_end(32767);
-      n.set_address(absl::StrCat("10.0.", i / 250, ".", i % 250));
-      (*n.mutable_attributes())["disk"] = (i / flags.zones) % 2 == 0 ? "ssd" : "hdd";
-      (*n.mutable_attributes())["rack"] = absl::StrCat("r", (i / flags.zones) % 10);
-      txn.ops.push_back(store::Op::Put(state::NodeKey(n.name()), n.SerializeAsString()));
-    }
-    if (!state.Commit(txn).ok()) return 1;
-  }
-  gantry::v1::ApplyRequest req;
-  for (int s = 0; s < flags.services; ++s) {
-    auto* td = req.add_task_definitions();
-    td->set_family(absl::StrCat("svc", s));
-    auto* c = td->add_containers();
-    c->set_name("app");
-    c->set_image("example.org/app:1");
-    c->set_cpu(s % 3 == 0 ? 250 : 100);
-    c->set_memory(s % 3 == 0 ? (int64_t{512} << 20) : (int64_t{128} << 20));
-    c->add_port_mappings()->set_name("http");
-    auto* svc = req.add_services();
-    svc->set_name(absl::StrCat("svc", s));
-    svc->set_task_definition(td->family());
-    svc->set_desired_count(flags.tasks_per_service);
-    SetPlacement(s, *svc);
-  }
-  if (auto r = api.Apply(req); !r.ok()) {
+  if (!WriteNodes(flags, state)) return 1;
+  if (auto r = api.Apply(Services(flags)); !r.ok()) {
     std::fprintf(stderr, "apply: %s\n", std::string(r.status().message()).c_str());
     return 1;
   }
-
-  // One controller pass over every service, batched and committed as the
-  // controller's loop does it.
-  std::vector<double> per_placement_us;
-  double commit_seconds = 0;
-  const auto start = std::chrono::steady_clock::now();
   controllers::TaskBatch batch(&state, &events, &clock);
-  for (int s = 0; s < flags.services; ++s) {
-    const auto t0 = std::chrono::steady_clock::now();
-    if (!controller.ReconcileInto(absl::StrCat("svc", s), batch).ok()) return 1;
-    const double us =
-        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
-    for (int i = 0; i < flags.tasks_per_service; ++i) {
-      per_placement_us.push_back(us / flags.tasks_per_service);
-    }
-    if (batch.size() >= 20000 || s + 1 == flags.services) {
-      const auto c0 = std::chrono::steady_clock::now();
-      if (auto st = batch.Flush(); !st.ok()) {
-        std::fprintf(stderr, "commit: %s\n", std::string(st.message()).c_str());
-        return 1;
-      }
-      commit_seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
-    }
-  }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
+  const auto times = RunPass(flags, controller, batch);
+  if (!times) return 1;
   const auto tasks = state.ListTasks({});
-  int skew = 0;
-  std::map<std::string, std::map<std::string, int>> per_service_zone;
-  for (const auto& t : tasks) per_service_zone[t.service()][t.zone()]++;
-  for (auto& [svc, zones] : per_service_zone) {
-    int lo = INT32_MAX;
-    int hi = 0;
-    for (int z = 0; z < flags.zones; ++z) {
-      const int n = zones[absl::StrCat("zone-", z)];
-      lo = std::min(lo, n);
-      hi = std::max(hi, n);
-    }
-    skew = std::max(skew, hi - lo);
-  }
-  std::sort(per_placement_us.begin(), per_placement_us.end());
-  auto pct = [&](double p) {
-    return per_placement_us[static_cast<size_t>(p * (per_placement_us.size() - 1))];
-  };
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  std::printf("nodes %d, zones %d, services %d x %d tasks (4 placement policies in turn)\n",
-              flags.nodes, flags.zones, flags.services, flags.tasks_per_service);
-  std::printf(
-      "placed %zu tasks in %.3f s (%.3f s of it in commits): %.0f placements/s, durably "
-      "committed\n",
-      tasks.size(), seconds, commit_seconds, tasks.size() / seconds);
-  std::printf("time per placement (excluding commits): p50 %.1f us, p99 %.1f us\n", pct(0.5),
-              pct(0.99));
-  std::printf("peak memory: %.1f MiB\n", usage.ru_maxrss / 1024.0);
-  std::printf("max zone skew of any service: %d\n", skew);
+  Report(flags, tasks.size(), *times, MaxZoneSkew(flags, tasks));
   if (flags.dir.empty()) std::filesystem::remove_all(dir);
   return 0;
 }

@@ -74,6 +74,10 @@ class ControlPlane {
 
  private:
   ControlPlane() = default;
+  // Start()'s steps.
+  void BuildControllers(const Options& options, const Clock* clock);
+  absl::Status Serve(const Options& options);
+  absl::Status ServeHttp(const std::string& address);
 
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<metrics::ControlPlaneMetrics> metrics_;

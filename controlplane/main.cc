@@ -23,84 +23,96 @@ absl::Duration ParseFlagDuration(const std::string& flag, const std::string& val
   return *d;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  gantry::IgnoreSigpipe();
-  CLI::App app{"Gantry control plane: API server, state store and controllers"};
-  gantry::ControlPlane::Options options;
+// Flags as given; turned into ControlPlane::Options by ToOptions().
+struct Flags {
   std::string log_level = "info";
   std::string grace = "10s";
   std::string heartbeat = "2s";
   std::string retention = "1h";
+  std::string http_listen = "127.0.0.1:7071";
+  std::string autoscale_interval = "15s";
+  std::string alarm_interval = "10s";
+  std::string registry_config;
+  std::vector<std::string> insecure_registries;
+  bool no_pin = false;
+};
+
+void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
   app.add_option("--listen", options.listen, "gRPC address (HOST:PORT)")->capture_default_str();
   app.add_option("--data-dir", options.data_dir, "directory for the state store")->required();
   app.add_option("--tls-cert", options.tls.cert, "server certificate (PEM)");
   app.add_option("--tls-key", options.tls.key, "server private key (PEM)");
   app.add_option("--tls-ca", options.tls.ca,
                  "CA that signs client certificates; makes them mandatory");
-  app.add_option("--heartbeat-grace", grace, "a node not heard from for this long is DOWN")
+  app.add_option("--heartbeat-grace", f.grace, "a node not heard from for this long is DOWN")
       ->capture_default_str();
-  app.add_option("--heartbeat-interval", heartbeat, "how often agents send heartbeats")
+  app.add_option("--heartbeat-interval", f.heartbeat, "how often agents send heartbeats")
       ->capture_default_str();
-  app.add_option("--stopped-task-retention", retention, "how long stopped tasks stay visible")
+  app.add_option("--stopped-task-retention", f.retention, "how long stopped tasks stay visible")
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
-  std::string http_listen = "127.0.0.1:7071";
-  std::string autoscale_interval = "15s";
-  std::string alarm_interval = "10s";
-  app.add_option("--http-listen", http_listen,
+  app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error")->capture_default_str();
+  app.add_option("--http-listen", f.http_listen,
                  "HTTP address for /metrics and Prometheus discovery (/sd/tasks, /sd/agents), "
                  "or off")
       ->capture_default_str();
-  app.add_option("--autoscale-interval", autoscale_interval,
+  app.add_option("--autoscale-interval", f.autoscale_interval,
                  "how often autoscaled services are evaluated")
       ->capture_default_str();
-  app.add_option("--alarm-interval", alarm_interval,
+  app.add_option("--alarm-interval", f.alarm_interval,
                  "how often the alarms of deployments in progress are evaluated")
       ->capture_default_str();
-  std::string registry_config;
-  std::vector<std::string> insecure_registries;
-  bool no_pin = false;
-  app.add_option("--registry-config", registry_config,
+  app.add_option("--registry-config", f.registry_config,
                  "YAML file with a registries section (credentials, insecure hosts)");
-  app.add_option("--insecure-registry", insecure_registries,
+  app.add_option("--insecure-registry", f.insecure_registries,
                  "registry HOST[:PORT] spoken to over plain HTTP (repeatable)");
-  app.add_flag("--no-pin-digests", no_pin,
+  app.add_flag("--no-pin-digests", f.no_pin,
                "run images by tag instead of pinning each deployment to a digest");
-  CLI11_PARSE(app, argc, argv);
+}
 
-  if (auto st = gantry::SetupLogging("controlplane", log_level); !st.ok()) {
-    std::cerr << "gantry-controlplane: " << st.message() << "\n";
-    return 2;
-  }
-  options.nodes.heartbeat_grace = ParseFlagDuration("--heartbeat-grace", grace);
-  options.nodes.heartbeat_interval = ParseFlagDuration("--heartbeat-interval", heartbeat);
+// Exits with a message naming the flag on a bad value.
+void ToOptions(const Flags& f, gantry::ControlPlane::Options& options) {
+  options.nodes.heartbeat_grace = ParseFlagDuration("--heartbeat-grace", f.grace);
+  options.nodes.heartbeat_interval = ParseFlagDuration("--heartbeat-interval", f.heartbeat);
   options.controller.stopped_task_retention =
-      ParseFlagDuration("--stopped-task-retention", retention);
-  options.http_listen = http_listen == "off" ? "" : http_listen;
-  options.autoscaler.interval = ParseFlagDuration("--autoscale-interval", autoscale_interval);
-  options.alarms.interval = ParseFlagDuration("--alarm-interval", alarm_interval);
+      ParseFlagDuration("--stopped-task-retention", f.retention);
+  options.http_listen = f.http_listen == "off" ? "" : f.http_listen;
+  options.autoscaler.interval = ParseFlagDuration("--autoscale-interval", f.autoscale_interval);
+  options.alarms.interval = ParseFlagDuration("--alarm-interval", f.alarm_interval);
   if (options.autoscaler.interval <= absl::ZeroDuration() ||
       options.alarms.interval <= absl::ZeroDuration()) {
     std::cerr << "gantry-controlplane: --autoscale-interval and --alarm-interval must be > 0\n";
+    std::exit(2);
+  }
+  if (f.no_pin) return;
+  gantry::registry::RegistryConfig registries;
+  // Resolution runs on the controller's thread: keep it short.
+  registries.connect_timeout = absl::Seconds(5);
+  registries.request_timeout = absl::Seconds(10);
+  if (!f.registry_config.empty()) {
+    if (auto st = gantry::registry::LoadRegistryConfigFile(f.registry_config, registries);
+        !st.ok()) {
+      std::cerr << "gantry-controlplane: --registry-config " << st.message() << "\n";
+      std::exit(2);
+    }
+  }
+  for (const auto& host : f.insecure_registries) registries.hosts[host].insecure = true;
+  options.registries = registries;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  gantry::IgnoreSigpipe();
+  CLI::App app{"Gantry control plane: API server, state store and controllers"};
+  gantry::ControlPlane::Options options;
+  Flags flags;
+  AddFlags(app, options, flags);
+  CLI11_PARSE(app, argc, argv);
+  if (auto st = gantry::SetupLogging("controlplane", flags.log_level); !st.ok()) {
+    std::cerr << "gantry-controlplane: " << st.message() << "\n";
     return 2;
   }
-  if (!no_pin) {
-    gantry::registry::RegistryConfig registries;
-    // Resolution runs on the controller's thread: keep it short.
-    registries.connect_timeout = absl::Seconds(5);
-    registries.request_timeout = absl::Seconds(10);
-    if (!registry_config.empty()) {
-      if (auto st = gantry::registry::LoadRegistryConfigFile(registry_config, registries);
-          !st.ok()) {
-        std::cerr << "gantry-controlplane: --registry-config " << st.message() << "\n";
-        return 2;
-      }
-    }
-    for (const auto& host : insecure_registries) registries.hosts[host].insecure = true;
-    options.registries = registries;
-  }
+  ToOptions(flags, options);
 
   // Block termination signals here; a dedicated thread waits for them.
   sigset_t signals;
