@@ -66,6 +66,19 @@ class ControllersFixture : public ControlPlaneFixture {
                                  })
                     .ok());
   }
+  // Plays the agent reporting `id` failed and stopped now.
+  void Fail(const std::string& id) {
+    ASSERT_TRUE(state_
+                    ->UpdateTask(id,
+                                 [&](gantry::v1::Task& t) {
+                                   t.set_desired_status(gantry::v1::Task::STOPPED);
+                                   t.set_last_status(gantry::v1::Task::STOPPED);
+                                   t.set_failed(true);
+                                   *t.mutable_stopped_at() = ToProtoTime(clock_.Now());
+                                   return true;
+                                 })
+                    .ok());
+  }
   gantry::v1::Service Web() { return state_->GetService("web")->value; }
   // Applies "web" with `count` tasks and returns the stored service.
   gantry::v1::Service Apply(int count) {

@@ -220,16 +220,7 @@ TEST_F(DeploymentRunnerTest, AFiredAlarmFailsARollingDeployment) {
 TEST_F(DeploymentRunnerTest, ReplacementsWaitOutTheBackoffAndAskForARecheck) {
   RollOut(Spec(32 << 20));
   const Task victim = Tasks()[0];
-  ASSERT_TRUE(state_
-                  ->UpdateTask(victim.id(),
-                               [&](Task& t) {
-                                 t.set_desired_status(Task::STOPPED);
-                                 t.set_last_status(Task::STOPPED);
-                                 t.set_failed(true);
-                                 *t.mutable_stopped_at() = ToProtoTime(clock_.Now());
-                                 return true;
-                               })
-                  .ok());
+  Fail(victim.id());
   Step();
   EXPECT_EQ(Live("web:1"), 2);
   EXPECT_EQ(rechecks_.When("web"), clock_.Now() + absl::Seconds(1));

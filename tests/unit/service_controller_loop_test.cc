@@ -131,16 +131,7 @@ TEST_F(ServiceControllerLoopTest, ARecheckBringsAPassForward) {
   Run(Resync(absl::Hours(1)), /*wired=*/false);
   ASSERT_TRUE(WaitFor([&] { return Live() == 3; }));
   const Task victim = Tasks()[0];
-  ASSERT_TRUE(state_
-                  ->UpdateTask(victim.id(),
-                               [&](Task& t) {
-                                 t.set_desired_status(Task::STOPPED);
-                                 t.set_last_status(Task::STOPPED);
-                                 t.set_failed(true);
-                                 *t.mutable_stopped_at() = ToProtoTime(clock_.Now());
-                                 return true;
-                               })
-                  .ok());
+  Fail(victim.id());
   controller_->MarkDirty({"web"});
   ASSERT_TRUE(WaitFor([&] {
     for (const auto& m : EventMessages("web")) {
