@@ -47,7 +47,15 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
       std::make_unique<Session>(options_.session, reconciler_.get(), clock_, [this] { Wake(); });
 }
 
-Agent::~Agent() { Stop(); }
+Agent::~Agent() {
+  Stop();
+  // The health monitor's and image manager's workers report to the
+  // metrics: they go first (members would go in the other order).
+  reconciler_.reset();
+  upkeep_.reset();
+  health_.reset();
+  images_.reset();
+}
 
 void Agent::ServeMetrics(std::unique_ptr<MetricsEndpoint> endpoint) {
   endpoint->Serve(metrics_.get());

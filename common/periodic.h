@@ -2,14 +2,18 @@
 
 // A loop thread: runs a function at once, then again whenever `interval`
 // has passed on the given clock since the last run began, when Wake() is
-// called, or at a time asked for with RunBy(). Runs never overlap; a Wake()
-// or RunBy() during a run brings on another run right after it (or at the
+// called, or at a time asked for with RunBy(). Runs never overlap, and a run
+// that takes longer than the interval (in real time) is followed by a whole
+// interval of rest, so a slow pass cannot keep the loop busy; a Wake() or
+// RunBy() during a run brings on another run right after it (or at the
 // asked time), so a change is never missed.
 //
-// Time is read from the injected clock only. A clock that moves other than
+// The schedule is kept on the injected clock only (only the length of a run
+// is measured in real time). A clock that moves other than
 // in real time (a FakeClock in tests) is looked at again at least every
 // `max_real_wait` of real time, so advancing it takes effect without a
-// Wake().
+// Wake(). A clock that steps backwards (the wall clock set back by NTP or
+// by hand) moves the schedule back with it, so no run waits out the step.
 //
 // Thread safety: Wake(), RunBy() and Stop() are thread-safe and may be called
 // from the function itself. Stop() joins the thread (not from the function);
@@ -53,6 +57,7 @@ class Periodic {
   absl::CondVar cv_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time next_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_seen_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // clock time
   std::thread thread_;  // last: starts after the rest is ready
 };
 

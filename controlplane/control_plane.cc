@@ -79,8 +79,8 @@ void ControlPlane::BuildControllers(const Options& options, const Clock* clock) 
   }
   autoscaler_ = std::make_unique<autoscaling::Autoscaler>(
       state_.get(), events_.get(), clock, prometheus, metrics_.get(), options.autoscaler);
-  alarms_ = std::make_unique<autoscaling::AlarmWatcher>(state_.get(), events_.get(), prometheus,
-                                                        metrics_.get(), options.alarms);
+  alarms_ = std::make_unique<autoscaling::AlarmWatcher>(state_.get(), events_.get(), clock,
+                                                        prometheus, metrics_.get(), options.alarms);
   auto* nodes = nodes_.get();
   auto* controller = controller_.get();
   state_->AddListener([nodes, controller](const state::Change& change) {

@@ -130,6 +130,12 @@ int Commands::Logs(const std::string& task, const std::string& container, bool f
   while (reader->Read(&chunk)) {
     c_.out() << chunk.data();
     c_.out().flush();
+    // The reader went away (`gantryctl logs -f | head`): stop following.
+    if (!c_.out()) {
+      ctx.TryCancel();
+      (void)reader->Finish();
+      return 0;
+    }
   }
   grpc::Status st = reader->Finish();
   if (!st.ok()) return c_.Fail(st, absl::StrCat("logs ", task));
@@ -165,7 +171,8 @@ int Commands::Events(const std::string& service, int limit, bool watch) {
       }
     }
     c_.out().flush();
-    if (!watch) return 0;
+    // Done, or the reader went away (`gantryctl events -w | head`).
+    if (!watch || !c_.out()) return 0;
     std::this_thread::sleep_for(std::chrono::seconds(1));
   }
 }

@@ -39,9 +39,13 @@ using Handler = std::function<Response(const std::string& path)>;
 class HttpServer {
  public:
   struct Options {
-    int threads = 4;
+    // Requests served at once; each of them can be held by a slow client
+    // for at most `request_timeout`.
+    int threads = 16;
     int queued = 32;
-    absl::Duration request_timeout = absl::Seconds(10);
+    // The whole request, from its first byte; scrapes and discovery
+    // requests are one small GET.
+    absl::Duration request_timeout = absl::Seconds(5);
   };
 
   // `address` is HOST:PORT with an IPv4 host (port 0 picks one).

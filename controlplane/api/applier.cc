@@ -117,6 +117,7 @@ absl::StatusOr<gantry::v1::ApplyResponse> Applier::Apply(
   RETURN_IF_ERROR(ValidateApply(request));
   for (int attempt = 0; attempt < 20; ++attempt) {
     Attempt a;
+    a.now = ToProtoTime(clock_->Now());
     ASSIGN_OR_RETURN(bool committed, TryApply(request, a));
     if (!committed) continue;
     RecordEvents(a);
@@ -146,7 +147,7 @@ absl::StatusOr<bool> Applier::TryApply(const gantry::v1::ApplyRequest& request, 
 }
 
 void Applier::StageTaskDefinitions(const gantry::v1::ApplyRequest& request, Attempt& a) const {
-  const auto now = ToProtoTime(clock_->Now());
+  const auto& now = a.now;
   for (const auto& td_in : request.task_definitions()) {
     TaskDefinition td = td_in;
     spec::ApplyDefaults(td);
@@ -273,7 +274,7 @@ absl::Status Applier::StageService(const Service& in, const gantry::v1::ApplyReq
     return absl::OkStatus();
   }
   if (!existing || NeedsNewDeployment(before, s)) {
-    const auto& d = deployments::Start(s, resolved, clock_->Now());
+    const auto& d = deployments::Start(s, resolved, FromProtoTime(a.now));
     result->set_deployment(d.id());
     a.messages.push_back(absl::StrCat(in.name(), " deployment ", d.id(), " of ", resolved,
                                       " started (", d.strategy(), ")"));
@@ -281,9 +282,8 @@ absl::Status Applier::StageService(const Service& in, const gantry::v1::ApplyReq
     primary->set_desired_count(s.desired_count());
     result->set_deployment(primary->id());
   }
-  const auto now = ToProtoTime(clock_->Now());
-  if (!existing) *s.mutable_created_at() = now;
-  *s.mutable_updated_at() = now;
+  if (!existing) *s.mutable_created_at() = a.now;
+  *s.mutable_updated_at() = a.now;
   result->set_action(existing ? "updated" : "created");
   if (existing && before.resolved_task_definition() != resolved) {
     a.messages.push_back(absl::StrCat(in.name(), " rolling from ",

@@ -26,6 +26,7 @@
 #include "controlplane/events/event_log.h"
 #include "controlplane/state/cluster_state.h"
 #include "gantry/v1/operator.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace gantry::api {
 
@@ -39,6 +40,8 @@ class Applier {
  private:
   // One attempt at building and committing the transaction.
   struct Attempt {
+    // One time for every created_at and updated_at the attempt writes.
+    google::protobuf::Timestamp now;
     gantry::v1::ApplyResponse response;
     store::TxnRequest txn;
     // Family -> the revision a service naming just the family resolves to.

@@ -17,47 +17,60 @@ namespace gantry::api {
 using gantry::v1::Deployment;
 using gantry::v1::Task;
 
+namespace {
+
+// A healthy task the load balancer may send traffic to.
+struct Target {
+  Task task;
+  uint32_t port;  // its host port for the load balancer's target port
+  bool green;     // belongs to the primary deployment
+};
+
+std::vector<Target> TargetsOf(const state::ClusterState& state, const gantry::v1::Service& service,
+                              const Deployment* primary, absl::Time now) {
+  const auto& lb = service.load_balancer();
+  const auto settings = deployments::SettingsOf(service);
+  std::vector<Target> targets;
+  std::map<std::string, bool> checked;
+  for (auto& t : state.ListTasks({.service = service.name()})) {
+    if (t.desired_status() != Task::RUNNING) continue;
+    auto it = checked.find(t.task_definition());
+    if (it == checked.end()) {
+      const auto td = state.ResolveTaskDefinition(t.task_definition());
+      it = checked.emplace(t.task_definition(), td && deployments::HasHealthCheck(*td)).first;
+    }
+    if (!deployments::IsHealthy(t, it->second, settings.settle_time, now)) continue;
+    uint32_t port = 0;
+    for (const auto& p : t.ports()) {
+      if (p.name() == lb.target_port()) port = p.host_port();
+    }
+    if (port == 0) continue;
+    // A blue-green deployment that failed gets no traffic at all: blue
+    // is still at full count.
+    bool rejected = false;
+    for (const auto& d : service.deployments()) {
+      rejected |= d.strategy() == "blueGreen" && d.rollout_state() == Deployment::FAILED &&
+                  deployments::BelongsTo(t, d);
+    }
+    if (rejected) continue;
+    const bool green = primary != nullptr && deployments::BelongsTo(t, *primary);
+    targets.push_back({std::move(t), port, green});
+  }
+  return targets;
+}
+
+}  // namespace
+
 absl::StatusOr<gantry::v1::ListEndpointsResponse> OperatorApi::ListEndpoints() {
   gantry::v1::ListEndpointsResponse out;
   const absl::Time now = clock_->Now();
   for (const auto& service : state_->ListServices()) {
     if (!service.has_load_balancer()) continue;
     const auto& lb = service.load_balancer();
-    const auto settings = deployments::SettingsOf(service);
     const Deployment* primary = deployments::Primary(service);
     const bool shifting = primary != nullptr && primary->strategy() == "blueGreen" &&
                           primary->phase() != Deployment::PHASE_UNSPECIFIED;
-    struct Target {
-      const Task* task;
-      uint32_t port;
-      bool green;
-    };
-    std::vector<Task> tasks = state_->ListTasks({.service = service.name()});
-    std::vector<Target> targets;
-    std::map<std::string, bool> checked;
-    for (const auto& t : tasks) {
-      if (t.desired_status() != Task::RUNNING) continue;
-      auto it = checked.find(t.task_definition());
-      if (it == checked.end()) {
-        const auto td = state_->ResolveTaskDefinition(t.task_definition());
-        it = checked.emplace(t.task_definition(), td && deployments::HasHealthCheck(*td)).first;
-      }
-      if (!deployments::IsHealthy(t, it->second, settings.settle_time, now)) continue;
-      uint32_t port = 0;
-      for (const auto& p : t.ports()) {
-        if (p.name() == lb.target_port()) port = p.host_port();
-      }
-      if (port == 0) continue;
-      // A blue-green deployment that failed gets no traffic at all: blue
-      // is still at full count.
-      bool rejected = false;
-      for (const auto& d : service.deployments()) {
-        rejected |= d.strategy() == "blueGreen" && d.rollout_state() == Deployment::FAILED &&
-                    deployments::BelongsTo(t, d);
-      }
-      if (rejected) continue;
-      targets.push_back({&t, port, primary != nullptr && deployments::BelongsTo(t, *primary)});
-    }
+    const std::vector<Target> targets = TargetsOf(*state_, service, primary, now);
     auto add = [&](bool test, uint32_t listen, auto&& share_of) {
       auto* l = out.add_listeners();
       l->set_service(service.name());
@@ -72,14 +85,14 @@ absl::StatusOr<gantry::v1::ListEndpointsResponse> OperatorApi::ListEndpoints() {
         // share, old and new alike.
         const int n = !shifting ? green + blue : tg.green ? green : blue;
         auto* b = l->add_backends();
-        b->set_task_id(tg.task->id());
-        b->set_address(tg.task->ports(0).host_address());
-        for (const auto& p : tg.task->ports()) {
+        b->set_task_id(tg.task.id());
+        b->set_address(tg.task.ports(0).host_address());
+        for (const auto& p : tg.task.ports()) {
           if (p.name() == lb.target_port()) b->set_address(p.host_address());
         }
         b->set_port(tg.port);
         b->set_weight(deployments::ServerWeight(share, n));
-        b->set_deployment_id(tg.task->deployment_id());
+        b->set_deployment_id(tg.task.deployment_id());
       }
     };
     const int green_share = shifting ? primary->traffic_percent() : 100;

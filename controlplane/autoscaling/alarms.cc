@@ -14,17 +14,18 @@ namespace gantry::autoscaling {
 using gantry::v1::Deployment;
 using gantry::v1::Service;
 
-AlarmWatcher::AlarmWatcher(state::ClusterState* state, events::EventLog* events,
+AlarmWatcher::AlarmWatcher(state::ClusterState* state, events::EventLog* events, const Clock* clock,
                            Prometheus* prometheus, metrics::ControlPlaneMetrics* metrics,
                            Options options)
     : state_(state),
       events_(events),
+      clock_(clock),
       prometheus_(prometheus),
       metrics_(metrics),
       options_(options) {}
 
 void AlarmWatcher::Start() {
-  loop_ = std::make_unique<Periodic>(options_.interval, [this] { EvaluateAll(); });
+  loop_ = std::make_unique<Periodic>(clock_, options_.interval, [this] { EvaluateAll(); });
 }
 
 void AlarmWatcher::Stop() { loop_.reset(); }

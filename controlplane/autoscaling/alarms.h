@@ -33,8 +33,9 @@ class AlarmWatcher {
   };
 
   // `metrics` may be null.
-  AlarmWatcher(state::ClusterState* state, events::EventLog* events, Prometheus* prometheus,
-               metrics::ControlPlaneMetrics* metrics, Options options);
+  // `metrics` may be null. The loop runs on `clock`.
+  AlarmWatcher(state::ClusterState* state, events::EventLog* events, const Clock* clock,
+               Prometheus* prometheus, metrics::ControlPlaneMetrics* metrics, Options options);
 
   void Start();
   void Stop();
@@ -45,6 +46,7 @@ class AlarmWatcher {
 
   state::ClusterState* const state_;
   events::EventLog* const events_;
+  const Clock* const clock_;
   Prometheus* const prometheus_;
   metrics::ControlPlaneMetrics* const metrics_;
   const Options options_;

@@ -45,6 +45,7 @@ ServiceController::~ServiceController() { Stop(); }
 
 void ServiceController::Start() {
   absl::MutexLock lock(&mu_);
+  if (loop_ != nullptr) return;  // started already
   loop_ = std::make_unique<Periodic>(clock_, options_.resync_interval, [this] { Pass(); });
 }
 

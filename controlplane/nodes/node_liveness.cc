@@ -54,6 +54,7 @@ void NodeLiveness::Revive(const std::string& node) {
   bool revived = false;
   Node::Status now_status = Node::ACTIVE;
   auto st = state_->UpdateNode(node, [&](Node& rec) {
+    revived = false;  // the update may be retried
     if (rec.status() != Node::DOWN) return false;
     now_status = rec.drain_requested() ? Node::DRAINING : Node::ACTIVE;
     rec.set_status(now_status);
@@ -134,6 +135,7 @@ void NodeLiveness::MarkDown() {
     if (now - heard < options_.heartbeat_grace) continue;
     bool marked = false;
     auto st = state_->UpdateNode(n.name(), [&](Node& node) {
+      marked = false;  // the update may be retried
       if (node.status() == Node::DOWN) return false;
       node.set_status(Node::DOWN);
       *node.mutable_last_heartbeat() = ToProtoTime(heard);
@@ -171,6 +173,7 @@ bool NodeLiveness::LoseTasksOf(const Node& n, absl::Time now) {
     if (!storm_.MayLose()) return false;
     bool marked = false;
     auto st = state_->UpdateTask(t.id(), [&](Task& task) {
+      marked = false;  // the update may be retried
       if (task.last_status() == Task::STOPPED || task.last_status() == Task::LOST) return false;
       task.set_last_status(Task::LOST);
       if (task.desired_status() == Task::RUNNING) {

@@ -97,8 +97,12 @@ void NodeManager::OnImages(const std::string& node, const gantry::v1::ImageRepor
 }
 
 void NodeManager::OnDisconnect(const std::string& node, const AgentConnection* connection) {
-  if (!sessions_.Detach(node, connection, clock_->Now())) return;
-  spdlog::info("node {} disconnected", node);
+  if (sessions_.Detach(node, connection, clock_->Now())) {
+    spdlog::info("node {} disconnected", node);
+  }
+  // Also when a newer connection replaced this one: log streams opened on
+  // it would never hear from the agent again (those on the current
+  // connection are spared).
   logs_.EndOrphaned(node);
 }
 

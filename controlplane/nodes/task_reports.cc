@@ -127,8 +127,10 @@ void TaskReports::Apply(const std::string& node, const TaskState& ts) {
   std::vector<std::string> container_events;
   const absl::Time now = clock_->Now();
   auto st = state_->UpdateTask(ts.task_id(), [&](Task& t) {
+    // The update may be retried: nothing of an earlier attempt counts.
     event.clear();
     health_event.clear();
+    container_events.clear();
     if (t.node() != node || t.last_status() == Task::STOPPED) return false;
     // A LOST task was replaced already: only its end is news.
     if (t.last_status() == Task::LOST && ts.status() != Task::STOPPED) return false;
@@ -137,7 +139,6 @@ void TaskReports::Apply(const std::string& node, const TaskState& ts) {
     ApplyContainers(t, ts);
     const bool task_health_changes =
         ts.health() != Task::HEALTH_UNSPECIFIED && ts.health() != t.health();
-    container_events.clear();
     if (t.last_status() == Task::RUNNING) {
       if (task_health_changes) {
         health_event = ApplyTaskHealth(t, before, ts);
@@ -172,6 +173,7 @@ void TaskReports::ReconcileMissing(const std::string& node,
     if (!current || (!registration && current->mod_revision > report.sequence())) continue;
     bool changed = false;
     auto st = state_->UpdateTask(t.id(), [&](Task& task) {
+      changed = false;  // the update may be retried
       if (task.last_status() == Task::STOPPED) return false;
       task.set_last_status(Task::STOPPED);
       *task.mutable_stopped_at() = now;

@@ -6,8 +6,9 @@
       for up to SECONDS. Prints how many connections the server cut off and
       the longest one lasted; exits 0 only if the server cut off every one.
   http_abuse.py reset HOST PORT COUNT
-      COUNT times: sends a whole GET /metrics, then resets the connection
-      (SO_LINGER 0) while the answer is on its way.
+      COUNT times: sends a whole GET /metrics with a small receive buffer,
+      waits for the first bytes of the answer, then resets the connection
+      (SO_LINGER 0) while the rest is on its way.
 """
 import select
 import socket
@@ -61,8 +62,12 @@ def slow(host, port, connections, seconds):
 
 def reset(host, port, count):
     for _ in range(count):
-        s = socket.create_connection((host, port), timeout=5)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+        s.settimeout(5)
+        s.connect((host, port))
         s.sendall(REQUEST)
+        s.recv(64)  # the answer has begun
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         s.close()
     print(f"reset: {count} connections reset mid-response")

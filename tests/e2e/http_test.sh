@@ -2,8 +2,10 @@
 # End-to-end test of the HTTP endpoints of the real control plane and agent
 # (/metrics, discovery): clients that trickle a request one byte every 2 s
 # are cut off once the whole request has taken the server's request timeout
-# (10 s), and /metrics keeps answering meanwhile; clients that reset the
-# connection mid-response kill nothing.
+# (5 s), and /metrics keeps answering meanwhile — a few slow clients do not
+# delay it at all, more slow clients than the server has workers (16) delay
+# it by at most about one request timeout; clients that reset the
+# connection once the answer has begun kill nothing.
 #
 # usage: http_test.sh BIN_DIR
 set -euo pipefail
@@ -27,18 +29,33 @@ gantry_wait_for 20 metrics_up "$CP_HTTP_PORT" "$CP_METRIC" || fail "control plan
 gantry_wait_for 20 metrics_up "${AGENT_METRICS[1]}" "$AGENT_METRIC" || fail "agent /metrics not served"
 log "control plane and agent serve /metrics"
 
+scrape_within() {  # scrape_within PORT METRIC SECONDS
+  curl -sf --max-time "$3" "http://127.0.0.1:$1/metrics" | matches -E "^$2"
+}
+
 check_port() {
   local what=$1 port=$2 metric=$3 pid=$4 slow_pid i
-  # Two slow clients (fewer than the server's workers) for up to 40 s.
+  # Two slow clients (fewer than the server's workers) for up to 40 s:
+  # while they trickle, /metrics answers every time, at once.
   python3 "$ABUSE" slow 127.0.0.1 "$port" 2 40 > "$WORK/slow-$port.out" &
   slow_pid=$!
-  # While they trickle, /metrics answers every time.
   for i in $(seq 1 5); do
-    metrics_up "$port" "$metric" || fail "$what: /metrics did not answer beside slow clients"
+    scrape_within "$port" "$metric" 2 || fail "$what: /metrics did not answer beside slow clients"
     sleep 1
   done
   wait "$slow_pid" || fail "$what: slow clients were not cut off: $(cat "$WORK/slow-$port.out")"
   log "$what: $(cat "$WORK/slow-$port.out")"
+  # More slow clients than workers: scrapes wait for a worker the request
+  # timeout frees, and still answer.
+  python3 "$ABUSE" slow 127.0.0.1 "$port" 24 40 > "$WORK/many-$port.out" &
+  slow_pid=$!
+  sleep 1
+  for i in 1 2 3; do
+    scrape_within "$port" "$metric" 12 ||
+      fail "$what: /metrics did not answer beside 24 slow clients"
+  done
+  wait "$slow_pid" || fail "$what: slow clients were not cut off: $(cat "$WORK/many-$port.out")"
+  log "$what: $(cat "$WORK/many-$port.out")"
   python3 "$ABUSE" reset 127.0.0.1 "$port" 300 > /dev/null
   kill -0 "$pid" 2> /dev/null || fail "$what died when clients reset their connections"
   metrics_up "$port" "$metric" || fail "$what: /metrics stopped answering after resets"

@@ -29,7 +29,7 @@ class AutoscalerTest : public ControlPlaneFixture {
   AutoscalerTest()
       : metrics_(state_.get()),
         autoscaler_(state_.get(), events_.get(), &clock_, &prometheus_, &metrics_, {}),
-        alarms_(state_.get(), events_.get(), &prometheus_, &metrics_, {}) {}
+        alarms_(state_.get(), events_.get(), &clock_, &prometheus_, &metrics_, {}) {}
 
   void SetUp() override {
     Register("a1", "a");

@@ -146,6 +146,44 @@ TEST(HttpServerTest, ServesTheHandlersAnswer) {
   EXPECT_THAT(request("HEAD /metrics HTTP/1.1\r\n\r\n"), Not(HasSubstr("up 1")));
 }
 
+// A client that resets its connection while a large answer is still being
+// written ends that request only: the server (and this process) lives on
+// and answers the next one.
+TEST(HttpServerTest, AResetMidResponseEndsOnlyThatRequest) {
+  const std::string big(8 << 20, 'x');  // far more than the socket buffers hold
+  auto server = http::HttpServer::Start("127.0.0.1:0", [&](const std::string& path) {
+    return http::Response{200, "text/plain", path == "/big" ? big : "up 1\n"};
+  });
+  ASSERT_TRUE(server.ok()) << server.status();
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>((*server)->port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < 20; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    const std::string get = "GET /big HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(write(fd, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+    char buf[512];
+    ASSERT_GT(read(fd, buf, sizeof(buf)), 0);  // the answer has begun
+    linger reset{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+    close(fd);  // RST while the server is still writing
+  }
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  const std::string get = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(fd, get.data(), get.size()), static_cast<ssize_t>(get.size()));
+  std::string out;
+  char buf[1024];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  EXPECT_THAT(out, HasSubstr("\r\n\r\nup 1\n"));
+}
+
 TEST(HttpServerTest, ABusyPortIsAClearError) {
   auto first =
       http::HttpServer::Start("127.0.0.1:0", [](const std::string&) { return http::Response{}; });
