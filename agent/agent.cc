@@ -43,8 +43,14 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
                                            *msg.mutable_images() = report;
                                            send(std::move(msg));
                                          });
-  session_ =
-      std::make_unique<Session>(options_.session, reconciler_.get(), clock_, [this] { Wake(); });
+  Session::Options session = options_.session;
+  if (options_.identity) {
+    std::shared_ptr<NodeIdentity> identity = options_.identity;
+    session.credentials = [identity] { return identity->Channel(); };
+    session.cluster_id = identity->cluster_id();
+  }
+  session_ = std::make_unique<Session>(std::move(session), reconciler_.get(), clock_,
+                                       [this] { Wake(); });
 }
 
 Agent::~Agent() {
@@ -69,6 +75,7 @@ absl::Status Agent::Start() {
   }
   if (auto st = reconciler_->Recover(); !st.ok()) return st;
   loop_ = std::make_unique<Periodic>(clock_, options_.tick_interval, [this] { Pass(); });
+  if (options_.identity) options_.identity->StartRenewal();
   session_thread_ = std::thread([this] {
     if (auto st = session_->Run(); !st.ok()) {
       spdlog::critical("agent session: {}", st.message());

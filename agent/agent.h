@@ -21,6 +21,7 @@
 #include "agent/images/image_manager.h"
 #include "agent/metrics/agent_metrics.h"
 #include "agent/metrics/metrics_endpoint.h"
+#include "agent/node_identity.h"
 #include "agent/node_upkeep.h"
 #include "agent/reconciler.h"
 #include "agent/runtime/container_runtime.h"
@@ -36,6 +37,9 @@ class Agent {
   struct Options {
     Reconciler::Options reconciler;
     Session::Options session;
+    // The node certificate: the session's credentials, renewed while the
+    // agent runs. Null: session.credentials as given (tests).
+    std::shared_ptr<NodeIdentity> identity;
     ImageManager::Options images;
     // Its data_dir is always the reconciler's.
     NodeUpkeep::Options upkeep;

@@ -37,6 +37,17 @@ gantry::v1::RegisterRequest IdentityFor(const AgentConfig& config, const NodeCap
 
 }  // namespace
 
+NodeIdentity::Options IdentityOptionsFor(const AgentConfig& config) {
+  NodeIdentity::Options o;
+  o.data_dir = config.data_dir;
+  o.node_name = config.node_name;
+  o.controlplane = config.controlplane;
+  o.join_token = config.join_token;
+  o.ca_hash = config.ca_hash;
+  o.tls = {config.tls_cert, config.tls_key, config.tls_ca, config.tls_server_name};
+  return o;
+}
+
 Agent::Options AgentOptionsFor(const AgentConfig& config, const NodeCapacity& capacity) {
   Agent::Options options;
   options.reconciler.data_dir = config.data_dir;
@@ -56,7 +67,6 @@ Agent::Options AgentOptionsFor(const AgentConfig& config, const NodeCapacity& ca
   options.thresholds.min_inodes_free = Fraction(config.min_inodes_free_percent);
   options.registries = config.registries;
   options.session.controlplane = config.controlplane;
-  options.session.tls = {config.tls_cert, config.tls_key, config.tls_ca, config.tls_server_name};
   options.session.identity = IdentityFor(config, capacity);
   return options;
 }
@@ -71,6 +81,9 @@ absl::StatusOr<std::unique_ptr<Agent>> CreateAgent(const AgentConfig& config,
     spdlog::warn("{} (the agent keeps trying)", st.message());
   }
   Agent::Options options = AgentOptionsFor(config, *capacity);
+  auto identity = NodeIdentity::Establish(IdentityOptionsFor(config), clock);
+  if (!identity.ok()) return identity.status();
+  options.identity = std::move(*identity);
   auto endpoint = MetricsEndpoint::Start(config.metrics_listen, config.address);
   if (!endpoint.ok()) return endpoint.status();
   if (!(*endpoint)->advertised().empty()) {

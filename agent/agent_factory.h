@@ -35,6 +35,8 @@ inline absl::StatusOr<std::unique_ptr<Agent>> CreateAgent(const AgentConfig& con
 // The Agent's options for `config` on a node of `capacity`; the metrics
 // address is left to CreateAgent().
 Agent::Options AgentOptionsFor(const AgentConfig& config, const NodeCapacity& capacity);
+// What the node identity needs: where it lives, how to join.
+NodeIdentity::Options IdentityOptionsFor(const AgentConfig& config);
 
 ContainerdRuntime::Options RuntimeOptionsFor(const AgentConfig& config);
 

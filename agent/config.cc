@@ -7,11 +7,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/log.h"
 #include "common/net_util.h"
 #include "common/quantity.h"
 #include "common/registry/registry_config.h"
+#include "common/tls.h"
 #include "yaml-cpp/yaml.h"
 
 namespace gantry::agent {
@@ -240,9 +243,18 @@ std::vector<Setting> RuntimeSettings() {
 // Talking to the control plane, logging and metrics.
 std::vector<Setting> ConnectionSettings() {
   return {
-      {"--tls-ca", "tlsCa", Text(&C::tls_ca, "PATH"), "", "CA of the control plane's certificate"},
-      {"--tls-cert", "tlsCert", Text(&C::tls_cert, "PATH"), "", "client certificate (PEM)"},
-      {"--tls-key", "tlsKey", Text(&C::tls_key, "PATH"), "", "client private key (PEM)"},
+      {"--join-token", "joinToken", Text(&C::join_token, "TOKEN"), "",
+       "one-time token to join the cluster with (gantryctl node join-token create); needed "
+       "only until the node has its certificate"},
+      {"--join-token-file", "joinTokenFile", Text(&C::join_token_file, "PATH"), "",
+       "file holding the join token (keeps it out of the process list)"},
+      {"--ca-hash", "caHash", Text(&C::ca_hash, "sha256:HEX"), "",
+       "pin of the cluster CA, printed with the join token"},
+      {"--tls-ca", "tlsCa", Text(&C::tls_ca, "PATH"), "",
+       "the cluster CA (instead of --ca-hash), or your own PKI's CA"},
+      {"--tls-cert", "tlsCert", Text(&C::tls_cert, "PATH"), "",
+       "your own PKI: the node certificate (O=gantry:node, CN=node name) instead of joining"},
+      {"--tls-key", "tlsKey", Text(&C::tls_key, "PATH"), "", "your own PKI: its private key"},
       {"--tls-server-name", "tlsServerName", Text(&C::tls_server_name, "NAME"), "",
        "name to verify in the control plane's certificate"},
       {"--log-level", "logLevel", LogLevel(&C::log_level), "info", "trace|debug|info|warn|error"},
@@ -299,6 +311,12 @@ std::string HostName() {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   return host;
+}
+
+// A node name is a DNS label: the host name's first label, lower case.
+std::string NodeNameFromHost(const std::string& host) {
+  std::string name = absl::AsciiStrToLower(host.substr(0, host.find('.')));
+  return name.substr(0, 63);
 }
 
 // One key of the file.
@@ -382,7 +400,15 @@ absl::StatusOr<AgentConfig> ResolveAgentConfig(const std::string& config_path,
       }
     }
   }
-  if (config.node_name.empty()) config.node_name = HostName();
+  if (config.node_name.empty()) config.node_name = NodeNameFromHost(HostName());
+  if (!config.join_token_file.empty()) {
+    if (!config.join_token.empty()) {
+      return absl::InvalidArgumentError("give --join-token or --join-token-file, not both");
+    }
+    auto token = ReadFileForFlag(config.join_token_file, "--join-token-file");
+    if (!token.ok()) return token.status();
+    config.join_token = std::string(absl::StripAsciiWhitespace(*token));
+  }
   return config;
 }
 

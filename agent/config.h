@@ -60,6 +60,11 @@ struct AgentConfig {
   std::string tls_cert;
   std::string tls_key;
   std::string tls_server_name;
+  // Joining: a one-time token (or the file holding it, kept out of `ps`)
+  // and the pin of the cluster CA.
+  std::string join_token;
+  std::string join_token_file;
+  std::string ca_hash;
   std::string log_level;
   absl::Duration image_pull_timeout;
   absl::Duration image_gc_unused_after;

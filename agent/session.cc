@@ -65,10 +65,9 @@ void Session::Send(const AgentMessage& message) {
 }
 
 absl::Status Session::Run() {
-  auto channel_options = MakeClientChannel(options_.tls, options_.controlplane);
-  if (!channel_options.ok()) return channel_options.status();
-  auto channel = grpc::CreateCustomChannel(options_.controlplane, channel_options->credentials,
-                                           channel_options->arguments);
+  if (!options_.credentials) {
+    return absl::InvalidArgumentError("the session has no credentials for the control plane");
+  }
   std::mt19937_64 rng{std::random_device{}()};
   absl::Duration backoff = options_.min_backoff;
   for (;;) {
@@ -76,6 +75,9 @@ absl::Status Session::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) break;
     }
+    const ClientChannel credentials = options_.credentials();
+    auto channel = grpc::CreateCustomChannel(options_.controlplane, credentials.credentials,
+                                             credentials.arguments);
     if (RunOnce(channel)) backoff = options_.min_backoff;
     // Full jitter: wait a random time up to the current backoff.
     std::uniform_int_distribution<int64_t> jitter(0, absl::ToInt64Milliseconds(backoff));
@@ -102,7 +104,8 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
   for (const auto& ts : reconciler_->Snapshot()) *hello.mutable_register_()->add_tasks() = ts;
   bool registered = false;
   ControlMessage msg;
-  if (stream->Write(hello) && stream->Read(&msg) && msg.has_registered()) {
+  if (stream->Write(hello) && stream->Read(&msg) && msg.has_registered() &&
+      SameCluster(msg.registered())) {
     registered = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -157,11 +160,39 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
   if (registered) {
     spdlog::warn("lost the control plane at {}: {}; reconnecting (containers keep running)",
                  options_.controlplane, status.error_message());
-  } else {
-    spdlog::warn("cannot register with the control plane at {}: {}", options_.controlplane,
-                 status.ok() ? "stream closed" : status.error_message());
+  } else if (!wrong_cluster_) {
+    spdlog::warn("cannot register with the control plane at {}: {}{}", options_.controlplane,
+                 status.ok() ? "stream closed" : status.error_message(), HintFor(status));
   }
   return registered;
+}
+
+bool Session::SameCluster(const gantry::v1::Registered& registered) {
+  wrong_cluster_ = !options_.cluster_id.empty() && registered.cluster_id() != options_.cluster_id;
+  if (wrong_cluster_) {
+    spdlog::error(
+        "the control plane at {} belongs to cluster {}, but this node joined cluster {}: "
+        "refusing its tasks (containers keep running). Was it started on another or an "
+        "empty --data-dir? Point it at its old data dir, or join this node to the new "
+        "cluster with a new token and another --data-dir",
+        options_.controlplane, registered.cluster_id(), options_.cluster_id);
+  }
+  return !wrong_cluster_;
+}
+
+std::string Session::HintFor(const grpc::Status& status) {
+  const std::string& m = status.error_message();
+  if (m.find("CERTIFICATE_VERIFY_FAILED") != std::string::npos ||
+      m.find("certificate verify failed") != std::string::npos) {
+    return " (the control plane's certificate is not from this node's cluster CA: a control "
+           "plane of another cluster, or one started on an empty --data-dir? containers keep "
+           "running)";
+  }
+  if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+      status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    return " (this node's certificate is refused; join it again with a new token)";
+  }
+  return "";
 }
 
 void Session::SendHeartbeat() {

@@ -26,7 +26,12 @@ class Session {
  public:
   struct Options {
     std::string controlplane = "127.0.0.1:7070";
-    TlsFiles tls;
+    // The credentials for each connection (the node certificate, which a
+    // renewal may have replaced since the last one).
+    std::function<ClientChannel()> credentials;
+    // The cluster this node joined; a control plane of another is refused
+    // (nothing is reconciled against it). Empty: not checked.
+    std::string cluster_id;
     // Identity and capacity; tasks are filled in at each registration.
     gantry::v1::RegisterRequest identity;
     absl::Duration min_backoff = absl::Milliseconds(200);
@@ -37,7 +42,7 @@ class Session {
   Session(Options options, Reconciler* reconciler, const Clock* clock, std::function<void()> wake);
   ~Session();
 
-  // Blocks until Stop(). Returns an error only for unusable options (TLS).
+  // Blocks until Stop(). Returns an error only for unusable options.
   absl::Status Run();
   void Stop();
 
@@ -51,6 +56,9 @@ class Session {
   // One connection's lifetime; returns whether registration succeeded.
   bool RunOnce(const std::shared_ptr<grpc::Channel>& channel);
   void SendHeartbeat();
+  // False (and says so, loudly) when the control plane is another cluster's.
+  bool SameCluster(const gantry::v1::Registered& registered);
+  static std::string HintFor(const grpc::Status& status);
 
   const Options options_;
   Reconciler* const reconciler_;
@@ -65,6 +73,7 @@ class Session {
   grpc::ClientReaderWriter<gantry::v1::AgentMessage, gantry::v1::ControlMessage>* stream_ = nullptr;
   std::mutex write_mu_;
   std::vector<gantry::v1::NodeCheck> checks_;  // guarded by mu_
+  bool wrong_cluster_ = false;                 // Run()'s thread only
 };
 
 }  // namespace gantry::agent

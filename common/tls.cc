@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "common/net_util.h"
 
 namespace gantry {
 
@@ -19,78 +18,47 @@ absl::StatusOr<std::string> ReadFileForFlag(const std::string& path, absl::strin
   return ss.str();
 }
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const TlsFiles& tls, absl::string_view listen_address) {
-  if (tls.cert.empty() != tls.key.empty()) {
+absl::StatusOr<ClientTls> LoadClientTls(const TlsFiles& files) {
+  if (files.ca.empty()) {
+    return absl::InvalidArgumentError(
+        "no CA to verify the control plane with: pass --tls-ca (the cluster CA, "
+        "DATA_DIR/pki/ca.pem on the control plane) or log in with gantryctl login");
+  }
+  if (files.cert.empty() != files.key.empty()) {
     return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
   }
-  if (tls.cert.empty()) {
-    if (!tls.ca.empty()) {
-      return absl::InvalidArgumentError("--tls-ca needs --tls-cert and --tls-key as well");
-    }
-    if (!IsLoopbackAddress(listen_address)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "refusing to serve plaintext gRPC on non-loopback address ", listen_address,
-          ": pass --tls-cert and --tls-key (and --tls-ca to require client certificates), "
-          "or listen on 127.0.0.1"));
-    }
-    return grpc::InsecureServerCredentials();
+  ClientTls out;
+  out.server_name = files.server_name;
+  auto ca = ReadFileForFlag(files.ca, "--tls-ca");
+  if (!ca.ok()) return ca.status();
+  out.ca_pem = *std::move(ca);
+  if (!files.cert.empty()) {
+    auto cert = ReadFileForFlag(files.cert, "--tls-cert");
+    if (!cert.ok()) return cert.status();
+    auto key = ReadFileForFlag(files.key, "--tls-key");
+    if (!key.ok()) return key.status();
+    out.cert_pem = *std::move(cert);
+    out.key_pem = *std::move(key);
   }
-  grpc::SslServerCredentialsOptions options;
-  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
-  auto cert = ReadFileForFlag(tls.cert, "--tls-cert");
-  if (!cert.ok()) return cert.status();
-  auto key = ReadFileForFlag(tls.key, "--tls-key");
-  if (!key.ok()) return key.status();
-  pair.cert_chain = *cert;
-  pair.private_key = *key;
-  options.pem_key_cert_pairs.push_back(pair);
-  if (!tls.ca.empty()) {
-    auto ca = ReadFileForFlag(tls.ca, "--tls-ca");
-    if (!ca.ok()) return ca.status();
-    options.pem_root_certs = *ca;
-    options.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
-  }
-  return grpc::SslServerCredentials(options);
+  return out;
 }
 
-absl::StatusOr<ClientChannel> MakeClientChannel(const TlsFiles& tls, absl::string_view target) {
+ClientChannel MakeClientChannel(const ClientTls& tls, const std::string& token) {
   ClientChannel out;
   // Keep idle streams alive through NATs and detect dead peers.
   out.arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
   out.arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   out.arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  if (tls.ca.empty()) {
-    if (!tls.cert.empty()) {
-      return absl::InvalidArgumentError("a client certificate needs --tls-ca as well");
-    }
-    if (!IsLoopbackAddress(target)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "refusing to connect to ", target,
-          " without TLS: pass --tls-ca (the CA that signed the control plane's certificate)"));
-    }
-    out.credentials = grpc::InsecureChannelCredentials();
-    return out;
-  }
   grpc::SslCredentialsOptions options;
-  auto ca = ReadFileForFlag(tls.ca, "--tls-ca");
-  if (!ca.ok()) return ca.status();
-  options.pem_root_certs = *ca;
-  if (tls.cert.empty() != tls.key.empty()) {
-    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
-  }
-  if (!tls.cert.empty()) {
-    auto cert = ReadFileForFlag(tls.cert, "--tls-cert");
-    if (!cert.ok()) return cert.status();
-    auto key = ReadFileForFlag(tls.key, "--tls-key");
-    if (!key.ok()) return key.status();
-    options.pem_cert_chain = *cert;
-    options.pem_private_key = *key;
-  }
-  if (!tls.server_name.empty()) {
-    out.arguments.SetSslTargetNameOverride(tls.server_name);
-  }
+  options.pem_root_certs = tls.ca_pem;
+  options.pem_cert_chain = tls.cert_pem;
+  options.pem_private_key = tls.key_pem;
+  if (!tls.server_name.empty()) out.arguments.SetSslTargetNameOverride(tls.server_name);
   out.credentials = grpc::SslCredentials(options);
+  if (!token.empty()) {
+    out.credentials =
+        grpc::CompositeChannelCredentials(out.credentials, grpc::AccessTokenCredentials(token));
+  }
   return out;
 }
 

@@ -1,13 +1,10 @@
 #pragma once
 
-// gRPC credentials for every Gantry endpoint. TLS is the rule: a server
-// listening on a non-loopback address, or a client dialling one, refuses to
-// run without certificates. Plaintext is allowed only on loopback, for local
-// development and tests.
-//
-// Server: cert + key enable TLS; adding a CA makes client certificates
-// mandatory (mutual TLS). Client: a CA enables TLS and verifies the server;
-// cert + key present a client certificate.
+// gRPC client credentials for every Gantry client (agent, gantryctl,
+// gantry-lb). TLS always, loopback included: a client verifies the control
+// plane against the cluster CA (or an operator's own CA) and may present a
+// client certificate; an operator client adds its bearer token to every
+// call. The control plane's server side is in controlplane/control_plane.cc.
 
 #include <memory>
 #include <string>
@@ -15,28 +12,39 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/security/credentials.h"
-#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/support/channel_arguments.h"
 
 namespace gantry {
 
+// Files as given on a command line or in a config file.
 struct TlsFiles {
   std::string cert;
   std::string key;
   std::string ca;
   // Name to verify in the server's certificate when it differs from the
-  // dialled host (clients only).
+  // dialled host.
   std::string server_name;
 };
 
-absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
-    const TlsFiles& tls, absl::string_view listen_address);
+// The same, read: PEM text.
+struct ClientTls {
+  std::string ca_pem;
+  std::string cert_pem;  // optional client certificate, with key_pem
+  std::string key_pem;
+  std::string server_name;
+};
 
 struct ClientChannel {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   grpc::ChannelArguments arguments;
 };
 
-absl::StatusOr<ClientChannel> MakeClientChannel(const TlsFiles& tls, absl::string_view target);
+// Reads the files; errors name the flag and the file. A CA is required
+// ("no CA to verify the control plane: pass --tls-ca ...").
+absl::StatusOr<ClientTls> LoadClientTls(const TlsFiles& files);
+
+// `token` non-empty: sent as "authorization: Bearer <token>" on every call.
+ClientChannel MakeClientChannel(const ClientTls& tls, const std::string& token = "");
 
 // Reads a whole file; the error names the file and the flag it came from.
 absl::StatusOr<std::string> ReadFileForFlag(const std::string& path, absl::string_view flag);

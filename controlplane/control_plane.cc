@@ -1,13 +1,20 @@
 #include "controlplane/control_plane.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/metrics/exposition.h"
+#include "common/net_util.h"
 #include "common/status_util.h"
 #include "controlplane/metrics/discovery.h"
 #include "controlplane/store/sqlite_store.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
 namespace gantry {
@@ -41,24 +48,103 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   std::unique_ptr<ControlPlane> cp(new ControlPlane());
   std::string where;
   ASSIGN_OR_RETURN(cp->store_, OpenStore(options.data_dir, where));
-  cp->BuildControllers(options, clock);
+  RETURN_IF_ERROR(cp->SetUpIdentity(options, clock));
+  Options with_identity = options;
+  with_identity.nodes.cluster_id = cp->pki_->cluster_id();
+  cp->BuildControllers(with_identity, clock);
   // Recover first: the cache is loaded before anything acts or connects.
   RETURN_IF_ERROR(cp->state_->Start());
   RETURN_IF_ERROR(cp->events_->Start());
-  cp->api_ = std::make_unique<api::OperatorApi>(cp->state_.get(), cp->events_.get(),
-                                                cp->nodes_.get(), clock);
-  cp->operator_service_ = std::make_unique<api::OperatorServiceImpl>(
-      cp->api_.get(), cp->state_.get(), cp->nodes_.get(), cp->metrics_.get());
-  cp->agent_service_ = std::make_unique<api::AgentServiceImpl>(cp->nodes_.get());
+  cp->BuildServices(options, clock);
   RETURN_IF_ERROR(cp->Serve(options));
   if (!options.http_listen.empty()) RETURN_IF_ERROR(cp->ServeHttp(options.http_listen));
   cp->nodes_->Start();
   cp->controller_->Start();
   cp->autoscaler_->Start();
   cp->alarms_->Start();
-  spdlog::info("control plane serving on {} ({}), state in {}", options.listen,
-               options.tls.cert.empty() ? "plaintext, loopback only" : "TLS", where);
+  spdlog::info("control plane of cluster {} serving on {} (TLS; CA {}), state in {}",
+               cp->pki_->cluster_id(), options.listen, cp->pki_->ca_hash(), where);
   return cp;
+}
+
+namespace {
+
+std::vector<std::string> AdvertisedHosts(const ControlPlane::Options& options) {
+  if (!options.advertise.empty()) return options.advertise;
+  std::vector<std::string> hosts;
+  auto listen = ParseHostPort(options.listen);
+  if (listen.ok() && !listen->host.empty() && listen->host != "0.0.0.0" && listen->host != "::" &&
+      listen->host != "127.0.0.1" && listen->host != "localhost") {
+    hosts.push_back(listen->host);
+  }
+  hosts.push_back("127.0.0.1");
+  hosts.push_back("localhost");
+  return hosts;
+}
+
+// Writes the bootstrap admin token where only root reads it.
+absl::Status WriteAdminToken(const std::string& data_dir, const std::string& token) {
+  const std::string path = (std::filesystem::path(data_dir) / "admin.token").string();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": cannot write the admin token: ", std::strerror(errno)));
+  }
+  const std::string line = token + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return absl::FailedPreconditionError(absl::StrCat(path, ": cannot write the token"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ControlPlane::SetUpIdentity(const Options& options, const Clock* clock) {
+  identity::ClusterPki::Options pki;
+  pki.data_dir = options.data_dir;
+  pki.advertise = AdvertisedHosts(options);
+  pki.tls_cert_file = options.tls.cert;
+  pki.tls_key_file = options.tls.key;
+  pki.tls_ca_file = options.tls.ca;
+  ASSIGN_OR_RETURN(pki_, identity::ClusterPki::LoadOrCreate(pki, clock));
+  tokens_ = std::make_unique<identity::TokenRegistry>(store_.get(), clock);
+  RETURN_IF_ERROR(tokens_->Start());
+  authorizer_ = std::make_unique<identity::Authorizer>();
+  callers_ = std::make_unique<api::CallerAuthenticator>(tokens_.get());
+  access_ = std::make_unique<api::AccessApi>(tokens_.get(), authorizer_.get(), pki_.get());
+  ASSIGN_OR_RETURN(auto bootstrap, tokens_->EnsureBootstrapAdmin());
+  if (!bootstrap.has_value()) return absl::OkStatus();
+  bootstrap_token_ = *bootstrap;
+  if (!options.data_dir.empty()) {
+    RETURN_IF_ERROR(WriteAdminToken(options.data_dir, bootstrap_token_));
+    // Once, on the start that created it, as the file says too.
+    spdlog::warn(
+        "created the bootstrap admin token (also in {}/admin.token, mode 0600; shown only "
+        "this once): {}",
+        options.data_dir, bootstrap_token_);
+  }
+  return absl::OkStatus();
+}
+
+void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
+  api_ = std::make_unique<api::OperatorApi>(state_.get(), events_.get(), nodes_.get(), clock);
+  api::OperatorServiceImpl::Parts op;
+  op.api = api_.get();
+  op.access = access_.get();
+  op.callers = callers_.get();
+  op.authorizer = authorizer_.get();
+  op.state = state_.get();
+  op.nodes = nodes_.get();
+  op.metrics = metrics_.get();
+  operator_service_ = std::make_unique<api::OperatorServiceImpl>(op);
+  api::AgentServiceImpl::Parts ag;
+  ag.nodes = nodes_.get();
+  ag.callers = callers_.get();
+  ag.tokens = tokens_.get();
+  ag.pki = pki_.get();
+  ag.node_cert_ttl = options.node_cert_ttl;
+  agent_service_ = std::make_unique<api::AgentServiceImpl>(ag);
 }
 
 void ControlPlane::BuildControllers(const Options& options, const Clock* clock) {
@@ -92,10 +178,13 @@ void ControlPlane::BuildControllers(const Options& options, const Clock* clock) 
 }
 
 absl::Status ControlPlane::Serve(const Options& options) {
-  auto creds = MakeServerCredentials(options.tls, options.listen);
-  if (!creds.ok()) return creds.status();
+  // Client certificates are verified when presented: agents present theirs,
+  // operators may (or send a token), a joining node has none yet.
+  grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls.pem_root_certs = pki_->ca_pem();
+  tls.pem_key_cert_pairs.push_back({pki_->server_key_pem(), pki_->server_chain_pem()});
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, *creds, &port_);
+  builder.AddListeningPort(options.listen, grpc::SslServerCredentials(tls), &port_);
   builder.RegisterService(operator_service_.get());
   builder.RegisterService(agent_service_.get());
   // Agents keep their stream open with keepalive pings; allow them.

@@ -7,22 +7,34 @@
 //
 // Start-up order follows "recover first": the store is opened and the state
 // loaded before any controller runs or any agent can connect.
+//
+// The cluster's identity (identity/cluster_pki.h) is created on first start
+// and reused; the server always speaks TLS, loopback included, and every
+// call is authenticated and authorized (api/caller.h, identity/authorizer.h).
+// On a store without an admin token, a bootstrap admin token is created,
+// written once to <data dir>/admin.token (0600) and logged once.
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "common/http/server.h"
 #include "common/tls.h"
+#include "controlplane/api/access_api.h"
 #include "controlplane/api/agent_service.h"
+#include "controlplane/api/caller.h"
 #include "controlplane/api/operator_api.h"
 #include "controlplane/api/operator_service.h"
 #include "controlplane/autoscaling/alarms.h"
 #include "controlplane/autoscaling/autoscaler.h"
 #include "controlplane/controllers/service_controller.h"
 #include "controlplane/events/event_log.h"
+#include "controlplane/identity/authorizer.h"
+#include "controlplane/identity/cluster_pki.h"
+#include "controlplane/identity/token_registry.h"
 #include "controlplane/images/image_resolver.h"
 #include "controlplane/metrics/cp_metrics.h"
 #include "controlplane/nodes/node_manager.h"
@@ -38,7 +50,12 @@ class ControlPlane {
     std::string listen = "127.0.0.1:7070";
     // Holds state.db. Empty: an in-memory store (tests only).
     std::string data_dir;
+    // An operator's own PKI instead of the cluster's: cert, key and CA.
     TlsFiles tls;
+    // Names and addresses clients dial; the server certificate covers them.
+    // Empty: the listen address, 127.0.0.1 and localhost.
+    std::vector<std::string> advertise;
+    absl::Duration node_cert_ttl = absl::Hours(24);
     nodes::NodeManager::Options nodes;
     controllers::ServiceController::Options controller;
     // Registries for pinning image digests; pinning is off when null.
@@ -61,6 +78,10 @@ class ControlPlane {
   int port() const { return port_; }
   // The HTTP port (0 when off).
   int http_port() const { return http_ ? http_->port() : 0; }
+  // The bootstrap admin token when this start created it, else "".
+  const std::string& bootstrap_token() const { return bootstrap_token_; }
+  const identity::ClusterPki& pki() const { return *pki_; }
+  identity::TokenRegistry* tokens() { return tokens_.get(); }
   // Stops serving and joins all threads. Idempotent.
   void Shutdown();
   void Wait();
@@ -78,6 +99,8 @@ class ControlPlane {
   void BuildControllers(const Options& options, const Clock* clock);
   absl::Status Serve(const Options& options);
   absl::Status ServeHttp(const std::string& address);
+  absl::Status SetUpIdentity(const Options& options, const Clock* clock);
+  void BuildServices(const Options& options, const Clock* clock);
 
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<metrics::ControlPlaneMetrics> metrics_;
@@ -86,6 +109,12 @@ class ControlPlane {
   std::unique_ptr<nodes::NodeManager> nodes_;
   std::unique_ptr<images::ImageResolver> resolver_;
   std::unique_ptr<controllers::ServiceController> controller_;
+  std::unique_ptr<identity::ClusterPki> pki_;
+  std::unique_ptr<identity::TokenRegistry> tokens_;
+  std::unique_ptr<identity::Authorizer> authorizer_;
+  std::unique_ptr<api::CallerAuthenticator> callers_;
+  std::unique_ptr<api::AccessApi> access_;
+  std::string bootstrap_token_;
   std::unique_ptr<api::OperatorApi> api_;
   std::unique_ptr<api::OperatorServiceImpl> operator_service_;
   std::unique_ptr<api::AgentServiceImpl> agent_service_;

@@ -27,6 +27,7 @@ absl::Duration ParseFlagDuration(const std::string& flag, const std::string& val
 struct Flags {
   std::string log_level = "info";
   std::string grace = "10s";
+  std::string node_cert_ttl = "24h";
   std::string heartbeat = "2s";
   std::string retention = "1h";
   std::string http_listen = "127.0.0.1:7071";
@@ -40,10 +41,18 @@ struct Flags {
 void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
   app.add_option("--listen", options.listen, "gRPC address (HOST:PORT)")->capture_default_str();
   app.add_option("--data-dir", options.data_dir, "directory for the state store")->required();
-  app.add_option("--tls-cert", options.tls.cert, "server certificate (PEM)");
-  app.add_option("--tls-key", options.tls.key, "server private key (PEM)");
+  app.add_option("--advertise-address", options.advertise,
+                 "name or address clients dial, covered by the server certificate (repeatable; "
+                 "default: the listen address, 127.0.0.1 and localhost)");
+  app.add_option("--node-cert-ttl", f.node_cert_ttl,
+                 "lifetime of the node certificates issued to joining agents")
+      ->capture_default_str();
+  app.add_option("--tls-cert", options.tls.cert,
+                 "your own PKI: server certificate (PEM), with --tls-key and --tls-ca "
+                 "(default: the cluster CA in DATA_DIR/pki)");
+  app.add_option("--tls-key", options.tls.key, "your own PKI: server private key (PEM)");
   app.add_option("--tls-ca", options.tls.ca,
-                 "CA that signs client certificates; makes them mandatory");
+                 "your own PKI: the CA that signs node and operator certificates");
   app.add_option("--heartbeat-grace", f.grace, "a node not heard from for this long is DOWN")
       ->capture_default_str();
   app.add_option("--heartbeat-interval", f.heartbeat, "how often agents send heartbeats")
@@ -72,6 +81,11 @@ void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
 // Exits with a message naming the flag on a bad value.
 void ToOptions(const Flags& f, gantry::ControlPlane::Options& options) {
   options.nodes.heartbeat_grace = ParseFlagDuration("--heartbeat-grace", f.grace);
+  options.node_cert_ttl = ParseFlagDuration("--node-cert-ttl", f.node_cert_ttl);
+  if (options.node_cert_ttl < absl::Minutes(10)) {
+    std::cerr << "gantry-controlplane: --node-cert-ttl must be at least 10m\n";
+    std::exit(2);
+  }
   options.nodes.heartbeat_interval = ParseFlagDuration("--heartbeat-interval", f.heartbeat);
   options.controller.stopped_task_retention =
       ParseFlagDuration("--stopped-task-retention", f.retention);

@@ -1,6 +1,8 @@
 #include "ctl/connection.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "ctl/client_config.h"
 #include "grpcpp/create_channel.h"
 
 namespace gantry::ctl {
@@ -18,16 +20,55 @@ std::string CanonicalKind(const std::string& kind) {
   return "";
 }
 
+absl::StatusOr<std::pair<ClientTls, std::string>> Connection::Resolve(GlobalOptions& o) {
+  auto config = LoadClientConfig(o.config_path.empty() ? DefaultConfigPath() : o.config_path);
+  if (!config.ok()) return config.status();
+  const ClientContext* context = config->Find(o.context);
+  if (!o.context.empty() && context == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--context ", o.context, ": no such context in the client config; log in with gantryctl "
+        "login --context ", o.context));
+  }
+  if (o.server.empty()) o.server = context != nullptr ? context->server : "127.0.0.1:7070";
+  std::string token = o.token;
+  if (!o.token_file.empty()) {
+    auto text = ReadFileForFlag(o.token_file, "--token-file");
+    if (!text.ok()) return text.status();
+    token = std::string(absl::StripAsciiWhitespace(*text));
+  }
+  if (token.empty() && context != nullptr && o.tls.cert.empty()) token = context->token;
+  ClientTls tls;
+  if (o.tls.ca.empty() && context != nullptr && !context->ca_pem.empty()) {
+    TlsFiles rest = o.tls;
+    tls.ca_pem = context->ca_pem;
+    tls.server_name = rest.server_name;
+    if (!rest.cert.empty()) {
+      rest.ca = "/dev/null";
+      auto loaded = LoadClientTls(rest);
+      if (!loaded.ok()) return loaded.status();
+      tls.cert_pem = loaded->cert_pem;
+      tls.key_pem = loaded->key_pem;
+    }
+  } else {
+    auto loaded = LoadClientTls(o.tls);
+    if (!loaded.ok()) return loaded.status();
+    tls = *std::move(loaded);
+  }
+  return std::make_pair(std::move(tls), std::move(token));
+}
+
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const GlobalOptions& options,
                                                                 std::ostream& out,
                                                                 std::ostream& err) {
   auto format = ParseFormat(options.output);
   if (!format.ok()) return format.status();
-  auto channel_options = MakeClientChannel(options.tls, options.server);
-  if (!channel_options.ok()) return channel_options.status();
-  std::unique_ptr<Connection> c(new Connection(options, *format, out, err));
-  c->stub_ = gantry::v1::OperatorService::NewStub(grpc::CreateCustomChannel(
-      options.server, channel_options->credentials, channel_options->arguments));
+  GlobalOptions resolved = options;
+  auto tls = Resolve(resolved);
+  if (!tls.ok()) return tls.status();
+  const ClientChannel channel = MakeClientChannel(tls->first, tls->second);
+  std::unique_ptr<Connection> c(new Connection(resolved, *format, out, err));
+  c->stub_ = gantry::v1::OperatorService::NewStub(
+      grpc::CreateCustomChannel(resolved.server, channel.credentials, channel.arguments));
   return c;
 }
 

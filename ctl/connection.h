@@ -10,6 +10,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -19,9 +20,15 @@
 
 namespace gantry::ctl {
 
+// Flags and environment; what they leave empty comes from the client
+// config's context (client_config.h).
 struct GlobalOptions {
   std::string server;
   TlsFiles tls;
+  std::string token;
+  std::string token_file;
+  std::string context;      // empty: the config's current context
+  std::string config_path;  // empty: DefaultConfigPath()
   std::string output = "table";
   absl::Duration timeout = absl::Seconds(30);
 };
@@ -43,11 +50,15 @@ class Connection {
   int Print(const google::protobuf::Message& message) const;
 
   Format format() const { return format_; }
+  const std::string& server() const { return options_.server; }
   bool table() const { return format_ == Format::kTable; }
   std::ostream& out() const { return out_; }
   std::ostream& err() const { return err_; }
 
  private:
+  // Fills in the server from the config; returns the TLS material and the
+  // token to use.
+  static absl::StatusOr<std::pair<ClientTls, std::string>> Resolve(GlobalOptions& options);
   Connection(GlobalOptions options, Format format, std::ostream& out, std::ostream& err)
       : options_(std::move(options)), format_(format), out_(out), err_(err) {}
 

@@ -10,11 +10,13 @@
 #include "CLI/CLI.hpp"
 #include "common/quantity.h"
 #include "common/signals.h"
+#include "ctl/access_commands.h"
 #include "ctl/commands.h"
 #include "ctl/inspect.h"
 
 namespace {
 
+using gantry::ctl::AccessCommands;
 using gantry::ctl::Commands;
 using gantry::ctl::Connection;
 using gantry::ctl::Inspect;
@@ -27,6 +29,7 @@ std::string Env(const char* name, const std::string& fallback) {
 // What the parsed command line asks for; filled by CLI11.
 struct Args {
   std::string file, kind, name, service, node, task, container;
+  std::string role, services, ttl, description, accessor;
   bool all = false, wait = false, follow = false, watch = false;
   int count = 0, limit = 50;
   int64_t tail = 0;
@@ -37,12 +40,20 @@ using Run = std::function<int(Connection&)>;
 using Registry = std::vector<std::pair<CLI::App*, Run>>;
 
 void AddGlobalOptions(CLI::App& app, gantry::ctl::GlobalOptions& g) {
-  g.server = Env("GANTRY_SERVER", "127.0.0.1:7070");
+  g.server = Env("GANTRY_SERVER", "");
+  g.token = Env("GANTRY_TOKEN", "");
   g.tls.ca = Env("GANTRY_TLS_CA", "");
   g.tls.cert = Env("GANTRY_TLS_CERT", "");
   g.tls.key = Env("GANTRY_TLS_KEY", "");
   g.tls.server_name = Env("GANTRY_TLS_SERVER_NAME", "");
-  app.add_option("--server", g.server, "control plane HOST:PORT (env GANTRY_SERVER)");
+  app.add_option("--server", g.server,
+                 "control plane HOST:PORT (env GANTRY_SERVER; default: the context's, or "
+                 "127.0.0.1:7070)");
+  app.add_option("--token", g.token, "operator token (env GANTRY_TOKEN; default: the context's)");
+  app.add_option("--token-file", g.token_file, "file holding the operator token");
+  app.add_option("--context", g.context, "client config context (default: the current one)");
+  app.add_option("--config", g.config_path,
+                 "client config file (env GANTRY_CONFIG; default ~/.config/gantry/config.yaml)");
   app.add_option("--tls-ca", g.tls.ca, "CA of the control plane's certificate (GANTRY_TLS_CA)");
   app.add_option("--tls-cert", g.tls.cert, "client certificate (GANTRY_TLS_CERT)");
   app.add_option("--tls-key", g.tls.key, "client key (GANTRY_TLS_KEY)");
@@ -154,6 +165,48 @@ void AddRollouts(CLI::App& app, Args& a, Registry& r) {
   });
 }
 
+void AddAccess(CLI::App& app, Args& a, Registry& r) {
+  auto* whoami = app.add_subcommand("whoami", "who the control plane takes you for");
+  r.emplace_back(whoami, [](Connection& c) { return AccessCommands(c).WhoAmI(); });
+
+  auto* token = app.add_subcommand("token", "operator tokens");
+  token->require_subcommand(1);
+  auto* create = token->add_subcommand("create", "create a token; prints its secret once");
+  create->add_option("--role", a.role, "admin, deployer, viewer or lb")->required();
+  create->add_option("--services", a.services, "services a deployer may change (glob, e.g. web*)");
+  create->add_option("--ttl", a.ttl, "lifetime, e.g. 24h (default: never expires)");
+  create->add_option("--description", a.description, "what the token is for (shown in lists)");
+  r.emplace_back(create, [&a](Connection& c) {
+    return AccessCommands(c).CreateToken(a.role, a.services, a.ttl, a.description);
+  });
+  auto* list = token->add_subcommand("list", "tokens, never their secrets");
+  r.emplace_back(list, [](Connection& c) { return AccessCommands(c).ListTokens(); });
+  auto* revoke = token->add_subcommand("revoke", "revoke a token");
+  revoke->add_option("accessor", a.accessor, "the token's accessor (token list)")->required();
+  r.emplace_back(revoke, [&a](Connection& c) { return AccessCommands(c).RevokeToken(a.accessor); });
+
+  auto* node = app.add_subcommand("node", "node joining");
+  node->require_subcommand(1);
+  auto* join = node->add_subcommand("join-token", "one-time tokens nodes join with");
+  join->require_subcommand(1);
+  auto* join_create = join->add_subcommand("create", "create a join token");
+  join_create->add_option("--node-name", a.name, "only this node may join with it");
+  join_create->add_option("--ttl", a.ttl, "how long it stays valid (default 15m)");
+  r.emplace_back(join_create, [&a](Connection& c) {
+    return AccessCommands(c).CreateJoinToken(a.name, a.ttl);
+  });
+}
+
+CLI::App* AddLogin(CLI::App& app, gantry::ctl::LoginOptions& login) {
+  auto* cmd = app.add_subcommand("login", "save a control plane, its CA and a token as a context");
+  cmd->add_option("--server", login.server, "control plane HOST:PORT")->required();
+  cmd->add_option("--ca", login.ca_file, "the cluster CA (DATA_DIR/pki/ca.pem)");
+  cmd->add_option("--ca-hash", login.ca_hash, "or its pin, sha256:...");
+  cmd->add_option("--token-file", login.token_file, "file holding the token")->required();
+  cmd->add_option("--context", login.context, "context name")->capture_default_str();
+  return cmd;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -169,7 +222,11 @@ int main(int argc, char** argv) {
   AddReads(app, args, commands);
   AddFollowers(app, args, commands);
   AddRollouts(app, args, commands);
+  AddAccess(app, args, commands);
+  gantry::ctl::LoginOptions login;
+  CLI::App* login_command = AddLogin(app, login);
   CLI11_PARSE(app, argc, argv);
+  if (login_command->parsed()) return gantry::ctl::Login(global, login, std::cout, std::cerr);
 
   auto connection = Connection::Connect(global, std::cout, std::cerr);
   if (!connection.ok()) {

@@ -4,19 +4,27 @@
 # containerd's configuration if the host has none. Does not start anything
 # unless --start is given.
 #
-# usage: deploy/install.sh [--build-dir build] [--role controlplane|agent|lb|both] [--start]
-# (both = control plane and agent; lb = gantry-lb with HAProxy)
+# usage: deploy/install.sh [--build-dir build] [--role controlplane|agent|lb|both]
+#          [--join-token T --ca-hash sha256:...] [--start]
+# (both = control plane and agent; lb = gantry-lb with HAProxy). An agent
+# joins with the one-time token and CA pin from `gantryctl node join-token
+# create`; with --role both --start, the script makes the token itself from
+# the control plane's bootstrap admin token.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 build=$here/../build
 role=both
 start=false
+join_token=
+ca_hash=
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build-dir) build=$2; shift 2 ;;
     --role) role=$2; shift 2 ;;
     --start) start=true; shift ;;
+    --join-token) join_token=$2; shift 2 ;;
+    --ca-hash) ca_hash=$2; shift 2 ;;
     *) echo "install.sh: unknown argument $1 (see the usage line in this script)" >&2; exit 2 ;;
   esac
 done
@@ -60,10 +68,31 @@ if [[ $role == agent || $role == both ]]; then
   fi
   units+=(gantry-agent.service)
 fi
+# The agent's join token goes into a file only root reads, never onto a
+# command line other users can see.
+write_join() {  # TOKEN PIN
+  (umask 077 && printf '%s\n' "$1" > /etc/gantry/join-token)
+  sed -i -e '/^#\? *joinTokenFile:/d' -e '/^#\? *caHash:/d' /etc/gantry/agent.yaml
+  printf 'joinTokenFile: /etc/gantry/join-token\ncaHash: %s\n' "$2" >> /etc/gantry/agent.yaml
+}
+if [[ -n $join_token ]]; then
+  [[ -n $ca_hash ]] || { echo "install.sh: --join-token needs --ca-hash" >&2; exit 2; }
+  write_join "$join_token" "$ca_hash"
+fi
 if command -v systemctl > /dev/null && [[ -d /run/systemd/system ]]; then
   systemctl daemon-reload
   if $start; then
     [[ $role == agent || $role == both ]] && systemctl enable --now containerd.service
+    if [[ $role == both && -z $join_token ]]; then
+      # One host: start the control plane, log in as its admin, join the agent.
+      systemctl enable --now gantry-controlplane.service
+      data=/var/lib/gantry/controlplane
+      for _ in $(seq 1 100); do [[ -s $data/admin.token ]] && break; sleep 0.2; done
+      gantryctl login --server 127.0.0.1:7070 --ca "$data/pki/ca.pem" \
+        --token-file "$data/admin.token" --context local > /dev/null
+      join=$(gantryctl node join-token create -o json)
+      write_join "$(jq -r .token <<< "$join")" "$(jq -r .caHash <<< "$join")"
+    fi
     systemctl enable --now "${units[@]}"
   fi
 else

@@ -90,12 +90,23 @@ up() {
   start_bg controlplane "$BIN/gantry-controlplane" --listen "127.0.0.1:$PORT" \
     --data-dir "$DIR/controlplane" --insecure-registry "$REGISTRY" \
     --http-listen "127.0.0.1:$HTTP_PORT"
-  cp_up() { "$BIN/gantryctl" get nodes > /dev/null 2>&1; }
+  # Log in with the bootstrap admin token the control plane wrote on its
+  # first start (context "local" in ~/.config/gantry/config.yaml).
+  cp_up() {
+    "$BIN/gantryctl" login --server "127.0.0.1:$PORT" --ca "$DIR/controlplane/pki/ca.pem" \
+      --token-file "$DIR/controlplane/admin.token" --context local > /dev/null 2>&1
+  }
   gantry_wait_for 20 cp_up ||
     { echo "local-cluster: the control plane did not start; see $DIR/controlplane.log" >&2; exit 1; }
-  local i zones=(a b c)
+  echo "gantryctl: logged in as the bootstrap admin (context local)"
+  local i zones=(a b c) join pin
   for i in 1 2 3; do
+    # Each agent joins with its own one-time token and the CA's pin.
+    join=$("$BIN/gantryctl" node join-token create --node-name "local-$i" -o json)
+    (umask 077 && jq -r .token <<< "$join" > "$DIR/agent$i.join")
+    pin=$(jq -r .caHash <<< "$join")
     start_bg "agent$i" "$BIN/gantry-agent" --controlplane "127.0.0.1:$PORT" \
+      --join-token-file "$DIR/agent$i.join" --ca-hash "$pin" \
       --node-name "local-$i" --zone "${zones[$((i - 1))]}" --address 127.0.0.1 \
       --containerd-socket "$CONTAINERD_SOCK" --containerd-namespace "local-$i" \
       --cgroup-parent /gantry-local --data-dir "$DIR/agent$i" \
@@ -129,7 +140,8 @@ up() {
   cat <<TXT
 
 The cluster keeps running. Try:
-  export PATH=$BIN:\$PATH GANTRY_SERVER=127.0.0.1:$PORT
+  export PATH=$BIN:\$PATH          # gantryctl is logged in (context local)
+  gantryctl whoami
   gantryctl get nodes
   gantryctl get images
   gantryctl describe service web

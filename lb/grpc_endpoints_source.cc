@@ -16,11 +16,17 @@ constexpr std::chrono::seconds kCallDeadline(5);
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcEndpointsSource>> GrpcEndpointsSource::Connect(
-    const std::string& controlplane, const TlsFiles& tls) {
-  auto channel = MakeClientChannel(tls, controlplane);
-  if (!channel.ok()) return channel.status();
+    const std::string& controlplane, const TlsFiles& tls, const std::string& token) {
+  auto loaded = LoadClientTls(tls);
+  if (!loaded.ok()) return loaded.status();
+  if (token.empty() && loaded->cert_pem.empty()) {
+    return absl::InvalidArgumentError(
+        "no credentials for the control plane: pass --token-file with a token of role lb "
+        "(gantryctl token create --role lb)");
+  }
+  const ClientChannel channel = MakeClientChannel(*loaded, token);
   auto stub = gantry::v1::OperatorService::NewStub(
-      grpc::CreateCustomChannel(controlplane, channel->credentials, channel->arguments));
+      grpc::CreateCustomChannel(controlplane, channel.credentials, channel.arguments));
   return std::unique_ptr<GrpcEndpointsSource>(new GrpcEndpointsSource(std::move(stub)));
 }
 

@@ -20,7 +20,7 @@ class GrpcEndpointsSource final : public EndpointsSource {
  public:
   // An error only for unusable TLS files; the control plane need not be up.
   static absl::StatusOr<std::unique_ptr<GrpcEndpointsSource>> Connect(
-      const std::string& controlplane, const TlsFiles& tls);
+      const std::string& controlplane, const TlsFiles& tls, const std::string& token);
 
   absl::StatusOr<gantry::v1::ListEndpointsResponse> List() override;
 

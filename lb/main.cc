@@ -2,6 +2,7 @@
 // balancer.h. Flag parsing and wiring only.
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -12,7 +13,9 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/logging.h"
+#include "absl/strings/strip.h"
 #include "common/quantity.h"
+#include "common/tls.h"
 #include "common/signals.h"
 #include "lb/balancer.h"
 #include "lb/grpc_endpoints_source.h"
@@ -23,6 +26,7 @@ namespace {
 struct Flags {
   std::string controlplane = "127.0.0.1:7070";
   gantry::TlsFiles tls;
+  std::string token_file;
   std::string work_dir;
   std::string haproxy = "/usr/sbin/haproxy";
   std::string bind_address = "127.0.0.1";
@@ -45,7 +49,15 @@ absl::Status Wire(const Flags& flags, Wiring& wiring) {
     return absl::FailedPreconditionError(
         absl::StrCat("--work-dir ", flags.work_dir, ": ", ec.message()));
   }
-  auto endpoints = gantry::lb::GrpcEndpointsSource::Connect(flags.controlplane, flags.tls);
+  std::string token;
+  if (const char* env = std::getenv("GANTRY_TOKEN"); env != nullptr) token = env;
+  if (!flags.token_file.empty()) {
+    auto text = gantry::ReadFileForFlag(flags.token_file, "--token-file");
+    if (!text.ok()) return text.status();
+    token = std::string(absl::StripAsciiWhitespace(*text));
+  }
+  auto endpoints =
+      gantry::lb::GrpcEndpointsSource::Connect(flags.controlplane, flags.tls, token);
   if (!endpoints.ok()) return endpoints.status();
   wiring.endpoints = std::move(*endpoints);
   gantry::lb::Balancer::Options options;
@@ -70,9 +82,14 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--controlplane", flags.controlplane, "control plane HOST:PORT")
       ->capture_default_str();
-  app.add_option("--tls-ca", flags.tls.ca, "CA of the control plane's certificate");
-  app.add_option("--tls-cert", flags.tls.cert, "client certificate (PEM)");
-  app.add_option("--tls-key", flags.tls.key, "client private key (PEM)");
+  app.add_option("--tls-ca", flags.tls.ca,
+                 "CA of the control plane's certificate (DATA_DIR/pki/ca.pem)")
+      ->required();
+  app.add_option("--token-file", flags.token_file,
+                 "file with a token of role lb (or set GANTRY_TOKEN)");
+  app.add_option("--tls-cert", flags.tls.cert,
+                 "client certificate (O=gantry:role:lb) instead of a token");
+  app.add_option("--tls-key", flags.tls.key, "its private key");
   app.add_option("--work-dir", flags.work_dir, "HAProxy's configuration and sockets")->required();
   app.add_option("--haproxy", flags.haproxy, "the haproxy binary")->capture_default_str();
   app.add_option("--bind", flags.bind_address, "address the listeners bind")->capture_default_str();

@@ -4,7 +4,9 @@
 #include <mutex>
 
 #include "common/log.h"
+#include "common/pki.h"
 #include "common/status_util.h"
+#include "common/time_util.h"
 
 namespace gantry::api {
 namespace {
@@ -36,8 +38,12 @@ class StreamConnection final : public nodes::AgentConnection {
 
 class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMessage> {
  public:
-  AgentStream(nodes::NodeManager* nodes, std::string peer)
-      : nodes_(nodes), peer_(std::move(peer)), conn_(std::make_shared<StreamConnection>(this)) {
+  // `certified` is the node the stream's certificate names.
+  AgentStream(nodes::NodeManager* nodes, std::string peer, std::string certified)
+      : nodes_(nodes),
+        peer_(std::move(peer)),
+        certified_(std::move(certified)),
+        conn_(std::make_shared<StreamConnection>(this)) {
     StartRead(&in_);
   }
 
@@ -53,6 +59,17 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
         if (conn_->FinishOnce()) {
           Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                               "the first message on the agent stream must be a registration"));
+        }
+        return;
+      }
+      if (in_.register_().node_name() != certified_) {
+        spdlog::warn("agent stream from {}: certificate for node {} tried to register as {}",
+                     peer_, certified_, in_.register_().node_name());
+        if (conn_->FinishOnce()) {
+          Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                              "this node's certificate names node \"" + certified_ +
+                                  "\"; it cannot register as \"" +
+                                  in_.register_().node_name() + "\""));
         }
         return;
       }
@@ -105,6 +122,7 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
 
   nodes::NodeManager* const nodes_;
   const std::string peer_;
+  const std::string certified_;
   std::shared_ptr<StreamConnection> conn_;
   AgentMessage in_;
   std::string node_;
@@ -161,11 +179,77 @@ void StreamConnection::Detach() {
   queue_.clear();
 }
 
+// Ends a stream that failed authentication before reading anything.
+class RefusedStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMessage> {
+ public:
+  explicit RefusedStream(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 grpc::ServerBidiReactor<AgentMessage, ControlMessage>* AgentServiceImpl::Connect(
     grpc::CallbackServerContext* context) {
-  return new AgentStream(nodes_, context->peer());
+  auto who = parts_.callers->Node(*context);
+  if (!who.ok()) {
+    spdlog::warn("agent stream from {} refused: {}", PeerAddress(*context),
+                 who.status().message());
+    return new RefusedStream(ToGrpcStatus(who.status()));
+  }
+  return new AgentStream(parts_.nodes, PeerAddress(*context), who->name);
+}
+
+absl::StatusOr<gantry::v1::NodeCertificate> AgentServiceImpl::Issue(
+    const std::string& csr_pem, const std::string& node_name) const {
+  auto cert = parts_.pki->IssueNodeCert(csr_pem, node_name, parts_.node_cert_ttl);
+  if (!cert.ok()) return cert.status();
+  auto info = pki::ParseCert(*cert);
+  if (!info.ok()) return info.status();
+  gantry::v1::NodeCertificate out;
+  out.set_node_name(node_name);
+  out.set_certificate_pem(*cert);
+  out.set_ca_pem(parts_.pki->ca_pem());
+  out.set_cluster_id(parts_.pki->cluster_id());
+  *out.mutable_expires_at() = ToProtoTime(info->not_after);
+  return out;
+}
+
+absl::StatusOr<gantry::v1::NodeCertificate> AgentServiceImpl::DoJoin(
+    const grpc::CallbackServerContext& context, const gantry::v1::JoinRequest& request) {
+  if (auto st = identity::ValidateNodeName(request.node_name()); !st.ok()) return st;
+  // The certificate is made first (a bad CSR does not burn the token) and
+  // handed out only once the token is consumed.
+  auto cert = Issue(request.csr_pem(), request.node_name());
+  if (!cert.ok()) return cert.status();
+  if (auto st = parts_.tokens->ConsumeJoinToken(request.token(), request.node_name()); !st.ok()) {
+    spdlog::warn("join from {} as {} refused: {}", PeerAddress(context), request.node_name(),
+                 st.message());
+    return st;
+  }
+  spdlog::info("node {} joined from {}", request.node_name(), PeerAddress(context));
+  return cert;
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Join(grpc::CallbackServerContext* context,
+                                                 const gantry::v1::JoinRequest* request,
+                                                 gantry::v1::NodeCertificate* response) {
+  auto result = DoJoin(*context, *request);
+  if (result.ok()) *response = std::move(*result);
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::RenewCertificate(
+    grpc::CallbackServerContext* context, const gantry::v1::RenewCertificateRequest* request,
+    gantry::v1::NodeCertificate* response) {
+  auto who = parts_.callers->Node(*context);
+  absl::StatusOr<gantry::v1::NodeCertificate> result =
+      who.ok() ? Issue(request->csr_pem(), who->name) : who.status();
+  if (result.ok()) *response = std::move(*result);
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
 }
 
 }  // namespace gantry::api

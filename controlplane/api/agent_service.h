@@ -1,9 +1,22 @@
 #pragma once
 
 // gRPC transport for the agent protocol: one callback-API bidirectional
-// stream per agent, translated into NodeManager calls. The first message
-// must be a registration; anything else ends the stream with an error.
+// stream per agent, translated into NodeManager calls, and the TLS
+// bootstrap (Join, RenewCertificate).
+//
+// Every stream is authenticated by its node certificate before anything is
+// read; the first message must be a registration for the node the
+// certificate names; anything else ends the stream with an error. Join
+// needs a one-time join token and no certificate; RenewCertificate needs
+// the node's current certificate.
 
+#include <string>
+
+#include "absl/time/time.h"
+#include "controlplane/api/caller.h"
+#include "controlplane/identity/names.h"
+#include "controlplane/identity/cluster_pki.h"
+#include "controlplane/identity/token_registry.h"
 #include "controlplane/nodes/node_manager.h"
 #include "gantry/v1/agent.grpc.pb.h"
 
@@ -11,13 +24,31 @@ namespace gantry::api {
 
 class AgentServiceImpl final : public gantry::v1::AgentService::CallbackService {
  public:
-  explicit AgentServiceImpl(nodes::NodeManager* nodes) : nodes_(nodes) {}
+  struct Parts {
+    nodes::NodeManager* nodes = nullptr;
+    const CallerAuthenticator* callers = nullptr;
+    identity::TokenRegistry* tokens = nullptr;
+    const identity::ClusterPki* pki = nullptr;
+    absl::Duration node_cert_ttl = absl::Hours(24);
+  };
+  explicit AgentServiceImpl(const Parts& parts) : parts_(parts) {}
 
   grpc::ServerBidiReactor<gantry::v1::AgentMessage, gantry::v1::ControlMessage>* Connect(
       grpc::CallbackServerContext* context) override;
+  grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* context,
+                                 const gantry::v1::JoinRequest* request,
+                                 gantry::v1::NodeCertificate* response) override;
+  grpc::ServerUnaryReactor* RenewCertificate(grpc::CallbackServerContext* context,
+                                             const gantry::v1::RenewCertificateRequest* request,
+                                             gantry::v1::NodeCertificate* response) override;
 
  private:
-  nodes::NodeManager* const nodes_;
+  absl::StatusOr<gantry::v1::NodeCertificate> Issue(const std::string& csr_pem,
+                                                    const std::string& node_name) const;
+  absl::StatusOr<gantry::v1::NodeCertificate> DoJoin(const grpc::CallbackServerContext& context,
+                                                     const gantry::v1::JoinRequest& request);
+
+  const Parts parts_;
 };
 
 }  // namespace gantry::api

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "common/status_util.h"
+#include "controlplane/api/permissions.h"
 
 namespace gantry::api {
 namespace {
@@ -154,38 +155,136 @@ class LogsReactor final : public grpc::ServerWriteReactor<LogChunk> {
   LogChunk current_;
 };
 
+// Ends a GetLogs call the caller may not make.
+class RefusedLogs final : public grpc::ServerWriteReactor<LogChunk> {
+ public:
+  explicit RefusedLogs(grpc::Status status) { Finish(std::move(status)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
-#define GANTRY_UNARY(Method, Req, Resp, Call)                                                 \
+absl::StatusOr<identity::Identity> OperatorServiceImpl::Admit(
+    const Ctx& c, const std::vector<identity::Permission>& needed) const {
+  auto who = callers_->Operator(c);
+  if (!who.ok()) return who.status();
+  for (const auto& permission : needed) {
+    if (auto st = authorizer_->Check(*who, permission); !st.ok()) return st;
+  }
+  return who;
+}
+
+absl::StatusOr<ListTaskDefinitionsResponse> OperatorServiceImpl::ListTaskDefinitionsFor(
+    const identity::Identity& who, const ListTaskDefinitionsRequest& req) {
+  auto out = api_->ListTaskDefinitions(req);
+  if (out.ok()) {
+    for (auto& td : *out->mutable_task_definitions()) RedactEnvironment(who, *authorizer_, td);
+  }
+  return out;
+}
+
+absl::StatusOr<Node> OperatorServiceImpl::DeleteNodeAndRevoke(const DeleteNodeRequest& req) {
+  auto node = api_->DeleteNode(req);
+  if (!node.ok()) return node;
+  // Its certificate is refused from now on; joining again takes a new token.
+  if (auto st = access_->RevokeNode(req.name()); !st.ok()) return st;
+  return node;
+}
+
+absl::StatusOr<TaskDefinition> OperatorServiceImpl::GetTaskDefinitionFor(
+    const identity::Identity& who, const GetTaskDefinitionRequest& req) {
+  auto out = api_->GetTaskDefinition(req);
+  if (out.ok()) RedactEnvironment(who, *authorizer_, *out);
+  return out;
+}
+
+namespace {
+
+using identity::Permission;
+using identity::Verb;
+
+std::vector<Permission> One(Verb verb, const char* resource, const std::string& name = "") {
+  return {Permission{verb, resource, name}};
+}
+
+}  // namespace
+
+// Each call: authenticate and authorize (`Needed`), then `Call`, which may
+// use `who`.
+#define GANTRY_UNARY(Method, Req, Resp, Needed, Call)                                         \
   grpc::ServerUnaryReactor* OperatorServiceImpl::Method(Ctx* c, const Req* req, Resp* resp) { \
     const absl::Time began = absl::Now();                                                     \
+    auto admitted = Admit(*c, Needed);                                                        \
+    if (!admitted.ok()) {                                                                     \
+      return Respond<Resp>(c, absl::StatusOr<Resp>(admitted.status()), resp, metrics_,        \
+                           #Method, began);                                                   \
+    }                                                                                         \
+    [[maybe_unused]] const identity::Identity& who = *admitted;                               \
     return Respond<Resp>(c, Call, resp, metrics_, #Method, began);                            \
   }
 
-GANTRY_UNARY(Apply, ApplyRequest, ApplyResponse, api_->Apply(*req))
+GANTRY_UNARY(Apply, ApplyRequest, ApplyResponse, ApplyPermissions(*req), api_->Apply(*req))
 GANTRY_UNARY(ListTaskDefinitions, ListTaskDefinitionsRequest, ListTaskDefinitionsResponse,
-             api_->ListTaskDefinitions(*req))
+             One(Verb::kList, "taskdefinitions"), ListTaskDefinitionsFor(who, *req))
 GANTRY_UNARY(GetTaskDefinition, GetTaskDefinitionRequest, TaskDefinition,
-             api_->GetTaskDefinition(*req))
-GANTRY_UNARY(ListServices, ListServicesRequest, ListServicesResponse, api_->ListServices())
-GANTRY_UNARY(GetService, GetServiceRequest, ::gantry::v1::Service, api_->GetService(*req))
-GANTRY_UNARY(ScaleService, ScaleServiceRequest, ::gantry::v1::Service, api_->ScaleService(*req))
-GANTRY_UNARY(DeleteService, DeleteServiceRequest, ::gantry::v1::Service, api_->DeleteService(*req))
-GANTRY_UNARY(ListTasks, ListTasksRequest, ListTasksResponse, api_->ListTasks(*req))
-GANTRY_UNARY(GetTask, GetTaskRequest, Task, api_->GetTask(*req))
-GANTRY_UNARY(ListNodes, ListNodesRequest, ListNodesResponse, api_->ListNodes())
-GANTRY_UNARY(GetNode, GetNodeRequest, Node, api_->GetNode(*req))
-GANTRY_UNARY(SetNodeStatus, SetNodeStatusRequest, Node, api_->SetNodeStatus(*req))
-GANTRY_UNARY(DeleteNode, DeleteNodeRequest, Node, api_->DeleteNode(*req))
-GANTRY_UNARY(ListEvents, ListEventsRequest, ListEventsResponse, api_->ListEvents(*req))
-GANTRY_UNARY(ListImages, ListImagesRequest, ListImagesResponse, api_->ListImages(*req))
-GANTRY_UNARY(ListEndpoints, ListEndpointsRequest, ListEndpointsResponse, api_->ListEndpoints())
-GANTRY_UNARY(UndoRollout, UndoRolloutRequest, ::gantry::v1::Service, api_->UndoRollout(*req))
+             One(Verb::kGet, "taskdefinitions", FamilyOf(req->reference())),
+             GetTaskDefinitionFor(who, *req))
+GANTRY_UNARY(ListServices, ListServicesRequest, ListServicesResponse,
+             One(Verb::kList, "services"), api_->ListServices())
+GANTRY_UNARY(GetService, GetServiceRequest, ::gantry::v1::Service,
+             One(Verb::kGet, "services", req->name()), api_->GetService(*req))
+GANTRY_UNARY(ScaleService, ScaleServiceRequest, ::gantry::v1::Service,
+             One(Verb::kScale, "services", req->name()), api_->ScaleService(*req))
+GANTRY_UNARY(DeleteService, DeleteServiceRequest, ::gantry::v1::Service,
+             One(Verb::kDelete, "services", req->name()), api_->DeleteService(*req))
+GANTRY_UNARY(ListTasks, ListTasksRequest, ListTasksResponse, One(Verb::kList, "tasks"),
+             api_->ListTasks(*req))
+GANTRY_UNARY(GetTask, GetTaskRequest, Task, One(Verb::kGet, "tasks", req->id()),
+             api_->GetTask(*req))
+GANTRY_UNARY(ListNodes, ListNodesRequest, ListNodesResponse, One(Verb::kList, "nodes"),
+             api_->ListNodes())
+GANTRY_UNARY(GetNode, GetNodeRequest, Node, One(Verb::kGet, "nodes", req->name()),
+             api_->GetNode(*req))
+GANTRY_UNARY(SetNodeStatus, SetNodeStatusRequest, Node, One(Verb::kUpdate, "nodes", req->name()),
+             api_->SetNodeStatus(*req))
+GANTRY_UNARY(DeleteNode, DeleteNodeRequest, Node, One(Verb::kDelete, "nodes", req->name()),
+             DeleteNodeAndRevoke(*req))
+GANTRY_UNARY(ListEvents, ListEventsRequest, ListEventsResponse, One(Verb::kList, "events"),
+             api_->ListEvents(*req))
+GANTRY_UNARY(ListImages, ListImagesRequest, ListImagesResponse, One(Verb::kList, "images"),
+             api_->ListImages(*req))
+GANTRY_UNARY(ListEndpoints, ListEndpointsRequest, ListEndpointsResponse,
+             One(Verb::kList, "endpoints"), api_->ListEndpoints())
+GANTRY_UNARY(UndoRollout, UndoRolloutRequest, ::gantry::v1::Service,
+             One(Verb::kUndo, "services", req->service()), api_->UndoRollout(*req))
+GANTRY_UNARY(CreateToken, CreateTokenRequest, CreateTokenResponse, One(Verb::kCreate, "tokens"),
+             access_->CreateToken(*req))
+GANTRY_UNARY(ListTokens, ListTokensRequest, ListTokensResponse, One(Verb::kList, "tokens"),
+             access_->ListTokens())
+GANTRY_UNARY(RevokeToken, RevokeTokenRequest, TokenInfo,
+             One(Verb::kRevoke, "tokens", req->accessor()), access_->RevokeToken(*req))
+GANTRY_UNARY(CreateJoinToken, CreateJoinTokenRequest, CreateJoinTokenResponse,
+             One(Verb::kCreate, "jointokens", req->node_name()), access_->CreateJoinToken(*req))
+// Every authenticated caller may ask who it is.
+GANTRY_UNARY(WhoAmI, WhoAmIRequest, WhoAmIResponse, {},
+             absl::StatusOr<WhoAmIResponse>(access_->WhoAmI(who)))
 
 #undef GANTRY_UNARY
 
 grpc::ServerWriteReactor<LogChunk>* OperatorServiceImpl::GetLogs(Ctx* c,
                                                                  const GetLogsRequest* req) {
+  // Logs are the service's: a deployer scoped to web* reads web's only.
+  auto who = callers_->Operator(*c);
+  absl::Status admitted = who.status();
+  if (who.ok()) {
+    auto task = state_->FindTask(req->task_id());
+    admitted = task.ok() ? authorizer_->Check(*who, {Verb::kLogs, "services", task->service()})
+                         : task.status();
+  }
+  if (!admitted.ok()) {
+    auto* reactor = new RefusedLogs(ToGrpcStatus(admitted));
+    return reactor;
+  }
   return new LogsReactor(nodes_, state_, *req, metrics_);
 }
 

@@ -1,9 +1,13 @@
 #pragma once
 
-// gRPC transport for the operator API (callback API). Each method converts
-// the call into an OperatorApi call and the result back; GetLogs relays log
+// gRPC transport for the operator API (callback API). Each method first
+// establishes who calls (CallerAuthenticator) and checks that the caller may
+// do it (Authorizer, default deny), then converts the call into an
+// OperatorApi or AccessApi call and the result back; GetLogs relays log
 // data from the node's agent through the NodeManager.
 
+#include "controlplane/api/access_api.h"
+#include "controlplane/api/caller.h"
 #include "controlplane/api/operator_api.h"
 #include "controlplane/metrics/cp_metrics.h"
 #include "controlplane/nodes/node_manager.h"
@@ -13,10 +17,23 @@ namespace gantry::api {
 
 class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackService {
  public:
-  // `metrics` may be null.
-  OperatorServiceImpl(OperatorApi* api, state::ClusterState* state, nodes::NodeManager* nodes,
-                      metrics::ControlPlaneMetrics* metrics = nullptr)
-      : api_(api), state_(state), nodes_(nodes), metrics_(metrics) {}
+  struct Parts {
+    OperatorApi* api = nullptr;
+    AccessApi* access = nullptr;
+    const CallerAuthenticator* callers = nullptr;
+    const identity::Authorizer* authorizer = nullptr;
+    state::ClusterState* state = nullptr;
+    nodes::NodeManager* nodes = nullptr;
+    metrics::ControlPlaneMetrics* metrics = nullptr;  // may be null
+  };
+  explicit OperatorServiceImpl(const Parts& parts)
+      : api_(parts.api),
+        access_(parts.access),
+        callers_(parts.callers),
+        authorizer_(parts.authorizer),
+        state_(parts.state),
+        nodes_(parts.nodes),
+        metrics_(parts.metrics) {}
 
   using Ctx = grpc::CallbackServerContext;
   using Unary = grpc::ServerUnaryReactor;
@@ -55,9 +72,31 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                      gantry::v1::Service* resp) override;
   grpc::ServerWriteReactor<gantry::v1::LogChunk>* GetLogs(
       Ctx* c, const gantry::v1::GetLogsRequest* req) override;
+  Unary* CreateToken(Ctx* c, const gantry::v1::CreateTokenRequest* req,
+                     gantry::v1::CreateTokenResponse* resp) override;
+  Unary* ListTokens(Ctx* c, const gantry::v1::ListTokensRequest* req,
+                    gantry::v1::ListTokensResponse* resp) override;
+  Unary* RevokeToken(Ctx* c, const gantry::v1::RevokeTokenRequest* req,
+                     gantry::v1::TokenInfo* resp) override;
+  Unary* CreateJoinToken(Ctx* c, const gantry::v1::CreateJoinTokenRequest* req,
+                         gantry::v1::CreateJoinTokenResponse* resp) override;
+  Unary* WhoAmI(Ctx* c, const gantry::v1::WhoAmIRequest* req,
+                gantry::v1::WhoAmIResponse* resp) override;
 
  private:
+  // The caller, once it may do everything in `needed`.
+  absl::StatusOr<identity::Identity> Admit(const Ctx& c,
+                                           const std::vector<identity::Permission>& needed) const;
+  absl::StatusOr<gantry::v1::ListTaskDefinitionsResponse> ListTaskDefinitionsFor(
+      const identity::Identity& who, const gantry::v1::ListTaskDefinitionsRequest& req);
+  absl::StatusOr<gantry::v1::Node> DeleteNodeAndRevoke(const gantry::v1::DeleteNodeRequest& req);
+  absl::StatusOr<gantry::v1::TaskDefinition> GetTaskDefinitionFor(
+      const identity::Identity& who, const gantry::v1::GetTaskDefinitionRequest& req);
+
   OperatorApi* const api_;
+  AccessApi* const access_;
+  const CallerAuthenticator* const callers_;
+  const identity::Authorizer* const authorizer_;
   state::ClusterState* const state_;
   nodes::NodeManager* const nodes_;
   metrics::ControlPlaneMetrics* const metrics_;

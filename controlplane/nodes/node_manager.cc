@@ -68,6 +68,7 @@ absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnectio
   registered.mutable_registered()->set_node_name(name);
   *registered.mutable_registered()->mutable_heartbeat_interval() =
       ToProtoDuration(options_.heartbeat_interval);
+  registered.mutable_registered()->set_cluster_id(options_.cluster_id);
   connection->Send(registered);
 
   reports_.OnRegistration(name, r.tasks());

@@ -49,6 +49,8 @@ class NodeManager {
  public:
   struct Options {
     absl::Duration heartbeat_interval = absl::Seconds(2);
+    // Told to every agent at registration; agents refuse another cluster's.
+    std::string cluster_id;
     // A node that has not been heard from for this long is DOWN.
     absl::Duration heartbeat_grace = absl::Seconds(10);
     // Storm protection: when more than this share of the cluster's nodes

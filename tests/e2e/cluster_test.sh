@@ -32,16 +32,21 @@ e2e_make_nodes 3
 log "three node namespaces on bridge $BRIDGE ($SUBNET.0/24)"
 
 e2e_start_cp --no-pin-digests
-# Plaintext is refused when TLS is configured.
-if "$BIN/gantryctl" --server "127.0.0.1:$PORT" get nodes > /dev/null 2>&1; then
-  fail "the control plane answered a client without TLS"
+# The control plane never serves plaintext, and refuses a client without a token.
+if curl -s --max-time 5 --http2-prior-knowledge "http://127.0.0.1:$PORT/" > /dev/null 2>&1; then
+  fail "the control plane answered a plaintext client"
 fi
+if out=$("$BIN/gantryctl" --config /dev/null --server "127.0.0.1:$PORT" --tls-ca "$CA" get nodes 2>&1); then
+  fail "the control plane answered a client without a token"
+fi
+[[ $out == *"no credentials: pass --token or set GANTRY_TOKEN"* ]] ||
+  fail "unexpected answer to a client without a token: $out"
 zones=(a b c)
 for i in 1 2 3; do
   e2e_start_agent "$i" "${zones[$((i - 1))]}" --containerd-namespace "$NS" --attribute "rack=r$i"
 done
 gantry_wait_for 30 have_connected 3 || fail "agents did not register"
-log "control plane (mutual TLS) and three agents up"
+log "control plane (TLS, tokens) and three agents joined with one-time tokens"
 
 # --- Invalid input is refused with file, document and field, and changes nothing.
 sed 's/desiredCount: 3/desiredCount: -1/' "$ROOT/deploy/examples/web.yaml" > "$WORK/bad.yaml"

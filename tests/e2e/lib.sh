@@ -4,8 +4,9 @@
 # started (by PID) and removes the namespaces, bridge, cgroups and files it
 # made — also when a test fails.
 #
-# Provides: e2e_make_certs, e2e_make_nodes N, e2e_start_cp [FLAGS...],
-# e2e_start_agent I ZONE [FLAGS...], ctl, and polling helpers. The control
+# Provides: e2e_make_nodes N, e2e_start_cp [FLAGS...] (logs gantryctl in
+# with the bootstrap admin token), e2e_start_agent I ZONE [FLAGS...] (joins
+# with a one-time token), e2e_join_token I, ctl, and polling helpers. The control
 # plane's HTTP port (/metrics, discovery) is CP_HTTP_PORT; agent I serves
 # /metrics on 127.0.0.1:${AGENT_METRICS[I]}.
 
@@ -78,20 +79,9 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
-# A CA, a server certificate for 127.0.0.1, and a client certificate.
-e2e_make_certs() {
-  local d=$WORK/tls who
-  mkdir -p "$d"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=gantry-e2e-ca" \
-    -keyout "$d/ca.key" -out "$d/ca.pem" 2> /dev/null
-  for who in server client; do
-    openssl req -newkey rsa:2048 -nodes -subj "/CN=gantry-$who" \
-      -keyout "$d/$who.key" -out "$d/$who.csr" 2> /dev/null
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/$who.ext"
-    openssl x509 -req -in "$d/$who.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
-      -days 1 -extfile "$d/$who.ext" -out "$d/$who.pem" 2> /dev/null
-  done
-}
+# Kept for the tests' set-up order: the control plane makes the cluster's
+# CA and certificates itself on first start (DATA_DIR/pki).
+e2e_make_certs() { :; }
 
 # N network namespaces ("nodes") on a bridge; node i has address SUBNET.(10+i).
 e2e_make_nodes() {
@@ -113,22 +103,34 @@ e2e_make_nodes() {
   done
 }
 
-ctl() {
-  "$BIN/gantryctl" --server "127.0.0.1:$PORT" --tls-ca "$WORK/tls/ca.pem" \
-    --tls-cert "$WORK/tls/client.pem" --tls-key "$WORK/tls/client.key" "$@"
-}
+# gantryctl as the operator logged in with the bootstrap admin token.
+ctl() { "$BIN/gantryctl" --config "$WORK/client.yaml" "$@"; }
+CA=$WORK/cp/pki/ca.pem
 
-# Starts (or, with the same flags, restarts) the control plane with mutual TLS.
+# Starts (or, with the same flags, restarts) the control plane; the first
+# start logs gantryctl in with the bootstrap admin token it wrote.
 e2e_start_cp() {
   (($# > 0)) && CP_ARGS=("$@")
   [[ -n ${CP_HTTP_PORT:-} ]] || CP_HTTP_PORT=$(gantry_free_port)
   "$BIN/gantry-controlplane" --listen "127.0.0.1:$PORT" --data-dir "$WORK/cp" \
-    --http-listen "127.0.0.1:$CP_HTTP_PORT" \
-    --tls-cert "$WORK/tls/server.pem" --tls-key "$WORK/tls/server.key" \
-    --tls-ca "$WORK/tls/ca.pem" --heartbeat-interval 1s "${CP_ARGS[@]}" >> "$WORK/cp.log" 2>&1 &
+    --http-listen "127.0.0.1:$CP_HTTP_PORT" --heartbeat-interval 1s "${CP_ARGS[@]}" \
+    >> "$WORK/cp.log" 2>&1 &
   CP_PID=$!
-  cp_up() { ctl get nodes > /dev/null 2>&1; }
+  cp_up() {
+    [[ -f $WORK/client.yaml ]] || "$BIN/gantryctl" --config "$WORK/client.yaml" login \
+      --server "127.0.0.1:$PORT" --ca "$CA" --token-file "$WORK/cp/admin.token" \
+      > /dev/null 2>&1 || return 1
+    ctl get nodes > /dev/null 2>&1
+  }
   gantry_wait_for 20 cp_up || fail "control plane did not come up"
+}
+
+# A one-time join token for node-I in $WORK/join-I (0600); prints the CA pin.
+e2e_join_token() {
+  local i=$1 out
+  out=$(ctl node join-token create --node-name "node-$i" -o json) || return 1
+  (umask 077 && jq -r .token <<< "$out" > "$WORK/join-$i")
+  jq -r .caHash <<< "$out"
 }
 
 # e2e_start_agent I ZONE [FLAGS...]: node-I in namespace I; a restart with
@@ -139,6 +141,13 @@ e2e_start_agent() {
   shift 2
   (($# > 0)) && AGENT_ARGS[$i]="$*"
   [[ -n ${AGENT_METRICS[$i]:-} ]] || AGENT_METRICS[$i]=$(gantry_free_port)
+  # The first start joins with a token; later ones reuse the certificate.
+  local join=()
+  if [[ ! -f $WORK/agent$i/identity/node.pem ]]; then
+    local pin
+    pin=$(e2e_join_token "$i") || fail "cannot create a join token for node-$i"
+    join=(--join-token-file "$WORK/join-$i" --ca-hash "$pin")
+  fi
   # shellcheck disable=SC2086
   "$BIN/gantry-agent" --controlplane "127.0.0.1:$PORT" --node-name "node-$i" --zone "$zone" \
     --address "$SUBNET.$((10 + i))" --netns "/var/run/netns/${NETNS[$((i - 1))]}" \
@@ -146,8 +155,7 @@ e2e_start_agent() {
     --data-dir "$WORK/agent$i" --cpu 1 --memory 512Mi --port-range 20000-20100 \
     --container-storage "$WORK/containerd" --min-disk-free-percent 0 \
     --min-inodes-free-percent 0 --metrics-listen "127.0.0.1:${AGENT_METRICS[$i]}" \
-    --tls-ca "$WORK/tls/ca.pem" --tls-cert "$WORK/tls/client.pem" \
-    --tls-key "$WORK/tls/client.key" ${AGENT_ARGS[$i]:-} >> "$WORK/agent$i.log" 2>&1 &
+    "${join[@]}" ${AGENT_ARGS[$i]:-} >> "$WORK/agent$i.log" 2>&1 &
   AGENT_PIDS[$i]=$!
 }
 

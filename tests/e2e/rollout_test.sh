@@ -37,8 +37,9 @@ for i in 1 2 3; do
 done
 gantry_wait_for 30 have_connected 3 || fail "agents did not register"
 
-"$BIN/gantry-lb" --controlplane "127.0.0.1:$PORT" --tls-ca "$WORK/tls/ca.pem" \
-  --tls-cert "$WORK/tls/client.pem" --tls-key "$WORK/tls/client.key" \
+(umask 077 && ctl token create --role lb --description gantry-lb > "$WORK/lb.token") ||
+  fail "cannot create the lb token"
+"$BIN/gantry-lb" --controlplane "127.0.0.1:$PORT" --tls-ca "$CA" --token-file "$WORK/lb.token" \
   --work-dir "$WORK/lb" --poll-interval 200ms >> "$WORK/lb.log" 2>&1 &
 LB_PID=$!
 AGENT_PIDS[lb]=$LB_PID  # stopped (by PID) with the agents on exit

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "common/tls.h"
 #include "controlplane/control_plane.h"
 #include "gantry/v1/operator.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -47,8 +48,12 @@ class ClusterTest : public ::testing::Test {
       runtimes_[name]->AddImage(kImage);
       StartAgent(name, zone);
     }
+    // The operator API over TLS with the bootstrap admin token, as gantryctl.
+    ClientTls tls;
+    tls.ca_pem = cp_->pki().ca_pem();
+    const ClientChannel channel = MakeClientChannel(tls, admin_token_);
     stub_ = gantry::v1::OperatorService::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+        grpc::CreateCustomChannel(address_, channel.credentials, channel.arguments));
     ASSERT_TRUE(WaitFor([&] { return ConnectedNodes() == 3; }));
   }
 
@@ -69,6 +74,28 @@ class ClusterTest : public ::testing::Test {
     auto cp = ControlPlane::Start(o, RealClock::Get());
     ASSERT_TRUE(cp.ok()) << cp.status();
     cp_ = std::move(*cp);
+    // Only the first start creates it; restarts on the same store reuse it.
+    if (!cp_->bootstrap_token().empty()) admin_token_ = cp_->bootstrap_token();
+  }
+
+  // The real join flow: a one-time token for the node, and the CA found
+  // through its pin, as `gantry-agent --join-token --ca-hash` does.
+  // A restarted agent reuses its certificate and needs no token.
+  std::shared_ptr<agent::NodeIdentity> Join(const std::string& name) {
+    agent::NodeIdentity::Options o;
+    o.data_dir = (dir_ / name).string();
+    o.node_name = name;
+    o.controlplane = address_;
+    if (auto joined = agent::NodeIdentity::Establish(o, RealClock::Get()); joined.ok()) {
+      return std::move(*joined);
+    }
+    auto token = cp_->tokens()->CreateJoinToken(name, absl::ZeroDuration());
+    EXPECT_TRUE(token.ok()) << token.status();
+    o.join_token = token->token();
+    o.ca_hash = cp_->pki().ca_hash();
+    auto id = agent::NodeIdentity::Establish(o, RealClock::Get());
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.ok() ? std::move(*id) : nullptr;
   }
 
   void StartAgent(const std::string& name, const std::string& zone) {
@@ -78,6 +105,8 @@ class ClusterTest : public ::testing::Test {
     o.reconciler.zone = zone;
     o.reconciler.node_address = "127.0.0.1";
     o.session.controlplane = address_;
+    o.identity = Join(name);
+    ASSERT_NE(o.identity, nullptr);
     o.session.min_backoff = absl::Milliseconds(20);
     o.session.max_backoff = absl::Milliseconds(200);
     auto& id = o.session.identity;
@@ -153,6 +182,7 @@ class ClusterTest : public ::testing::Test {
   std::map<std::string, std::unique_ptr<agent::FakeRuntime>> runtimes_;
   std::map<std::string, std::unique_ptr<agent::Agent>> agents_;
   std::unique_ptr<gantry::v1::OperatorService::Stub> stub_;
+  std::string admin_token_;
 };
 
 TEST_F(ClusterTest, ServiceRunsSpreadScalesAndIsDeleted) {

@@ -9,6 +9,8 @@
 #include <filesystem>
 
 #include "agent/metrics/metrics_endpoint.h"
+#include "common/files.h"
+#include "common/pki.h"
 #include "tests/fakes/fake_runtime.h"
 
 namespace gantry::agent {
@@ -65,7 +67,7 @@ TEST(AgentFactory, OptionsComeFromTheSettings) {
   EXPECT_EQ(o.upkeep.image_gc_interval, absl::Minutes(5));
   EXPECT_DOUBLE_EQ(o.thresholds.min_disk_free, 0.15);
   EXPECT_DOUBLE_EQ(o.thresholds.max_pid_usage, 0.80);
-  EXPECT_EQ(o.session.tls.ca, "/etc/ca.pem");
+  EXPECT_EQ(IdentityOptionsFor(c).tls.ca, "/etc/ca.pem");
   const auto& id = o.session.identity;
   EXPECT_EQ(id.node_name(), "n1");
   EXPECT_EQ(id.zone(), "b");
@@ -120,6 +122,23 @@ TEST(AgentFactory, BuildsAnAgentWithoutContainerd) {
   c.data_dir = dir.string();
   c.containerd_socket = (dir / "no-containerd.sock").string();
   c.metrics_listen = "off";
+  // An operator's own PKI: a node certificate given, so no join is needed.
+  std::filesystem::create_directories(dir);
+  auto ca = pki::CreateCa("test", absl::Now(), absl::Hours(1));
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  auto key = pki::GenerateKey();
+  ASSERT_TRUE(key.ok());
+  auto csr = pki::CreateCsr(*key, {"n1", pki::kNodeOrganization});
+  ASSERT_TRUE(csr.ok());
+  auto cert = pki::SignClientCert(*ca, *csr, {"n1", pki::kNodeOrganization}, absl::Now(),
+                                  absl::Hours(1));
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  c.tls_ca = (dir / "ca.pem").string();
+  c.tls_cert = (dir / "node.pem").string();
+  c.tls_key = (dir / "node.key").string();
+  ASSERT_TRUE(WriteFileAtomically(c.tls_ca, ca->cert_pem).ok());
+  ASSERT_TRUE(WriteFileAtomically(c.tls_cert, *cert).ok());
+  ASSERT_TRUE(WriteFileAtomically(c.tls_key, *key).ok());
   FakeClock clock;
   auto agent = CreateAgent(c, kMachine, &clock);
   ASSERT_TRUE(agent.ok()) << agent.status();
@@ -130,6 +149,22 @@ TEST(AgentFactory, BuildsAnAgentWithoutContainerd) {
   // It speaks to containerd: without one, recovering fails and says so.
   EXPECT_FALSE((*agent)->Start().ok());
   agent->reset();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(AgentFactory, ANodeThatHasNotJoinedIsToldHowTo) {
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("gantry-agent-unjoined-" + std::to_string(::getpid()));
+  AgentConfig c;
+  c.node_name = "n1";
+  c.data_dir = dir.string();
+  c.containerd_socket = (dir / "no-containerd.sock").string();
+  c.metrics_listen = "off";
+  FakeClock clock;
+  auto agent = CreateAgent(c, kMachine, &clock);
+  ASSERT_FALSE(agent.ok());
+  EXPECT_THAT(agent.status().message(), HasSubstr("has not joined the cluster"));
+  EXPECT_THAT(agent.status().message(), HasSubstr("--join-token"));
   std::filesystem::remove_all(dir);
 }
 

@@ -1,0 +1,30 @@
+#include "controlplane/api/permissions.h"
+
+namespace gantry::api {
+
+using identity::Permission;
+using identity::Verb;
+
+std::vector<Permission> ApplyPermissions(const gantry::v1::ApplyRequest& request) {
+  std::vector<Permission> out;
+  for (const auto& td : request.task_definitions()) {
+    out.push_back({Verb::kApply, "taskdefinitions", td.family()});
+  }
+  for (const auto& s : request.services()) out.push_back({Verb::kApply, "services", s.name()});
+  if (out.empty()) out.push_back({Verb::kApply, "services", ""});
+  return out;
+}
+
+std::string FamilyOf(const std::string& reference) {
+  return reference.substr(0, reference.find(':'));
+}
+
+void RedactEnvironment(const identity::Identity& who, const identity::Authorizer& authorizer,
+                       gantry::v1::TaskDefinition& definition) {
+  if (authorizer.Allowed(who, {Verb::kApply, "taskdefinitions", definition.family()})) return;
+  for (auto& container : *definition.mutable_containers()) {
+    for (auto& [name, value] : *container.mutable_environment()) value = kRedacted;
+  }
+}
+
+}  // namespace gantry::api
