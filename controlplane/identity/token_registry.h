@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -68,15 +69,17 @@ class TokenRegistry {
   bool NodeRevoked(const std::string& node_name, absl::Time issued_at) const;
 
  private:
+  // Updates the caches; with mu_ held. Never writes the store (it runs in
+  // watch callbacks), so no store call is made with mu_ held either.
   void Apply(const std::vector<store::Event>& events);
 
   store::Store* const store_;
   const Clock* const clock_;
   std::unique_ptr<store::WatchHandle> watch_;
-  mutable std::mutex mu_;
-  std::map<std::string, store::KeyValue> tokens_;       // accessor -> record
-  std::map<std::string, store::KeyValue> join_tokens_;  // id -> record
-  std::map<std::string, absl::Time> revoked_nodes_;
+  mutable std::mutex mu_;                                               // guards the caches below
+  std::map<std::string, store::KeyValue> tokens_ ABSL_GUARDED_BY(mu_);  // accessor -> record
+  std::map<std::string, store::KeyValue> join_tokens_ ABSL_GUARDED_BY(mu_);  // id -> record
+  std::map<std::string, absl::Time> revoked_nodes_ ABSL_GUARDED_BY(mu_);     // name -> revoked_at
 };
 
 }  // namespace gantry::identity
