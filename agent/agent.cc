@@ -49,8 +49,8 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
     session.credentials = [identity] { return identity->Channel(); };
     session.cluster_id = identity->cluster_id();
   }
-  session_ = std::make_unique<Session>(std::move(session), reconciler_.get(), clock_,
-                                       [this] { Wake(); });
+  session_ =
+      std::make_unique<Session>(std::move(session), reconciler_.get(), clock_, [this] { Wake(); });
 }
 
 Agent::~Agent() {

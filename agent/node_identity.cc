@@ -79,7 +79,8 @@ absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::Establish(const Opti
     auto tls = LoadClientTls(options.tls);
     if (!tls.ok()) return tls.status();
     auto info = pki::ParseCert(tls->cert_pem);
-    if (!info.ok()) return absl::InvalidArgumentError(absl::StrCat("--tls-cert: ", info.status().message()));
+    if (!info.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--tls-cert: ", info.status().message()));
     id->own_pki_ = true;
     absl::MutexLock lock(&id->mu_);
     id->tls_ = *std::move(tls);
@@ -91,8 +92,8 @@ absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::Establish(const Opti
   if (stored.ok()) return id;
   if (options.join_token.empty()) {
     if (absl::IsNotFound(stored)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("node ", options.node_name, " has not joined the cluster: ", NotJoinedHelp()));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "node ", options.node_name, " has not joined the cluster: ", NotJoinedHelp()));
     }
     return stored;
   }
@@ -116,12 +117,14 @@ absl::Status NodeIdentity::LoadStored() {
   auto cluster = ReadWholeFile(p.In("cluster-id"));
   if (!cluster.ok()) return cluster.status();
   auto info = pki::ParseCert(*cert);
-  if (!info.ok()) return absl::FailedPreconditionError(absl::StrCat(p.In("node.pem"), ": ", info.status().message()));
+  if (!info.ok())
+    return absl::FailedPreconditionError(
+        absl::StrCat(p.In("node.pem"), ": ", info.status().message()));
   if (info->subject.common_name != options_.node_name) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "this data dir holds the identity of node ", info->subject.common_name, ", not ",
-        options_.node_name, ": pass --node-name ", info->subject.common_name,
-        ", or use another --data-dir and join it with a new token"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("this data dir holds the identity of node ", info->subject.common_name,
+                     ", not ", options_.node_name, ": pass --node-name ", info->subject.common_name,
+                     ", or use another --data-dir and join it with a new token"));
   }
   if (auto st = pki::Verify(*ca, *cert, clock_->Now()); !st.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -147,8 +150,9 @@ absl::Status NodeIdentity::Join() {
   tls.server_name = options_.tls.server_name;
   auto stub = StubFor(options_.controlplane, tls);
   gantry::v1::NodeCertificate resp;
-  grpc::Status status = WithRetries(options_.join_timeout, options_.call_timeout,
-                                    [&](grpc::ClientContext& ctx) { return stub->Join(&ctx, req, &resp); });
+  grpc::Status status =
+      WithRetries(options_.join_timeout, options_.call_timeout,
+                  [&](grpc::ClientContext& ctx) { return stub->Join(&ctx, req, &resp); });
   if (!status.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                         absl::StrCat("cannot join the cluster at ", options_.controlplane, ": ",
@@ -175,12 +179,13 @@ absl::Status NodeIdentity::Adopt(const std::string& key_pem, const std::string& 
     if (auto st = MakePrivateDirectory(p.dir); !st.ok()) return st;
     // The key last: a crash in between leaves a certificate without its key,
     // which LoadStored() refuses, and the next start joins again.
+    const std::string cluster_line = cluster_id + "\n";
     for (const auto& [name, content] :
-         {std::pair<const char*, const std::string&>{"ca.pem", ca_pem},
-          {"cluster-id", cluster_id + "\n"},
-          {"node.pem", cert_pem},
-          {"node.key", key_pem}}) {
-      if (auto st = WriteFileAtomically(p.In(name), content, 0600); !st.ok()) return st;
+         {std::pair<const char*, const std::string*>{"ca.pem", &ca_pem},
+          {"cluster-id", &cluster_line},
+          {"node.pem", &cert_pem},
+          {"node.key", &key_pem}}) {
+      if (auto st = WriteFileAtomically(p.In(name), *content, 0600); !st.ok()) return st;
     }
   }
   // Set once, by Establish(); a renewal passes the same id.
@@ -226,8 +231,8 @@ absl::Status NodeIdentity::RenewIfDue() {
   grpc::Status status = StubFor(options_.controlplane, current)->RenewCertificate(&ctx, req, &resp);
   if (!status.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot renew the node certificate (expires ",
-                                               absl::FormatTime(expires_at()), "): ",
-                                               status.error_message()));
+                                               absl::FormatTime(expires_at()),
+                                               "): ", status.error_message()));
   }
   if (auto st = pki::Verify(current.ca_pem, resp.certificate_pem(), clock_->Now()); !st.ok()) {
     return st;

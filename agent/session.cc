@@ -104,8 +104,9 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
   for (const auto& ts : reconciler_->Snapshot()) *hello.mutable_register_()->add_tasks() = ts;
   bool registered = false;
   ControlMessage msg;
-  if (stream->Write(hello) && stream->Read(&msg) && msg.has_registered() &&
-      SameCluster(msg.registered())) {
+  // Reads end (false) once the server has ended the stream.
+  bool reads_ended = !stream->Write(hello) || !stream->Read(&msg);
+  if (!reads_ended && msg.has_registered() && SameCluster(msg.registered())) {
     registered = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -139,6 +140,7 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
           break;
       }
     }
+    reads_ended = true;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stream_ = nullptr;
@@ -150,7 +152,10 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
     // Wait for any Send() in progress before the stream goes away.
     std::lock_guard<std::mutex> write_lock(write_mu_);
   }
-  context.TryCancel();
+  // When the server ended the stream, Finish() gives its status; a stream
+  // this side abandons (no registration first, another cluster's) is
+  // cancelled first, or Finish() would wait for the server forever.
+  if (!reads_ended) context.TryCancel();
   const grpc::Status status = stream->Finish();
   {
     std::lock_guard<std::mutex> lock(mu_);

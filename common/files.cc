@@ -69,7 +69,8 @@ absl::Status MakePrivateDirectory(const std::string& path) {
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    if (!std::filesystem::exists(path)) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+    if (!std::filesystem::exists(path))
+      return absl::NotFoundError(absl::StrCat(path, ": no such file"));
     return absl::FailedPreconditionError(absl::StrCat(path, ": cannot read the file"));
   }
   std::stringstream ss;

@@ -90,8 +90,7 @@ int AccessCommands::WhoAmI() {
   grpc::Status status = c_.api().WhoAmI(ctx.get(), {}, &who);
   if (!status.ok()) return c_.Fail(status, "whoami");
   if (!c_.table()) return c_.Print(who);
-  c_.out() << who.identity() << " in cluster " << who.cluster_id() << " at " << c_.server()
-           << "\n";
+  c_.out() << who.identity() << " in cluster " << who.cluster_id() << " at " << c_.server() << "\n";
   return 0;
 }
 
@@ -125,9 +124,9 @@ int AccessCommands::ListTokens() {
   Table table({"ACCESSOR", "ROLE", "SERVICES", "DESCRIPTION", "CREATED", "EXPIRES", "LAST USED",
                "REVOKED"});
   for (const auto& t : resp.tokens()) {
-    table.Add({t.accessor(), t.role(), t.services().empty() ? "-" : t.services(),
-                  t.description(), When(t.created_at()), When(t.expires_at()),
-                  When(t.last_used_at()), t.revoked() ? "yes" : "no"});
+    table.Add({t.accessor(), t.role(), t.services().empty() ? "-" : t.services(), t.description(),
+               When(t.created_at()), When(t.expires_at()), When(t.last_used_at()),
+               t.revoked() ? "yes" : "no"});
   }
   table.Print(c_.out());
   return 0;

@@ -25,9 +25,11 @@ absl::StatusOr<std::pair<ClientTls, std::string>> Connection::Resolve(GlobalOpti
   if (!config.ok()) return config.status();
   const ClientContext* context = config->Find(o.context);
   if (!o.context.empty() && context == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--context ", o.context, ": no such context in the client config; log in with gantryctl "
-        "login --context ", o.context));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--context ", o.context,
+                     ": no such context in the client config; log in with gantryctl "
+                     "login --context ",
+                     o.context));
   }
   if (o.server.empty()) o.server = context != nullptr ? context->server : "127.0.0.1:7070";
   std::string token = o.token;

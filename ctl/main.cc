@@ -192,9 +192,8 @@ void AddAccess(CLI::App& app, Args& a, Registry& r) {
   auto* join_create = join->add_subcommand("create", "create a join token");
   join_create->add_option("--node-name", a.name, "only this node may join with it");
   join_create->add_option("--ttl", a.ttl, "how long it stays valid (default 15m)");
-  r.emplace_back(join_create, [&a](Connection& c) {
-    return AccessCommands(c).CreateJoinToken(a.name, a.ttl);
-  });
+  r.emplace_back(join_create,
+                 [&a](Connection& c) { return AccessCommands(c).CreateJoinToken(a.name, a.ttl); });
 }
 
 CLI::App* AddLogin(CLI::App& app, gantry::ctl::LoginOptions& login) {

@@ -10,13 +10,13 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/logging.h"
-#include "absl/strings/strip.h"
 #include "common/quantity.h"
-#include "common/tls.h"
 #include "common/signals.h"
+#include "common/tls.h"
 #include "lb/balancer.h"
 #include "lb/grpc_endpoints_source.h"
 #include "lb/haproxy.h"
@@ -56,8 +56,7 @@ absl::Status Wire(const Flags& flags, Wiring& wiring) {
     if (!text.ok()) return text.status();
     token = std::string(absl::StripAsciiWhitespace(*text));
   }
-  auto endpoints =
-      gantry::lb::GrpcEndpointsSource::Connect(flags.controlplane, flags.tls, token);
+  auto endpoints = gantry::lb::GrpcEndpointsSource::Connect(flags.controlplane, flags.tls, token);
   if (!endpoints.ok()) return endpoints.status();
   wiring.endpoints = std::move(*endpoints);
   gantry::lb::Balancer::Options options;

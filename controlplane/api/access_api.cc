@@ -9,9 +9,8 @@ using namespace gantry::v1;  // NOLINT: the file speaks in these messages
 
 absl::StatusOr<CreateTokenResponse> AccessApi::CreateToken(const CreateTokenRequest& request) {
   if (!authorizer_->KnownRole(request.role())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("role: \"", request.role(),
-                     "\" is not a role; use admin, deployer, viewer or lb"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "role: \"", request.role(), "\" is not a role; use admin, deployer, viewer or lb"));
   }
   const absl::Duration ttl = FromProtoDuration(request.ttl());
   if (ttl < absl::ZeroDuration()) {

@@ -63,13 +63,13 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
         return;
       }
       if (in_.register_().node_name() != certified_) {
-        spdlog::warn("agent stream from {}: certificate for node {} tried to register as {}",
-                     peer_, certified_, in_.register_().node_name());
+        spdlog::warn("agent stream from {}: certificate for node {} tried to register as {}", peer_,
+                     certified_, in_.register_().node_name());
         if (conn_->FinishOnce()) {
           Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                               "this node's certificate names node \"" + certified_ +
-                                  "\"; it cannot register as \"" +
-                                  in_.register_().node_name() + "\""));
+                                  "\"; it cannot register as \"" + in_.register_().node_name() +
+                                  "\""));
         }
         return;
       }
@@ -192,8 +192,7 @@ grpc::ServerBidiReactor<AgentMessage, ControlMessage>* AgentServiceImpl::Connect
     grpc::CallbackServerContext* context) {
   auto who = parts_.callers->Node(*context);
   if (!who.ok()) {
-    spdlog::warn("agent stream from {} refused: {}", PeerAddress(*context),
-                 who.status().message());
+    spdlog::warn("agent stream from {} refused: {}", PeerAddress(*context), who.status().message());
     return new RefusedStream(ToGrpcStatus(who.status()));
   }
   return new AgentStream(parts_.nodes, PeerAddress(*context), who->name);

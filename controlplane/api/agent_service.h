@@ -14,8 +14,8 @@
 
 #include "absl/time/time.h"
 #include "controlplane/api/caller.h"
-#include "controlplane/identity/names.h"
 #include "controlplane/identity/cluster_pki.h"
+#include "controlplane/identity/names.h"
 #include "controlplane/identity/token_registry.h"
 #include "controlplane/nodes/node_manager.h"
 #include "gantry/v1/agent.grpc.pb.h"

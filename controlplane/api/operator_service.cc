@@ -211,16 +211,16 @@ std::vector<Permission> One(Verb verb, const char* resource, const std::string& 
 
 // Each call: authenticate and authorize (`Needed`), then `Call`, which may
 // use `who`.
-#define GANTRY_UNARY(Method, Req, Resp, Needed, Call)                                         \
-  grpc::ServerUnaryReactor* OperatorServiceImpl::Method(Ctx* c, const Req* req, Resp* resp) { \
-    const absl::Time began = absl::Now();                                                     \
-    auto admitted = Admit(*c, Needed);                                                        \
-    if (!admitted.ok()) {                                                                     \
-      return Respond<Resp>(c, absl::StatusOr<Resp>(admitted.status()), resp, metrics_,        \
-                           #Method, began);                                                   \
-    }                                                                                         \
-    [[maybe_unused]] const identity::Identity& who = *admitted;                               \
-    return Respond<Resp>(c, Call, resp, metrics_, #Method, began);                            \
+#define GANTRY_UNARY(Method, Req, Resp, Needed, Call)                                           \
+  grpc::ServerUnaryReactor* OperatorServiceImpl::Method(Ctx* c, const Req* req, Resp* resp) {   \
+    const absl::Time began = absl::Now();                                                       \
+    auto admitted = Admit(*c, Needed);                                                          \
+    if (!admitted.ok()) {                                                                       \
+      return Respond<Resp>(c, absl::StatusOr<Resp>(admitted.status()), resp, metrics_, #Method, \
+                           began);                                                              \
+    }                                                                                           \
+    [[maybe_unused]] const identity::Identity& who = *admitted;                                 \
+    return Respond<Resp>(c, Call, resp, metrics_, #Method, began);                              \
   }
 
 GANTRY_UNARY(Apply, ApplyRequest, ApplyResponse, ApplyPermissions(*req), api_->Apply(*req))
@@ -229,8 +229,8 @@ GANTRY_UNARY(ListTaskDefinitions, ListTaskDefinitionsRequest, ListTaskDefinition
 GANTRY_UNARY(GetTaskDefinition, GetTaskDefinitionRequest, TaskDefinition,
              One(Verb::kGet, "taskdefinitions", FamilyOf(req->reference())),
              GetTaskDefinitionFor(who, *req))
-GANTRY_UNARY(ListServices, ListServicesRequest, ListServicesResponse,
-             One(Verb::kList, "services"), api_->ListServices())
+GANTRY_UNARY(ListServices, ListServicesRequest, ListServicesResponse, One(Verb::kList, "services"),
+             api_->ListServices())
 GANTRY_UNARY(GetService, GetServiceRequest, ::gantry::v1::Service,
              One(Verb::kGet, "services", req->name()), api_->GetService(*req))
 GANTRY_UNARY(ScaleService, ScaleServiceRequest, ::gantry::v1::Service,

@@ -62,14 +62,14 @@ absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnectio
   auto written = registrar_.Write(r, now);
   if (!written.ok()) return written.status();
   const std::string& name = r.node_name();
-  sessions_.Attach(name, connection, now);
-
+  // Registered goes first: once attached, the loop may push a desired set.
   gantry::v1::ControlMessage registered;
   registered.mutable_registered()->set_node_name(name);
   *registered.mutable_registered()->mutable_heartbeat_interval() =
       ToProtoDuration(options_.heartbeat_interval);
   registered.mutable_registered()->set_cluster_id(options_.cluster_id);
   connection->Send(registered);
+  sessions_.Attach(name, connection, now);
 
   reports_.OnRegistration(name, r.tasks());
   registrar_.Announce(r, *written);

@@ -130,8 +130,8 @@ TEST(AgentFactory, BuildsAnAgentWithoutContainerd) {
   ASSERT_TRUE(key.ok());
   auto csr = pki::CreateCsr(*key, {"n1", pki::kNodeOrganization});
   ASSERT_TRUE(csr.ok());
-  auto cert = pki::SignClientCert(*ca, *csr, {"n1", pki::kNodeOrganization}, absl::Now(),
-                                  absl::Hours(1));
+  auto cert =
+      pki::SignClientCert(*ca, *csr, {"n1", pki::kNodeOrganization}, absl::Now(), absl::Hours(1));
   ASSERT_TRUE(cert.ok()) << cert.status();
   c.tls_ca = (dir / "ca.pem").string();
   c.tls_cert = (dir / "node.pem").string();
