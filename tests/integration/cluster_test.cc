@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "agent/agent.h"
+#include "common/files.h"
 #include "common/tls.h"
 #include "controlplane/control_plane.h"
 #include "gantry/v1/operator.grpc.pb.h"
@@ -307,6 +308,53 @@ TEST_F(ClusterTest, LogsAreRelayedFromTheAgent) {
   const grpc::Status st = bad->Finish();
   EXPECT_FALSE(st.ok());
   EXPECT_THAT(st.error_message(), ::testing::HasSubstr("no container nosuch"));
+}
+
+// The node's clock runs 17 of the certificate's 24 hours ahead; the agent
+// renews with its current certificate, no token, and the new one is stored
+// for the next start.
+TEST_F(ClusterTest, ANodeRenewsItsCertificateAtTwoThirdsOfItsLife) {
+  FakeClock clock(absl::Now());
+  agent::NodeIdentity::Options o;
+  o.data_dir = (dir_ / "node-a").string();
+  o.node_name = "node-a";
+  o.controlplane = address_;
+  auto id = agent::NodeIdentity::Establish(o, &clock);
+  ASSERT_TRUE(id.ok()) << id.status();
+  const std::string cert_file = (dir_ / "node-a" / "identity" / "node.pem").string();
+  auto before = ReadWholeFile(cert_file);
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE((*id)->RenewIfDue().ok());
+  EXPECT_EQ(*ReadWholeFile(cert_file), *before) << "not due yet";
+  clock.Advance(absl::Hours(17));
+  ASSERT_TRUE((*id)->RenewIfDue().ok());
+  auto after = ReadWholeFile(cert_file);
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(*after, *before) << "a new certificate is stored for the next start";
+  auto again = agent::NodeIdentity::Establish(o, &clock);
+  ASSERT_TRUE(again.ok()) << again.status();
+  // The control plane's clock (real time) dates the new certificate.
+  EXPECT_GE((*again)->expires_at(), (*id)->expires_at());
+}
+
+TEST_F(ClusterTest, JoiningNeedsAFreshTokenAndTheRightCa) {
+  auto token = cp_->tokens()->CreateJoinToken("node-x", absl::ZeroDuration());
+  ASSERT_TRUE(token.ok());
+  agent::NodeIdentity::Options o;
+  o.data_dir = (dir_ / "node-x").string();
+  o.node_name = "node-x";
+  o.controlplane = address_;
+  o.join_token = token->token();
+  o.ca_hash = "sha256:" + std::string(64, '0');  // not this cluster's CA
+  auto wrong_ca = agent::NodeIdentity::Establish(o, RealClock::Get());
+  ASSERT_FALSE(wrong_ca.ok());
+  EXPECT_THAT(std::string(wrong_ca.status().message()), ::testing::HasSubstr("sha256:000"));
+  o.ca_hash = cp_->pki().ca_hash();
+  ASSERT_TRUE(agent::NodeIdentity::Establish(o, RealClock::Get()).ok());
+  o.data_dir = (dir_ / "node-x-again").string();
+  auto reused = agent::NodeIdentity::Establish(o, RealClock::Get());
+  ASSERT_FALSE(reused.ok());
+  EXPECT_THAT(std::string(reused.status().message()), ::testing::HasSubstr("already used"));
 }
 
 }  // namespace
