@@ -21,8 +21,8 @@ class Inspect {
  private:
   int GetServices(const std::string& name, absl::Time now);
   int GetAutoscaling(const std::string& name, absl::Time now);
-  int GetTasks(const std::string& id, const std::string& service, const std::string& node,
-               bool all, absl::Time now);
+  int GetTasks(const std::string& id, const std::string& service, const std::string& node, bool all,
+               absl::Time now);
   int GetNodes(const std::string& name, absl::Time now);
   int GetTaskDefinitions(const std::string& name, absl::Time now);
   int GetImages(const std::string& node, absl::Time now);
