@@ -12,6 +12,7 @@
 #include "common/metrics/exposition.h"
 #include "common/net_util.h"
 #include "common/status_util.h"
+#include "controlplane/audit/audit_file.h"
 #include "controlplane/metrics/discovery.h"
 #include "controlplane/store/sqlite_store.h"
 #include "grpcpp/security/server_credentials.h"
@@ -49,6 +50,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   std::string where;
   ASSIGN_OR_RETURN(cp->store_, OpenStore(options.data_dir, where));
   RETURN_IF_ERROR(cp->SetUpIdentity(options, clock));
+  RETURN_IF_ERROR(cp->OpenAuditLog(options, clock));
   Options with_identity = options;
   with_identity.nodes.cluster_id = cp->pki_->cluster_id();
   cp->BuildControllers(with_identity, clock);
@@ -127,6 +129,27 @@ absl::Status ControlPlane::SetUpIdentity(const Options& options, const Clock* cl
   return absl::OkStatus();
 }
 
+absl::Status ControlPlane::OpenAuditLog(const Options& options, const Clock* clock) {
+  std::string path = options.audit_log;
+  if (path.empty() && !options.data_dir.empty()) {
+    path = (std::filesystem::path(options.data_dir) / "audit.log").string();
+  }
+  std::unique_ptr<audit::Sink> sink;
+  std::vector<audit::Entry> recovered;
+  if (!path.empty() && path != "off") {
+    ASSIGN_OR_RETURN(recovered, audit::AuditFile::ReadTail(path, audit::AuditLog::kDefaultWindow));
+    audit::AuditFile::Options file;
+    file.path = path;
+    file.max_bytes = options.audit_log_max_bytes;
+    file.max_files = options.audit_log_max_files;
+    ASSIGN_OR_RETURN(sink, audit::AuditFile::Open(file));
+  }
+  audit_log_ = std::make_unique<audit::AuditLog>(
+      clock, std::move(sink), audit::AuditLog::kDefaultWindow, std::move(recovered));
+  audit_trail_ = std::make_unique<api::AuditTrail>(audit_log_.get());
+  return absl::OkStatus();
+}
+
 void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   api_ = std::make_unique<api::OperatorApi>(state_.get(), events_.get(), nodes_.get(), clock);
   api::OperatorServiceImpl::Parts op;
@@ -137,6 +160,8 @@ void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   op.state = state_.get();
   op.nodes = nodes_.get();
   op.metrics = metrics_.get();
+  op.audit = audit_trail_.get();
+  op.audit_log = audit_log_.get();
   operator_service_ = std::make_unique<api::OperatorServiceImpl>(op);
   api::AgentServiceImpl::Parts ag;
   ag.nodes = nodes_.get();
@@ -144,6 +169,7 @@ void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   ag.tokens = tokens_.get();
   ag.pki = pki_.get();
   ag.node_cert_ttl = options.node_cert_ttl;
+  ag.audit = audit_trail_.get();
   agent_service_ = std::make_unique<api::AgentServiceImpl>(ag);
 }
 

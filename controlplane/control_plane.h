@@ -12,7 +12,8 @@
 // and reused; the server always speaks TLS, loopback included, and every
 // call is authenticated and authorized (api/caller.h, identity/authorizer.h).
 // On a store without an admin token, a bootstrap admin token is created,
-// written once to <data dir>/admin.token (0600) and logged once.
+// written once to <data dir>/admin.token (0600) and logged once. The audit
+// log (audit/audit_log.h) goes to <data dir>/audit.log, 0600.
 
 #include <memory>
 #include <optional>
@@ -25,9 +26,11 @@
 #include "common/tls.h"
 #include "controlplane/api/access_api.h"
 #include "controlplane/api/agent_service.h"
+#include "controlplane/api/audit_trail.h"
 #include "controlplane/api/caller.h"
 #include "controlplane/api/operator_api.h"
 #include "controlplane/api/operator_service.h"
+#include "controlplane/audit/audit_log.h"
 #include "controlplane/autoscaling/alarms.h"
 #include "controlplane/autoscaling/autoscaler.h"
 #include "controlplane/controllers/service_controller.h"
@@ -68,6 +71,11 @@ class ControlPlane {
     // Answers the autoscaler's and alarms' queries; null: Prometheus' HTTP
     // API through libcurl. Tests inject a fake.
     autoscaling::Prometheus* prometheus = nullptr;
+    // The audit log's file: empty means <data dir>/audit.log (in memory
+    // only without a data dir), "off" keeps it in memory only.
+    std::string audit_log;
+    int64_t audit_log_max_bytes = int64_t{100} << 20;
+    int audit_log_max_files = 5;
   };
 
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(const Options& options,
@@ -92,6 +100,7 @@ class ControlPlane {
   autoscaling::Autoscaler* autoscaler() { return autoscaler_.get(); }
   autoscaling::AlarmWatcher* alarms() { return alarms_.get(); }
   metrics::ControlPlaneMetrics* metrics() { return metrics_.get(); }
+  const audit::AuditLog& audit_log() const { return *audit_log_; }
 
  private:
   ControlPlane() = default;
@@ -100,6 +109,7 @@ class ControlPlane {
   absl::Status Serve(const Options& options);
   absl::Status ServeHttp(const std::string& address);
   absl::Status SetUpIdentity(const Options& options, const Clock* clock);
+  absl::Status OpenAuditLog(const Options& options, const Clock* clock);
   void BuildServices(const Options& options, const Clock* clock);
 
   std::unique_ptr<store::Store> store_;
@@ -114,6 +124,8 @@ class ControlPlane {
   std::unique_ptr<identity::Authorizer> authorizer_;
   std::unique_ptr<api::CallerAuthenticator> callers_;
   std::unique_ptr<api::AccessApi> access_;
+  std::unique_ptr<audit::AuditLog> audit_log_;
+  std::unique_ptr<api::AuditTrail> audit_trail_;
   std::string bootstrap_token_;
   std::unique_ptr<api::OperatorApi> api_;
   std::unique_ptr<api::OperatorServiceImpl> operator_service_;

@@ -34,6 +34,7 @@ struct Flags {
   std::string autoscale_interval = "15s";
   std::string alarm_interval = "10s";
   std::string registry_config;
+  int64_t audit_log_max_mib = 100;
   std::vector<std::string> insecure_registries;
   bool no_pin = false;
 };
@@ -74,6 +75,17 @@ void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
                  "YAML file with a registries section (credentials, insecure hosts)");
   app.add_option("--insecure-registry", f.insecure_registries,
                  "registry HOST[:PORT] spoken to over plain HTTP (repeatable)");
+  app.add_option("--audit-log", options.audit_log,
+                 "audit log file, JSON lines, 0600 (default DATA_DIR/audit.log; off: in memory "
+                 "only, for gantryctl audit)");
+  app.add_option("--audit-log-max-size", f.audit_log_max_mib,
+                 "rotate the audit log past this many MiB")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("--audit-log-max-files", options.audit_log_max_files,
+                 "rotated audit log files kept (audit.log.1 ... audit.log.N)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   app.add_flag("--no-pin-digests", f.no_pin,
                "run images by tag instead of pinning each deployment to a digest");
 }
@@ -90,6 +102,7 @@ void ToOptions(const Flags& f, gantry::ControlPlane::Options& options) {
   options.controller.stopped_task_retention =
       ParseFlagDuration("--stopped-task-retention", f.retention);
   options.http_listen = f.http_listen == "off" ? "" : f.http_listen;
+  options.audit_log_max_bytes = f.audit_log_max_mib << 20;
   options.autoscaler.interval = ParseFlagDuration("--autoscale-interval", f.autoscale_interval);
   options.alarms.interval = ParseFlagDuration("--alarm-interval", f.alarm_interval);
   if (options.autoscaler.interval <= absl::ZeroDuration() ||

@@ -165,4 +165,38 @@ int AccessCommands::CreateJoinToken(const std::string& node_name, const std::str
   return 0;
 }
 
+int AccessCommands::Audit(const std::string& since, const std::string& identity, int limit) {
+  gantry::v1::ListAuditRecordsRequest req;
+  if (!since.empty()) {
+    auto d = ParseDurationText(since);
+    if (!d.ok())
+      return c_.Fail(absl::InvalidArgumentError("--since: " + std::string(d.status().message())));
+    *req.mutable_since() = ToProtoTime(absl::Now() - *d);
+  }
+  if (limit < 1) return c_.Fail(absl::InvalidArgumentError("--limit: must be at least 1"));
+  req.set_identity(identity);
+  req.set_limit(limit);
+  gantry::v1::ListAuditRecordsResponse resp;
+  auto ctx = c_.Context();
+  grpc::Status status = c_.api().ListAuditRecords(ctx.get(), req, &resp);
+  if (!status.ok()) return c_.Fail(status, "audit");
+  if (!c_.table()) return c_.Print(resp);
+  Table table({"TIME", "IDENTITY", "PEER", "METHOD", "OBJECT", "OUTCOME"});
+  for (const auto& r : resp.records()) {
+    std::string who = r.identity_kind();
+    if (!r.identity().empty()) absl::StrAppend(&who, " \"", r.identity(), "\"");
+    if (!r.accessor().empty() && r.accessor() != r.identity()) {
+      absl::StrAppend(&who, " (", r.accessor(), ")");
+    }
+    if (!r.role().empty()) absl::StrAppend(&who, " role ", r.role());
+    std::string outcome = r.outcome();
+    if (!r.message().empty()) absl::StrAppend(&outcome, ": ", r.message());
+    // Names a caller chose (a node name it asked for) may hold anything.
+    table.Add({When(r.time()), Printable(who), Printable(r.peer()), r.method(),
+               Printable(r.object()), Printable(outcome)});
+  }
+  table.Print(c_.out());
+  return 0;
+}
+
 }  // namespace gantry::ctl

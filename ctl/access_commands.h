@@ -1,8 +1,8 @@
 #pragma once
 
 // gantryctl's identity commands: login (writes the client config), whoami,
-// operator tokens (create, list, revoke) and node join tokens. Each returns
-// the process exit code.
+// operator tokens (create, list, revoke), node join tokens and the audit
+// log. Each returns the process exit code.
 
 #include <string>
 
@@ -34,6 +34,10 @@ class AccessCommands {
   int ListTokens();
   int RevokeToken(const std::string& accessor);
   int CreateJoinToken(const std::string& node_name, const std::string& ttl);
+  // Records newer than `since` ago (a duration such as 1h; empty: all
+  // kept), of `identity` (a name or accessor; empty: all), the newest
+  // `limit`.
+  int Audit(const std::string& since, const std::string& identity, int limit);
 
  private:
   Connection& c_;

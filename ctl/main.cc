@@ -29,9 +29,9 @@ std::string Env(const char* name, const std::string& fallback) {
 // What the parsed command line asks for; filled by CLI11.
 struct Args {
   std::string file, kind, name, service, node, task, container;
-  std::string role, services, ttl, description, accessor;
+  std::string role, services, ttl, description, accessor, since, identity;
   bool all = false, wait = false, follow = false, watch = false;
-  int count = 0, limit = 50;
+  int count = 0, limit = 50, audit_limit = 100;
   int64_t tail = 0;
   std::string timeout = "10m";
 };
@@ -184,6 +184,15 @@ void AddAccess(CLI::App& app, Args& a, Registry& r) {
   auto* revoke = token->add_subcommand("revoke", "revoke a token");
   revoke->add_option("accessor", a.accessor, "the token's accessor (token list)")->required();
   r.emplace_back(revoke, [&a](Connection& c) { return AccessCommands(c).RevokeToken(a.accessor); });
+
+  auto* audit = app.add_subcommand("audit", "the audit log: changes, log reads, joins, refusals");
+  audit->add_option("--since", a.since,
+                    "only records newer than this, e.g. 1h (default: all kept)");
+  audit->add_option("--identity", a.identity, "only this token description, accessor or node");
+  audit->add_option("--limit", a.audit_limit, "the newest N records")->capture_default_str();
+  r.emplace_back(audit, [&a](Connection& c) {
+    return AccessCommands(c).Audit(a.since, a.identity, a.audit_limit);
+  });
 
   auto* node = app.add_subcommand("node", "node joining");
   node->require_subcommand(1);

@@ -490,4 +490,22 @@ void DescribeTaskDefinition(std::ostream& out, const gantry::v1::TaskDefinition&
   }
 }
 
+std::string Printable(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += absl::StrFormat("\\x%02x", c);
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 }  // namespace gantry::ctl

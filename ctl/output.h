@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "gantry/v1/operator.pb.h"
 #include "google/protobuf/message.h"
@@ -56,6 +57,10 @@ void DescribeTask(std::ostream& out, const gantry::v1::Task& task,
 void DescribeNode(std::ostream& out, const gantry::v1::Node& node,
                   const std::vector<gantry::v1::Task>& tasks, absl::Time now);
 void DescribeTaskDefinition(std::ostream& out, const gantry::v1::TaskDefinition& td);
+
+// The text with control characters (and DEL) escaped as \n, \t or \xNN, so
+// a terminal shows what a remote party sent instead of obeying it.
+std::string Printable(absl::string_view text);
 
 // "10.0.0.2:20001,10.0.0.2:20002"
 std::string FormatPorts(const gantry::v1::Task& task);

@@ -7,6 +7,7 @@
 #include "common/pki.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
+#include "controlplane/identity/tokens.h"
 
 namespace gantry::api {
 namespace {
@@ -39,8 +40,10 @@ class StreamConnection final : public nodes::AgentConnection {
 class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMessage> {
  public:
   // `certified` is the node the stream's certificate names.
-  AgentStream(nodes::NodeManager* nodes, std::string peer, std::string certified)
+  AgentStream(nodes::NodeManager* nodes, const AuditTrail* audit, std::string peer,
+              std::string certified)
       : nodes_(nodes),
+        audit_(audit),
         peer_(std::move(peer)),
         certified_(std::move(certified)),
         conn_(std::make_shared<StreamConnection>(this)) {
@@ -62,18 +65,19 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
         }
         return;
       }
-      if (in_.register_().node_name() != certified_) {
+      const std::string& requested = in_.register_().node_name();
+      if (requested != certified_) {
         spdlog::warn("agent stream from {}: certificate for node {} tried to register as {}", peer_,
-                     certified_, in_.register_().node_name());
-        if (conn_->FinishOnce()) {
-          Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                              "this node's certificate names node \"" + certified_ +
-                                  "\"; it cannot register as \"" + in_.register_().node_name() +
-                                  "\""));
-        }
+                     certified_, requested);
+        const absl::Status refused =
+            absl::PermissionDeniedError("this node's certificate names node \"" + certified_ +
+                                        "\"; it cannot register as \"" + requested + "\"");
+        Audit(requested, refused);
+        if (conn_->FinishOnce()) Finish(ToGrpcStatus(refused));
         return;
       }
       auto registered = nodes_->Register(conn_, in_.register_());
+      Audit(requested, registered.status());
       if (!registered.ok()) {
         spdlog::warn("agent stream from {}: {}", peer_, registered.status().message());
         if (conn_->FinishOnce()) Finish(ToGrpcStatus(registered.status()));
@@ -113,6 +117,10 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
   }
 
  private:
+  void Audit(const std::string& node_name, const absl::Status& outcome) const {
+    if (audit_ != nullptr) audit_->Registration(peer_, certified_, node_name, outcome);
+  }
+
   void Disconnect() {
     if (!node_.empty() && !disconnected_) {
       disconnected_ = true;
@@ -121,6 +129,7 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
   }
 
   nodes::NodeManager* const nodes_;
+  const AuditTrail* const audit_;
   const std::string peer_;
   const std::string certified_;
   std::shared_ptr<StreamConnection> conn_;
@@ -193,9 +202,11 @@ grpc::ServerBidiReactor<AgentMessage, ControlMessage>* AgentServiceImpl::Connect
   auto who = parts_.callers->Node(*context);
   if (!who.ok()) {
     spdlog::warn("agent stream from {} refused: {}", PeerAddress(*context), who.status().message());
+    if (parts_.audit != nullptr)
+      parts_.audit->Record(*context, who, "Connect", "nodes", who.status());
     return new RefusedStream(ToGrpcStatus(who.status()));
   }
-  return new AgentStream(parts_.nodes, PeerAddress(*context), who->name);
+  return new AgentStream(parts_.nodes, parts_.audit, PeerAddress(*context), who->name);
 }
 
 absl::StatusOr<gantry::v1::NodeCertificate> AgentServiceImpl::Issue(
@@ -233,6 +244,11 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Join(grpc::CallbackServerContext* co
                                                  const gantry::v1::JoinRequest* request,
                                                  gantry::v1::NodeCertificate* response) {
   auto result = DoJoin(*context, *request);
+  if (parts_.audit != nullptr) {
+    auto parsed = identity::ParseToken(request->token(), identity::TokenKind::kJoin);
+    parts_.audit->Join(*context, parsed.ok() ? parsed->id : "", request->node_name(),
+                       result.status());
+  }
   if (result.ok()) *response = std::move(*result);
   auto* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(result.status()));
@@ -245,6 +261,10 @@ grpc::ServerUnaryReactor* AgentServiceImpl::RenewCertificate(
   auto who = parts_.callers->Node(*context);
   absl::StatusOr<gantry::v1::NodeCertificate> result =
       who.ok() ? Issue(request->csr_pem(), who->name) : who.status();
+  if (parts_.audit != nullptr) {
+    parts_.audit->Record(*context, who, "RenewCertificate",
+                         who.ok() ? "nodes/" + who->name : "nodes", result.status());
+  }
   if (result.ok()) *response = std::move(*result);
   auto* reactor = context->DefaultReactor();
   reactor->Finish(ToGrpcStatus(result.status()));

@@ -8,11 +8,13 @@
 // read; the first message must be a registration for the node the
 // certificate names; anything else ends the stream with an error. Join
 // needs a one-time join token and no certificate; RenewCertificate needs
-// the node's current certificate.
+// the node's current certificate. Joins, renewals and registrations go to
+// the audit trail, refused or not.
 
 #include <string>
 
 #include "absl/time/time.h"
+#include "controlplane/api/audit_trail.h"
 #include "controlplane/api/caller.h"
 #include "controlplane/identity/cluster_pki.h"
 #include "controlplane/identity/names.h"
@@ -30,6 +32,7 @@ class AgentServiceImpl final : public gantry::v1::AgentService::CallbackService 
     identity::TokenRegistry* tokens = nullptr;
     const identity::ClusterPki* pki = nullptr;
     absl::Duration node_cert_ttl = absl::Hours(24);
+    const AuditTrail* audit = nullptr;  // may be null
   };
   explicit AgentServiceImpl(const Parts& parts) : parts_(parts) {}
 

@@ -164,14 +164,12 @@ class RefusedLogs final : public grpc::ServerWriteReactor<LogChunk> {
 
 }  // namespace
 
-absl::StatusOr<identity::Identity> OperatorServiceImpl::Admit(
-    const Ctx& c, const std::vector<identity::Permission>& needed) const {
-  auto who = callers_->Operator(c);
-  if (!who.ok()) return who.status();
+absl::Status OperatorServiceImpl::Allowed(const identity::Identity& who,
+                                          const std::vector<identity::Permission>& needed) const {
   for (const auto& permission : needed) {
-    if (auto st = authorizer_->Check(*who, permission); !st.ok()) return st;
+    if (auto st = authorizer_->Check(who, permission); !st.ok()) return st;
   }
-  return who;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ListTaskDefinitionsResponse> OperatorServiceImpl::ListTaskDefinitionsFor(
@@ -210,17 +208,22 @@ std::vector<Permission> One(Verb verb, const char* resource, const std::string& 
 }  // namespace
 
 // Each call: authenticate and authorize (`Needed`), then `Call`, which may
-// use `who`.
-#define GANTRY_UNARY(Method, Req, Resp, Needed, Call)                                           \
-  grpc::ServerUnaryReactor* OperatorServiceImpl::Method(Ctx* c, const Req* req, Resp* resp) {   \
-    const absl::Time began = absl::Now();                                                       \
-    auto admitted = Admit(*c, Needed);                                                          \
-    if (!admitted.ok()) {                                                                       \
-      return Respond<Resp>(c, absl::StatusOr<Resp>(admitted.status()), resp, metrics_, #Method, \
-                           began);                                                              \
-    }                                                                                           \
-    [[maybe_unused]] const identity::Identity& who = *admitted;                                 \
-    return Respond<Resp>(c, Call, resp, metrics_, #Method, began);                              \
+// use `who`; then the audit trail.
+#define GANTRY_UNARY(Method, Req, Resp, Needed, Call)                                          \
+  grpc::ServerUnaryReactor* OperatorServiceImpl::Method(Ctx* c, const Req* req, Resp* resp) {  \
+    const absl::Time began = absl::Now();                                                      \
+    const std::vector<identity::Permission> needed = Needed;                                   \
+    const absl::StatusOr<identity::Identity> caller = callers_->Operator(*c);                  \
+    absl::Status allowed = caller.ok() ? Allowed(*caller, needed) : caller.status();           \
+    absl::StatusOr<Resp> result = Resp();                                                      \
+    if (allowed.ok()) {                                                                        \
+      [[maybe_unused]] const identity::Identity& who = *caller;                                \
+      result = Call;                                                                           \
+    } else {                                                                                   \
+      result = allowed;                                                                        \
+    }                                                                                          \
+    if (audit_ != nullptr) audit_->OperatorCall(*c, caller, #Method, needed, result.status()); \
+    return Respond<Resp>(c, std::move(result), resp, metrics_, #Method, began);                \
   }
 
 GANTRY_UNARY(Apply, ApplyRequest, ApplyResponse, ApplyPermissions(*req), api_->Apply(*req))
@@ -268,23 +271,28 @@ GANTRY_UNARY(CreateJoinToken, CreateJoinTokenRequest, CreateJoinTokenResponse,
 // Every authenticated caller may ask who it is.
 GANTRY_UNARY(WhoAmI, WhoAmIRequest, WhoAmIResponse, {},
              absl::StatusOr<WhoAmIResponse>(access_->WhoAmI(who)))
+GANTRY_UNARY(ListAuditRecords, ListAuditRecordsRequest, ListAuditRecordsResponse,
+             One(Verb::kList, "audit"), ListAuditRecordsFrom(audit_log_, *req))
 
 #undef GANTRY_UNARY
 
 grpc::ServerWriteReactor<LogChunk>* OperatorServiceImpl::GetLogs(Ctx* c,
                                                                  const GetLogsRequest* req) {
   // Logs are the service's: a deployer scoped to web* reads web's only.
-  auto who = callers_->Operator(*c);
+  const absl::StatusOr<identity::Identity> who = callers_->Operator(*c);
   absl::Status admitted = who.status();
+  std::string object = "tasks/" + req->task_id();
   if (who.ok()) {
     auto task = state_->FindTask(req->task_id());
-    admitted = task.ok() ? authorizer_->Check(*who, {Verb::kLogs, "services", task->service()})
-                         : task.status();
+    if (task.ok()) {
+      admitted = authorizer_->Check(*who, {Verb::kLogs, "services", task->service()});
+      object += " (services/" + task->service() + ")";
+    } else {
+      admitted = task.status();
+    }
   }
-  if (!admitted.ok()) {
-    auto* reactor = new RefusedLogs(ToGrpcStatus(admitted));
-    return reactor;
-  }
+  if (audit_ != nullptr) audit_->Record(*c, who, "GetLogs", object, admitted);
+  if (!admitted.ok()) return new RefusedLogs(ToGrpcStatus(admitted));
   return new LogsReactor(nodes_, state_, *req, metrics_);
 }
 

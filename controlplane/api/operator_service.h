@@ -3,10 +3,13 @@
 // gRPC transport for the operator API (callback API). Each method first
 // establishes who calls (CallerAuthenticator) and checks that the caller may
 // do it (Authorizer, default deny), then converts the call into an
-// OperatorApi or AccessApi call and the result back; GetLogs relays log
-// data from the node's agent through the NodeManager.
+// OperatorApi or AccessApi call and the result back, and records it in the
+// audit log when AuditTrail says so; GetLogs relays log data from the
+// node's agent through the NodeManager.
 
 #include "controlplane/api/access_api.h"
+#include "controlplane/api/audit_records.h"
+#include "controlplane/api/audit_trail.h"
 #include "controlplane/api/caller.h"
 #include "controlplane/api/operator_api.h"
 #include "controlplane/metrics/cp_metrics.h"
@@ -25,6 +28,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
     state::ClusterState* state = nullptr;
     nodes::NodeManager* nodes = nullptr;
     metrics::ControlPlaneMetrics* metrics = nullptr;  // may be null
+    const AuditTrail* audit = nullptr;
+    const audit::AuditLog* audit_log = nullptr;  // read by ListAuditRecords
   };
   explicit OperatorServiceImpl(const Parts& parts)
       : api_(parts.api),
@@ -33,7 +38,9 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
         authorizer_(parts.authorizer),
         state_(parts.state),
         nodes_(parts.nodes),
-        metrics_(parts.metrics) {}
+        metrics_(parts.metrics),
+        audit_(parts.audit),
+        audit_log_(parts.audit_log) {}
 
   using Ctx = grpc::CallbackServerContext;
   using Unary = grpc::ServerUnaryReactor;
@@ -82,11 +89,13 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                          gantry::v1::CreateJoinTokenResponse* resp) override;
   Unary* WhoAmI(Ctx* c, const gantry::v1::WhoAmIRequest* req,
                 gantry::v1::WhoAmIResponse* resp) override;
+  Unary* ListAuditRecords(Ctx* c, const gantry::v1::ListAuditRecordsRequest* req,
+                          gantry::v1::ListAuditRecordsResponse* resp) override;
 
  private:
-  // The caller, once it may do everything in `needed`.
-  absl::StatusOr<identity::Identity> Admit(const Ctx& c,
-                                           const std::vector<identity::Permission>& needed) const;
+  // OK when the caller may do everything in `needed`.
+  absl::Status Allowed(const identity::Identity& who,
+                       const std::vector<identity::Permission>& needed) const;
   absl::StatusOr<gantry::v1::ListTaskDefinitionsResponse> ListTaskDefinitionsFor(
       const identity::Identity& who, const gantry::v1::ListTaskDefinitionsRequest& req);
   absl::StatusOr<gantry::v1::Node> DeleteNodeAndRevoke(const gantry::v1::DeleteNodeRequest& req);
@@ -100,6 +109,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
   state::ClusterState* const state_;
   nodes::NodeManager* const nodes_;
   metrics::ControlPlaneMetrics* const metrics_;
+  const AuditTrail* const audit_;
+  const audit::AuditLog* const audit_log_;
 };
 
 }  // namespace gantry::api

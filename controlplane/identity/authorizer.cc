@@ -46,6 +46,7 @@ constexpr ResourceNames kResourceNames[] = {
     {"endpoints", "endpoint", "endpoints"},
     {"tokens", "token", "tokens"},
     {"jointokens", "join token", "join tokens"},
+    {"audit", "audit record", "audit records"},
 };
 
 // "scale service db", "create token", "list tokens".

@@ -25,7 +25,8 @@ namespace gantry::identity {
 enum class Verb { kGet, kList, kApply, kScale, kUndo, kDelete, kUpdate, kLogs, kCreate, kRevoke };
 
 // Resources by their plural name: "services", "taskdefinitions", "tasks",
-// "nodes", "events", "images", "endpoints", "tokens", "jointokens".
+// "nodes", "events", "images", "endpoints", "tokens", "jointokens", and
+// "audit" (the audit log: admin only, as tokens are).
 struct Permission {
   Verb verb = Verb::kGet;
   std::string resource;

@@ -4,7 +4,9 @@
 # limit what tokens may do (a viewer cannot apply, a deployer scoped to web*
 # cannot scale db); agents join with one-time tokens (a second use is
 # refused); a node certificate cannot register as another node; a deleted
-# (revoked) node and a revoked token are refused.
+# (revoked) node and a revoked token are refused; the audit log records each
+# of these, in gantryctl audit and in DATA_DIR/audit.log (0600), without a
+# token's secret.
 #
 # usage: security_test.sh BIN_DIR
 set -euo pipefail
@@ -103,4 +105,42 @@ e2e_start_agent 1 a
 revoked() { matches "was revoked" "$WORK/agent1.log"; }
 gantry_wait_for 20 revoked || fail "a deleted node's certificate was accepted: $(tail -3 "$WORK/agent1.log")"
 log "a deleted node's certificate is refused"
+
+# --- The audit log shows each of these.
+ctl audit -o json > "$WORK/audit.json"
+has() { # METHOD OBJECT OUTCOME [IDENTITY]
+  jq -e --arg m "$1" --arg o "$2" --arg r "$3" --arg i "${4:-}" \
+    '[.records[] | select(.method == $m and .object == $o and .outcome == $r and
+      ($i == "" or .identity == $i))] | length > 0' "$WORK/audit.json" > /dev/null ||
+    fail "no audit record $*: $(jq -c '.records[-5:]' "$WORK/audit.json")"
+}
+has ListServices services UNAUTHENTICATED
+jq -e '[.records[] | select(.identityKind == "anonymous")] | length >= 2' "$WORK/audit.json" > /dev/null ||
+  fail "anonymous refusals are not audited"
+has Apply "taskdefinitions/web, services/web" PERMISSION_DENIED ci-view
+has ScaleService services/web OK ci-web
+has ScaleService services/db PERMISSION_DENIED ci-web
+has RevokeToken "tokens/$accessor" OK
+has Join nodes/node-1 OK
+has Join nodes/node-1 UNAUTHENTICATED
+has Join nodes/node-2 PERMISSION_DENIED
+has Connect nodes/node-1 OK node-1
+has Connect nodes/node-2 PERMISSION_DENIED node-1
+has DeleteNode nodes/node-1 OK
+jq -e '[.records[] | select(.method == "Connect" and .outcome == "PERMISSION_DENIED" and
+  (.message | contains("was revoked")))] | length > 0' "$WORK/audit.json" > /dev/null ||
+  fail "the revoked node's attempt is not audited"
+ctl audit --identity ci-web -o json |
+  jq -e '.records | length >= 2 and all(.identity == "ci-web")' > /dev/null ||
+  fail "gantryctl audit --identity does not filter"
+ctl audit --since 1h | matches "PERMISSION_DENIED" || fail "gantryctl audit prints no table"
+out=$(as deployer audit 2>&1) && fail "a deployer read the audit log"
+[[ $out == *"may not list audit records"* ]] || fail "deployer audit: $out"
+[[ $(stat -c %a "$WORK/cp/audit.log") == 600 ]] || fail "audit.log is not mode 0600"
+jq -e . "$WORK/cp/audit.log" > /dev/null || fail "audit.log is not JSON lines"
+for secret in "$WORK/viewer.token" "$WORK/deployer.token" "$WORK/cp/admin.token" "$WORK/join-bound"; do
+  part=$(sed 's/.*_//' "$secret")
+  grep -qF "$part" "$WORK/cp/audit.log" "$WORK/audit.json" && fail "a token secret is in the audit log"
+done
+log "the audit log records changes, refusals and joins, without secrets"
 log "PASS"

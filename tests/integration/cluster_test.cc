@@ -4,12 +4,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "agent/agent.h"
 #include "common/files.h"
 #include "common/tls.h"
@@ -355,6 +357,74 @@ TEST_F(ClusterTest, JoiningNeedsAFreshTokenAndTheRightCa) {
   auto reused = agent::NodeIdentity::Establish(o, RealClock::Get());
   ASSERT_FALSE(reused.ok());
   EXPECT_THAT(std::string(reused.status().message()), ::testing::HasSubstr("already used"));
+}
+
+// The audit trail of a session: joins and registrations, a refused apply, a
+// scale, a log read; kept in memory and in DATA_DIR/audit.log (0600), and
+// never a token's secret.
+TEST_F(ClusterTest, TheAuditLogRecordsChangesRefusalsAndJoinsButNoSecrets) {
+  auto viewer = cp_->tokens()->CreateToken("viewer", "", absl::ZeroDuration(), "dashboard");
+  ASSERT_TRUE(viewer.ok()) << viewer.status();
+  ClientTls tls;
+  tls.ca_pem = cp_->pki().ca_pem();
+  const ClientChannel channel = MakeClientChannel(tls, viewer->token());
+  auto as_viewer = gantry::v1::OperatorService::NewStub(
+      grpc::CreateCustomChannel(address_, channel.credentials, channel.arguments));
+  {
+    grpc::ClientContext ctx;
+    gantry::v1::ApplyRequest req;
+    req.add_services()->set_name("web");
+    gantry::v1::ApplyResponse resp;
+    EXPECT_EQ(as_viewer->Apply(&ctx, req, &resp).error_code(), grpc::PERMISSION_DENIED);
+  }
+  {
+    grpc::ClientContext ctx;
+    gantry::v1::ListServicesResponse resp;
+    EXPECT_TRUE(as_viewer->ListServices(&ctx, {}, &resp).ok()) << "reads are not recorded";
+  }
+  ASSERT_TRUE(Apply(1).ok());
+  {
+    grpc::ClientContext ctx;
+    gantry::v1::ScaleServiceRequest req;
+    req.set_name("web");
+    req.set_desired_count(2);
+    gantry::v1::Service resp;
+    ASSERT_TRUE(stub_->ScaleService(&ctx, req, &resp).ok());
+  }
+
+  audit::Query query;
+  query.identity = "dashboard";
+  auto viewer_records = cp_->audit_log().Find(query);
+  ASSERT_EQ(viewer_records.size(), 1u);
+  EXPECT_EQ(viewer_records[0].method, "Apply");
+  EXPECT_EQ(viewer_records[0].outcome, "PERMISSION_DENIED");
+  EXPECT_EQ(viewer_records[0].role, "viewer");
+  EXPECT_EQ(viewer_records[0].accessor, viewer->info().accessor());
+  EXPECT_THAT(viewer_records[0].peer, ::testing::StartsWith("127.0.0.1:"));
+
+  std::vector<std::string> seen;
+  for (const auto& e : cp_->audit_log().Find({})) {
+    seen.push_back(e.method + " " + e.object + " " + e.outcome);
+  }
+  for (const char* name : {"node-a", "node-b", "node-c"}) {
+    EXPECT_THAT(seen, ::testing::Contains(absl::StrCat("Join nodes/", name, " OK")));
+    EXPECT_THAT(seen, ::testing::Contains(absl::StrCat("Connect nodes/", name, " OK")));
+  }
+  EXPECT_THAT(seen, ::testing::Contains("Apply taskdefinitions/web, services/web OK"));
+  EXPECT_THAT(seen, ::testing::Contains("ScaleService services/web OK"));
+  EXPECT_THAT(seen, ::testing::Not(::testing::Contains(::testing::HasSubstr("ListServices"))));
+
+  const std::string file = (dir_ / "cp" / "audit.log").string();
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto text = ReadWholeFile(file);
+  ASSERT_TRUE(text.ok());
+  EXPECT_THAT(*text, ::testing::HasSubstr("\"method\":\"ScaleService\""));
+  const std::string viewer_secret = viewer->token().substr(viewer->token().rfind('_') + 1);
+  const std::string admin_secret = admin_token_.substr(admin_token_.rfind('_') + 1);
+  EXPECT_EQ(text->find(viewer_secret), std::string::npos);
+  EXPECT_EQ(text->find(admin_secret), std::string::npos);
 }
 
 }  // namespace
