@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "common/log.h"
+#include "common/node_fields.h"
 #include "common/pki.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
@@ -63,16 +64,19 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
         return;
       }
       if (in_.register_().node_name() != certified_) {
+        // Both names quoted and escaped: the claimed one is the agent's word.
+        const std::string claimed = QuoteForMessage(in_.register_().node_name());
         spdlog::warn("agent stream from {}: certificate for node {} tried to register as {}", peer_,
-                     certified_, in_.register_().node_name());
+                     QuoteForMessage(certified_), claimed);
         if (conn_->FinishOnce()) {
           Finish(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                              "this node's certificate names node \"" + certified_ +
-                                  "\"; it cannot register as \"" + in_.register_().node_name() +
-                                  "\""));
+                              "this node's certificate names node " + QuoteForMessage(certified_) +
+                                  "; it cannot register as " + claimed));
         }
         return;
       }
+      // NodeManager::Register validates the registration (nodes/registration.h)
+      // before it changes anything; a refusal names the field.
       auto registered = nodes_->Register(conn_, in_.register_());
       if (!registered.ok()) {
         spdlog::warn("agent stream from {}: {}", peer_, registered.status().message());
