@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "common/log.h"
 #include "common/net_util.h"
+#include "common/node_fields.h"
 #include "common/quantity.h"
 #include "common/registry/registry_config.h"
 #include "common/tls.h"
@@ -19,13 +20,34 @@
 
 namespace gantry::agent {
 
+namespace {
+
+// The control plane's rules for an attribute (common/node_fields.h).
+absl::Status CheckAttribute(const std::string& key, const std::string& value) {
+  if (auto st = CheckAttributeKey(key); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("key ", st.message()));
+  }
+  if (auto st = CheckAttributeValue(value); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("value ", st.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ParseAttribute(const std::string& text, std::map<std::string, std::string>& out) {
   const size_t eq = text.find('=');
   if (eq == std::string::npos || eq == 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("attribute \"", text, "\": expected KEY=VALUE, e.g. disk=ssd"));
+        absl::StrCat("attribute ", QuoteForMessage(text), ": expected KEY=VALUE, e.g. disk=ssd"));
   }
-  out[text.substr(0, eq)] = text.substr(eq + 1);
+  const std::string key = text.substr(0, eq);
+  const std::string value = text.substr(eq + 1);
+  if (auto st = CheckAttribute(key, value); !st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attribute ", QuoteForMessage(text), ": ", st.message()));
+  }
+  out[key] = value;
   return absl::OkStatus();
 }
 
@@ -104,6 +126,22 @@ absl::StatusOr<PortRange> AsPortRange(const std::string& text) {
   return r;
 }
 
+// A value checked by one of common/node_fields.h's rules, quoted in the
+// error: the control plane would refuse the registration otherwise.
+template <absl::Status (*kCheck)(absl::string_view)>
+absl::StatusOr<std::string> AsChecked(const std::string& text) {
+  if (auto st = kCheck(text); !st.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(QuoteForMessage(text), " ", st.message()));
+  }
+  return text;
+}
+
+// Empty until ResolveAgentConfig() puts the host name there.
+absl::StatusOr<std::string> AsNodeName(const std::string& text) {
+  if (text.empty()) return text;
+  return AsChecked<CheckNodeName>(text);
+}
+
 absl::StatusOr<std::string> AsListenAddress(const std::string& text) {
   if (text.empty() || text == "off") return text;
   auto hp = ParseHostPort(text);
@@ -125,8 +163,14 @@ absl::StatusOr<std::string> AsLogLevel(const std::string& text) {
 SettingValue Text(std::string AgentConfig::*field, std::string type = "TEXT") {
   return Typed<std::string>(std::move(type), field, AsText);
 }
+SettingValue NodeName(std::string AgentConfig::*field) {
+  return Typed<std::string>("NAME", field, AsNodeName);
+}
+SettingValue Zone(std::string AgentConfig::*field) {
+  return Typed<std::string>("NAME", field, AsChecked<CheckZone>);
+}
 SettingValue Address(std::string AgentConfig::*field) {
-  SettingValue v = Typed<std::string>("IP", field, AsText);
+  SettingValue v = Typed<std::string>("IP", field, AsChecked<CheckIpLiteral>);
   v.empty_is_default = true;
   return v;
 }
@@ -165,7 +209,14 @@ absl::Status AttributesFromFile(const YAML::Node& value, const std::string& path
                                                      ": attributes.", a.first.as<std::string>(),
                                                      ": expected a single value"));
     }
-    c.attributes[a.first.as<std::string>()] = a.second.as<std::string>();
+    const std::string key = a.first.as<std::string>();
+    const std::string text = a.second.as<std::string>();
+    if (auto st = CheckAttribute(key, text); !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": line ", a.first.Mark().line + 1,
+                                                     ": attributes[", QuoteForMessage(key),
+                                                     "]: ", st.message()));
+    }
+    c.attributes[key] = text;
   }
   return absl::OkStatus();
 }
@@ -208,9 +259,9 @@ std::vector<Setting> NodeSettings() {
   return {
       {"--controlplane", "controlplane", Text(&C::controlplane, "HOST:PORT"), "127.0.0.1:7070",
        "control plane address HOST:PORT"},
-      {"--node-name", "nodeName", Text(&C::node_name, "NAME"), "",
+      {"--node-name", "nodeName", NodeName(&C::node_name), "",
        "this node's name (default: host name)"},
-      {"--zone", "zone", Text(&C::zone, "NAME"), "default", "availability zone"},
+      {"--zone", "zone", Zone(&C::zone), "default", "availability zone"},
       {"--attribute", "attributes", Attributes(), "", "node attribute KEY=VALUE (repeatable)"},
       {"--address", "address", Address(&C::address), "127.0.0.1",
        "IP where this node's tasks are reachable"},
@@ -400,7 +451,19 @@ absl::StatusOr<AgentConfig> ResolveAgentConfig(const std::string& config_path,
       }
     }
   }
-  if (config.node_name.empty()) config.node_name = NodeNameFromHost(HostName());
+  if (config.node_name.empty()) {
+    const std::string host = HostName();
+    config.node_name = NodeNameFromHost(host);
+    if (auto st = CheckNodeName(config.node_name); !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--node-name not given, and the host name ", QuoteForMessage(host), " gives ",
+          QuoteForMessage(config.node_name), ", which ", st.message(), "; pass --node-name"));
+    }
+  }
+  if (auto st = CheckAttributeCount(config.attributes.size()); !st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("attributes (the file's and --attribute together) ", st.message()));
+  }
   if (!config.join_token_file.empty()) {
     if (!config.join_token.empty()) {
       return absl::InvalidArgumentError("give --join-token or --join-token-file, not both");

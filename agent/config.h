@@ -8,6 +8,10 @@
 // overriding the one before. Errors name the flag, or the file, line and
 // key, and say what is wrong; an unknown key in the file is an error.
 //
+// The node's name, zone, address and attributes are held to the rules the
+// control plane checks a registration with (common/node_fields.h), so a
+// bad one fails at start-up naming the flag or key, not at registration.
+//
 // Two settings are maps: `attributes` (also --attribute KEY=VALUE,
 // repeatable) and `registries` (file only, since it may hold credentials
 // that must not show in `ps`; --insecure-registry HOST, repeatable, marks
@@ -121,11 +125,13 @@ struct GivenFlag {
 };
 
 // Defaults, then the file at `config_path` (none when empty), then `flags`
-// in order; an empty node name becomes the host name.
+// in order; an empty node name becomes the host name (an error if that
+// makes no valid node name). At most kMaxNodeAttributes attributes.
 absl::StatusOr<AgentConfig> ResolveAgentConfig(const std::string& config_path,
                                                const std::vector<GivenFlag>& flags);
 
-// Parses "KEY=VALUE".
+// Parses "KEY=VALUE"; the key and value must pass CheckAttributeKey and
+// CheckAttributeValue.
 absl::Status ParseAttribute(const std::string& text, std::map<std::string, std::string>& out);
 
 // Parses "20000-32767".

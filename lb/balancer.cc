@@ -1,5 +1,6 @@
 #include "lb/balancer.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -15,12 +16,24 @@ Balancer::Balancer(HaproxyControl* haproxy, EndpointsSource* endpoints, const Cl
     : haproxy_(haproxy), endpoints_(endpoints), clock_(clock), options_(std::move(options)) {}
 
 absl::Status Balancer::Sync(const gantry::v1::ListEndpointsResponse& endpoints) {
-  Layout next = LayoutOf(endpoints);
+  std::vector<std::string> refused;
+  Layout next = LayoutOf(endpoints, &refused);
+  ReportRefused(std::move(refused));
   std::vector<std::string> commands;
   if (!started_ || NeedsReload(current_, next, commands)) return Reload(std::move(next));
   RETURN_IF_ERROR(SetWeights(commands));
   current_ = std::move(next);
   return absl::OkStatus();
+}
+
+void Balancer::ReportRefused(std::vector<std::string> refused) {
+  std::sort(refused.begin(), refused.end());
+  for (const auto& line : refused) {
+    if (!std::binary_search(last_refused_.begin(), last_refused_.end(), line)) {
+      spdlog::warn("endpoints: {}", line);
+    }
+  }
+  last_refused_ = std::move(refused);
 }
 
 absl::Status Balancer::Reload(Layout next) {

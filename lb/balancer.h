@@ -9,6 +9,11 @@
 // A layout is remembered only once HAProxy has taken it, so a failed reload
 // or command is tried again on the next poll.
 //
+// Endpoints that fail gantry-lb's checks (haproxy_config.h: a listener or
+// backend with a value that could change the configuration's meaning) are
+// left out and the rest is served; each is logged as a warning naming the
+// listener, task and field when it first appears, not on every poll.
+//
 // The Balancer does not own `haproxy`, `endpoints` or `clock`; they must
 // outlive it. Run() and Stop() are thread-safe (Stop() typically comes from
 // a signal thread); Sync() and Poll() must not run concurrently with each
@@ -54,6 +59,8 @@ class Balancer {
  private:
   absl::Status Reload(Layout next);
   absl::Status SetWeights(const std::vector<std::string>& commands);
+  // Logs the refusals not logged at the poll before.
+  void ReportRefused(std::vector<std::string> refused);
 
   HaproxyControl* const haproxy_;
   EndpointsSource* const endpoints_;
@@ -63,7 +70,8 @@ class Balancer {
   // What HAProxy serves; only the loop (or a test) touches these.
   Layout current_;
   bool started_ = false;
-  std::string last_error_;  // the problem last logged, until it clears
+  std::string last_error_;                 // the problem last logged, until it clears
+  std::vector<std::string> last_refused_;  // sorted; the last poll's refusals
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -14,12 +14,15 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/logging.h"
+#include "common/node_fields.h"
 #include "common/quantity.h"
 #include "common/signals.h"
 #include "common/tls.h"
 #include "lb/balancer.h"
+#include "lb/config_values.h"
 #include "lb/grpc_endpoints_source.h"
 #include "lb/haproxy.h"
+#include "lb/privileges.h"
 
 namespace {
 
@@ -30,6 +33,9 @@ struct Flags {
   std::string work_dir;
   std::string haproxy = "/usr/sbin/haproxy";
   std::string bind_address = "127.0.0.1";
+  // Debian's haproxy package makes both.
+  std::string haproxy_user = "haproxy";
+  std::string haproxy_chroot = "/var/lib/haproxy";
   absl::Duration poll_interval = absl::Milliseconds(250);
 };
 
@@ -42,8 +48,21 @@ struct Wiring {
 
 // An error only for unusable flags.
 absl::Status Wire(const Flags& flags, Wiring& wiring) {
-  const std::filesystem::path dir(flags.work_dir);
   std::error_code ec;
+  const std::filesystem::path dir = std::filesystem::absolute(flags.work_dir, ec);
+  // Its paths are written into HAProxy's configuration.
+  if (auto st = gantry::lb::CheckConfigPath(dir.string()); !st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--work-dir ", gantry::QuoteForMessage(dir.string()), " ", st.message()));
+  }
+  if (auto st = gantry::CheckIpLiteral(flags.bind_address); !st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bind ", gantry::QuoteForMessage(flags.bind_address), " ", st.message()));
+  }
+  auto privileges = gantry::lb::ResolvePrivileges(flags.haproxy_user, flags.haproxy_chroot,
+                                                  gantry::lb::RealHost());
+  if (!privileges.ok()) return privileges.status();
+  for (const auto& note : privileges->notes) spdlog::warn("{}", note);
   std::filesystem::create_directories(dir, ec);
   if (ec) {
     return absl::FailedPreconditionError(
@@ -63,6 +82,10 @@ absl::Status Wire(const Flags& flags, Wiring& wiring) {
   options.settings.bind_address = flags.bind_address;
   options.settings.admin_socket = (dir / "admin.sock").string();
   options.settings.pid_file = (dir / "haproxy.pid").string();
+  options.settings.user = privileges->user;
+  options.settings.group = privileges->group;
+  options.settings.chroot = privileges->chroot;
+  if (auto st = gantry::lb::ValidateSettings(options.settings); !st.ok()) return st;
   options.poll_interval = flags.poll_interval;
   wiring.haproxy = std::make_unique<gantry::lb::Haproxy>(
       flags.haproxy, (dir / "haproxy.cfg").string(), options.settings.admin_socket);
@@ -91,7 +114,15 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", flags.tls.key, "its private key");
   app.add_option("--work-dir", flags.work_dir, "HAProxy's configuration and sockets")->required();
   app.add_option("--haproxy", flags.haproxy, "the haproxy binary")->capture_default_str();
-  app.add_option("--bind", flags.bind_address, "address the listeners bind")->capture_default_str();
+  app.add_option("--bind", flags.bind_address, "IP address the listeners bind")
+      ->capture_default_str();
+  app.add_option("--haproxy-user", flags.haproxy_user,
+                 "user (and its group) HAProxy's workers run as when gantry-lb is root; empty: "
+                 "root")
+      ->capture_default_str();
+  app.add_option("--haproxy-chroot", flags.haproxy_chroot,
+                 "directory HAProxy's workers chroot to when gantry-lb is root; empty: none")
+      ->capture_default_str();
   app.add_option("--poll-interval", poll, "how often endpoints are read")->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

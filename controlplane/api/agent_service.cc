@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "common/log.h"
+#include "common/node_fields.h"
 #include "common/pki.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
@@ -67,15 +68,19 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
       }
       const std::string& requested = in_.register_().node_name();
       if (requested != certified_) {
+        // Both names quoted and escaped: the claimed one is the agent's word.
+        const std::string claimed = QuoteForMessage(requested);
         spdlog::warn("agent stream from {}: certificate for node {} tried to register as {}", peer_,
-                     certified_, requested);
-        const absl::Status refused =
-            absl::PermissionDeniedError("this node's certificate names node \"" + certified_ +
-                                        "\"; it cannot register as \"" + requested + "\"");
+                     QuoteForMessage(certified_), claimed);
+        const absl::Status refused = absl::PermissionDeniedError(
+            "this node's certificate names node " + QuoteForMessage(certified_) +
+            "; it cannot register as " + claimed);
         Audit(requested, refused);
         if (conn_->FinishOnce()) Finish(ToGrpcStatus(refused));
         return;
       }
+      // NodeManager::Register validates the registration (nodes/registration.h)
+      // before it changes anything; a refusal names the field.
       auto registered = nodes_->Register(conn_, in_.register_());
       Audit(requested, registered.status());
       if (!registered.ok()) {

@@ -59,6 +59,8 @@ void NodeManager::Wake() {
 absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnection> connection,
                                                   const gantry::v1::RegisterRequest& r) {
   const absl::Time now = clock_->Now();
+  // Write() validates the whole registration first: a refused one changes
+  // nothing here (no record, no session, no task reports).
   auto written = registrar_.Write(r, now);
   if (!written.ok()) return written.status();
   const std::string& name = r.node_name();

@@ -77,7 +77,9 @@ class NodeManager {
   void Stop() ABSL_LOCKS_EXCLUDED(loop_mu_);
 
   // --- Called by the transport for each agent stream.
-  // Returns the node name the stream now speaks for.
+  // Returns the node name the stream now speaks for. A registration that
+  // fails ValidateRegistration (registration.h) is InvalidArgument naming
+  // the field, and changes nothing.
   absl::StatusOr<std::string> Register(std::shared_ptr<AgentConnection> connection,
                                        const gantry::v1::RegisterRequest& request);
   void OnHeartbeat(const std::string& node,

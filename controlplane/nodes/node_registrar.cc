@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/quantity.h"
 #include "common/time_util.h"
+#include "controlplane/nodes/registration.h"
 #include "controlplane/state/keys.h"
 
 namespace gantry::nodes {
@@ -11,23 +12,6 @@ namespace gantry::nodes {
 using gantry::v1::Node;
 
 namespace {
-
-absl::Status ValidateRegistration(const gantry::v1::RegisterRequest& r) {
-  if (r.node_name().empty()) return absl::InvalidArgumentError("register: node name is required");
-  if (r.zone().empty()) return absl::InvalidArgumentError("register: zone is required");
-  if (r.capacity().cpu() <= 0 || r.capacity().memory() <= 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("register ", r.node_name(), ": capacity must be positive, got cpu ",
-                     r.capacity().cpu(), "m, memory ", r.capacity().memory()));
-  }
-  if (r.port_range_start() == 0 || r.port_range_end() < r.port_range_start() ||
-      r.port_range_end() > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("register ", r.node_name(),
-                                                   ": invalid dynamic port range ",
-                                                   r.port_range_start(), "-", r.port_range_end()));
-  }
-  return absl::OkStatus();
-}
 
 // The record `r` describes, over what the store holds of the node.
 void Describe(const gantry::v1::RegisterRequest& r, absl::Time now, Node& n) {

@@ -31,9 +31,10 @@ class NodeRegistrar {
 
   NodeRegistrar(state::ClusterState* state, events::EventLog* events);
 
-  // Validates the registration and writes the node's record as registered
-  // and heard from at `now`. InvalidArgument for a registration that lacks
-  // a name or zone, or has no capacity or a bad port range.
+  // Validates the registration (ValidateRegistration, registration.h) and
+  // writes the node's record as registered and heard from at `now`. A
+  // registration that fails validation is InvalidArgument naming the field,
+  // and nothing is written.
   absl::StatusOr<Written> Write(const gantry::v1::RegisterRequest& request, absl::Time now);
   // Tells the event log about a new node or one back from DOWN (a
   // reconnect of a live node is only logged).

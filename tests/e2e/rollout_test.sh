@@ -6,7 +6,8 @@
 # is rolled back without a failed request and `deploy --wait` exits 1; a
 # rolling deployment whose tasks crash trips the circuit breaker and rolls
 # back; `rollout undo` returns to the previous completed deployment; green
-# answers on the test port during a blue-green deployment.
+# answers on the test port during a blue-green deployment; HAProxy's workers
+# run as the haproxy user, chrooted in /var/lib/haproxy.
 #
 # usage: rollout_test.sh BIN_DIR
 set -euo pipefail
@@ -96,6 +97,14 @@ ctl deploy -f "$WORK/web.yaml" --wait --timeout 2m || fail "deploying v1 did not
 gantry_wait_for 20 lb_says "$LB_PORT" "hello from v1" || fail "the load balancer does not serve v1"
 ctl get tasks | matches HEALTHY || fail "get tasks does not show health"
 log "v1 serves through HAProxy"
+# gantry-lb is root here: HAProxy's workers run as Debian's haproxy user,
+# chrooted in /var/lib/haproxy, and still serve and take reloads.
+haproxy_workers=$(pgrep -P "$(cat "$WORK/lb/haproxy.pid")") || fail "no HAProxy worker"
+for w in $haproxy_workers; do
+  [[ $(ps -o user= -p "$w") == haproxy ]] || fail "HAProxy worker $w does not run as haproxy"
+  [[ $(readlink "/proc/$w/root") == /var/lib/haproxy ]] || fail "HAProxy worker $w is not chrooted"
+done
+log "HAProxy's workers run as haproxy, chrooted"
 
 # --- Blue-green to v2 under load: zero failed requests.
 start_load blue-green

@@ -8,6 +8,8 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include "agent/agent_flags.h"
 #include "agent/config.h"
@@ -205,6 +207,58 @@ TEST_F(AgentSettingsTest, TypedFlagErrorsNameTheFlag) {
     const std::string flag = std::string(args).substr(0, std::string(args).find(' '));
     EXPECT_EQ(c.status().message().rfind(flag + ": ", 0), 0u) << c.status();
   }
+}
+
+TEST_F(AgentSettingsTest, TheNodesFactsAreCheckedByTheControlPlanesRulesAtStartUp) {
+  // What the control plane would refuse at registration fails here, naming
+  // the flag (common/node_fields.h).
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--address", "web-1"}, "--address: \"web-1\" must be an IPv4 or IPv6 address"},
+      {{"--address", "10.0.0.1:80"}, "--address: \"10.0.0.1:80\" must be"},
+      {{"--address", "10.0.0.1\n  server evil"}, "--address: \"10.0.0.1\\n  server evil\" must"},
+      {{"--zone", "us east"}, "--zone: \"us east\" must be 1 to 63 of"},
+      {{"--node-name", "Node_1"}, "--node-name: \"Node_1\" must be a DNS label"},
+      {{"--attribute", "disk type=ssd"},
+       "--attribute: attribute \"disk type=ssd\": key must be NAME or PREFIX/NAME"},
+      {{"--attribute", "disk=fast ssd"}, "--attribute: attribute \"disk=fast ssd\": value must"},
+  };
+  for (const auto& [args, message] : cases) {
+    auto c = Parse(args);
+    ASSERT_FALSE(c.ok()) << args[1];
+    EXPECT_EQ(c.status().message().rfind(message, 0), 0u) << c.status();
+  }
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--address", "fd00::5"},
+                                               {"--zone", "us-east-1a"},
+                                               {"--attribute", "example.com/rack=r1"},
+                                               {"--attribute", "gpu="}}) {
+    auto c = Parse(args);
+    EXPECT_TRUE(c.ok()) << args[1] << ": " << c.status();
+  }
+}
+
+TEST_F(AgentSettingsTest, TheFilesNodeFactsAreCheckedToo) {
+  auto c = Parse("--config " + WriteConfig("zone: a\naddress: localhost\n"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message().rfind(path_ + ": line 2: address: \"localhost\" must", 0), 0u)
+      << c.status();
+  c = Parse("--config " + WriteConfig("attributes:\n  disk: ssd\n  disk type: hdd\n"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message().rfind(path_ + ": line 3: attributes[\"disk type\"]: key must", 0),
+            0u)
+      << c.status();
+}
+
+TEST_F(AgentSettingsTest, AttributesAreBoundedInNumber) {
+  std::string file = "attributes:\n";
+  for (int i = 0; i < 60; ++i) file += "  k" + std::to_string(i) + ": v\n";
+  const std::string config = "--config " + WriteConfig(file);
+  EXPECT_TRUE(
+      Parse(config + " --attribute a=1 --attribute b=1 --attribute c=1 --attribute d=1").ok());
+  auto c = Parse(config + " --attribute a=1 --attribute b=1 --attribute c=1 --attribute d=1" +
+                 " --attribute e=1");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "attributes (the file's and --attribute together) must be at most 64 (there are 65)");
 }
 
 TEST_F(AgentSettingsTest, TypedFileErrorsNameFileLineAndKey) {

@@ -264,6 +264,20 @@ TEST_F(BalancerTest, AnUnreachableControlPlaneIsLoggedOncePerOutage) {
   EXPECT_THAT(haproxy_.commands(), IsEmpty());
 }
 
+TEST_F(BalancerTest, AnInvalidBackendIsLeftOutAndLoggedOnceWhileItLasts) {
+  CapturedLog log;
+  const auto with_bad = Endpoints({{kBlue}, {kGreen, "10.0.0.3\n  server evil 6.6.6.6:80"}});
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(balancer_.Sync(with_bad).ok());
+  EXPECT_EQ(log.Warnings(absl::StrCat("backend task \"", kGreen, "\": address")), 1);
+  EXPECT_THAT(haproxy_.configs(), ElementsAre(Rendered(Endpoints({{kBlue}}))))
+      << "the rest is served, the bad backend never written";
+  // Gone, then back: logged again.
+  ASSERT_TRUE(balancer_.Sync(Endpoints({{kBlue}})).ok());
+  ASSERT_TRUE(balancer_.Sync(with_bad).ok());
+  EXPECT_EQ(log.Warnings("server evil"), 2);
+  EXPECT_EQ(haproxy_.attempts(), 1) << "the layout never changed";
+}
+
 TEST_F(BalancerTest, RunKeepsTheLastLayoutWhileTheControlPlaneIsDownAndLogsOnce) {
   CapturedLog log;
   source_.Set(BlueGreen(64));

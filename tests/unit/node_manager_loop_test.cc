@@ -50,6 +50,7 @@ class NodeManagerLoopTest : public NodesFixture {
     gantry::v1::RegisterRequest r;
     r.set_node_name(name);
     r.set_zone("a");
+    r.set_address("10.0.0.1");
     r.mutable_capacity()->set_cpu(4000);
     r.mutable_capacity()->set_memory(int64_t{8} << 30);
     r.set_port_range_start(20000);
