@@ -1,8 +1,9 @@
 #pragma once
 
 // gantryctl's identity commands: login (writes the client config), whoami,
-// operator tokens (create, list, revoke) and node join tokens. Each returns
-// the process exit code.
+// operator tokens (create, list, revoke), roles (get, delete; they are
+// applied as `kind: Role`) and node join tokens. Each returns the process
+// exit code.
 
 #include <string>
 
@@ -34,6 +35,9 @@ class AccessCommands {
   int ListTokens();
   int RevokeToken(const std::string& accessor);
   int CreateJoinToken(const std::string& node_name, const std::string& ttl);
+  // Every role, or only `name`'s.
+  int ListRoles(const std::string& name);
+  int DeleteRole(const std::string& name);
 
  private:
   Connection& c_;

@@ -268,6 +268,11 @@ GANTRY_UNARY(CreateJoinToken, CreateJoinTokenRequest, CreateJoinTokenResponse,
 // Every authenticated caller may ask who it is.
 GANTRY_UNARY(WhoAmI, WhoAmIRequest, WhoAmIResponse, {},
              absl::StatusOr<WhoAmIResponse>(access_->WhoAmI(who)))
+// Roles are not secret: viewers and deployers may list them too.
+GANTRY_UNARY(ListRoles, ListRolesRequest, ListRolesResponse, One(Verb::kList, "roles"),
+             access_->ListRoles())
+GANTRY_UNARY(DeleteRole, DeleteRoleRequest, DeleteRoleResponse,
+             One(Verb::kDelete, "roles", req->name()), access_->DeleteRole(*req))
 
 #undef GANTRY_UNARY
 

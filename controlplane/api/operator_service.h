@@ -82,6 +82,10 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                          gantry::v1::CreateJoinTokenResponse* resp) override;
   Unary* WhoAmI(Ctx* c, const gantry::v1::WhoAmIRequest* req,
                 gantry::v1::WhoAmIResponse* resp) override;
+  Unary* ListRoles(Ctx* c, const gantry::v1::ListRolesRequest* req,
+                   gantry::v1::ListRolesResponse* resp) override;
+  Unary* DeleteRole(Ctx* c, const gantry::v1::DeleteRoleRequest* req,
+                    gantry::v1::DeleteRoleResponse* resp) override;
 
  private:
   // The caller, once it may do everything in `needed`.
