@@ -112,9 +112,12 @@ absl::Status ControlPlane::SetUpIdentity(const Options& options, const Clock* cl
   ASSIGN_OR_RETURN(pki_, identity::ClusterPki::LoadOrCreate(pki, clock));
   tokens_ = std::make_unique<identity::TokenRegistry>(store_.get(), clock);
   RETURN_IF_ERROR(tokens_->Start());
-  authorizer_ = std::make_unique<identity::Authorizer>();
+  roles_ = std::make_unique<identity::RoleRegistry>(store_.get());
+  RETURN_IF_ERROR(roles_->Start());
+  authorizer_ = std::make_unique<identity::Authorizer>(roles_.get());
   callers_ = std::make_unique<api::CallerAuthenticator>(tokens_.get());
-  access_ = std::make_unique<api::AccessApi>(tokens_.get(), authorizer_.get(), pki_.get());
+  access_ =
+      std::make_unique<api::AccessApi>(tokens_.get(), authorizer_.get(), pki_.get(), roles_.get());
   ASSIGN_OR_RETURN(auto bootstrap, tokens_->EnsureBootstrapAdmin());
   if (!bootstrap.has_value()) return absl::OkStatus();
   bootstrap_token_ = *bootstrap;
@@ -151,7 +154,8 @@ absl::Status ControlPlane::OpenAuditLog(const Options& options, const Clock* clo
 }
 
 void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
-  api_ = std::make_unique<api::OperatorApi>(state_.get(), events_.get(), nodes_.get(), clock);
+  api_ = std::make_unique<api::OperatorApi>(state_.get(), events_.get(), nodes_.get(), clock,
+                                            roles_.get());
   api::OperatorServiceImpl::Parts op;
   op.api = api_.get();
   op.access = access_.get();

@@ -37,6 +37,7 @@
 #include "controlplane/events/event_log.h"
 #include "controlplane/identity/authorizer.h"
 #include "controlplane/identity/cluster_pki.h"
+#include "controlplane/identity/role_registry.h"
 #include "controlplane/identity/token_registry.h"
 #include "controlplane/images/image_resolver.h"
 #include "controlplane/metrics/cp_metrics.h"
@@ -121,6 +122,7 @@ class ControlPlane {
   std::unique_ptr<controllers::ServiceController> controller_;
   std::unique_ptr<identity::ClusterPki> pki_;
   std::unique_ptr<identity::TokenRegistry> tokens_;
+  std::unique_ptr<identity::RoleRegistry> roles_;  // custom roles, for authorizer_
   std::unique_ptr<identity::Authorizer> authorizer_;
   std::unique_ptr<api::CallerAuthenticator> callers_;
   std::unique_ptr<api::AccessApi> access_;

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/pki.h"
 #include "common/quantity.h"
@@ -141,6 +142,46 @@ int AccessCommands::RevokeToken(const std::string& accessor) {
   if (!status.ok()) return c_.Fail(status, "token revoke");
   if (!c_.table()) return c_.Print(info);
   c_.out() << "token " << info.accessor() << " revoked\n";
+  return 0;
+}
+
+int AccessCommands::ListRoles(const std::string& name) {
+  gantry::v1::ListRolesResponse resp;
+  auto ctx = c_.Context();
+  grpc::Status status = c_.api().ListRoles(ctx.get(), {}, &resp);
+  if (!status.ok()) return c_.Fail(status, "get roles");
+  if (!name.empty()) {
+    gantry::v1::ListRolesResponse only;
+    for (const auto& r : resp.roles()) {
+      if (r.name() == name) *only.add_roles() = r;
+    }
+    if (only.roles().empty()) {
+      return c_.Fail(absl::NotFoundError(
+          absl::StrCat("get role ", name, ": no such role; gantryctl get roles lists them")));
+    }
+    resp = std::move(only);
+  }
+  if (!c_.table()) return c_.Print(resp);
+  PrintRoles(c_.out(), {resp.roles().begin(), resp.roles().end()});
+  return 0;
+}
+
+int AccessCommands::DeleteRole(const std::string& name) {
+  gantry::v1::DeleteRoleRequest req;
+  req.set_name(name);
+  gantry::v1::DeleteRoleResponse resp;
+  auto ctx = c_.Context();
+  grpc::Status status = c_.api().DeleteRole(ctx.get(), req, &resp);
+  if (!status.ok()) return c_.Fail(status, absl::StrCat("delete role ", name));
+  if (!c_.table()) return c_.Print(resp);
+  c_.out() << "role " << name << " deleted\n";
+  if (!resp.tokens().empty()) {
+    // Still valid credentials that now do nothing: say which, and how to
+    // clean up or undo.
+    c_.err() << resp.tokens_size() << " token(s) with role " << name
+             << " are now refused everything: " << absl::StrJoin(resp.tokens(), ", ")
+             << " (revoke them with gantryctl token revoke ACCESSOR, or apply the role again)\n";
+  }
   return 0;
 }
 

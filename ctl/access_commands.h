@@ -1,8 +1,9 @@
 #pragma once
 
 // gantryctl's identity commands: login (writes the client config), whoami,
-// operator tokens (create, list, revoke), node join tokens and the audit
-// log. Each returns the process exit code.
+// operator tokens (create, list, revoke), roles (get, delete; they are
+// applied as `kind: Role`), node join tokens and the audit log. Each returns the process
+// exit code.
 
 #include <string>
 
@@ -34,6 +35,9 @@ class AccessCommands {
   int ListTokens();
   int RevokeToken(const std::string& accessor);
   int CreateJoinToken(const std::string& node_name, const std::string& ttl);
+  // Every role, or only `name`'s.
+  int ListRoles(const std::string& name);
+  int DeleteRole(const std::string& name);
   // Records newer than `since` ago (a duration such as 1h; empty: all
   // kept), of `identity` (a name or accessor; empty: all), the newest
   // `limit`.

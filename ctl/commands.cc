@@ -5,9 +5,11 @@
 #include <iostream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/quantity.h"
 #include "common/time_util.h"
+#include "ctl/access_commands.h"
 #include "ctl/spec_parser.h"
 
 namespace gantry::ctl {
@@ -23,8 +25,7 @@ int Commands::Apply(const std::string& file) {
   if (!st.ok()) return c_.Fail(st, absl::StrCat("apply ", file));
   if (!c_.table()) return c_.Print(response);
   for (const auto& r : response.results()) {
-    c_.out() << (r.kind() == "Service" ? "service " : "taskdefinition ") << r.name() << " "
-             << r.action() << "\n";
+    c_.out() << absl::AsciiStrToLower(r.kind()) << " " << r.name() << " " << r.action() << "\n";
   }
   return 0;
 }
@@ -59,9 +60,10 @@ int Commands::Delete(const std::string& kind, const std::string& name, bool wait
     c_.out() << "node " << name << " deleted\n";
     return 0;
   }
+  if (CanonicalKind(kind) == "role") return AccessCommands(c_).DeleteRole(name);
   if (CanonicalKind(kind) != "service") {
     return c_.Fail(absl::InvalidArgumentError(
-        absl::StrCat("delete ", kind, ": services and nodes can be deleted")));
+        absl::StrCat("delete ", kind, ": services, nodes and roles can be deleted")));
   }
   DeleteServiceRequest req;
   req.set_name(name);

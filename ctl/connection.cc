@@ -12,6 +12,7 @@ std::string CanonicalKind(const std::string& kind) {
   if (kind == "task" || kind == "tasks") return "task";
   if (kind == "node" || kind == "nodes") return "node";
   if (kind == "image" || kind == "images") return "image";
+  if (kind == "role" || kind == "roles") return "role";
   if (kind == "autoscaling" || kind == "autoscalers" || kind == "as") return "autoscaling";
   if (kind == "taskdef" || kind == "taskdefs" || kind == "taskdefinition" ||
       kind == "taskdefinitions" || kind == "td") {

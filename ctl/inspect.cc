@@ -1,6 +1,7 @@
 #include "ctl/inspect.h"
 
 #include "absl/strings/str_cat.h"
+#include "ctl/access_commands.h"
 #include "ctl/output.h"
 
 namespace gantry::ctl {
@@ -17,8 +18,9 @@ int Inspect::Get(const std::string& kind_in, const std::string& name, const std:
   if (kind == "node") return GetNodes(name, now);
   if (kind == "taskdef") return GetTaskDefinitions(name, now);
   if (kind == "image") return GetImages(!node.empty() ? node : name, now);
+  if (kind == "role") return AccessCommands(c_).ListRoles(name);
   return c_.Fail(absl::InvalidArgumentError(absl::StrCat(
-      "get ", kind_in, ": unknown kind (use services, tasks, nodes, taskdefs or images)")));
+      "get ", kind_in, ": unknown kind (use services, tasks, nodes, taskdefs, images or roles)")));
 }
 
 int Inspect::Describe(const std::string& kind_in, const std::string& name) {

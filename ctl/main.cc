@@ -63,9 +63,10 @@ void AddGlobalOptions(CLI::App& app, gantry::ctl::GlobalOptions& g) {
 }
 
 void AddReads(CLI::App& app, Args& a, Registry& r) {
-  auto* get =
-      app.add_subcommand("get", "list services, tasks, nodes, taskdefs, images or autoscaling");
-  get->add_option("kind", a.kind, "services|tasks|nodes|taskdefs|images|autoscaling")->required();
+  auto* get = app.add_subcommand(
+      "get", "list services, tasks, nodes, taskdefs, images, autoscaling or roles");
+  get->add_option("kind", a.kind, "services|tasks|nodes|taskdefs|images|autoscaling|roles")
+      ->required();
   get->add_option("name", a.name, "one object (a task id prefix is enough)");
   get->add_option("--service", a.service, "tasks of this service");
   get->add_option("--node", a.node, "tasks or images of this node");
@@ -81,7 +82,8 @@ void AddReads(CLI::App& app, Args& a, Registry& r) {
 }
 
 void AddWrites(CLI::App& app, Args& a, Registry& r) {
-  auto* apply = app.add_subcommand("apply", "create or update task definitions and services");
+  auto* apply =
+      app.add_subcommand("apply", "create or update task definitions, services and roles");
   apply->add_option("-f,--file", a.file, "YAML file ('-' for stdin)")->required();
   r.emplace_back(apply, [&a](Connection& c) { return Commands(c).Apply(a.file); });
 
@@ -92,9 +94,10 @@ void AddWrites(CLI::App& app, Args& a, Registry& r) {
   r.emplace_back(scale, [&a](Connection& c) { return Commands(c).Scale(a.kind, a.name, a.count); });
 
   auto* del = app.add_subcommand(
-      "delete", "delete a service (its containers are removed) or a DOWN node (retired)");
-  del->add_option("kind", a.kind, "service|node")->required();
-  del->add_option("name", a.name, "service or node name")->required();
+      "delete",
+      "delete a service (its containers are removed), a DOWN node (retired) or a custom role");
+  del->add_option("kind", a.kind, "service|node|role")->required();
+  del->add_option("name", a.name, "service, node or role name")->required();
   del->add_flag("--wait", a.wait, "wait until all its tasks have stopped");
   r.emplace_back(del, [&a](Connection& c) { return Commands(c).Delete(a.kind, a.name, a.wait); });
 
@@ -172,7 +175,8 @@ void AddAccess(CLI::App& app, Args& a, Registry& r) {
   auto* token = app.add_subcommand("token", "operator tokens");
   token->require_subcommand(1);
   auto* create = token->add_subcommand("create", "create a token; prints its secret once");
-  create->add_option("--role", a.role, "admin, deployer, viewer or lb")->required();
+  create->add_option("--role", a.role, "admin, deployer, viewer, lb or a custom role (get roles)")
+      ->required();
   create->add_option("--services", a.services, "services a deployer may change (glob, e.g. web*)");
   create->add_option("--ttl", a.ttl, "lifetime, e.g. 24h (default: never expires)");
   create->add_option("--description", a.description, "what the token is for (shown in lists)");

@@ -185,6 +185,30 @@ void PrintImages(std::ostream& out, const std::vector<gantry::v1::NodeImage>& im
   t.Print(out);
 }
 
+void PrintRoles(std::ostream& out, const std::vector<gantry::v1::Role>& roles) {
+  Table t({"NAME", "BUILT-IN", "VERBS", "RESOURCES", "NAMES", "DESCRIPTION"});
+  auto list = [](const auto& values) {
+    return values.empty() ? std::string("*") : absl::StrJoin(values, ",");
+  };
+  for (const auto& r : roles) {
+    // One line per rule; the role's name and description on its first.
+    for (int i = 0; i < std::max(1, r.rules_size()); ++i) {
+      const bool first = i == 0;
+      std::vector<std::string> row = {first ? r.name() : "",
+                                      first ? (r.built_in() ? "yes" : "no") : ""};
+      if (i < r.rules_size()) {
+        const auto& rule = r.rules(i);
+        row.insert(row.end(), {list(rule.verbs()), list(rule.resources()), list(rule.names())});
+      } else {
+        row.insert(row.end(), {"-", "-", "-"});
+      }
+      row.push_back(first ? r.description() : "");
+      t.Add(std::move(row));
+    }
+  }
+  t.Print(out);
+}
+
 void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events,
                  const std::string& indent) {
   Table t({"TIME", "MESSAGE"});

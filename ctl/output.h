@@ -43,6 +43,8 @@ void PrintTaskDefinitions(std::ostream& out, const std::vector<gantry::v1::TaskD
                           absl::Time now);
 void PrintImages(std::ostream& out, const std::vector<gantry::v1::NodeImage>& images,
                  absl::Time now);
+// One line per rule: verbs, resources and name globs ("*" for every).
+void PrintRoles(std::ostream& out, const std::vector<gantry::v1::Role>& roles);
 void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events,
                  const std::string& indent = "");
 

@@ -6,124 +6,16 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
+#include "common/access/role_validation.h"
 #include "common/quantity.h"
 #include "common/spec/validation.h"
 #include "common/time_util.h"
+#include "ctl/role_document.h"
+#include "ctl/yaml_doc.h"
 #include "yaml-cpp/yaml.h"
 
 namespace gantry::ctl {
 namespace {
-
-// Collects the first error for a document; later checks stop once set.
-class Doc {
- public:
-  explicit Doc(std::string prefix) : prefix_(std::move(prefix)) {}
-  void Fail(const YAML::Node& at, const std::string& field, const std::string& problem) {
-    if (!error_.empty()) return;
-    error_ = absl::StrCat(field, ": ", problem);
-    if (at.IsDefined() && at.Mark().line >= 0) {
-      error_ = absl::StrCat("line ", at.Mark().line + 1, ": ", error_);
-    }
-  }
-  bool ok() const { return error_.empty(); }
-  absl::Status status() const {
-    return absl::InvalidArgumentError(absl::StrCat(prefix_, ": ", error_));
-  }
-  void set_prefix(std::string p) { prefix_ = std::move(p); }
-  const std::string& prefix() const { return prefix_; }
-
- private:
-  std::string prefix_;
-  std::string error_;
-};
-
-bool CheckKeys(Doc& doc, const YAML::Node& map, const std::string& path,
-               const std::set<std::string>& allowed) {
-  if (!map.IsMap()) {
-    doc.Fail(map, path.empty() ? "document" : path, "expected a mapping");
-    return false;
-  }
-  for (const auto& kv : map) {
-    const std::string key = kv.first.as<std::string>();
-    if (!allowed.contains(key)) {
-      doc.Fail(kv.first, path.empty() ? key : absl::StrCat(path, ".", key),
-               absl::StrCat("unknown field (expected one of: ", absl::StrJoin(allowed, ", "), ")"));
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string Scalar(Doc& doc, const YAML::Node& n, const std::string& field) {
-  if (!n.IsScalar()) {
-    doc.Fail(n, field, "expected a single value");
-    return "";
-  }
-  return n.Scalar();
-}
-
-int64_t Integer(Doc& doc, const YAML::Node& n, const std::string& field, int64_t min, int64_t max) {
-  if (!n.IsScalar()) {
-    doc.Fail(n, field, "expected a number");
-    return 0;
-  }
-  int64_t v = 0;
-  try {
-    v = n.as<int64_t>();
-  } catch (const YAML::Exception&) {
-    doc.Fail(n, field, absl::StrCat("expected a whole number, got \"", n.Scalar(), "\""));
-    return 0;
-  }
-  if (v < min || v > max) {
-    doc.Fail(n, field, absl::StrCat("must be between ", min, " and ", max, ", got ", v));
-  }
-  return v;
-}
-
-double Real(Doc& doc, const YAML::Node& n, const std::string& field) {
-  if (!n.IsScalar()) {
-    doc.Fail(n, field, "expected a number");
-    return 0;
-  }
-  try {
-    return n.as<double>();
-  } catch (const YAML::Exception&) {
-    doc.Fail(n, field, absl::StrCat("expected a number, got \"", n.Scalar(), "\""));
-    return 0;
-  }
-}
-
-bool Bool(Doc& doc, const YAML::Node& n, const std::string& field) {
-  try {
-    return n.as<bool>();
-  } catch (const YAML::Exception&) {
-    doc.Fail(n, field, "expected true or false");
-    return false;
-  }
-}
-
-std::vector<std::string> StringList(Doc& doc, const YAML::Node& n, const std::string& field) {
-  std::vector<std::string> out;
-  if (!n.IsSequence()) {
-    doc.Fail(n, field, "expected a list of strings, e.g. [\"/bin/sh\", \"-c\", \"...\"]");
-    return out;
-  }
-  for (size_t i = 0; i < n.size(); ++i) {
-    out.push_back(Scalar(doc, n[i], absl::StrCat(field, "[", i, "]")));
-  }
-  return out;
-}
-
-void DurationField(Doc& doc, const YAML::Node& v, const std::string& field,
-                   google::protobuf::Duration& out) {
-  auto d = ParseDurationText(Scalar(doc, v, field));
-  if (!d.ok()) {
-    doc.Fail(v, field, std::string(d.status().message()));
-  } else {
-    out = ToProtoDuration(*d);
-  }
-}
 
 void ParseHealthCheck(Doc& doc, const YAML::Node& n, const std::string& path,
                       gantry::v1::HealthCheck& h) {
@@ -235,14 +127,6 @@ void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
       }
     }
   }
-}
-
-// Names the object in every later error, "(Service web)", as soon as its
-// name can be read, so even an unknown field says whose it is.
-void NameObject(Doc& doc, const YAML::Node& n, const char* key, const char* kind) {
-  std::string name;
-  if (n.IsMap() && n[key] && n[key].IsScalar()) name = n[key].as<std::string>();
-  doc.set_prefix(absl::StrCat(doc.prefix(), " (", kind, " ", name, ")"));
 }
 
 void ParseTaskDefinition(Doc& doc, const YAML::Node& n, gantry::v1::TaskDefinition& td) {
@@ -486,7 +370,7 @@ absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecs(const std::string& text,
     ++number;
     Doc doc(absl::StrCat(source, ": document ", number));
     if (!node.IsMap() || !node["kind"]) {
-      doc.Fail(node, "kind", "required: TaskDefinition or Service");
+      doc.Fail(node, "kind", "required: TaskDefinition, Service or Role");
       return doc.status();
     }
     const std::string kind = Scalar(doc, node["kind"], "kind");
@@ -505,9 +389,17 @@ absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecs(const std::string& text,
         auto st = spec::ErrorsToStatus(doc.prefix(), spec::ValidateService(*s));
         if (!st.ok()) return st;
       }
+    } else if (kind == "Role") {
+      auto* role = request.add_roles();
+      ParseRole(doc, node, *role);
+      if (doc.ok()) {
+        auto st = spec::ErrorsToStatus(doc.prefix(), access::ValidateRole(*role));
+        if (!st.ok()) return st;
+      }
     } else {
-      doc.Fail(node["kind"], "kind",
-               absl::StrCat("unknown kind \"", kind, "\" (expected TaskDefinition or Service)"));
+      doc.Fail(
+          node["kind"], "kind",
+          absl::StrCat("unknown kind \"", kind, "\" (expected TaskDefinition, Service or Role)"));
     }
     if (!doc.ok()) return doc.status();
   }

@@ -1,8 +1,8 @@
 #pragma once
 
 // Reads the YAML files users apply: one or more documents, each with
-// `kind: TaskDefinition` or `kind: Service`. Every problem is reported with
-// file, document, object and field ("web.yaml: document 2 (Service web):
+// `kind: TaskDefinition`, `kind: Service` or `kind: Role` (role_document.h). Every problem is
+// reported with file, document, object and field ("web.yaml: document 2 (Service web):
 // desiredCount: must be >= 0, got -1"); unknown fields are errors. The
 // result is the ApplyRequest to send, already validated, or an error — never
 // a partial request.

@@ -9,8 +9,10 @@ using namespace gantry::v1;  // NOLINT: the file speaks in these messages
 
 absl::StatusOr<CreateTokenResponse> AccessApi::CreateToken(const CreateTokenRequest& request) {
   if (!authorizer_->KnownRole(request.role())) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "role: \"", request.role(), "\" is not a role; use admin, deployer, viewer or lb"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("role: \"", request.role(),
+                     "\" is not a role; use admin, deployer, viewer, lb or a custom role "
+                     "applied as kind: Role (gantryctl get roles lists them)"));
   }
   const absl::Duration ttl = FromProtoDuration(request.ttl());
   if (ttl < absl::ZeroDuration()) {
@@ -45,6 +47,33 @@ absl::StatusOr<CreateJoinTokenResponse> AccessApi::CreateJoinToken(
   auto out = tokens_->CreateJoinToken(request.node_name(), ttl);
   if (!out.ok()) return out.status();
   out->set_ca_hash(pki_->ca_hash());
+  return out;
+}
+
+absl::StatusOr<ListRolesResponse> AccessApi::ListRoles() const {
+  ListRolesResponse out;
+  for (const auto& role : authorizer_->built_in_roles()) {
+    Role* r = out.add_roles();
+    *r = identity::RoleToMessage(role);
+    r->set_built_in(true);
+  }
+  if (roles_ != nullptr) {
+    for (auto& role : roles_->ListRoles()) *out.add_roles() = std::move(role);
+  }
+  return out;
+}
+
+absl::StatusOr<DeleteRoleResponse> AccessApi::DeleteRole(const DeleteRoleRequest& request) {
+  if (roles_ == nullptr) {
+    return absl::FailedPreconditionError("this control plane keeps no custom roles");
+  }
+  auto role = roles_->DeleteRole(request.name());
+  if (!role.ok()) return role.status();
+  DeleteRoleResponse out;
+  *out.mutable_role() = std::move(*role);
+  for (const auto& token : tokens_->ListTokens()) {
+    if (token.role() == request.name() && !token.revoked()) out.add_tokens(token.accessor());
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/access/role_validation.h"
 #include "common/spec/validation.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
@@ -75,6 +76,14 @@ absl::Status ValidateApply(const gantry::v1::ApplyRequest& request) {
           absl::StrCat("Service ", s.name(), ": defined twice in one apply"));
     }
   }
+  std::set<std::string> roles;
+  for (const auto& r : request.roles()) {
+    RETURN_IF_ERROR(spec::ErrorsToStatus(absl::StrCat("Role ", r.name()), access::ValidateRole(r)));
+    if (!roles.insert(r.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("Role ", r.name(), ": defined twice in one apply"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -141,6 +150,7 @@ void Applier::RecordEvents(const Attempt& a) const {
 absl::StatusOr<bool> Applier::TryApply(const gantry::v1::ApplyRequest& request, Attempt& a) const {
   StageTaskDefinitions(request, a);
   for (const auto& in : request.services()) RETURN_IF_ERROR(StageService(in, request, a));
+  RETURN_IF_ERROR(StageRoles(request, a));
   auto committed = state_->Commit(a.txn);
   if (!committed.ok()) return committed.status();
   return committed->succeeded;
@@ -170,6 +180,22 @@ void Applier::StageTaskDefinitions(const gantry::v1::ApplyRequest& request, Atte
     result->set_name(Ref(td));
     result->set_action("created");
   }
+}
+
+absl::Status Applier::StageRoles(const gantry::v1::ApplyRequest& request, Attempt& a) const {
+  if (request.roles().empty()) return absl::OkStatus();
+  if (roles_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Role ", request.roles(0).name(), ": this control plane keeps no roles"));
+  }
+  for (const auto& in : request.roles()) {
+    ASSIGN_OR_RETURN(const std::string action, roles_->Stage(in, a.now, a.txn));
+    auto* result = a.response.add_results();
+    result->set_kind("Role");
+    result->set_name(in.name());
+    result->set_action(action);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> Applier::Resolve(const Service& in, const Attempt& a) const {

@@ -1,7 +1,7 @@
 #pragma once
 
-// `apply`: task definitions and services from one request committed in one
-// store transaction, all or nothing.
+// `apply`: task definitions, services and custom roles from one request
+// committed in one store transaction, all or nothing.
 //   - Everything is validated before anything is read or written.
 //   - A task definition whose containers differ from the family's newest
 //     revision becomes the next immutable revision; identical content is
@@ -11,6 +11,8 @@
 //     revision or new settings start a new deployment, a new count only
 //     resizes the current one; an autoscaled service keeps the count the
 //     autoscaler chose, within the new bounds.
+//   - A role (identity/role_registry.h) is created, replaced whole or
+//     "unchanged"; only admin may apply one (permissions.h).
 //   - Each object is compared-and-swapped on the revision it was read at; a
 //     conflict retries the whole request from a fresh read.
 // Events describe what changed once the transaction is in.
@@ -24,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "controlplane/events/event_log.h"
+#include "controlplane/identity/role_registry.h"
 #include "controlplane/state/cluster_state.h"
 #include "gantry/v1/operator.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -32,8 +35,10 @@ namespace gantry::api {
 
 class Applier {
  public:
-  Applier(state::ClusterState* state, events::EventLog* events, const Clock* clock)
-      : state_(state), events_(events), clock_(clock) {}
+  // `roles` may be null: a request with roles is then refused.
+  Applier(state::ClusterState* state, events::EventLog* events, const Clock* clock,
+          const identity::RoleRegistry* roles = nullptr)
+      : state_(state), events_(events), clock_(clock), roles_(roles) {}
 
   absl::StatusOr<gantry::v1::ApplyResponse> Apply(const gantry::v1::ApplyRequest& request) const;
 
@@ -53,6 +58,7 @@ class Applier {
   // Returns false when the transaction lost a compare-and-swap.
   absl::StatusOr<bool> TryApply(const gantry::v1::ApplyRequest& request, Attempt& attempt) const;
   void StageTaskDefinitions(const gantry::v1::ApplyRequest& request, Attempt& attempt) const;
+  absl::Status StageRoles(const gantry::v1::ApplyRequest& request, Attempt& attempt) const;
   absl::Status StageService(const gantry::v1::Service& in, const gantry::v1::ApplyRequest& request,
                             Attempt& attempt) const;
   // The revision `in.task_definition()` names, as "family:revision".
@@ -69,6 +75,7 @@ class Applier {
   state::ClusterState* const state_;
   events::EventLog* const events_;
   const Clock* const clock_;
+  const identity::RoleRegistry* const roles_;
 };
 
 // Validates a request's documents without reading the state: each object on

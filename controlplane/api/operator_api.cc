@@ -20,12 +20,13 @@ using gantry::v1::TaskDefinition;
 using google::protobuf::util::MessageDifferencer;
 
 OperatorApi::OperatorApi(state::ClusterState* state, events::EventLog* events,
-                         nodes::NodeManager* nodes, const Clock* clock)
+                         nodes::NodeManager* nodes, const Clock* clock,
+                         const identity::RoleRegistry* roles)
     : state_(state),
       events_(events),
       nodes_(nodes),
       clock_(clock),
-      applier_(state, events, clock) {}
+      applier_(state, events, clock, roles) {}
 
 absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::Apply(
     const gantry::v1::ApplyRequest& request) {

@@ -19,8 +19,9 @@ namespace gantry::api {
 
 class OperatorApi {
  public:
+  // `roles` may be null: apply then refuses Role documents.
   OperatorApi(state::ClusterState* state, events::EventLog* events, nodes::NodeManager* nodes,
-              const Clock* clock);
+              const Clock* clock, const identity::RoleRegistry* roles = nullptr);
 
   absl::StatusOr<gantry::v1::ApplyResponse> Apply(const gantry::v1::ApplyRequest& request);
 

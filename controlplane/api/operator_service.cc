@@ -273,6 +273,11 @@ GANTRY_UNARY(WhoAmI, WhoAmIRequest, WhoAmIResponse, {},
              absl::StatusOr<WhoAmIResponse>(access_->WhoAmI(who)))
 GANTRY_UNARY(ListAuditRecords, ListAuditRecordsRequest, ListAuditRecordsResponse,
              One(Verb::kList, "audit"), ListAuditRecordsFrom(audit_log_, *req))
+// Roles are not secret: viewers and deployers may list them too.
+GANTRY_UNARY(ListRoles, ListRolesRequest, ListRolesResponse, One(Verb::kList, "roles"),
+             access_->ListRoles())
+GANTRY_UNARY(DeleteRole, DeleteRoleRequest, DeleteRoleResponse,
+             One(Verb::kDelete, "roles", req->name()), access_->DeleteRole(*req))
 
 #undef GANTRY_UNARY
 

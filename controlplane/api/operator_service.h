@@ -91,6 +91,10 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                 gantry::v1::WhoAmIResponse* resp) override;
   Unary* ListAuditRecords(Ctx* c, const gantry::v1::ListAuditRecordsRequest* req,
                           gantry::v1::ListAuditRecordsResponse* resp) override;
+  Unary* ListRoles(Ctx* c, const gantry::v1::ListRolesRequest* req,
+                   gantry::v1::ListRolesResponse* resp) override;
+  Unary* DeleteRole(Ctx* c, const gantry::v1::DeleteRoleRequest* req,
+                    gantry::v1::DeleteRoleResponse* resp) override;
 
  private:
   // OK when the caller may do everything in `needed`.

@@ -11,6 +11,7 @@ std::vector<Permission> ApplyPermissions(const gantry::v1::ApplyRequest& request
     out.push_back({Verb::kApply, "taskdefinitions", td.family()});
   }
   for (const auto& s : request.services()) out.push_back({Verb::kApply, "services", s.name()});
+  for (const auto& r : request.roles()) out.push_back({Verb::kApply, "roles", r.name()});
   if (out.empty()) out.push_back({Verb::kApply, "services", ""});
   return out;
 }

@@ -11,8 +11,8 @@
 
 namespace gantry::api {
 
-// One permission per document: apply on its task definition family or
-// service.
+// One permission per document: apply on its task definition family,
+// service or role (roles: admin only, see access::AdminOnly).
 std::vector<identity::Permission> ApplyPermissions(const gantry::v1::ApplyRequest& request);
 
 // "web:3" -> "web".

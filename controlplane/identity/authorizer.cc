@@ -7,57 +7,37 @@
 namespace gantry::identity {
 namespace {
 
-// Stands, in a built-in rule, for the caller's services glob.
-constexpr char kServicesGlob[] = "<services>";
-
-const std::vector<std::string>& ClusterObjects() {
+const std::vector<std::string>& ReadableObjects() {
   static const auto* objects = new std::vector<std::string>{
-      "services", "taskdefinitions", "tasks", "nodes", "events", "images", "endpoints"};
+      "services", "taskdefinitions", "tasks", "nodes", "events", "images", "endpoints", "roles"};
   return *objects;
 }
 
 std::vector<Role> BuiltInRoles() {
   const std::vector<Verb> read = {Verb::kGet, Verb::kList};
   return {
-      Role{"admin", {Rule{}}},
+      Role{"admin", {Rule{}}, "everything"},
       Role{"deployer",
            {Rule{{Verb::kApply, Verb::kScale, Verb::kUndo, Verb::kLogs},
                  {"services", "taskdefinitions"},
-                 {kServicesGlob}},
-            Rule{read, ClusterObjects(), {}}}},
-      Role{"viewer", {Rule{read, ClusterObjects(), {}}}},
-      Role{"lb", {Rule{{Verb::kList}, {"endpoints"}, {}}}},
+                 {Authorizer::kServicesGlob}},
+            Rule{read, ReadableObjects(), {}}},
+           "apply, scale, undo and logs on the services its token's --services glob allows; "
+           "reads the cluster and roles"},
+      Role{"viewer",
+           {Rule{read, ReadableObjects(), {}}},
+           "reads the cluster and roles (environment values redacted)"},
+      Role{"lb", {Rule{{Verb::kList}, {"endpoints"}, {}}}, "lists endpoints, for gantry-lb"},
   };
 }
-
-struct ResourceNames {
-  const char* plural;
-  const char* singular;
-  const char* plural_words;
-};
-
-constexpr ResourceNames kResourceNames[] = {
-    {"services", "service", "services"},
-    {"taskdefinitions", "task definition", "task definitions"},
-    {"tasks", "task", "tasks"},
-    {"nodes", "node", "nodes"},
-    {"events", "event", "events"},
-    {"images", "image", "images"},
-    {"endpoints", "endpoint", "endpoints"},
-    {"tokens", "token", "tokens"},
-    {"jointokens", "join token", "join tokens"},
-    {"audit", "audit record", "audit records"},
-};
 
 // "scale service db", "create token", "list tokens".
 std::string Action(const Permission& what) {
   std::string singular = what.resource;
   std::string plural = what.resource;
-  for (const auto& r : kResourceNames) {
-    if (what.resource == r.plural) {
-      singular = r.singular;
-      plural = r.plural_words;
-    }
+  if (const access::Resource* r = access::FindResource(what.resource)) {
+    singular = r->singular;
+    plural = r->plural_words;
   }
   const std::string verb =
       what.verb == Verb::kLogs ? std::string("read the logs of") : VerbName(what.verb);
@@ -80,45 +60,29 @@ bool RuleAllows(const Rule& rule, const Permission& what) {
                      [&](const std::string& glob) { return GlobMatch(glob, what.name); });
 }
 
+bool AnyRuleAllows(const std::vector<Rule>& rules, const Permission& what) {
+  return std::any_of(rules.begin(), rules.end(),
+                     [&](const Rule& rule) { return RuleAllows(rule, what); });
+}
+
 }  // namespace
 
-const char* VerbName(Verb verb) {
-  switch (verb) {
-    case Verb::kGet:
-      return "get";
-    case Verb::kList:
-      return "list";
-    case Verb::kApply:
-      return "apply";
-    case Verb::kScale:
-      return "scale";
-    case Verb::kUndo:
-      return "undo";
-    case Verb::kDelete:
-      return "delete";
-    case Verb::kUpdate:
-      return "update";
-    case Verb::kLogs:
-      return "logs";
-    case Verb::kCreate:
-      return "create";
-    case Verb::kRevoke:
-      return "revoke";
-  }
-  return "unknown";
-}
+Authorizer::Authorizer(const RoleSource* custom_roles)
+    : built_in_(BuiltInRoles()), custom_(custom_roles) {}
 
-Authorizer::Authorizer() : roles_(BuiltInRoles()) {}
+const Role* Authorizer::BuiltIn(const std::string& name) const {
+  auto role = std::find_if(built_in_.begin(), built_in_.end(),
+                           [&](const Role& r) { return r.name == name; });
+  return role == built_in_.end() ? nullptr : &*role;
+}
 
 bool Authorizer::KnownRole(const std::string& role) const {
-  return std::any_of(roles_.begin(), roles_.end(), [&](const Role& r) { return r.name == role; });
+  if (BuiltIn(role) != nullptr) return true;
+  return custom_ != nullptr && custom_->FindRole(role).has_value();
 }
 
-std::vector<Rule> Authorizer::RulesOf(const Identity& who) const {
-  auto role =
-      std::find_if(roles_.begin(), roles_.end(), [&](const Role& r) { return r.name == who.role; });
-  if (role == roles_.end()) return {};
-  std::vector<Rule> rules = role->rules;
+std::vector<Rule> Authorizer::BuiltInRules(const Role& role, const Identity& who) const {
+  std::vector<Rule> rules = role.rules;
   const std::string glob = who.services.empty() ? "*" : who.services;
   for (Rule& rule : rules) {
     std::replace(rule.names.begin(), rule.names.end(), std::string(kServicesGlob), glob);
@@ -132,15 +96,33 @@ absl::Status Authorizer::Check(const Identity& who, const Permission& what) cons
     return absl::PermissionDeniedError(
         absl::StrCat(refused, ": node certificates can call only the agent API"));
   }
-  if (!KnownRole(who.role)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        refused, ": role ", who.role, " is not known; use admin, deployer, viewer or lb"));
+  // Built-in names first: a custom role can never stand in for one.
+  if (const Role* role = BuiltIn(who.role)) {
+    if (AnyRuleAllows(BuiltInRules(*role, who), what)) return absl::OkStatus();
+    return absl::PermissionDeniedError(refused);
   }
-  const std::vector<Rule> rules = RulesOf(who);
-  if (std::any_of(rules.begin(), rules.end(),
-                  [&](const Rule& rule) { return RuleAllows(rule, what); })) {
-    return absl::OkStatus();
+  const std::optional<Role> custom =
+      custom_ != nullptr ? custom_->FindRole(who.role) : std::nullopt;
+  if (!custom.has_value()) {
+    if (who.kind == Identity::Kind::kOperatorToken) {
+      // Tokens are made only for roles that exist, so this one was deleted.
+      return absl::PermissionDeniedError(absl::StrCat(
+          refused, ": role ", who.role,
+          " no longer exists, so this token may do nothing; an admin can apply the role again "
+          "or create a token with another role"));
+    }
+    return absl::PermissionDeniedError(
+        absl::StrCat(refused, ": role ", who.role,
+                     " is not known; use admin, deployer, viewer, lb or a custom role "
+                     "(gantryctl get roles)"));
   }
+  if (access::AdminOnly(what.verb, what.resource)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat(refused,
+                     ": only the built-in admin role may; no custom role grants anything on tokens "
+                     "or join tokens, or changes to roles"));
+  }
+  if (AnyRuleAllows(custom->rules, what)) return absl::OkStatus();
   return absl::PermissionDeniedError(refused);
 }
 

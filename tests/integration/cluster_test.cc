@@ -339,6 +339,96 @@ TEST_F(ClusterTest, ANodeRenewsItsCertificateAtTwoThirdsOfItsLife) {
   EXPECT_GE((*again)->expires_at(), (*id)->expires_at());
 }
 
+// The identity issue's custom role, through the real token flow: an admin
+// applies a Role and makes a token with it; the token scales web* and does
+// nothing else, and nothing at all once the role is deleted.
+TEST_F(ClusterTest, ACustomRoleGrantsOnlyItsRules) {
+  ASSERT_TRUE(Apply(1).ok());
+  gantry::v1::ApplyRequest req;
+  auto* role = req.add_roles();
+  role->set_name("web-scaler");
+  auto* rule = role->add_rules();
+  rule->add_verbs("scale");
+  rule->add_resources("services");
+  rule->add_names("web*");
+  auto* db = req.add_services();
+  db->set_name("db");
+  db->set_task_definition("web");
+  db->set_desired_count(0);
+  {
+    grpc::ClientContext ctx;
+    gantry::v1::ApplyResponse resp;
+    const grpc::Status st = stub_->Apply(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  gantry::v1::CreateTokenRequest create;
+  create.set_role("web-scalr");
+  gantry::v1::CreateTokenResponse token;
+  {
+    grpc::ClientContext ctx;
+    const grpc::Status st = stub_->CreateToken(&ctx, create, &token);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(st.error_message(), ::testing::HasSubstr("\"web-scalr\" is not a role"));
+  }
+  create.set_role("web-scaler");
+  create.set_description("ci-web");
+  {
+    grpc::ClientContext ctx;
+    const grpc::Status st = stub_->CreateToken(&ctx, create, &token);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  ClientTls tls;
+  tls.ca_pem = cp_->pki().ca_pem();
+  const ClientChannel channel = MakeClientChannel(tls, token.token());
+  auto ci = gantry::v1::OperatorService::NewStub(
+      grpc::CreateCustomChannel(address_, channel.credentials, channel.arguments));
+  auto scale = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    gantry::v1::ScaleServiceRequest r;
+    r.set_name(name);
+    r.set_desired_count(2);
+    gantry::v1::Service out;
+    return ci->ScaleService(&ctx, r, &out);
+  };
+  EXPECT_TRUE(scale("web").ok());
+  grpc::Status st = scale("db");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(st.error_message(), "token \"ci-web\" (role web-scaler) may not scale service db");
+  {
+    // Nor may it widen its own role.
+    gantry::v1::ApplyRequest wider;
+    *wider.add_roles() = req.roles(0);
+    wider.mutable_roles(0)->mutable_rules(0)->add_verbs("apply");
+    grpc::ClientContext ctx;
+    gantry::v1::ApplyResponse resp;
+    st = ci->Apply(&ctx, wider, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(st.error_message(),
+                ::testing::HasSubstr("token \"ci-web\" (role web-scaler) may not apply role "
+                                     "web-scaler: only the built-in admin role may"));
+  }
+  {
+    grpc::ClientContext ctx;
+    gantry::v1::ApplyResponse resp;
+    st = ci->Apply(&ctx, req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(st.error_message(), ::testing::HasSubstr("may not apply service db"));
+  }
+
+  gantry::v1::DeleteRoleRequest del;
+  del.set_name("web-scaler");
+  gantry::v1::DeleteRoleResponse deleted;
+  {
+    grpc::ClientContext ctx;
+    st = stub_->DeleteRole(&ctx, del, &deleted);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_THAT(deleted.tokens(), ::testing::ElementsAre(token.info().accessor()));
+  st = scale("web");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("role web-scaler no longer exists"));
+}
+
 TEST_F(ClusterTest, JoiningNeedsAFreshTokenAndTheRightCa) {
   auto token = cp_->tokens()->CreateJoinToken("node-x", absl::ZeroDuration());
   ASSERT_TRUE(token.ok());

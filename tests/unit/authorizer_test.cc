@@ -14,9 +14,9 @@ using ::testing::HasSubstr;
 const std::vector<Verb> kAllVerbs = {Verb::kGet,    Verb::kList,   Verb::kApply,  Verb::kScale,
                                      Verb::kUndo,   Verb::kDelete, Verb::kUpdate, Verb::kLogs,
                                      Verb::kCreate, Verb::kRevoke};
-const std::vector<std::string> kAllResources = {"services",  "taskdefinitions", "tasks",
-                                                "nodes",     "events",          "images",
-                                                "endpoints", "tokens",          "jointokens"};
+const std::vector<std::string> kAllResources = {"services", "taskdefinitions", "tasks",     "nodes",
+                                                "events",   "images",          "endpoints", "roles",
+                                                "tokens",   "jointokens"};
 
 Identity Token(const std::string& name, const std::string& role, const std::string& services = "") {
   Identity who;
@@ -93,6 +93,10 @@ TEST(AuthorizerTest, SpotChecks) {
       {"viewer", Verb::kList, "events", "", true},
       {"viewer", Verb::kGet, "tasks", "abc", true},
       {"viewer", Verb::kList, "tokens", "", false},
+      {"viewer", Verb::kList, "roles", "", true},
+      {"viewer", Verb::kDelete, "roles", "ops", false},
+      {"deployer", Verb::kApply, "roles", "ops", false},
+      {"admin", Verb::kApply, "roles", "ops", true},
       {"lb", Verb::kList, "endpoints", "", true},
       {"lb", Verb::kGet, "endpoints", "web", false},
       {"lb", Verb::kList, "services", "", false},
@@ -168,9 +172,16 @@ TEST(AuthorizerTest, UnknownRoleIsRefused) {
   for (const std::string role : {"admin", "deployer", "viewer", "lb"}) {
     EXPECT_TRUE(authz.KnownRole(role)) << role;
   }
+  // Tokens are made only for roles that exist: the role was deleted.
   const absl::Status st = authz.Check(Token("x", "superuser"), {Verb::kGet, "services", "web"});
   EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_THAT(st.message(), HasSubstr("role superuser is not known"));
+  EXPECT_THAT(st.message(), HasSubstr("role superuser no longer exists"));
+  Identity cert;
+  cert.kind = Identity::Kind::kOperatorCertificate;
+  cert.name = "alice";
+  cert.role = "superuser";
+  EXPECT_THAT(authz.Check(cert, {Verb::kGet, "services", "web"}).message(),
+              HasSubstr("role superuser is not known"));
 }
 
 TEST(AuthorizerTest, DescribeNamesTheIdentity) {

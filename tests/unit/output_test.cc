@@ -1,9 +1,12 @@
 #include "ctl/output.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <sstream>
 
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/time_util.h"
 
 namespace gantry::ctl {
@@ -118,6 +121,35 @@ TEST(Output, DescribeServiceShowsAutoscaling) {
   EXPECT_NE(text.find("target 100"), std::string::npos) << text;
   EXPECT_NE(text.find("Last scale-out:"), std::string::npos) << text;
   EXPECT_NE(text.find("scale-in 5m"), std::string::npos) << text;
+}
+
+TEST(Output, RolesTableHasALinePerRule) {
+  gantry::v1::Role admin;
+  admin.set_name("admin");
+  admin.set_built_in(true);
+  admin.set_description("everything");
+  auto* all = admin.add_rules();
+  all->add_verbs("*");
+  all->add_resources("*");
+  gantry::v1::Role scaler;
+  scaler.set_name("web-scaler");
+  for (const char* verb : {"get", "scale"}) {
+    auto* rule = scaler.add_rules();
+    rule->add_verbs(verb);
+    rule->add_resources("services");
+    if (std::string(verb) == "scale") rule->add_names("web*");
+  }
+  std::ostringstream out;
+  PrintRoles(out, {admin, scaler});
+  std::vector<std::string> lines;
+  for (auto line : absl::StrSplit(out.str(), '\n', absl::SkipEmpty())) {
+    lines.emplace_back(absl::StripTrailingAsciiWhitespace(line));
+  }
+  EXPECT_THAT(lines, ::testing::ElementsAre(
+                         "NAME         BUILT-IN   VERBS   RESOURCES   NAMES   DESCRIPTION",
+                         "admin        yes        *       *           *       everything",
+                         "web-scaler   no         get     services    *",
+                         "                        scale   services    web*"));
 }
 
 }  // namespace
