@@ -10,6 +10,7 @@
 #include "common/access/vocabulary.h"
 #include "common/log.h"
 #include "common/spec/validation.h"
+#include "controlplane/store/list_watch.h"
 
 namespace gantry::identity {
 namespace {
@@ -75,20 +76,11 @@ gantry::v1::Role RoleToMessage(const Role& role) {
 RoleRegistry::~RoleRegistry() { watch_.reset(); }
 
 absl::Status RoleRegistry::Start() {
-  auto range = store_->Range(kRolePrefix);
-  if (!range.ok()) return range.status();
-  std::vector<store::Event> events;
-  events.reserve(range->kvs.size());
-  for (auto& kv : range->kvs) events.push_back({store::Event::Type::kPut, std::move(kv)});
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Apply(events);
-  }
-  auto watch = store_->Watch(kRolePrefix, range->revision,
-                             [this](int64_t, const std::vector<store::Event>& evs) {
-                               std::lock_guard<std::mutex> lock(mu_);
-                               Apply(evs);
-                             });
+  auto watch =
+      store::ListAndWatch(store_, kRolePrefix, [this](const std::vector<store::Event>& events) {
+        std::lock_guard<std::mutex> lock(mu_);
+        Apply(events);
+      });
   if (!watch.ok()) return watch.status();
   watch_ = std::move(*watch);
   return absl::OkStatus();

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/time_util.h"
 #include "controlplane/identity/tokens.h"
+#include "controlplane/store/list_watch.h"
 
 namespace gantry::identity {
 namespace {
@@ -158,20 +159,11 @@ TokenRegistry::TokenRegistry(store::Store* store, const Clock* clock)
 TokenRegistry::~TokenRegistry() { watch_.reset(); }
 
 absl::Status TokenRegistry::Start() {
-  auto range = store_->Range(kIdentityRoot);
-  if (!range.ok()) return range.status();
-  std::vector<store::Event> events;
-  events.reserve(range->kvs.size());
-  for (auto& kv : range->kvs) events.push_back({store::Event::Type::kPut, std::move(kv)});
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    Apply(events);
-  }
-  auto watch = store_->Watch(kIdentityRoot, range->revision,
-                             [this](int64_t, const std::vector<store::Event>& evs) {
-                               std::lock_guard<std::mutex> lock(mu_);
-                               Apply(evs);
-                             });
+  auto watch =
+      store::ListAndWatch(store_, kIdentityRoot, [this](const std::vector<store::Event>& events) {
+        std::lock_guard<std::mutex> lock(mu_);
+        Apply(events);
+      });
   if (!watch.ok()) return watch.status();
   watch_ = std::move(*watch);
   return absl::OkStatus();

@@ -473,13 +473,17 @@ TEST_F(ClusterTest, TheAuditLogRecordsChangesRefusalsAndJoinsButNoSecrets) {
     EXPECT_TRUE(as_viewer->ListServices(&ctx, {}, &resp).ok()) << "reads are not recorded";
   }
   ASSERT_TRUE(Apply(1).ok());
+  // Scaling while the controller writes the new deployment can run out of
+  // retries on a stale cache (see ClusterState::UpdateObject); wait.
+  ASSERT_TRUE(WaitFor([&] { return Running() == 1; }));
   {
     grpc::ClientContext ctx;
     gantry::v1::ScaleServiceRequest req;
     req.set_name("web");
     req.set_desired_count(2);
     gantry::v1::Service resp;
-    ASSERT_TRUE(stub_->ScaleService(&ctx, req, &resp).ok());
+    const grpc::Status scaled = stub_->ScaleService(&ctx, req, &resp);
+    ASSERT_TRUE(scaled.ok()) << scaled.error_message();
   }
 
   audit::Query query;
