@@ -9,7 +9,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "common/log.h"
 #include "common/net_util.h"
 #include "common/node_fields.h"
@@ -468,9 +467,9 @@ absl::StatusOr<AgentConfig> ResolveAgentConfig(const std::string& config_path,
     if (!config.join_token.empty()) {
       return absl::InvalidArgumentError("give --join-token or --join-token-file, not both");
     }
-    auto token = ReadFileForFlag(config.join_token_file, "--join-token-file");
+    auto token = ReadTokenFile(config.join_token_file, "--join-token-file");
     if (!token.ok()) return token.status();
-    config.join_token = std::string(absl::StripAsciiWhitespace(*token));
+    config.join_token = *std::move(token);
   }
   return config;
 }

@@ -7,8 +7,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 
@@ -26,7 +24,9 @@ absl::Status Errno(const std::string& path, const char* what) {
 absl::Status WriteFileAtomically(const std::string& path, const std::string& content, int mode) {
   const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
   ::unlink(tmp.c_str());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  // O_NOFOLLOW: a planted symlink cannot redirect a key elsewhere.
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
   if (fd < 0) return Errno(tmp, "create the file");
   size_t done = 0;
   while (done < content.size()) {
@@ -40,7 +40,8 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
     }
     done += static_cast<size_t>(n);
   }
-  if (::fchmod(fd, mode) != 0 || ::fsync(fd) != 0) {
+  // fchmod: the umask may have narrowed `mode` at creation.
+  if (::fchmod(fd, mode & 07777) != 0 || ::fsync(fd) != 0) {
     auto st = Errno(tmp, "sync");
     ::close(fd);
     ::unlink(tmp.c_str());
@@ -51,6 +52,14 @@ absl::Status WriteFileAtomically(const std::string& path, const std::string& con
     auto st = Errno(path, "rename into place");
     ::unlink(tmp.c_str());
     return st;
+  }
+  // The rename itself must reach the disk too.
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
   }
   return absl::OkStatus();
 }
@@ -67,15 +76,25 @@ absl::Status MakePrivateDirectory(const std::string& path) {
 }
 
 absl::StatusOr<std::string> ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (!std::filesystem::exists(path))
-      return absl::NotFoundError(absl::StrCat(path, ": no such file"));
-    return absl::FailedPreconditionError(absl::StrCat(path, ": cannot read the file"));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError(absl::StrCat(path, ": no such file"));
+    return Errno(path, "open the file");
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  std::string content;
+  char buf[8192];
+  ssize_t n = 0;
+  while ((n = ::read(fd, buf, sizeof(buf))) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto st = Errno(path, "read the file");
+      ::close(fd);
+      return st;
+    }
+    content.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return content;
 }
 
 }  // namespace gantry

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace gantry {
 
@@ -16,6 +17,31 @@ absl::StatusOr<std::string> ReadFileForFlag(const std::string& path, absl::strin
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path, absl::string_view flag) {
+  auto text = ReadFileForFlag(path, flag);
+  if (!text.ok()) return text.status();
+  std::string token(absl::StripAsciiWhitespace(*text));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, " ", path, ": the file is empty; it must hold the token"));
+  }
+  return token;
+}
+
+absl::Status LoadClientCertificate(const TlsFiles& files, ClientTls& out) {
+  if (files.cert.empty() != files.key.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key must be given together");
+  }
+  if (files.cert.empty()) return absl::OkStatus();
+  auto cert = ReadFileForFlag(files.cert, "--tls-cert");
+  if (!cert.ok()) return cert.status();
+  auto key = ReadFileForFlag(files.key, "--tls-key");
+  if (!key.ok()) return key.status();
+  out.cert_pem = *std::move(cert);
+  out.key_pem = *std::move(key);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<ClientTls> LoadClientTls(const TlsFiles& files) {
@@ -32,14 +58,7 @@ absl::StatusOr<ClientTls> LoadClientTls(const TlsFiles& files) {
   auto ca = ReadFileForFlag(files.ca, "--tls-ca");
   if (!ca.ok()) return ca.status();
   out.ca_pem = *std::move(ca);
-  if (!files.cert.empty()) {
-    auto cert = ReadFileForFlag(files.cert, "--tls-cert");
-    if (!cert.ok()) return cert.status();
-    auto key = ReadFileForFlag(files.key, "--tls-key");
-    if (!key.ok()) return key.status();
-    out.cert_pem = *std::move(cert);
-    out.key_pem = *std::move(key);
-  }
+  if (absl::Status s = LoadClientCertificate(files, out); !s.ok()) return s;
   return out;
 }
 

@@ -43,10 +43,19 @@ struct ClientChannel {
 // ("no CA to verify the control plane: pass --tls-ca ...").
 absl::StatusOr<ClientTls> LoadClientTls(const TlsFiles& files);
 
+// Only the optional client certificate and key of `files` (both or neither),
+// into `out`; for clients that take their CA from elsewhere (gantryctl's
+// client config).
+absl::Status LoadClientCertificate(const TlsFiles& files, ClientTls& out);
+
 // `token` non-empty: sent as "authorization: Bearer <token>" on every call.
 ClientChannel MakeClientChannel(const ClientTls& tls, const std::string& token = "");
 
 // Reads a whole file; the error names the file and the flag it came from.
 absl::StatusOr<std::string> ReadFileForFlag(const std::string& path, absl::string_view flag);
+
+// A token (bearer or join token) from a file named by `flag`: surrounding
+// whitespace stripped; an empty file is an error naming the flag and file.
+absl::StatusOr<std::string> ReadTokenFile(const std::string& path, absl::string_view flag);
 
 }  // namespace gantry

@@ -1,20 +1,18 @@
 #include "controlplane/control_plane.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/metrics/exposition.h"
 #include "common/net_util.h"
 #include "common/status_util.h"
 #include "controlplane/audit/audit_file.h"
 #include "controlplane/metrics/discovery.h"
+#include "controlplane/store/etcd_store.h"
 #include "controlplane/store/sqlite_store.h"
+#include "controlplane/store/store_meta.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -22,8 +20,8 @@ namespace gantry {
 
 namespace {
 
-absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const std::string& data_dir,
-                                                        std::string& where) {
+absl::StatusOr<std::unique_ptr<store::Store>> OpenSqlite(const std::string& data_dir,
+                                                         std::string& where) {
   store::SqliteStore::Options store_options;
   if (data_dir.empty()) {
     store_options.path = ":memory:";
@@ -42,14 +40,38 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const std::string& data_
   return std::unique_ptr<store::Store>(std::move(*store));
 }
 
+absl::StatusOr<std::unique_ptr<store::Store>> OpenEtcd(const ControlPlane::Options& options) {
+  store::EtcdStore::Options etcd;
+  ASSIGN_OR_RETURN(etcd.etcd.endpoints, store::ParseEtcdUrl(options.store));
+  const TlsFiles& tls = options.etcd_tls;
+  const std::pair<const std::string*, std::string*> files[] = {{&tls.ca, &etcd.etcd.ca_pem},
+                                                               {&tls.cert, &etcd.etcd.cert_pem},
+                                                               {&tls.key, &etcd.etcd.key_pem}};
+  const char* flags[] = {"--etcd-ca", "--etcd-cert", "--etcd-key"};
+  for (size_t i = 0; i < 3; ++i) {
+    if (files[i].first->empty()) continue;
+    ASSIGN_OR_RETURN(*files[i].second, ReadFileForFlag(*files[i].first, flags[i]));
+  }
+  auto store = store::EtcdStore::Open(etcd);
+  if (!store.ok()) return Annotate(store.status(), absl::StrCat("--store ", options.store));
+  return std::unique_ptr<store::Store>(std::move(*store));
+}
+
+absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const ControlPlane::Options& options,
+                                                        std::string& where) {
+  if (options.store.empty()) return OpenSqlite(options.data_dir, where);
+  where = options.store;
+  return OpenEtcd(options);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options& options,
                                                                   const Clock* clock) {
   std::unique_ptr<ControlPlane> cp(new ControlPlane());
   std::string where;
-  ASSIGN_OR_RETURN(cp->store_, OpenStore(options.data_dir, where));
-  RETURN_IF_ERROR(cp->SetUpIdentity(options, clock));
+  ASSIGN_OR_RETURN(cp->store_, OpenStore(options, where));
+  RETURN_IF_ERROR(cp->SetUpIdentity(options, where, clock));
   RETURN_IF_ERROR(cp->OpenAuditLog(options, clock));
   Options with_identity = options;
   with_identity.nodes.cluster_id = cp->pki_->cluster_id();
@@ -87,22 +109,13 @@ std::vector<std::string> AdvertisedHosts(const ControlPlane::Options& options) {
 // Writes the bootstrap admin token where only root reads it.
 absl::Status WriteAdminToken(const std::string& data_dir, const std::string& token) {
   const std::string path = (std::filesystem::path(data_dir) / "admin.token").string();
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": cannot write the admin token: ", std::strerror(errno)));
-  }
-  const std::string line = token + "\n";
-  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) return absl::FailedPreconditionError(absl::StrCat(path, ": cannot write the token"));
-  return absl::OkStatus();
+  return WriteFileAtomically(path, token + "\n", 0600);
 }
 
 }  // namespace
 
-absl::Status ControlPlane::SetUpIdentity(const Options& options, const Clock* clock) {
+absl::Status ControlPlane::SetUpIdentity(const Options& options, const std::string& where,
+                                         const Clock* clock) {
   identity::ClusterPki::Options pki;
   pki.data_dir = options.data_dir;
   pki.advertise = AdvertisedHosts(options);
@@ -110,6 +123,7 @@ absl::Status ControlPlane::SetUpIdentity(const Options& options, const Clock* cl
   pki.tls_key_file = options.tls.key;
   pki.tls_ca_file = options.tls.ca;
   ASSIGN_OR_RETURN(pki_, identity::ClusterPki::LoadOrCreate(pki, clock));
+  RETURN_IF_ERROR(store::ClaimStore(store_.get(), pki_->cluster_id(), where));
   tokens_ = std::make_unique<identity::TokenRegistry>(store_.get(), clock);
   RETURN_IF_ERROR(tokens_->Start());
   roles_ = std::make_unique<identity::RoleRegistry>(store_.get());

@@ -52,8 +52,13 @@ class ControlPlane {
  public:
   struct Options {
     std::string listen = "127.0.0.1:7070";
-    // Holds state.db. Empty: an in-memory store (tests only).
+    // Holds state.db (and pki/, admin.token, audit.log). Empty: an
+    // in-memory store (tests only).
     std::string data_dir;
+    // Empty: SQLite in data_dir. "etcd://HOST:PORT[,HOST:PORT...]": etcd v3,
+    // with etcd_tls (--etcd-ca/--etcd-cert/--etcd-key) when it serves TLS.
+    std::string store;
+    TlsFiles etcd_tls;
     // An operator's own PKI instead of the cluster's: cert, key and CA.
     TlsFiles tls;
     // Names and addresses clients dial; the server certificate covers them.
@@ -109,7 +114,8 @@ class ControlPlane {
   void BuildControllers(const Options& options, const Clock* clock);
   absl::Status Serve(const Options& options);
   absl::Status ServeHttp(const std::string& address);
-  absl::Status SetUpIdentity(const Options& options, const Clock* clock);
+  // `where` names the store in errors.
+  absl::Status SetUpIdentity(const Options& options, const std::string& where, const Clock* clock);
   absl::Status OpenAuditLog(const Options& options, const Clock* clock);
   void BuildServices(const Options& options, const Clock* clock);
 

@@ -41,7 +41,18 @@ struct Flags {
 
 void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
   app.add_option("--listen", options.listen, "gRPC address (HOST:PORT)")->capture_default_str();
-  app.add_option("--data-dir", options.data_dir, "directory for the state store")->required();
+  app.add_option("--data-dir", options.data_dir,
+                 "directory for the SQLite state store, the cluster PKI (pki/), the bootstrap "
+                 "admin token and the audit log")
+      ->required();
+  app.add_option("--store", options.store,
+                 "etcd://HOST:PORT[,HOST:PORT...]: keep the state in etcd v3 (for several "
+                 "control planes) instead of SQLite in --data-dir");
+  app.add_option("--etcd-ca", options.etcd_tls.ca,
+                 "CA (PEM) that signs etcd's server certificates: talk to etcd over TLS");
+  app.add_option("--etcd-cert", options.etcd_tls.cert,
+                 "client certificate (PEM) for etcd, with --etcd-key and --etcd-ca");
+  app.add_option("--etcd-key", options.etcd_tls.key, "client private key (PEM) for etcd");
   app.add_option("--advertise-address", options.advertise,
                  "name or address clients dial, covered by the server certificate (repeatable; "
                  "default: the listen address, 127.0.0.1 and localhost)");

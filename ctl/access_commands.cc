@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 #include "common/pki.h"
 #include "common/quantity.h"
 #include "common/time_util.h"
@@ -55,10 +54,9 @@ int Login(const GlobalOptions& global, const LoginOptions& login, std::ostream& 
   if (login.token_file.empty()) return fail(absl::InvalidArgumentError("--token-file is required"));
   auto ca = LoginCa(login);
   if (!ca.ok()) return fail(ca.status());
-  auto token = ReadFileForFlag(login.token_file, "--token-file");
+  auto token = ReadTokenFile(login.token_file, "--token-file");
   if (!token.ok()) return fail(token.status());
-  ClientContext context{login.context, login.server, *ca,
-                        std::string(absl::StripAsciiWhitespace(*token))};
+  ClientContext context{login.context, login.server, *ca, *std::move(token)};
   // Check before writing: a config that does not work helps nobody.
   const std::string path = global.config_path.empty() ? DefaultConfigPath() : global.config_path;
   auto config = LoadClientConfig(path);

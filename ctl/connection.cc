@@ -1,7 +1,6 @@
 #include "ctl/connection.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "ctl/client_config.h"
 #include "grpcpp/create_channel.h"
 
@@ -35,23 +34,16 @@ absl::StatusOr<std::pair<ClientTls, std::string>> Connection::Resolve(GlobalOpti
   if (o.server.empty()) o.server = context != nullptr ? context->server : "127.0.0.1:7070";
   std::string token = o.token;
   if (!o.token_file.empty()) {
-    auto text = ReadFileForFlag(o.token_file, "--token-file");
+    auto text = ReadTokenFile(o.token_file, "--token-file");
     if (!text.ok()) return text.status();
-    token = std::string(absl::StripAsciiWhitespace(*text));
+    token = *std::move(text);
   }
   if (token.empty() && context != nullptr && o.tls.cert.empty()) token = context->token;
   ClientTls tls;
   if (o.tls.ca.empty() && context != nullptr && !context->ca_pem.empty()) {
-    TlsFiles rest = o.tls;
     tls.ca_pem = context->ca_pem;
-    tls.server_name = rest.server_name;
-    if (!rest.cert.empty()) {
-      rest.ca = "/dev/null";
-      auto loaded = LoadClientTls(rest);
-      if (!loaded.ok()) return loaded.status();
-      tls.cert_pem = loaded->cert_pem;
-      tls.key_pem = loaded->key_pem;
-    }
+    tls.server_name = o.tls.server_name;
+    if (absl::Status s = LoadClientCertificate(o.tls, tls); !s.ok()) return s;
   } else {
     auto loaded = LoadClientTls(o.tls);
     if (!loaded.ok()) return loaded.status();

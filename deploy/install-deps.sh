@@ -10,12 +10,12 @@ BUILD_PKGS=(
   libabsl-dev libyaml-cpp-dev libspdlog-dev libfmt-dev prometheus-cpp-dev
   libcurl4-openssl-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libssl-dev golang-github-containerd-containerd-dev
-  golang-github-containerd-cgroups-dev libcivetweb-dev
+  golang-github-containerd-cgroups-dev libcivetweb-dev golang-etcd-server-dev
 )
 RUNTIME_PKGS=(
   containerd runc busybox-static iproute2 curl ca-certificates openssl
   systemd util-linux procps jq wget
-  docker-registry skopeo apache2-utils haproxy prometheus python3
+  docker-registry skopeo apache2-utils haproxy prometheus python3 etcd-server etcd-client
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -10,7 +10,6 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/logging.h"
@@ -71,9 +70,9 @@ absl::Status Wire(const Flags& flags, Wiring& wiring) {
   std::string token;
   if (const char* env = std::getenv("GANTRY_TOKEN"); env != nullptr) token = env;
   if (!flags.token_file.empty()) {
-    auto text = gantry::ReadFileForFlag(flags.token_file, "--token-file");
+    auto text = gantry::ReadTokenFile(flags.token_file, "--token-file");
     if (!text.ok()) return text.status();
-    token = std::string(absl::StripAsciiWhitespace(*text));
+    token = *std::move(text);
   }
   auto endpoints = gantry::lb::GrpcEndpointsSource::Connect(flags.controlplane, flags.tls, token);
   if (!endpoints.ok()) return endpoints.status();

@@ -8,6 +8,7 @@
 #include "common/pki.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
+#include "controlplane/api/refused_reactor.h"
 #include "controlplane/identity/tokens.h"
 
 namespace gantry::api {
@@ -194,12 +195,6 @@ void StreamConnection::Detach() {
 }
 
 // Ends a stream that failed authentication before reading anything.
-class RefusedStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMessage> {
- public:
-  explicit RefusedStream(grpc::Status status) { Finish(std::move(status)); }
-  void OnDone() override { delete this; }
-};
-
 }  // namespace
 
 grpc::ServerBidiReactor<AgentMessage, ControlMessage>* AgentServiceImpl::Connect(
@@ -209,7 +204,8 @@ grpc::ServerBidiReactor<AgentMessage, ControlMessage>* AgentServiceImpl::Connect
     spdlog::warn("agent stream from {} refused: {}", PeerAddress(*context), who.status().message());
     if (parts_.audit != nullptr)
       parts_.audit->Record(*context, who, "Connect", "nodes", who.status());
-    return new RefusedStream(ToGrpcStatus(who.status()));
+    return new RefusedReactor<grpc::ServerBidiReactor<AgentMessage, ControlMessage>>(
+        ToGrpcStatus(who.status()));
   }
   return new AgentStream(parts_.nodes, parts_.audit, PeerAddress(*context), who->name);
 }

@@ -5,6 +5,7 @@
 
 #include "common/status_util.h"
 #include "controlplane/api/permissions.h"
+#include "controlplane/api/refused_reactor.h"
 
 namespace gantry::api {
 namespace {
@@ -156,12 +157,6 @@ class LogsReactor final : public grpc::ServerWriteReactor<LogChunk> {
 };
 
 // Ends a GetLogs call the caller may not make.
-class RefusedLogs final : public grpc::ServerWriteReactor<LogChunk> {
- public:
-  explicit RefusedLogs(grpc::Status status) { Finish(std::move(status)); }
-  void OnDone() override { delete this; }
-};
-
 }  // namespace
 
 absl::Status OperatorServiceImpl::Allowed(const identity::Identity& who,
@@ -297,7 +292,8 @@ grpc::ServerWriteReactor<LogChunk>* OperatorServiceImpl::GetLogs(Ctx* c,
     }
   }
   if (audit_ != nullptr) audit_->Record(*c, who, "GetLogs", object, admitted);
-  if (!admitted.ok()) return new RefusedLogs(ToGrpcStatus(admitted));
+  if (!admitted.ok())
+    return new RefusedReactor<grpc::ServerWriteReactor<LogChunk>>(ToGrpcStatus(admitted));
   return new LogsReactor(nodes_, state_, *req, metrics_);
 }
 

@@ -1,10 +1,8 @@
 #include "controlplane/identity/cluster_pki.h"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -17,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/status_util.h"
 
@@ -46,66 +45,14 @@ std::string Errno(absl::string_view what, const std::string& path) {
 
 // The file's content, or nullopt when it does not exist.
 absl::StatusOr<std::optional<std::string>> ReadIfExists(const std::string& path) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return std::nullopt;
-    return absl::PermissionDeniedError(Errno("cannot open", path));
-  }
-  std::string content;
-  char buf[8192];
-  ssize_t n = 0;
-  while ((n = read(fd, buf, sizeof(buf))) != 0) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string error = Errno("cannot read", path);
-      close(fd);
-      return absl::UnavailableError(error);
-    }
-    content.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return content;
+  absl::StatusOr<std::string> content = ReadWholeFile(path);
+  if (absl::IsNotFound(content.status())) return std::nullopt;
+  if (!content.ok()) return content.status();
+  return *std::move(content);
 }
 
-absl::Status WriteAll(int fd, const std::string& content) {
-  size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::UnavailableError(std::strerror(errno));
-    done += static_cast<size_t>(n);
-  }
-  return absl::OkStatus();
-}
-
-// Writes through a temporary file that has `mode` from its creation, then
-// renames it over `path`, so a crash leaves the old file or the new one and
-// a key is never readable by others, not even for a moment.
 absl::Status WriteAtomically(const std::string& path, const std::string& content, mode_t mode) {
-  const std::string temp = path + ".tmp";
-  if (unlink(temp.c_str()) != 0 && errno != ENOENT) {
-    return absl::PermissionDeniedError(Errno("cannot remove a stale temporary file", temp));
-  }
-  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) return absl::PermissionDeniedError(Errno("cannot create", temp));
-  absl::Status st = WriteAll(fd, content);
-  if (st.ok() && fsync(fd) != 0) st = absl::UnavailableError(std::strerror(errno));
-  if (close(fd) != 0 && st.ok()) st = absl::UnavailableError(std::strerror(errno));
-  if (st.ok() && rename(temp.c_str(), path.c_str()) != 0) {
-    st = absl::UnavailableError(std::strerror(errno));
-  }
-  if (!st.ok()) {
-    unlink(temp.c_str());
-    return absl::UnavailableError(absl::StrCat(path, ": cannot write: ", st.message()));
-  }
-  // The rename itself must reach the disk too.
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    fsync(dir_fd);
-    close(dir_fd);
-  }
-  return absl::OkStatus();
+  return WriteFileAtomically(path, content, static_cast<int>(mode));
 }
 
 // Creates `dir` (and the data dir above it) when missing; the pki dir

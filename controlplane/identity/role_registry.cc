@@ -77,8 +77,9 @@ RoleRegistry::~RoleRegistry() { watch_.reset(); }
 
 absl::Status RoleRegistry::Start() {
   auto watch =
-      store::ListAndWatch(store_, kRolePrefix, [this](const std::vector<store::Event>& events) {
+      store::ListAndWatch(store_, kRolePrefix, [this](const auto& events, bool replace_all) {
         std::lock_guard<std::mutex> lock(mu_);
+        if (replace_all) roles_.clear();
         Apply(events);
       });
   if (!watch.ok()) return watch.status();

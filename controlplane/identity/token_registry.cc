@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/time_util.h"
+#include "controlplane/identity/names.h"
 #include "controlplane/identity/tokens.h"
 #include "controlplane/store/list_watch.h"
 
@@ -89,18 +90,6 @@ absl::Status ValidateServicesGlob(const std::string& services) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateNodeName(const std::string& name) {
-  const bool ok = !name.empty() && name.size() <= 63 && name.front() != '-' && name.back() != '-' &&
-                  std::all_of(name.begin(), name.end(), [](char c) {
-                    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-                  });
-  if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "node name \"", name,
-      "\" is not valid: use 1 to 63 lowercase letters, digits and '-', not starting or "
-      "ending with '-'"));
-}
-
 absl::Status ValidateTtl(absl::Duration ttl) {
   if (ttl < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("the ttl must not be negative (zero means the default)");
@@ -160,8 +149,13 @@ TokenRegistry::~TokenRegistry() { watch_.reset(); }
 
 absl::Status TokenRegistry::Start() {
   auto watch =
-      store::ListAndWatch(store_, kIdentityRoot, [this](const std::vector<store::Event>& events) {
+      store::ListAndWatch(store_, kIdentityRoot, [this](const auto& events, bool replace_all) {
         std::lock_guard<std::mutex> lock(mu_);
+        if (replace_all) {
+          tokens_.clear();
+          join_tokens_.clear();
+          revoked_nodes_.clear();
+        }
         Apply(events);
       });
   if (!watch.ok()) return watch.status();

@@ -1,12 +1,15 @@
 #include "controlplane/state/cluster_state.h"
 
 #include <algorithm>
+#include <chrono>
+#include <string_view>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/spec/validation.h"
 #include "controlplane/state/keys.h"
+#include "controlplane/store/list_watch.h"
 
 namespace gantry::state {
 
@@ -36,31 +39,42 @@ void ClusterState::AddListener(Listener listener) {
 }
 
 absl::Status ClusterState::Start() {
-  auto range = store_->Range(kRoot);
-  if (!range.ok()) return range.status();
-  std::vector<store::Event> events;
-  events.reserve(range->kvs.size());
-  for (auto& kv : range->kvs) events.push_back({store::Event::Type::kPut, std::move(kv)});
-  {
-    Change ignored;
-    std::lock_guard<std::mutex> lock(mu_);
-    Apply(events, ignored);
-  }
-  auto watch =
-      store_->Watch(kRoot, range->revision, [this](int64_t, const std::vector<store::Event>& evs) {
+  auto watch = store::ListAndWatch(
+      store_, kRoot, [this](const std::vector<store::Event>& events, bool replace_all) {
         Change change;
+        bool initial = false;
         {
           std::lock_guard<std::mutex> lock(mu_);
-          Apply(evs, change);
+          initial = !loaded_;
+          loaded_ = true;
+          if (replace_all) Clear(change);
+          Apply(events, change);
         }
+        applied_.notify_all();
+        if (initial) return;
         std::lock_guard<std::mutex> lock(listeners_mu_);
         for (const auto& l : listeners_) l(change);
       });
   if (!watch.ok()) return watch.status();
   watch_ = std::move(*watch);
-  spdlog::info("state loaded at revision {}: {} services, {} nodes, {} tasks", range->revision,
+  std::lock_guard<std::mutex> lock(mu_);
+  spdlog::info("state loaded at revision {}: {} services, {} nodes, {} tasks", store_->Revision(),
                services_.size(), nodes_.size(), tasks_.size());
   return absl::OkStatus();
+}
+
+void ClusterState::Clear(Change& change) {
+  // Everything the cache held counts as changed: listeners look again.
+  for (const auto& [name, s] : services_) change.services.insert(name);
+  for (const auto& [name, n] : nodes_) change.nodes.insert(name);
+  change.node_records = true;
+  taskdefs_.clear();
+  services_.clear();
+  nodes_.clear();
+  tasks_.clear();
+  tasks_by_service_.clear();
+  tasks_by_node_.clear();
+  table_ = scheduler::NodeTable();
 }
 
 void ClusterState::AddUsage(const Task& task, int sign) {
@@ -323,6 +337,17 @@ absl::StatusOr<store::TxnResult> ClusterState::Commit(const store::TxnRequest& r
   return store_->Txn(request);
 }
 
+int64_t ClusterState::CachedModRevision(const std::string& key) const {
+  auto find = [&](const auto& map, const char* prefix) -> int64_t {
+    auto it = map.find(key.substr(std::string_view(prefix).size()));
+    return it == map.end() ? 0 : it->second.mod_revision;
+  };
+  if (absl::StartsWith(key, kTaskPrefix)) return find(tasks_, kTaskPrefix);
+  if (absl::StartsWith(key, kServicePrefix)) return find(services_, kServicePrefix);
+  if (absl::StartsWith(key, kNodePrefix)) return find(nodes_, kNodePrefix);
+  return 0;
+}
+
 template <typename T>
 absl::Status ClusterState::UpdateObject(const std::string& key,
                                         const std::function<bool(T&)>& mutate,
@@ -338,6 +363,16 @@ absl::Status ClusterState::UpdateObject(const std::string& key,
     auto result = store_->Txn(txn);
     if (!result.ok()) return result.status();
     if (result->succeeded) return absl::OkStatus();
+    // Someone else wrote the object first (another control plane, or a
+    // write our watch has not delivered yet): wait for the cache to hold
+    // that write before mutating again.
+    auto fresh = store_->Get(key);
+    if (!fresh.ok()) return fresh.status();
+    if (!fresh->has_value()) return absl::NotFoundError(absl::StrCat(key, " not found"));
+    const int64_t wanted = (*fresh)->mod_revision;
+    std::unique_lock<std::mutex> lock(mu_);
+    applied_.wait_for(lock, std::chrono::seconds(5),
+                      [&] { return CachedModRevision(key) >= wanted; });
   }
   return absl::AbortedError(absl::StrCat("update ", key, ": too many concurrent changes"));
 }

@@ -7,8 +7,13 @@
 // The cache is filled once by Start() and then kept current solely by a
 // store watch, so it never disagrees with what was committed, and an etcd
 // backend shared by several control planes would keep it current too.
-// Because the store delivers watch events before Txn returns, a caller that
-// committed a change sees it in the cache right after.
+// Because the store delivers this process's watch events before Txn returns
+// (an etcd store waits for them), a caller that committed a change sees it
+// in the cache right after. A compare-and-swap that lost to another writer
+// (another control plane on the same etcd) waits for the cache to hold that
+// writer's value before it tries again. When an etcd watch lost history, the
+// cache is rebuilt from a fresh listing and listeners hear that everything
+// changed.
 //
 // Writes are compare-and-swap transactions on the object's mod_revision; the
 // Update* helpers retry on conflict with the fresh cached value.
@@ -17,6 +22,7 @@
 // that committed the change, one at a time; they must be quick and must not
 // write to the state.
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -122,6 +128,11 @@ class ClusterState {
 
  private:
   void Apply(const std::vector<store::Event>& events, Change& change);
+  // Empties the cache; `change` names everything it held.
+  void Clear(Change& change);
+  // The cached object's mod_revision for a task, service or node key; 0 if
+  // absent. With mu_ held.
+  int64_t CachedModRevision(const std::string& key) const;
   void ApplyTask(const std::string& id, const gantry::v1::Task* task, int64_t rev, Change& change);
   void AddUsage(const gantry::v1::Task& task, int sign);
   gantry::v1::Service WithCounts(const gantry::v1::Service& service) const;
@@ -134,6 +145,8 @@ class ClusterState {
   std::unique_ptr<store::WatchHandle> watch_;
 
   mutable std::mutex mu_;
+  std::condition_variable applied_;  // notified after each watch batch
+  bool loaded_ = false;              // the initial listing was applied
   std::map<std::string, std::map<int64_t, gantry::v1::TaskDefinition>> taskdefs_;
   std::map<std::string, Versioned<gantry::v1::Service>> services_;
   std::map<std::string, Versioned<gantry::v1::Node>> nodes_;

@@ -4,7 +4,9 @@
 // after it, with no gap between the two (the watch starts at the listing's
 // revision). `apply` sees the listing once as puts, before ListAndWatch
 // returns, then each batch of changes on the store's watch thread; it does
-// its own locking.
+// its own locking. When a remote store's watch lost history it cannot
+// replay, `apply` gets a fresh listing with `replace_all` set: the cache
+// drops what it held and takes the listing instead.
 
 #include <functional>
 #include <memory>
@@ -16,7 +18,12 @@
 
 namespace gantry::store {
 
-absl::StatusOr<std::unique_ptr<WatchHandle>> ListAndWatch(
-    Store* store, absl::string_view prefix, std::function<void(const std::vector<Event>&)> apply);
+using CacheApply = std::function<void(const std::vector<Event>& events, bool replace_all)>;
+
+absl::StatusOr<std::unique_ptr<WatchHandle>> ListAndWatch(Store* store, absl::string_view prefix,
+                                                          CacheApply apply);
+
+// A listing as put events.
+std::vector<Event> AsPuts(std::vector<KeyValue> kvs);
 
 }  // namespace gantry::store

@@ -207,17 +207,17 @@ absl::StatusOr<RangeResult> SqliteStore::Range(absl::string_view prefix) {
 
 absl::StatusOr<bool> SqliteStore::ComparesHold(const TxnRequest& request) {
   for (const auto& cmp : request.compares) {
-    Stmt stmt(db_, stmts_, "SELECT mod_rev FROM kv WHERE key = ?1");
+    Stmt stmt(db_, stmts_, "SELECT mod_rev, create_rev FROM kv WHERE key = ?1");
     if (auto st = stmt.status(); !st.ok()) return st;
     stmt.BindBlob(1, cmp.key);
     const int rc = stmt.Step();
-    int64_t mod = 0;
+    int64_t rev = 0;
     if (rc == SQLITE_ROW) {
-      mod = stmt.Int(0);
+      rev = stmt.Int(cmp.target == Compare::Target::kCreate ? 1 : 0);
     } else if (rc != SQLITE_DONE) {
       return stmt.StepError(rc);
     }
-    if (mod != cmp.mod_revision) return false;
+    if (rev != cmp.mod_revision) return false;
   }
   return true;
 }
@@ -350,7 +350,8 @@ void SqliteStore::Deliver(const std::vector<std::shared_ptr<Watcher>>& watchers,
 
 absl::StatusOr<std::unique_ptr<WatchHandle>> SqliteStore::Watch(absl::string_view prefix,
                                                                 int64_t after_revision,
-                                                                WatchCallback callback) {
+                                                                WatchCallback callback,
+                                                                ResyncCallback /*resync*/) {
   std::unique_lock<std::mutex> lock(mu_);
   if (after_revision < compacted_) {
     return absl::OutOfRangeError(absl::StrCat("watch from revision ", after_revision + 1,

@@ -34,8 +34,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<RangeResult> Range(absl::string_view prefix) override;
   absl::StatusOr<TxnResult> Txn(const TxnRequest& request) override;
   absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(absl::string_view prefix,
-                                                     int64_t after_revision,
-                                                     WatchCallback callback) override;
+                                                     int64_t after_revision, WatchCallback callback,
+                                                     ResyncCallback resync = nullptr) override;
   int64_t Revision() override;
 
  private:

@@ -1,3 +1,5 @@
+#include "controlplane/state/keys.h"
+#include "tests/fakes/forwarding_store.h"
 #include "tests/unit/cp_fixture.h"
 
 namespace gantry::testing {
@@ -75,6 +77,63 @@ TEST_F(ClusterStateTest, UpdateRetriesOnConflict) {
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(calls, 2);
   EXPECT_EQ(state_->GetService("web")->value.desired_count(), 8);
+}
+
+// A watch that lags behind the store (another control plane wrote first, an
+// etcd watch has not delivered yet): a lost compare-and-swap waits for the
+// cache to hold the winning write, then mutates that, instead of retrying
+// against the stale copy until it gives up.
+TEST_F(ClusterStateTest, ALostCompareAndSwapWaitsForTheWinningWrite) {
+  Register("n1", "a");
+  ASSERT_TRUE(ApplyWeb(1).ok());
+  ForwardingStore lagging(store_.get());
+  state::ClusterState mine(&lagging);
+  ASSERT_TRUE(mine.Start().ok());
+  lagging.HoldWatchEvents();
+  // Another writer scales to 7; our cache does not know yet.
+  ASSERT_TRUE(state_
+                  ->UpdateService("web",
+                                  [](gantry::v1::Service& s) {
+                                    s.set_desired_count(7);
+                                    return true;
+                                  })
+                  .ok());
+  // Our CAS fails; reading the key back lets the held events through, as the
+  // watch catching up would.
+  lagging.on_get = [&](absl::string_view) { lagging.ReleaseWatchEvents(); };
+  int calls = 0;
+  auto st = mine.UpdateService("web", [&](gantry::v1::Service& s) {
+    ++calls;
+    s.set_desired_count(s.desired_count() + 1);
+    return true;
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(state_->GetService("web")->value.desired_count(), 8);
+}
+
+// After a remote store's watch lost history, the cache is rebuilt from a
+// fresh listing: what was deleted meanwhile is gone, and listeners hear about
+// everything so controllers look again.
+TEST_F(ClusterStateTest, AResyncReplacesTheCacheAndTellsListeners) {
+  Register("n1", "a");
+  ASSERT_TRUE(ApplyWeb(1).ok());
+  ForwardingStore resyncing(store_.get());
+  state::ClusterState mine(&resyncing);
+  ASSERT_TRUE(mine.Start().ok());
+  resyncing.HoldWatchEvents();  // the deletion below never arrives as an event
+  store::TxnRequest del;
+  del.ops.push_back(store::Op::Delete(state::ServiceKey("web")));
+  ASSERT_TRUE(store_->Txn(del)->succeeded);
+  ASSERT_TRUE(mine.GetService("web").has_value()) << "the stale cache still has it";
+  state::Change heard;
+  mine.AddListener([&](const state::Change& c) { heard = c; });
+  resyncing.Resync();
+  EXPECT_FALSE(mine.GetService("web").has_value());
+  EXPECT_TRUE(mine.GetNode("n1").has_value());
+  EXPECT_TRUE(heard.services.count("web"));
+  EXPECT_TRUE(heard.nodes.count("n1"));
+  EXPECT_TRUE(heard.node_records);
 }
 
 }  // namespace

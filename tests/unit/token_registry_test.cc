@@ -14,6 +14,7 @@
 #include "common/time_util.h"
 #include "controlplane/identity/tokens.h"
 #include "controlplane/store/sqlite_store.h"
+#include "tests/fakes/forwarding_store.h"
 
 namespace gantry::identity {
 namespace {
@@ -21,33 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Forwards to a real store, but lets a test slip a write in just before the
-// next transaction: what another control plane does between our read and our
-// compare-and-swap.
-class InterleavingStore final : public store::Store {
- public:
-  explicit InterleavingStore(store::Store* inner) : inner_(inner) {}
-  std::function<void()> before_next_txn;
-
-  absl::StatusOr<std::optional<store::KeyValue>> Get(absl::string_view key) override {
-    return inner_->Get(key);
-  }
-  absl::StatusOr<store::RangeResult> Range(absl::string_view prefix) override {
-    return inner_->Range(prefix);
-  }
-  absl::StatusOr<store::TxnResult> Txn(const store::TxnRequest& request) override {
-    if (auto hook = std::exchange(before_next_txn, nullptr)) hook();
-    return inner_->Txn(request);
-  }
-  absl::StatusOr<std::unique_ptr<store::WatchHandle>> Watch(
-      absl::string_view prefix, int64_t after_revision, store::WatchCallback callback) override {
-    return inner_->Watch(prefix, after_revision, std::move(callback));
-  }
-  int64_t Revision() override { return inner_->Revision(); }
-
- private:
-  store::Store* const inner_;
-};
+using InterleavingStore = gantry::testing::ForwardingStore;
 
 class TokenRegistryTest : public ::testing::Test {
  protected:
