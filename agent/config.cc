@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/endpoints.h"
 #include "common/log.h"
 #include "common/net_util.h"
 #include "common/node_fields.h"
@@ -256,8 +257,10 @@ using C = AgentConfig;
 // Where the node is and what it is called.
 std::vector<Setting> NodeSettings() {
   return {
-      {"--controlplane", "controlplane", Text(&C::controlplane, "HOST:PORT"), "127.0.0.1:7070",
-       "control plane address HOST:PORT"},
+      {"--controlplane", "controlplane", Text(&C::controlplane, "HOST:PORT[,HOST:PORT...]"),
+       "127.0.0.1:7070",
+       "control plane address HOST:PORT; with several replicas, any or all of them, "
+       "comma-separated (the agent finds the leader)"},
       {"--node-name", "nodeName", NodeName(&C::node_name), "",
        "this node's name (default: host name)"},
       {"--zone", "zone", Zone(&C::zone), "default", "availability zone"},
@@ -462,6 +465,9 @@ absl::StatusOr<AgentConfig> ResolveAgentConfig(const std::string& config_path,
   if (auto st = CheckAttributeCount(config.attributes.size()); !st.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("attributes (the file's and --attribute together) ", st.message()));
+  }
+  if (auto eps = Endpoints::Parse(config.controlplane, "--controlplane"); !eps.ok()) {
+    return eps.status();
   }
   if (!config.join_token_file.empty()) {
     if (!config.join_token.empty()) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/endpoints.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/pki.h"
@@ -40,31 +41,43 @@ absl::StatusOr<std::string> JoinCa(const NodeIdentity::Options& o, absl::Time no
   if (auto st = pki::ValidatePin(o.ca_hash); !st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--ca-hash: ", st.message()));
   }
-  auto chain = pki::FetchPeerChain(o.controlplane, o.call_timeout);
+  auto endpoints = Endpoints::Parse(o.controlplane, "--controlplane");
+  if (!endpoints.ok()) return endpoints.status();
+  auto chain = pki::FetchPeerChain(endpoints->Current(), o.call_timeout);
   if (!chain.ok()) return chain.status();
   return pki::PinnedCa(*chain, o.ca_hash, now);
 }
 
-std::unique_ptr<gantry::v1::AgentService::Stub> StubFor(const std::string& target,
-                                                        const ClientTls& tls) {
+using Stub = gantry::v1::AgentService::Stub;
+
+std::unique_ptr<Stub> StubFor(const std::string& target, const ClientTls& tls) {
   ClientChannel ch = MakeClientChannel(tls);
   return gantry::v1::AgentService::NewStub(
       grpc::CreateCustomChannel(target, ch.credentials, ch.arguments));
 }
 
-// Calls `call` until it answers or `timeout` of real time passed, while
-// the control plane is unreachable.
-grpc::Status WithRetries(absl::Duration timeout, absl::Duration per_call,
-                         const std::function<grpc::Status(grpc::ClientContext&)>& call) {
+// Calls `call` on the control plane replicas in turn (any one issues
+// certificates) until one answers or `timeout` of real time passed.
+grpc::Status WithRetries(const std::string& controlplane, const ClientTls& tls,
+                         absl::Duration timeout, absl::Duration per_call,
+                         const std::function<grpc::Status(Stub&, grpc::ClientContext&)>& call) {
+  auto endpoints = Endpoints::Parse(controlplane, "--controlplane");
+  if (!endpoints.ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        std::string(endpoints.status().message()));
+  }
   const absl::Time deadline = absl::Now() + timeout;
   absl::Duration backoff = absl::Milliseconds(200);
-  for (;;) {
+  for (size_t attempt = 1;; ++attempt) {
+    const std::string target = endpoints->Current();
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(per_call));
-    grpc::Status status = call(ctx);
+    grpc::Status status = call(*StubFor(target, tls), ctx);
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE || absl::Now() + backoff > deadline) {
       return status;
     }
+    endpoints->MoveOnFrom(target);
+    if (attempt % endpoints->size() != 0) continue;  // the next replica at once
     std::this_thread::sleep_for(absl::ToChronoMilliseconds(backoff));
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
@@ -148,11 +161,10 @@ absl::Status NodeIdentity::Join() {
   ClientTls tls;
   tls.ca_pem = *ca;
   tls.server_name = options_.tls.server_name;
-  auto stub = StubFor(options_.controlplane, tls);
   gantry::v1::NodeCertificate resp;
-  grpc::Status status =
-      WithRetries(options_.join_timeout, options_.call_timeout,
-                  [&](grpc::ClientContext& ctx) { return stub->Join(&ctx, req, &resp); });
+  grpc::Status status = WithRetries(
+      options_.controlplane, tls, options_.join_timeout, options_.call_timeout,
+      [&](Stub& stub, grpc::ClientContext& ctx) { return stub.Join(&ctx, req, &resp); });
   if (!status.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
                         absl::StrCat("cannot join the cluster at ", options_.controlplane, ": ",
@@ -225,10 +237,11 @@ absl::Status NodeIdentity::RenewIfDue() {
   gantry::v1::RenewCertificateRequest req;
   req.set_csr_pem(*csr);
   gantry::v1::NodeCertificate resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() +
-                   absl::ToChronoMilliseconds(options_.call_timeout));
-  grpc::Status status = StubFor(options_.controlplane, current)->RenewCertificate(&ctx, req, &resp);
+  grpc::Status status =
+      WithRetries(options_.controlplane, current, options_.call_timeout, options_.call_timeout,
+                  [&](Stub& stub, grpc::ClientContext& ctx) {
+                    return stub.RenewCertificate(&ctx, req, &resp);
+                  });
   if (!status.ok()) {
     return absl::UnavailableError(absl::StrCat("cannot renew the node certificate (expires ",
                                                absl::FormatTime(expires_at()),

@@ -93,6 +93,14 @@ void Reconciler::NewSession() {
 
 bool Reconciler::SetDesired(const gantry::v1::DesiredTasks& desired) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (desired.epoch() < newest_epoch_) {
+    spdlog::warn(
+        "ignoring the desired tasks of a replaced leader (epoch {}; the newest seen is {})",
+        desired.epoch(), newest_epoch_);
+    return false;
+  }
+  if (desired.epoch() > newest_epoch_) newest_sequence_ = 0;  // a new leader's first set
+  newest_epoch_ = desired.epoch();
   if (desired.sequence() < newest_sequence_) return false;
   newest_sequence_ = desired.sequence();
   pending_ = desired;

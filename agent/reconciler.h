@@ -131,6 +131,8 @@ class Reconciler {
   mutable std::mutex mu_;
   std::optional<gantry::v1::DesiredTasks> pending_ ABSL_GUARDED_BY(mu_);
   int64_t newest_sequence_ ABSL_GUARDED_BY(mu_) = 0;
+  // Never goes back, across sessions: a replaced leader is not obeyed.
+  int64_t newest_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t applied_sequence_ ABSL_GUARDED_BY(mu_) = 0;
   bool full_report_ ABSL_GUARDED_BY(mu_) = true;
   int64_t passes_ ABSL_GUARDED_BY(mu_) = 0;

@@ -16,7 +16,12 @@ using gantry::v1::ControlMessage;
 
 Session::Session(Options options, Reconciler* reconciler, const Clock* clock,
                  std::function<void()> wake)
-    : options_(std::move(options)), reconciler_(reconciler), clock_(clock), wake_(std::move(wake)) {
+    : endpoints_(Endpoints::Parse(options.controlplane, "--controlplane")
+                     .value_or(Endpoints({options.controlplane}))),
+      options_(std::move(options)),
+      reconciler_(reconciler),
+      clock_(clock),
+      wake_(std::move(wake)) {
   logs_ = std::make_unique<LogServer>(
       [this](const std::string& task_id) { return reconciler_->LogDir(task_id); },
       [this](const std::string& task_id) {
@@ -75,10 +80,21 @@ absl::Status Session::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) break;
     }
-    const ClientChannel credentials = options_.credentials();
-    auto channel = grpc::CreateCustomChannel(options_.controlplane, credentials.credentials,
-                                             credentials.arguments);
-    if (RunOnce(channel)) backoff = options_.min_backoff;
+    ClientChannel credentials = options_.credentials();
+    // A frozen or cut-off control plane is noticed within seconds, well
+    // inside the heartbeat grace, and the session moves on.
+    credentials.arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 3'000);
+    credentials.arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3'000);
+    const std::string target = endpoints_.Current();
+    auto channel =
+        grpc::CreateCustomChannel(target, credentials.credentials, credentials.arguments);
+    const std::string before = target;
+    if (RunOnce(channel, target)) backoff = options_.min_backoff;
+    // Sent on to the leader: go there now.
+    if (endpoints_.Current() != before && !redirected_.empty()) {
+      redirected_.clear();
+      continue;
+    }
     // Full jitter: wait a random time up to the current backoff.
     std::uniform_int_distribution<int64_t> jitter(0, absl::ToInt64Milliseconds(backoff));
     const auto wait = std::chrono::milliseconds(jitter(rng) + 50);
@@ -89,7 +105,7 @@ absl::Status Session::Run() {
   return absl::OkStatus();
 }
 
-bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
+bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel, const std::string& target) {
   auto stub = gantry::v1::AgentService::NewStub(channel);
   grpc::ClientContext context;
   {
@@ -112,7 +128,7 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
       std::lock_guard<std::mutex> lock(mu_);
       stream_ = stream.get();
     }
-    spdlog::info("registered with the control plane at {} as {}", options_.controlplane,
+    spdlog::info("registered with the control plane at {} as {}", target,
                  msg.registered().node_name());
     // Sets of one stream arrive in order; a new stream's are authoritative
     // even if their sequence is lower (a control plane restored from an
@@ -162,11 +178,20 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel) {
     context_ = nullptr;
     if (stop_) return registered;
   }
+  const auto& trailers = context.GetServerTrailingMetadata();
+  if (auto leader = trailers.find(kLeaderMetadata); leader != trailers.end()) {
+    redirected_ = std::string(leader->second.data(), leader->second.size());
+    spdlog::info("the control plane at {} is not the leader; moving to the leader at {}", target,
+                 redirected_);
+    endpoints_.MoveTo(redirected_);
+    return registered;
+  }
+  endpoints_.MoveOnFrom(target);
   if (registered) {
-    spdlog::warn("lost the control plane at {}: {}; reconnecting (containers keep running)",
-                 options_.controlplane, status.error_message());
+    spdlog::warn("lost the control plane at {}: {}; reconnecting (containers keep running)", target,
+                 status.error_message());
   } else if (!wrong_cluster_) {
-    spdlog::warn("cannot register with the control plane at {}: {}{}", options_.controlplane,
+    spdlog::warn("cannot register with the control plane at {}: {}{}", target,
                  status.ok() ? "stream closed" : status.error_message(), HintFor(status));
   }
   return registered;
@@ -180,7 +205,7 @@ bool Session::SameCluster(const gantry::v1::Registered& registered) {
         "refusing its tasks (containers keep running). Was it started on another or an "
         "empty --data-dir? Point it at its old data dir, or join this node to the new "
         "cluster with a new token and another --data-dir",
-        options_.controlplane, registered.cluster_id(), options_.cluster_id);
+        endpoints_.Current(), registered.cluster_id(), options_.cluster_id);
   }
   return !wrong_cluster_;
 }

@@ -6,6 +6,12 @@
 // exponential backoff. While connected, a Periodic on the injected clock
 // sends heartbeats. Containers keep running whatever happens to the stream.
 //
+// With several control plane replicas (--controlplane a,b,c) the stream goes
+// to the leader: a replica that is not the leader refuses it and names the
+// leader, and the session moves there at once; a replica that fails or
+// stops answering is left for the next one. The backoff stays well below
+// the heartbeat grace, so a failover never makes the node look lost.
+//
 // Thread safety: Send() and Stop() may be called from any thread.
 
 #include <condition_variable>
@@ -17,6 +23,7 @@
 #include "agent/logs/log_server.h"
 #include "agent/reconciler.h"
 #include "common/clock.h"
+#include "common/endpoints.h"
 #include "common/tls.h"
 #include "gantry/v1/agent.grpc.pb.h"
 
@@ -25,6 +32,7 @@ namespace gantry::agent {
 class Session {
  public:
   struct Options {
+    // One or more replicas, comma-separated.
     std::string controlplane = "127.0.0.1:7070";
     // The credentials for each connection (the node certificate, which a
     // renewal may have replaced since the last one).
@@ -35,7 +43,7 @@ class Session {
     // Identity and capacity; tasks are filled in at each registration.
     gantry::v1::RegisterRequest identity;
     absl::Duration min_backoff = absl::Milliseconds(200);
-    absl::Duration max_backoff = absl::Seconds(15);
+    absl::Duration max_backoff = absl::Seconds(2);
   };
 
   // `wake` asks the agent loop for an immediate reconciliation pass.
@@ -54,12 +62,14 @@ class Session {
 
  private:
   // One connection's lifetime; returns whether registration succeeded.
-  bool RunOnce(const std::shared_ptr<grpc::Channel>& channel);
+  bool RunOnce(const std::shared_ptr<grpc::Channel>& channel, const std::string& target);
   void SendHeartbeat();
   // False (and says so, loudly) when the control plane is another cluster's.
   bool SameCluster(const gantry::v1::Registered& registered);
   static std::string HintFor(const grpc::Status& status);
 
+  Endpoints endpoints_;
+  std::string redirected_;  // the leader a refusal named; Run()'s thread only
   const Options options_;
   Reconciler* const reconciler_;
   const Clock* const clock_;

@@ -1,14 +1,21 @@
 #include "controlplane/control_plane.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/metrics/exposition.h"
 #include "common/net_util.h"
+#include "common/periodic.h"
 #include "common/status_util.h"
+#include "common/time_util.h"
 #include "controlplane/audit/audit_file.h"
+#include "controlplane/ha/etcd_election.h"
 #include "controlplane/metrics/discovery.h"
 #include "controlplane/store/etcd_store.h"
 #include "controlplane/store/sqlite_store.h"
@@ -40,7 +47,7 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenSqlite(const std::string& data
   return std::unique_ptr<store::Store>(std::move(*store));
 }
 
-absl::StatusOr<std::unique_ptr<store::Store>> OpenEtcd(const ControlPlane::Options& options) {
+absl::StatusOr<std::unique_ptr<store::EtcdStore>> OpenEtcd(const ControlPlane::Options& options) {
   store::EtcdStore::Options etcd;
   ASSIGN_OR_RETURN(etcd.etcd.endpoints, store::ParseEtcdUrl(options.store));
   const TlsFiles& tls = options.etcd_tls;
@@ -54,14 +61,25 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenEtcd(const ControlPlane::Optio
   }
   auto store = store::EtcdStore::Open(etcd);
   if (!store.ok()) return Annotate(store.status(), absl::StrCat("--store ", options.store));
-  return std::unique_ptr<store::Store>(std::move(*store));
+  return store;
 }
 
-absl::StatusOr<std::unique_ptr<store::Store>> OpenStore(const ControlPlane::Options& options,
-                                                        std::string& where) {
-  if (options.store.empty()) return OpenSqlite(options.data_dir, where);
-  where = options.store;
-  return OpenEtcd(options);
+std::string HostName() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+// What agents and clients dial to reach this replica.
+std::string AdvertisedAddress(const ControlPlane::Options& options, int port) {
+  std::string host;
+  if (!options.advertise.empty()) {
+    host = options.advertise.front();
+  } else {
+    host = options.listen.substr(0, options.listen.rfind(':'));
+    if (host.empty() || host == "0.0.0.0" || host == "[::]") host = HostName();
+  }
+  return absl::StrCat(host, ":", port);
 }
 
 }  // namespace
@@ -70,7 +88,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
                                                                   const Clock* clock) {
   std::unique_ptr<ControlPlane> cp(new ControlPlane());
   std::string where;
-  ASSIGN_OR_RETURN(cp->store_, OpenStore(options, where));
+  RETURN_IF_ERROR(cp->OpenStore(options, where));
   RETURN_IF_ERROR(cp->SetUpIdentity(options, where, clock));
   RETURN_IF_ERROR(cp->OpenAuditLog(options, clock));
   Options with_identity = options;
@@ -82,10 +100,7 @@ absl::StatusOr<std::unique_ptr<ControlPlane>> ControlPlane::Start(const Options&
   cp->BuildServices(options, clock);
   RETURN_IF_ERROR(cp->Serve(options));
   if (!options.http_listen.empty()) RETURN_IF_ERROR(cp->ServeHttp(options.http_listen));
-  cp->nodes_->Start();
-  cp->controller_->Start();
-  cp->autoscaler_->Start();
-  cp->alarms_->Start();
+  cp->StartElection(options);
   spdlog::info("control plane of cluster {} serving on {} (TLS; CA {}), state in {}",
                cp->pki_->cluster_id(), options.listen, cp->pki_->ca_hash(), where);
   return cp;
@@ -118,6 +133,7 @@ absl::Status ControlPlane::SetUpIdentity(const Options& options, const std::stri
                                          const Clock* clock) {
   identity::ClusterPki::Options pki;
   pki.data_dir = options.data_dir;
+  pki.pki_dir = options.pki_dir;
   pki.advertise = AdvertisedHosts(options);
   pki.tls_cert_file = options.tls.cert;
   pki.tls_key_file = options.tls.key;
@@ -180,6 +196,14 @@ void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   op.metrics = metrics_.get();
   op.audit = audit_trail_.get();
   op.audit_log = audit_log_.get();
+  op.list_controlplanes = [this]() -> absl::StatusOr<gantry::v1::ListControlPlanesResponse> {
+    const ha::ReplicaRegistry* replicas = live_replicas_.load();
+    if (replicas == nullptr) return absl::UnavailableError("the control plane is starting");
+    ASSIGN_OR_RETURN(auto list, replicas->List());
+    gantry::v1::ListControlPlanesResponse out;
+    for (auto& r : list) *out.add_replicas() = std::move(r);
+    return out;
+  };
   operator_service_ = std::make_unique<api::OperatorServiceImpl>(op);
   api::AgentServiceImpl::Parts ag;
   ag.nodes = nodes_.get();
@@ -188,6 +212,13 @@ void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   ag.pki = pki_.get();
   ag.node_cert_ttl = options.node_cert_ttl;
   ag.audit = audit_trail_.get();
+  ag.leader_elsewhere = [this]() -> std::optional<std::string> {
+    const ha::Election* election = live_election_.load();
+    if (election == nullptr) return std::string();  // not campaigning yet
+    if (election->IsLeader()) return std::nullopt;
+    auto leader = election->Leader();
+    return leader ? leader->address() : std::string();
+  };
   agent_service_ = std::make_unique<api::AgentServiceImpl>(ag);
 }
 
@@ -232,7 +263,7 @@ absl::Status ControlPlane::Serve(const Options& options) {
   builder.RegisterService(operator_service_.get());
   builder.RegisterService(agent_service_.get());
   // Agents keep their stream open with keepalive pings; allow them.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 2'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
@@ -262,6 +293,80 @@ absl::Status ControlPlane::ServeHttp(const std::string& address) {
   return absl::OkStatus();
 }
 
+absl::Status ControlPlane::OpenStore(const Options& options, std::string& where) {
+  if (options.store.empty()) {
+    ASSIGN_OR_RETURN(store_, OpenSqlite(options.data_dir, where));
+    return absl::OkStatus();
+  }
+  where = options.store;
+  // The data dir still holds the bootstrap admin token and the audit log.
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "--data-dir ", options.data_dir, ": cannot create the directory: ", ec.message()));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<store::EtcdStore> etcd, OpenEtcd(options));
+  etcd_ = etcd.get();
+  auto fenced = std::make_unique<ha::FencedStore>(std::move(etcd));
+  fenced_ = fenced.get();
+  store_ = std::move(fenced);
+  return absl::OkStatus();
+}
+
+void ControlPlane::StartElection(const Options& options) {
+  gantry::v1::ControlPlaneReplica self;
+  self.set_address(AdvertisedAddress(options, port_));
+  self.set_name(options.replica_name.empty() ? absl::StrCat(HostName(), ":", port_)
+                                             : options.replica_name);
+  *self.mutable_started_at() = ToProtoTime(absl::Now());
+  if (etcd_ != nullptr) {
+    ha::EtcdElection::Options election;
+    election.self = self;
+    election.lease_ttl = options.leader_lease;
+    election_ = std::make_unique<ha::EtcdElection>(&etcd_->client(), election);
+  } else {
+    election_ = std::make_unique<ha::SoleElection>(self);
+  }
+  ha::Election::Lost lost = options.on_lost_leadership;
+  if (!lost) {
+    lost = [] {
+      spdlog::critical("exiting: this replica lost its leadership and must stop acting now");
+      std::_Exit(3);
+    };
+  }
+  live_election_ = election_.get();
+  replicas_ =
+      std::make_unique<ha::ReplicaRegistry>(store_.get(), RealClock::Get(), election_.get(), self);
+  if (auto st = replicas_->Publish(); !st.ok()) spdlog::warn("replica record: {}", st.message());
+  replicas_->Start();
+  live_replicas_ = replicas_.get();
+  election_->Start([this](const ha::Term& term) { TakeOver(term); }, std::move(lost));
+}
+
+void ControlPlane::TakeOver(const ha::Term& term) {
+  if (fenced_ != nullptr) fenced_->Fence(ha::kLeaderKey, term.epoch);
+  nodes_->SetEpoch(term.epoch);
+  if (etcd_ != nullptr) {
+    // etcd keeps every revision until compacted: the leader keeps the same
+    // window of history as SqliteStore does (watches further behind
+    // re-list).
+    compactor_ = std::make_unique<Periodic>(absl::Minutes(5), [etcd = etcd_] {
+      constexpr int64_t kHistory = 100'000;
+      const int64_t upto = etcd->Revision() - kHistory;
+      if (upto <= 0) return;
+      absl::Status st = etcd->Compact(upto);
+      if (!st.ok() && !absl::StrContains(st.message(), "compacted")) {
+        spdlog::warn("store: compacting etcd history up to revision {}: {}", upto, st.message());
+      }
+    });
+  }
+  nodes_->Start();
+  controller_->Start();
+  autoscaler_->Start();
+  alarms_->Start();
+}
+
 ControlPlane::~ControlPlane() { Shutdown(); }
 
 void ControlPlane::Shutdown() {
@@ -269,6 +374,11 @@ void ControlPlane::Shutdown() {
   shut_down_ = true;
   if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   http_.reset();
+  // A leader resigns first; its writes are fenced from then on, so the
+  // components stopping below can no longer change anything.
+  if (replicas_) replicas_->Stop();
+  compactor_.reset();
+  if (election_) election_->Stop();
   if (autoscaler_) autoscaler_->Stop();
   if (alarms_) alarms_->Stop();
   if (controller_) controller_->Stop();

@@ -15,6 +15,8 @@
 // written once to <data dir>/admin.token (0600) and logged once. The audit
 // log (audit/audit_log.h) goes to <data dir>/audit.log, 0600.
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -35,6 +37,9 @@
 #include "controlplane/autoscaling/autoscaler.h"
 #include "controlplane/controllers/service_controller.h"
 #include "controlplane/events/event_log.h"
+#include "controlplane/ha/election.h"
+#include "controlplane/ha/fenced_store.h"
+#include "controlplane/ha/replica_registry.h"
 #include "controlplane/identity/authorizer.h"
 #include "controlplane/identity/cluster_pki.h"
 #include "controlplane/identity/role_registry.h"
@@ -43,6 +48,7 @@
 #include "controlplane/metrics/cp_metrics.h"
 #include "controlplane/nodes/node_manager.h"
 #include "controlplane/state/cluster_state.h"
+#include "controlplane/store/etcd_store.h"
 #include "controlplane/store/store.h"
 #include "grpcpp/server.h"
 
@@ -59,6 +65,8 @@ class ControlPlane {
     // with etcd_tls (--etcd-ca/--etcd-cert/--etcd-key) when it serves TLS.
     std::string store;
     TlsFiles etcd_tls;
+    // The cluster PKI's directory (default data_dir/pki); see ClusterPki.
+    std::string pki_dir;
     // An operator's own PKI instead of the cluster's: cert, key and CA.
     TlsFiles tls;
     // Names and addresses clients dial; the server certificate covers them.
@@ -82,6 +90,14 @@ class ControlPlane {
     std::string audit_log;
     int64_t audit_log_max_bytes = int64_t{100} << 20;
     int audit_log_max_files = 5;
+    // Among replicas on one etcd: this one's name (default: the host name
+    // and the listen port) and the leader lease (--leader-lease).
+    std::string replica_name;
+    absl::Duration leader_lease = absl::Seconds(2);
+    // Called once if this replica loses its leadership (its lease lapsed):
+    // it must stop acting at once. Default: exit with status 3, for systemd
+    // (or gantry-controlplane's own main) to start it again as a follower.
+    std::function<void()> on_lost_leadership;
   };
 
   static absl::StatusOr<std::unique_ptr<ControlPlane>> Start(const Options& options,
@@ -107,6 +123,7 @@ class ControlPlane {
   autoscaling::AlarmWatcher* alarms() { return alarms_.get(); }
   metrics::ControlPlaneMetrics* metrics() { return metrics_.get(); }
   const audit::AuditLog& audit_log() const { return *audit_log_; }
+  const ha::Election& election() const { return *election_; }
 
  private:
   ControlPlane() = default;
@@ -118,8 +135,21 @@ class ControlPlane {
   absl::Status SetUpIdentity(const Options& options, const std::string& where, const Clock* clock);
   absl::Status OpenAuditLog(const Options& options, const Clock* clock);
   void BuildServices(const Options& options, const Clock* clock);
+  absl::Status OpenStore(const Options& options, std::string& where);
+  void StartElection(const Options& options);
+  // This replica won the election: fence its writes, start what acts.
+  void TakeOver(const ha::Term& term);
 
   std::unique_ptr<store::Store> store_;
+  store::EtcdStore* etcd_ = nullptr;   // store_'s, when on etcd
+  ha::FencedStore* fenced_ = nullptr;  // store_ itself, when on etcd
+  std::unique_ptr<ha::Election> election_;
+  std::unique_ptr<ha::ReplicaRegistry> replicas_;
+  std::unique_ptr<Periodic> compactor_;  // the leader's, on etcd
+  // election_ and replicas_ for the serving threads, which start before
+  // they exist.
+  std::atomic<const ha::Election*> live_election_{nullptr};
+  std::atomic<const ha::ReplicaRegistry*> live_replicas_{nullptr};
   std::unique_ptr<metrics::ControlPlaneMetrics> metrics_;
   std::unique_ptr<state::ClusterState> state_;
   std::unique_ptr<events::EventLog> events_;

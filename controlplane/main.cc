@@ -1,5 +1,7 @@
 // gantry-controlplane: flag parsing and wiring only; see control_plane.h.
 
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -37,6 +39,7 @@ struct Flags {
   int64_t audit_log_max_mib = 100;
   std::vector<std::string> insecure_registries;
   bool no_pin = false;
+  std::string leader_lease = "2s";
 };
 
 void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
@@ -53,6 +56,16 @@ void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
   app.add_option("--etcd-cert", options.etcd_tls.cert,
                  "client certificate (PEM) for etcd, with --etcd-key and --etcd-ca");
   app.add_option("--etcd-key", options.etcd_tls.key, "client private key (PEM) for etcd");
+  app.add_option("--pki-dir", options.pki_dir,
+                 "the cluster PKI (default DATA_DIR/pki); a second or third replica on one etcd "
+                 "points this at a copy of the first replica's pki directory");
+  app.add_option("--replica-name", options.replica_name,
+                 "this replica's name among control planes on one etcd (default: host name and "
+                 "listen port)");
+  app.add_option("--leader-lease", f.leader_lease,
+                 "with --store etcd://: the leader's lease; a replica takes over this long after "
+                 "the leader stops renewing it (whole seconds)")
+      ->capture_default_str();
   app.add_option("--advertise-address", options.advertise,
                  "name or address clients dial, covered by the server certificate (repeatable; "
                  "default: the listen address, 127.0.0.1 and localhost)");
@@ -113,6 +126,13 @@ void ToOptions(const Flags& f, gantry::ControlPlane::Options& options) {
   options.controller.stopped_task_retention =
       ParseFlagDuration("--stopped-task-retention", f.retention);
   options.http_listen = f.http_listen == "off" ? "" : f.http_listen;
+  options.leader_lease = ParseFlagDuration("--leader-lease", f.leader_lease);
+  if (options.leader_lease < absl::Seconds(2) ||
+      options.leader_lease != absl::Trunc(options.leader_lease, absl::Seconds(1))) {
+    std::cerr << "gantry-controlplane: --leader-lease must be whole seconds, at least 2s (etcd "
+                 "grants leases in seconds and no shorter than its election timeout)\n";
+    std::exit(2);
+  }
   options.audit_log_max_bytes = f.audit_log_max_mib << 20;
   options.autoscaler.interval = ParseFlagDuration("--autoscale-interval", f.autoscale_interval);
   options.alarms.interval = ParseFlagDuration("--alarm-interval", f.alarm_interval);
@@ -151,6 +171,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   ToOptions(flags, options);
+  // A replica whose leadership lapsed (its lease was not renewed in time:
+  // etcd unreachable, the process paused) must stop acting at once; it
+  // starts over as a follower in the same process slot (same PID, same
+  // flags) rather than relying on a supervisor to do it.
+  options.on_lost_leadership = [argv] {
+    spdlog::critical("lost the leadership; restarting as a follower");
+    spdlog::shutdown();
+    ::execv("/proc/self/exe", argv);
+    std::_Exit(3);
+  };
 
   // Block termination signals here; a dedicated thread waits for them.
   sigset_t signals;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/endpoints.h"
 #include "common/pki.h"
 #include "common/quantity.h"
 #include "common/time_util.h"
@@ -37,7 +38,9 @@ absl::StatusOr<std::string> LoginCa(const LoginOptions& login) {
   if (auto st = pki::ValidatePin(login.ca_hash); !st.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--ca-hash: ", st.message()));
   }
-  auto chain = pki::FetchPeerChain(login.server, absl::Seconds(10));
+  auto servers = Endpoints::Parse(login.server, "--server");
+  if (!servers.ok()) return servers.status();
+  auto chain = pki::FetchPeerChain(servers->Current(), absl::Seconds(10));
   if (!chain.ok()) return chain.status();
   return pki::PinnedCa(*chain, login.ca_hash, absl::Now());
 }

@@ -1,6 +1,7 @@
 #include "ctl/connection.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/endpoints.h"
 #include "ctl/client_config.h"
 #include "grpcpp/create_channel.h"
 
@@ -12,6 +13,7 @@ std::string CanonicalKind(const std::string& kind) {
   if (kind == "node" || kind == "nodes") return "node";
   if (kind == "image" || kind == "images") return "image";
   if (kind == "role" || kind == "roles") return "role";
+  if (kind == "controlplane" || kind == "controlplanes" || kind == "cp") return "controlplane";
   if (kind == "autoscaling" || kind == "autoscalers" || kind == "as") return "autoscaling";
   if (kind == "taskdef" || kind == "taskdefs" || kind == "taskdefinition" ||
       kind == "taskdefinitions" || kind == "td") {
@@ -19,6 +21,22 @@ std::string CanonicalKind(const std::string& kind) {
   }
   return "";
 }
+
+namespace {
+
+// True once the channel is connected; false when it fails or `timeout`
+// passes first.
+bool Connects(grpc::Channel& channel, absl::Duration timeout) {
+  const auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(timeout);
+  for (;;) {
+    const grpc_connectivity_state state = channel.GetState(/*try_to_connect=*/true);
+    if (state == GRPC_CHANNEL_READY) return true;
+    if (state == GRPC_CHANNEL_TRANSIENT_FAILURE || state == GRPC_CHANNEL_SHUTDOWN) return false;
+    if (!channel.WaitForStateChange(state, deadline)) return false;
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::pair<ClientTls, std::string>> Connection::Resolve(GlobalOptions& o) {
   auto config = LoadClientConfig(o.config_path.empty() ? DefaultConfigPath() : o.config_path);
@@ -61,9 +79,26 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const GlobalOpti
   auto tls = Resolve(resolved);
   if (!tls.ok()) return tls.status();
   const ClientChannel channel = MakeClientChannel(tls->first, tls->second);
+  auto endpoints = Endpoints::Parse(resolved.server, "--server");
+  if (!endpoints.ok()) return endpoints.status();
+  // Any replica answers operators: take the first that accepts a
+  // connection. A refused connection moves on at once, one that hangs
+  // after a second.
+  std::shared_ptr<grpc::Channel> chosen;
+  for (const auto& server : endpoints->All()) {
+    auto ch = grpc::CreateCustomChannel(server, channel.credentials, channel.arguments);
+    if (endpoints->size() == 1 || Connects(*ch, absl::Seconds(1))) {
+      chosen = std::move(ch);
+      resolved.server = server;
+      break;
+    }
+  }
+  if (chosen == nullptr) {
+    resolved.server = endpoints->Current();
+    chosen = grpc::CreateCustomChannel(resolved.server, channel.credentials, channel.arguments);
+  }
   std::unique_ptr<Connection> c(new Connection(resolved, *format, out, err));
-  c->stub_ = gantry::v1::OperatorService::NewStub(
-      grpc::CreateCustomChannel(resolved.server, channel.credentials, channel.arguments));
+  c->stub_ = gantry::v1::OperatorService::NewStub(std::move(chosen));
   return c;
 }
 

@@ -19,8 +19,11 @@ int Inspect::Get(const std::string& kind_in, const std::string& name, const std:
   if (kind == "taskdef") return GetTaskDefinitions(name, now);
   if (kind == "image") return GetImages(!node.empty() ? node : name, now);
   if (kind == "role") return AccessCommands(c_).ListRoles(name);
-  return c_.Fail(absl::InvalidArgumentError(absl::StrCat(
-      "get ", kind_in, ": unknown kind (use services, tasks, nodes, taskdefs, images or roles)")));
+  if (kind == "controlplane") return GetControlPlanes(now);
+  return c_.Fail(absl::InvalidArgumentError(
+      absl::StrCat("get ", kind_in,
+                   ": unknown kind (use services, tasks, nodes, taskdefs, images, roles or "
+                   "controlplanes)")));
 }
 
 int Inspect::Describe(const std::string& kind_in, const std::string& name) {
@@ -32,6 +35,17 @@ int Inspect::Describe(const std::string& kind_in, const std::string& name) {
   if (kind == "taskdef") return DescribeTaskDefinition(name);
   return c_.Fail(absl::InvalidArgumentError(
       absl::StrCat("describe ", kind_in, ": unknown kind (use service, task, node or taskdef)")));
+}
+
+int Inspect::GetControlPlanes(absl::Time now) {
+  ListControlPlanesResponse resp;
+  auto ctx = c_.Context();
+  if (auto st = c_.api().ListControlPlanes(ctx.get(), {}, &resp); !st.ok()) {
+    return c_.Fail(st, "get controlplanes");
+  }
+  if (!c_.table()) return c_.Print(resp);
+  PrintControlPlanes(c_.out(), {resp.replicas().begin(), resp.replicas().end()}, now);
+  return 0;
 }
 
 int Inspect::GetServices(const std::string& name, absl::Time now) {

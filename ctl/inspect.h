@@ -19,6 +19,7 @@ class Inspect {
   int Describe(const std::string& kind, const std::string& name);
 
  private:
+  int GetControlPlanes(absl::Time now);
   int GetServices(const std::string& name, absl::Time now);
   int GetAutoscaling(const std::string& name, absl::Time now);
   int GetTasks(const std::string& id, const std::string& service, const std::string& node, bool all,

@@ -47,8 +47,8 @@ void AddGlobalOptions(CLI::App& app, gantry::ctl::GlobalOptions& g) {
   g.tls.key = Env("GANTRY_TLS_KEY", "");
   g.tls.server_name = Env("GANTRY_TLS_SERVER_NAME", "");
   app.add_option("--server", g.server,
-                 "control plane HOST:PORT (env GANTRY_SERVER; default: the context's, or "
-                 "127.0.0.1:7070)");
+                 "control plane HOST:PORT, or several replicas comma-separated (env "
+                 "GANTRY_SERVER; default: the context's, or 127.0.0.1:7070)");
   app.add_option("--token", g.token, "operator token (env GANTRY_TOKEN; default: the context's)");
   app.add_option("--token-file", g.token_file, "file holding the operator token");
   app.add_option("--context", g.context, "client config context (default: the current one)");
@@ -64,8 +64,9 @@ void AddGlobalOptions(CLI::App& app, gantry::ctl::GlobalOptions& g) {
 
 void AddReads(CLI::App& app, Args& a, Registry& r) {
   auto* get = app.add_subcommand(
-      "get", "list services, tasks, nodes, taskdefs, images, autoscaling or roles");
-  get->add_option("kind", a.kind, "services|tasks|nodes|taskdefs|images|autoscaling|roles")
+      "get", "list services, tasks, nodes, taskdefs, images, autoscaling, roles or controlplanes");
+  get->add_option("kind", a.kind,
+                  "services|tasks|nodes|taskdefs|images|autoscaling|roles|controlplanes")
       ->required();
   get->add_option("name", a.name, "one object (a task id prefix is enough)");
   get->add_option("--service", a.service, "tasks of this service");

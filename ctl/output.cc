@@ -209,6 +209,20 @@ void PrintRoles(std::ostream& out, const std::vector<gantry::v1::Role>& roles) {
   t.Print(out);
 }
 
+void PrintControlPlanes(std::ostream& out,
+                        const std::vector<gantry::v1::ControlPlaneReplica>& replicas,
+                        absl::Time now) {
+  Table t({"NAME", "ADDRESS", "STATUS", "LEADER", "LEADING FOR", "EPOCH", "REVISION", "AGE"});
+  for (const auto& r : replicas) {
+    t.Add({Printable(r.name()), Printable(r.address()),
+           r.up() ? "up" : "down (last seen " + Age(r.seen_at(), now) + " ago)",
+           r.leader() ? "yes" : "", r.leader() ? Age(r.leader_since(), now) : "",
+           r.leader() ? absl::StrCat(r.epoch()) : "", absl::StrCat(r.store_revision()),
+           Age(r.started_at(), now)});
+  }
+  t.Print(out);
+}
+
 void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events,
                  const std::string& indent) {
   Table t({"TIME", "MESSAGE"});

@@ -45,6 +45,9 @@ void PrintImages(std::ostream& out, const std::vector<gantry::v1::NodeImage>& im
                  absl::Time now);
 // One line per rule: verbs, resources and name globs ("*" for every).
 void PrintRoles(std::ostream& out, const std::vector<gantry::v1::Role>& roles);
+void PrintControlPlanes(std::ostream& out,
+                        const std::vector<gantry::v1::ControlPlaneReplica>& replicas,
+                        absl::Time now);
 void PrintEvents(std::ostream& out, const std::vector<gantry::v1::Event>& events,
                  const std::string& indent = "");
 

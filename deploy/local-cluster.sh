@@ -7,7 +7,13 @@
 # that pull the image and run the sample web service from
 # deploy/examples/web.yaml.
 #
-# usage: deploy/local-cluster.sh up|down|status
+# With `up --ha`, the state lives in etcd instead: three etcd members
+# (Debian's etcd-server, TLS with client certificates, on 127.0.0.1:2379,
+# 22379 and 32379) and three control plane replicas sharing one PKI, on
+# 127.0.0.1:$GANTRY_PORT, +100 and +200 (one leads; the agents and gantryctl
+# know all three).
+#
+# usage: deploy/local-cluster.sh up [--ha]|down|status
 # Needs root and a build in ./build (deploy/quickstart.sh does both).
 # State lives in $GANTRY_LOCAL_DIR (default /var/tmp/gantry-local); the
 # control plane listens on 127.0.0.1:$GANTRY_PORT (default 7070) and serves
@@ -22,6 +28,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 # shellcheck source=lib/cluster-lib.sh
 source "$here/lib/cluster-lib.sh"
+# shellcheck source=lib/etcd-lib.sh
+source "$here/lib/etcd-lib.sh"
 BIN=${GANTRY_BIN:-$root/build/bin}
 DIR=${GANTRY_LOCAL_DIR:-/var/tmp/gantry-local}
 PORT=${GANTRY_PORT:-7070}
@@ -30,7 +38,13 @@ HTTP_PORT=${GANTRY_HTTP_PORT:-7071}
 PROMETHEUS_PORT=${GANTRY_PROMETHEUS_PORT:-9090}
 REGISTRY=127.0.0.1:$REGISTRY_PORT
 NS=gantry
-export GANTRY_SERVER=127.0.0.1:$PORT
+ETCD_PORTS=(2379 22379 32379)
+CP_PORTS=("$PORT" "$((PORT + 100))" "$((PORT + 200))")
+SERVERS=127.0.0.1:$PORT
+if [[ -f $DIR/ha ]]; then
+  SERVERS=127.0.0.1:${CP_PORTS[0]},127.0.0.1:${CP_PORTS[1]},127.0.0.1:${CP_PORTS[2]}
+fi
+export GANTRY_SERVER=$SERVERS
 
 running() { [[ -f $DIR/$1.pid ]] && kill -0 "$(cat "$DIR/$1.pid")" 2> /dev/null; }
 
@@ -42,6 +56,8 @@ start_bg() {  # name command...: detached from this shell, survives its exit
 }
 
 up() {
+  local ha=false
+  [[ ${1:-} == --ha ]] && ha=true
   if [[ $(id -u) -ne 0 ]]; then
     echo "local-cluster: needs root (containerd runs containers); try: sudo $0 up" >&2
     exit 1
@@ -64,11 +80,19 @@ up() {
   local entry port var
   local ports=("$HTTP_PORT GANTRY_HTTP_PORT" "7081 -" "7082 -" "7083 -")
   command -v prometheus > /dev/null && ports+=("$PROMETHEUS_PORT GANTRY_PROMETHEUS_PORT")
+  if $ha; then
+    command -v etcd > /dev/null || {
+      echo "local-cluster: --ha needs etcd; run deploy/install-deps.sh" >&2
+      exit 1
+    }
+    for port in "${ETCD_PORTS[@]}"; do ports+=("$port -" "$((port + 1)) -"); done
+    for port in "${CP_PORTS[@]:1}"; do ports+=("$port -" "$((port + 1)) -"); done
+  fi
   for entry in "${ports[@]}"; do
     read -r port var <<< "$entry"
     if ss -Htln "sport = :$port" | grep -q .; then
       if [[ $var == - ]]; then
-        echo "local-cluster: port $port (an agent's /metrics) is taken; free it first" >&2
+        echo "local-cluster: port $port (an agent's /metrics, etcd or a replica) is taken; free it first" >&2
       else
         echo "local-cluster: port $port is taken; set $var to another port" >&2
       fi
@@ -87,15 +111,39 @@ up() {
   gantry_start_containerd "$DIR/containerd"
   echo "containerd: up ($CONTAINERD_SOCK)"
 
+  local store=()
+  if $ha; then
+    touch "$DIR/ha"
+    gantry_start_etcd "$DIR/etcd" "${ETCD_PORTS[@]}" ||
+      { echo "local-cluster: etcd did not start; see $DIR/etcd/m*/etcd.log" >&2; exit 1; }
+    echo "etcd: $ETCD_ENDPOINTS (three members, TLS with client certificates)"
+    store=(--store "etcd://$ETCD_ENDPOINTS" --etcd-ca "$DIR/etcd/certs/ca.pem"
+      --etcd-cert "$DIR/etcd/certs/client.pem" --etcd-key "$DIR/etcd/certs/client.key"
+      --replica-name cp1)
+    SERVERS=127.0.0.1:${CP_PORTS[0]},127.0.0.1:${CP_PORTS[1]},127.0.0.1:${CP_PORTS[2]}
+  fi
   start_bg controlplane "$BIN/gantry-controlplane" --listen "127.0.0.1:$PORT" \
     --data-dir "$DIR/controlplane" --insecure-registry "$REGISTRY" \
-    --http-listen "127.0.0.1:$HTTP_PORT"
+    --http-listen "127.0.0.1:$HTTP_PORT" "${store[@]}"
   # Log in with the bootstrap admin token the control plane wrote on its
   # first start (context "local" in ~/.config/gantry/config.yaml).
   cp_up() {
-    "$BIN/gantryctl" login --server "127.0.0.1:$PORT" --ca "$DIR/controlplane/pki/ca.pem" \
+    "$BIN/gantryctl" login --server "$SERVERS" --ca "$DIR/controlplane/pki/ca.pem" \
       --token-file "$DIR/controlplane/admin.token" --context local > /dev/null 2>&1
   }
+  if $ha; then
+    first_up() { [[ -f $DIR/controlplane/admin.token ]]; }
+    gantry_wait_for 20 first_up ||
+      { echo "local-cluster: the control plane did not start; see $DIR/controlplane.log" >&2; exit 1; }
+    # The other replicas share the first one's identity (a copy of its pki).
+    cp -a "$DIR/controlplane/pki" "$DIR/pki-copy"
+    local r
+    for r in 2 3; do
+      start_bg "controlplane$r" "$BIN/gantry-controlplane" --listen "127.0.0.1:${CP_PORTS[$((r - 1))]}" \
+        --data-dir "$DIR/controlplane$r" --pki-dir "$DIR/pki-copy" --insecure-registry "$REGISTRY" \
+        --http-listen "127.0.0.1:$((HTTP_PORT + (r - 1) * 100))" "${store[@]:0:8}" --replica-name "cp$r"
+    done
+  fi
   gantry_wait_for 20 cp_up ||
     { echo "local-cluster: the control plane did not start; see $DIR/controlplane.log" >&2; exit 1; }
   echo "gantryctl: logged in as the bootstrap admin (context local)"
@@ -105,7 +153,7 @@ up() {
     join=$("$BIN/gantryctl" node join-token create --node-name "local-$i" -o json)
     (umask 077 && jq -r .token <<< "$join" > "$DIR/agent$i.join")
     pin=$(jq -r .caHash <<< "$join")
-    start_bg "agent$i" "$BIN/gantry-agent" --controlplane "127.0.0.1:$PORT" \
+    start_bg "agent$i" "$BIN/gantry-agent" --controlplane "$SERVERS" \
       --join-token-file "$DIR/agent$i.join" --ca-hash "$pin" \
       --node-name "local-$i" --zone "${zones[$((i - 1))]}" --address 127.0.0.1 \
       --containerd-socket "$CONTAINERD_SOCK" --containerd-namespace "local-$i" \
@@ -117,7 +165,15 @@ up() {
   nodes_up() { [[ $("$BIN/gantryctl" get nodes -o json | grep -c '"connected": true') == 3 ]]; }
   gantry_wait_for 30 nodes_up ||
     { echo "local-cluster: agents did not register; see $DIR/agent*.log" >&2; exit 1; }
-  echo "control plane: 127.0.0.1:$PORT, three agents in zones a, b, c"
+  if $ha; then
+    replicas_up() { [[ $("$BIN/gantryctl" get controlplanes -o json | jq '[.replicas[] | select(.up)] | length') == 3 ]]; }
+    gantry_wait_for 30 replicas_up ||
+      { echo "local-cluster: the replicas did not all come up; see $DIR/controlplane*.log" >&2; exit 1; }
+    "$BIN/gantryctl" get controlplanes
+    echo "control planes: $SERVERS (one leads), three agents in zones a, b, c"
+  else
+    echo "control plane: 127.0.0.1:$PORT, three agents in zones a, b, c"
+  fi
 
   if command -v prometheus > /dev/null; then
     sed "s|127.0.0.1:7071|127.0.0.1:$HTTP_PORT|g" "$root/deploy/prometheus/prometheus.yml" \
@@ -156,12 +212,12 @@ TXT
 
 down() {
   local p
-  for p in prometheus agent1 agent2 agent3 controlplane; do
+  for p in prometheus agent1 agent2 agent3 controlplane controlplane2 controlplane3; do
     if running "$p"; then
       kill "$(cat "$DIR/$p.pid")"
     fi
   done
-  for p in prometheus agent1 agent2 agent3 controlplane; do
+  for p in prometheus agent1 agent2 agent3 controlplane controlplane2 controlplane3; do
     if [[ -f $DIR/$p.pid ]]; then
       gantry_wait_for 10 bash -c "! kill -0 $(cat "$DIR/$p.pid") 2>/dev/null" || kill -9 "$(cat "$DIR/$p.pid")" 2> /dev/null || true
       rm -f "$DIR/$p.pid"
@@ -173,6 +229,7 @@ down() {
   done
   gantry_stop_containerd "$DIR/containerd" "$NS"
   gantry_stop_registry "$DIR/registry"
+  gantry_stop_etcd "$DIR/etcd"
   for ctrl in /sys/fs/cgroup/*/; do rmdir "${ctrl}gantry-local" 2> /dev/null || true; done
   rmdir /sys/fs/cgroup/gantry-local 2> /dev/null || true
   rm -rf "$DIR"
@@ -181,9 +238,12 @@ down() {
 
 status() {
   local p
-  for p in controlplane agent1 agent2 agent3 prometheus; do
+  local names=(controlplane agent1 agent2 agent3 prometheus)
+  [[ -f $DIR/ha ]] && names+=(controlplane2 controlplane3)
+  for p in "${names[@]}"; do
     if running "$p"; then echo "$p: running (pid $(cat "$DIR/$p.pid"))"; else echo "$p: stopped"; fi
   done
+  if [[ -f $DIR/ha ]]; then "$BIN/gantryctl" get controlplanes || true; fi
   if running controlplane; then
     "$BIN/gantryctl" get nodes
     "$BIN/gantryctl" get services
@@ -191,11 +251,11 @@ status() {
 }
 
 case ${1:-} in
-  up) up ;;
+  up) up "${2:-}" ;;
   down) down ;;
   status) status ;;
   *)
-    echo "usage: $0 up|down|status" >&2
+    echo "usage: $0 up [--ha]|down|status" >&2
     exit 2
     ;;
 esac

@@ -24,19 +24,34 @@ absl::StatusOr<std::unique_ptr<GrpcEndpointsSource>> GrpcEndpointsSource::Connec
         "no credentials for the control plane: pass --token-file with a token of role lb "
         "(gantryctl token create --role lb)");
   }
+  auto endpoints = Endpoints::Parse(controlplane, "--controlplane");
+  if (!endpoints.ok()) return endpoints.status();
   const ClientChannel channel = MakeClientChannel(*loaded, token);
-  auto stub = gantry::v1::OperatorService::NewStub(
-      grpc::CreateCustomChannel(controlplane, channel.credentials, channel.arguments));
-  return std::unique_ptr<GrpcEndpointsSource>(new GrpcEndpointsSource(std::move(stub)));
+  Stubs stubs;
+  for (const auto& e : endpoints->All()) {
+    stubs[e] = gantry::v1::OperatorService::NewStub(
+        grpc::CreateCustomChannel(e, channel.credentials, channel.arguments));
+  }
+  return std::unique_ptr<GrpcEndpointsSource>(
+      new GrpcEndpointsSource(*std::move(endpoints), std::move(stubs)));
 }
 
 absl::StatusOr<gantry::v1::ListEndpointsResponse> GrpcEndpointsSource::List() {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
-  gantry::v1::ListEndpointsResponse endpoints;
-  grpc::Status st = stub_->ListEndpoints(&ctx, {}, &endpoints);
-  if (!st.ok()) return FromGrpcStatus(st);
-  return endpoints;
+  grpc::Status st;
+  for (size_t attempt = 0; attempt < stubs_.size(); ++attempt) {
+    const std::string target = endpoints_.Current();
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + kCallDeadline);
+    gantry::v1::ListEndpointsResponse endpoints;
+    st = stubs_.at(target)->ListEndpoints(&ctx, {}, &endpoints);
+    if (st.ok()) return endpoints;
+    if (st.error_code() != grpc::StatusCode::UNAVAILABLE &&
+        st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      break;
+    }
+    endpoints_.MoveOnFrom(target);
+  }
+  return FromGrpcStatus(st);
 }
 
 }  // namespace gantry::lb

@@ -1,15 +1,19 @@
 #pragma once
 
 // Reads endpoints from the control plane's OperatorService.ListEndpoints
-// over gRPC (TLS unless the control plane is on loopback), each call with a
-// deadline so an unresponsive control plane is an error, not a hang.
+// over gRPC (TLS always), each call with a deadline so an unresponsive
+// control plane is an error, not a hang. With several replicas
+// (--controlplane a,b,c) a read that cannot reach one is tried on the next
+// at once: any replica answers it.
 //
-// Thread-safe (the gRPC stub is).
+// Thread-safe (the gRPC stubs and Endpoints are).
 
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/endpoints.h"
 #include "common/tls.h"
 #include "gantry/v1/operator.grpc.pb.h"
 #include "lb/endpoints_source.h"
@@ -25,10 +29,12 @@ class GrpcEndpointsSource final : public EndpointsSource {
   absl::StatusOr<gantry::v1::ListEndpointsResponse> List() override;
 
  private:
-  explicit GrpcEndpointsSource(std::unique_ptr<gantry::v1::OperatorService::Stub> stub)
-      : stub_(std::move(stub)) {}
+  using Stubs = std::map<std::string, std::unique_ptr<gantry::v1::OperatorService::Stub>>;
+  GrpcEndpointsSource(Endpoints endpoints, Stubs stubs)
+      : endpoints_(std::move(endpoints)), stubs_(std::move(stubs)) {}
 
-  const std::unique_ptr<gantry::v1::OperatorService::Stub> stub_;
+  Endpoints endpoints_;
+  const Stubs stubs_;
 };
 
 }  // namespace gantry::lb

@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
   Flags flags;
   std::string poll = "250ms";
   std::string log_level = "info";
-  app.add_option("--controlplane", flags.controlplane, "control plane HOST:PORT")
+  app.add_option("--controlplane", flags.controlplane,
+                 "control plane HOST:PORT, or several replicas comma-separated")
       ->capture_default_str();
   app.add_option("--tls-ca", flags.tls.ca,
                  "CA of the control plane's certificate (DATA_DIR/pki/ca.pem)")

@@ -57,6 +57,7 @@ const std::vector<Resource>& AllResources() {
       {"tokens", "token", "tokens"},
       {"jointokens", "join token", "join tokens"},
       {"audit", "audit record", "audit records"},
+      {"controlplanes", "control plane replica", "control plane replicas"},
   };
   return *resources;
 }

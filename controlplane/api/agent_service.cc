@@ -3,6 +3,8 @@
 #include <deque>
 #include <mutex>
 
+#include "absl/strings/str_cat.h"
+#include "common/endpoints.h"
 #include "common/log.h"
 #include "common/node_fields.h"
 #include "common/pki.h"
@@ -206,6 +208,17 @@ grpc::ServerBidiReactor<AgentMessage, ControlMessage>* AgentServiceImpl::Connect
       parts_.audit->Record(*context, who, "Connect", "nodes", who.status());
     return new RefusedReactor<grpc::ServerBidiReactor<AgentMessage, ControlMessage>>(
         ToGrpcStatus(who.status()));
+  }
+  if (parts_.leader_elsewhere) {
+    if (std::optional<std::string> leader = parts_.leader_elsewhere()) {
+      // The agent moves on to the leader (kLeaderMetadata names it) at once.
+      if (!leader->empty()) context->AddTrailingMetadata(kLeaderMetadata, *leader);
+      return new RefusedReactor<grpc::ServerBidiReactor<AgentMessage, ControlMessage>>(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                       absl::StrCat("this control plane replica is not the leader; agents stream "
+                                    "to the leader",
+                                    leader->empty() ? " (none elected yet)" : " at " + *leader)));
+    }
   }
   return new AgentStream(parts_.nodes, parts_.audit, PeerAddress(*context), who->name);
 }

@@ -11,6 +11,8 @@
 // the node's current certificate. Joins, renewals and registrations go to
 // the audit trail, refused or not.
 
+#include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/time/time.h"
@@ -33,6 +35,10 @@ class AgentServiceImpl final : public gantry::v1::AgentService::CallbackService 
     const identity::ClusterPki* pki = nullptr;
     absl::Duration node_cert_ttl = absl::Hours(24);
     const AuditTrail* audit = nullptr;  // may be null
+    // Agents stream to the leader only. Returns nullopt while this replica
+    // leads, else the leader's address ("" when none is known yet); null:
+    // always the leader.
+    std::function<std::optional<std::string>()> leader_elsewhere;
   };
   explicit AgentServiceImpl(const Parts& parts) : parts_(parts) {}
 

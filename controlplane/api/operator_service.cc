@@ -268,6 +268,11 @@ GANTRY_UNARY(WhoAmI, WhoAmIRequest, WhoAmIResponse, {},
              absl::StatusOr<WhoAmIResponse>(access_->WhoAmI(who)))
 GANTRY_UNARY(ListAuditRecords, ListAuditRecordsRequest, ListAuditRecordsResponse,
              One(Verb::kList, "audit"), ListAuditRecordsFrom(audit_log_, *req))
+GANTRY_UNARY(ListControlPlanes, ListControlPlanesRequest, ListControlPlanesResponse,
+             One(Verb::kList, "controlplanes"),
+             list_controlplanes_ ? list_controlplanes_()
+                                 : absl::StatusOr<ListControlPlanesResponse>(
+                                       absl::UnimplementedError("no replica registry")))
 // Roles are not secret: viewers and deployers may list them too.
 GANTRY_UNARY(ListRoles, ListRolesRequest, ListRolesResponse, One(Verb::kList, "roles"),
              access_->ListRoles())

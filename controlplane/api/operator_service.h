@@ -30,6 +30,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
     metrics::ControlPlaneMetrics* metrics = nullptr;  // may be null
     const AuditTrail* audit = nullptr;
     const audit::AuditLog* audit_log = nullptr;  // read by ListAuditRecords
+    // The replicas on this store (ha::ReplicaRegistry), for ListControlPlanes.
+    std::function<absl::StatusOr<gantry::v1::ListControlPlanesResponse>()> list_controlplanes;
   };
   explicit OperatorServiceImpl(const Parts& parts)
       : api_(parts.api),
@@ -40,7 +42,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
         nodes_(parts.nodes),
         metrics_(parts.metrics),
         audit_(parts.audit),
-        audit_log_(parts.audit_log) {}
+        audit_log_(parts.audit_log),
+        list_controlplanes_(parts.list_controlplanes) {}
 
   using Ctx = grpc::CallbackServerContext;
   using Unary = grpc::ServerUnaryReactor;
@@ -91,6 +94,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                 gantry::v1::WhoAmIResponse* resp) override;
   Unary* ListAuditRecords(Ctx* c, const gantry::v1::ListAuditRecordsRequest* req,
                           gantry::v1::ListAuditRecordsResponse* resp) override;
+  Unary* ListControlPlanes(Ctx* c, const gantry::v1::ListControlPlanesRequest* req,
+                           gantry::v1::ListControlPlanesResponse* resp) override;
   Unary* ListRoles(Ctx* c, const gantry::v1::ListRolesRequest* req,
                    gantry::v1::ListRolesResponse* resp) override;
   Unary* DeleteRole(Ctx* c, const gantry::v1::DeleteRoleRequest* req,
@@ -115,6 +120,7 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
   metrics::ControlPlaneMetrics* const metrics_;
   const AuditTrail* const audit_;
   const audit::AuditLog* const audit_log_;
+  const std::function<absl::StatusOr<gantry::v1::ListControlPlanesResponse>()> list_controlplanes_;
 };
 
 }  // namespace gantry::api

@@ -19,7 +19,7 @@ void StoppedTaskCollector::Collect(const std::vector<Task>& tasks) {
     }
   }
   if (txn.ops.empty()) return;
-  if (auto st = state_->Commit(txn); !st.ok()) {
+  if (auto st = state_->CommitEach(txn); !st.ok()) {
     spdlog::warn("forget stopped tasks: {}", st.status().message());
   }
 }

@@ -88,7 +88,7 @@ std::pair<scheduler::PlacementResult, scheduler::PlacementRequest> TaskBatch::Pl
 
 absl::Status TaskBatch::Flush() {
   if (txn_.ops.empty()) return absl::OkStatus();
-  auto committed = state_->Commit(txn_);
+  auto committed = state_->CommitEach(txn_);
   txn_ = {};
   tasks_ = 0;
   overlay_.Clear();

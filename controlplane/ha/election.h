@@ -9,6 +9,7 @@
 // from a leader that was replaced. Leadership is never handed back within a
 // process: `lost` is called once and the replica restarts as a follower.
 
+#include <atomic>
 #include <functional>
 #include <optional>
 
@@ -46,9 +47,11 @@ class SoleElection final : public Election {
  public:
   explicit SoleElection(gantry::v1::ControlPlaneReplica self) : self_(std::move(self)) {}
   void Start(Elected elected, Lost) override {
-    leading_ = true;
+    const absl::Time now = absl::Now();
     self_.set_leader(true);
-    elected(Term{0, absl::Now()});
+    self_.mutable_leader_since()->set_seconds(absl::ToUnixSeconds(now));
+    leading_ = true;
+    elected(Term{0, now});
   }
   void Stop() override {}
   bool IsLeader() const override { return leading_; }
@@ -59,7 +62,7 @@ class SoleElection final : public Election {
 
  private:
   gantry::v1::ControlPlaneReplica self_;
-  bool leading_ = false;
+  std::atomic<bool> leading_{false};
 };
 
 }  // namespace gantry::ha

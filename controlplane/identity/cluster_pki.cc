@@ -267,7 +267,9 @@ absl::Status LoadOrIssueServerCert(const std::string& dir, const std::vector<std
 }
 
 absl::StatusOr<Material> OnDisk(const ClusterPki::Options& options, absl::Time now) {
-  const std::string dir = (std::filesystem::path(options.data_dir) / "pki").string();
+  const std::string dir = !options.pki_dir.empty()
+                              ? options.pki_dir
+                              : (std::filesystem::path(options.data_dir) / "pki").string();
   RETURN_IF_ERROR(EnsurePrivateDir(dir));
   Material m;
   RETURN_IF_ERROR(LoadOrCreateCa(dir, now, &m));

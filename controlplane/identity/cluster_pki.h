@@ -34,6 +34,10 @@ class ClusterPki {
  public:
   struct Options {
     std::string data_dir;  // empty: in memory
+    // Where the CA, cluster id and server certificate live; empty:
+    // data_dir/pki. Replicas on one etcd point this at a copy of the first
+    // replica's pki directory (as kubeadm copies certificates).
+    std::string pki_dir;
     // Names and addresses the server certificate covers (SANs).
     std::vector<std::string> advertise;
     // An operator's own PKI: all three or none.

@@ -102,6 +102,7 @@ void AgentSessions::PushDirty() {
   for (const auto& [node, connection] : targets) {
     gantry::v1::ControlMessage msg;
     *msg.mutable_desired() = BuildDesiredTasks(*state_, node);
+    msg.mutable_desired()->set_epoch(epoch_.load());
     connection->Send(msg);
   }
 }

@@ -23,6 +23,7 @@
 // names, so it may run inside a state listener. Connections are closed and
 // sent to outside the lock.
 
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
@@ -73,8 +74,12 @@ class AgentSessions {
   // registers, which marks it dirty again).
   void PushDirty();
 
+  // The leader's epoch, sent with every desired set.
+  void SetEpoch(int64_t epoch) { epoch_ = epoch; }
+
  private:
   const state::ClusterState* const state_;
+  std::atomic<int64_t> epoch_{0};
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<AgentConnection>> connections_

@@ -120,6 +120,11 @@ gantry::v1::NodeCheck NodeLiveness::SystemCheck(const Node& node) const {
   return check;
 }
 
+void NodeLiveness::CountFrom(absl::Time t) {
+  absl::MutexLock lock(&mu_);
+  started_ = t;
+}
+
 void NodeLiveness::Check() {
   absl::MutexLock lock(&mu_);
   MarkDown();

@@ -56,6 +56,11 @@ class NodeLiveness {
   // The node's "system" check: the control plane hears its agent.
   gantry::v1::NodeCheck SystemCheck(const gantry::v1::Node& node) const;
 
+  // Nodes not heard from since count from `t` on: a new leader's takeover,
+  // so a failover never makes nodes look lost (agents were connected to the
+  // old leader).
+  void CountFrom(absl::Time t) ABSL_LOCKS_EXCLUDED(mu_);
+
   // One pass: marks silent nodes DOWN, then the tasks of DOWN nodes LOST.
   void Check() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -76,7 +81,7 @@ class NodeLiveness {
   const Clock* const clock_;
   AgentSessions* const sessions_;
   const Options options_;
-  const absl::Time started_;
+  absl::Time started_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex mu_;
   StormLimit storm_ ABSL_GUARDED_BY(mu_);

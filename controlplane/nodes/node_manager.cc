@@ -36,6 +36,10 @@ NodeManager::NodeManager(state::ClusterState* state, events::EventLog* events, c
 NodeManager::~NodeManager() { Stop(); }
 
 void NodeManager::Start() {
+  // Started when this control plane leads: grace counts from now. (Before
+  // taking loop_mu_: a liveness pass may wake the loop while holding its
+  // own lock.)
+  liveness_.CountFrom(clock_->Now());
   absl::MutexLock lock(&loop_mu_);
   if (loop_ != nullptr) return;
   loop_ = std::make_unique<Periodic>(clock_, options_.check_interval, [this] { Tick(); });

@@ -75,6 +75,8 @@ class NodeManager {
   // Starts and stops the loop. Stop() is idempotent.
   void Start() ABSL_LOCKS_EXCLUDED(loop_mu_);
   void Stop() ABSL_LOCKS_EXCLUDED(loop_mu_);
+  // The leader's fencing epoch, sent to agents with their desired sets.
+  void SetEpoch(int64_t epoch) { sessions_.SetEpoch(epoch); }
 
   // --- Called by the transport for each agent stream.
   // Returns the node name the stream now speaks for. A registration that

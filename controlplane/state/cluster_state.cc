@@ -337,6 +337,45 @@ absl::StatusOr<store::TxnResult> ClusterState::Commit(const store::TxnRequest& r
   return store_->Txn(request);
 }
 
+absl::StatusOr<store::TxnResult> ClusterState::CommitEach(const store::TxnRequest& request) {
+  const store::TxnLimits limits = store_->Limits();
+  std::map<std::string, std::vector<const store::Compare*>> compares;
+  for (const auto& c : request.compares) compares[c.key].push_back(&c);
+  store::TxnResult result{true, store_->Revision()};
+  store::TxnRequest chunk;
+  size_t bytes = 0;
+  auto flush = [&]() -> absl::Status {
+    if (chunk.ops.empty()) return absl::OkStatus();
+    auto done = store_->Txn(chunk);
+    chunk = {};
+    bytes = 0;
+    if (!done.ok()) return done.status();
+    result = *done;
+    return absl::OkStatus();
+  };
+  // Headroom for each op's framing in the request.
+  constexpr size_t kOpOverhead = 64;
+  for (const auto& op : request.ops) {
+    const auto own = compares.find(op.key);
+    const size_t op_compares = own == compares.end() ? 0 : own->second.size();
+    const size_t op_bytes = op.key.size() * (1 + op_compares) + op.value.size() + kOpOverhead;
+    if (!chunk.ops.empty() && (chunk.ops.size() + 1 > limits.max_ops ||
+                               chunk.compares.size() + op_compares > limits.max_ops ||
+                               bytes + op_bytes > limits.max_bytes)) {
+      if (auto st = flush(); !st.ok()) return st;
+      if (!result.succeeded) return result;
+    }
+    chunk.ops.push_back(op);
+    if (own != compares.end()) {
+      for (const auto* c : own->second) chunk.compares.push_back(*c);
+      compares.erase(own);  // a key's comparisons go with its first op
+    }
+    bytes += op_bytes;
+  }
+  if (auto st = flush(); !st.ok()) return st;
+  return result;
+}
+
 int64_t ClusterState::CachedModRevision(const std::string& key) const {
   auto find = [&](const auto& map, const char* prefix) -> int64_t {
     auto it = map.find(key.substr(std::string_view(prefix).size()));

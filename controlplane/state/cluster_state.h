@@ -116,7 +116,14 @@ class ClusterState {
                                                   const scheduler::ServiceLoad&)>& fn) const;
 
   // --- Writes.
+  // One transaction, all or nothing; refused whole when it is larger than
+  // the store allows (etcd: 128 ops, 1.5 MiB).
   absl::StatusOr<store::TxnResult> Commit(const store::TxnRequest& request);
+  // For writes that stand alone, each op with at most its own key's
+  // comparisons (a batch of new tasks, deletions of stopped ones): as many
+  // transactions as the store's limits need, in order. Succeeded only if
+  // every one did; the first failure ends it.
+  absl::StatusOr<store::TxnResult> CommitEach(const store::TxnRequest& request);
   // Read-modify-write with retries. `mutate` returns false to write nothing.
   // NotFound if the object does not exist.
   absl::Status UpdateTask(const std::string& id,

@@ -13,6 +13,8 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../../deploy/lib/cluster-lib.sh
 source "$ROOT/deploy/lib/cluster-lib.sh"
+# shellcheck source=../../deploy/lib/etcd-lib.sh
+source "$ROOT/deploy/lib/etcd-lib.sh"
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "e2e: needs root (containerd, network namespaces)" >&2
@@ -36,6 +38,9 @@ declare -A AGENT_METRICS=()  # node index -> its /metrics port
 NETNS=()
 CP_PID=
 CP_ARGS=()
+EXTRA_PIDS=()   # more processes a test started (other control plane replicas)
+ETCD_DIR=       # set when a test started etcd members (gantry_start_etcd)
+CONTROLPLANES=  # what agents dial; default 127.0.0.1:$PORT
 
 log() { echo "e2e: $*"; }
 # CMD | matches PATTERN: grep -q that reads all of its input. Under pipefail,
@@ -58,12 +63,14 @@ e2e_cleanup() {
       tail -n 20 "$WORK/agent$i.log" >&2 2> /dev/null
     done
   fi
-  for pid in "${AGENT_PIDS[@]}" $CP_PID; do
+  for pid in "${AGENT_PIDS[@]}" $CP_PID "${EXTRA_PIDS[@]}"; do
+    kill -CONT "$pid" 2> /dev/null
     kill "$pid" 2> /dev/null
   done
-  for pid in "${AGENT_PIDS[@]}" $CP_PID; do
+  for pid in "${AGENT_PIDS[@]}" $CP_PID "${EXTRA_PIDS[@]}"; do
     wait "$pid" 2> /dev/null
   done
+  [[ -n $ETCD_DIR ]] && gantry_stop_etcd "$ETCD_DIR"
   local ns
   for ns in $(ctr --address "$WORK/containerd/containerd.sock" namespaces list -q 2> /dev/null); do
     gantry_stop_containerd_namespace "$WORK/containerd" "$ns"
@@ -149,7 +156,8 @@ e2e_start_agent() {
     join=(--join-token-file "$WORK/join-$i" --ca-hash "$pin")
   fi
   # shellcheck disable=SC2086
-  "$BIN/gantry-agent" --controlplane "127.0.0.1:$PORT" --node-name "node-$i" --zone "$zone" \
+  "$BIN/gantry-agent" --controlplane "${CONTROLPLANES:-127.0.0.1:$PORT}" --node-name "node-$i" \
+    --zone "$zone" \
     --address "$SUBNET.$((10 + i))" --netns "/var/run/netns/${NETNS[$((i - 1))]}" \
     --containerd-socket "$CONTAINERD_SOCK" --cgroup-parent "$CGROUP" \
     --data-dir "$WORK/agent$i" --cpu 1 --memory 512Mi --port-range 20000-20100 \

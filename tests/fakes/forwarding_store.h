@@ -34,6 +34,7 @@ class ForwardingStore final : public store::Store {
   }
   absl::StatusOr<store::TxnResult> Txn(const store::TxnRequest& request) override {
     if (auto hook = std::exchange(before_next_txn, nullptr)) hook();
+    ++txns;
     return inner_->Txn(request);
   }
   absl::StatusOr<std::unique_ptr<store::WatchHandle>> Watch(absl::string_view prefix,
@@ -55,6 +56,10 @@ class ForwardingStore final : public store::Store {
                          });
   }
   int64_t Revision() override { return inner_->Revision(); }
+  store::TxnLimits Limits() const override { return limits; }
+  // What Limits() reports (the inner store's are not enforced here).
+  store::TxnLimits limits;
+  int txns = 0;  // transactions forwarded
 
   void HoldWatchEvents() {
     std::lock_guard<std::mutex> lock(mu_);

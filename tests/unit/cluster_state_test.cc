@@ -112,6 +112,37 @@ TEST_F(ClusterStateTest, ALostCompareAndSwapWaitsForTheWinningWrite) {
   EXPECT_EQ(state_->GetService("web")->value.desired_count(), 8);
 }
 
+// Batches of new tasks fit etcd's transaction limits: split into as many
+// transactions as needed, each task with its own create-only comparison.
+TEST_F(ClusterStateTest, CommitEachSplitsIndependentWritesToTheStoresLimits) {
+  ForwardingStore small(store_.get());
+  small.limits.max_ops = 3;
+  state::ClusterState mine(&small);
+  ASSERT_TRUE(mine.Start().ok());
+  store::TxnRequest batch;
+  for (int i = 0; i < 7; ++i) {
+    const std::string key = state::TaskKey("t" + std::to_string(i));
+    batch.compares.push_back({key, 0});
+    batch.ops.push_back(store::Op::Put(key, Task().SerializeAsString()));
+  }
+  auto done = mine.CommitEach(batch);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(done->succeeded);
+  EXPECT_EQ(small.txns, 3);
+  EXPECT_EQ(store_->Range(state::TaskKey(""))->kvs.size(), 7u);
+  // A failed comparison ends it: what came before stays, nothing after.
+  store::TxnRequest again;
+  for (int i = 5; i < 12; ++i) {
+    const std::string key = state::TaskKey("t" + std::to_string(i));
+    again.compares.push_back({key, 0});
+    again.ops.push_back(store::Op::Put(key, Task().SerializeAsString()));
+  }
+  done = mine.CommitEach(again);
+  ASSERT_TRUE(done.ok());
+  EXPECT_FALSE(done->succeeded);
+  EXPECT_EQ(store_->Range(state::TaskKey(""))->kvs.size(), 7u);
+}
+
 // After a remote store's watch lost history, the cache is rebuilt from a
 // fresh listing: what was deleted meanwhile is gone, and listeners hear about
 // everything so controllers look again.
