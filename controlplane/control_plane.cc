@@ -18,6 +18,7 @@
 #include "controlplane/ha/etcd_election.h"
 #include "controlplane/metrics/discovery.h"
 #include "controlplane/store/etcd_store.h"
+#include "controlplane/store/open_store.h"
 #include "controlplane/store/sqlite_store.h"
 #include "controlplane/store/store_meta.h"
 #include "grpcpp/security/server_credentials.h"
@@ -26,43 +27,6 @@
 namespace gantry {
 
 namespace {
-
-absl::StatusOr<std::unique_ptr<store::Store>> OpenSqlite(const std::string& data_dir,
-                                                         std::string& where) {
-  store::SqliteStore::Options store_options;
-  if (data_dir.empty()) {
-    store_options.path = ":memory:";
-  } else {
-    std::error_code ec;
-    std::filesystem::create_directories(data_dir, ec);
-    if (ec) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("--data-dir ", data_dir, ": cannot create the directory: ", ec.message()));
-    }
-    store_options.path = (std::filesystem::path(data_dir) / "state.db").string();
-  }
-  where = store_options.path;
-  auto store = store::SqliteStore::Open(store_options);
-  if (!store.ok()) return store.status();
-  return std::unique_ptr<store::Store>(std::move(*store));
-}
-
-absl::StatusOr<std::unique_ptr<store::EtcdStore>> OpenEtcd(const ControlPlane::Options& options) {
-  store::EtcdStore::Options etcd;
-  ASSIGN_OR_RETURN(etcd.etcd.endpoints, store::ParseEtcdUrl(options.store));
-  const TlsFiles& tls = options.etcd_tls;
-  const std::pair<const std::string*, std::string*> files[] = {{&tls.ca, &etcd.etcd.ca_pem},
-                                                               {&tls.cert, &etcd.etcd.cert_pem},
-                                                               {&tls.key, &etcd.etcd.key_pem}};
-  const char* flags[] = {"--etcd-ca", "--etcd-cert", "--etcd-key"};
-  for (size_t i = 0; i < 3; ++i) {
-    if (files[i].first->empty()) continue;
-    ASSIGN_OR_RETURN(*files[i].second, ReadFileForFlag(*files[i].first, flags[i]));
-  }
-  auto store = store::EtcdStore::Open(etcd);
-  if (!store.ok()) return Annotate(store.status(), absl::StrCat("--store ", options.store));
-  return store;
-}
 
 std::string HostName() {
   char name[256] = {};
@@ -196,6 +160,7 @@ void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   op.metrics = metrics_.get();
   op.audit = audit_trail_.get();
   op.audit_log = audit_log_.get();
+  op.leader_elsewhere = [this] { return LeaderElsewhere(); };
   op.list_controlplanes = [this]() -> absl::StatusOr<gantry::v1::ListControlPlanesResponse> {
     const ha::ReplicaRegistry* replicas = live_replicas_.load();
     if (replicas == nullptr) return absl::UnavailableError("the control plane is starting");
@@ -212,13 +177,7 @@ void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   ag.pki = pki_.get();
   ag.node_cert_ttl = options.node_cert_ttl;
   ag.audit = audit_trail_.get();
-  ag.leader_elsewhere = [this]() -> std::optional<std::string> {
-    const ha::Election* election = live_election_.load();
-    if (election == nullptr) return std::string();  // not campaigning yet
-    if (election->IsLeader()) return std::nullopt;
-    auto leader = election->Leader();
-    return leader ? leader->address() : std::string();
-  };
+  ag.leader_elsewhere = [this] { return LeaderElsewhere(); };
   agent_service_ = std::make_unique<api::AgentServiceImpl>(ag);
 }
 
@@ -295,7 +254,7 @@ absl::Status ControlPlane::ServeHttp(const std::string& address) {
 
 absl::Status ControlPlane::OpenStore(const Options& options, std::string& where) {
   if (options.store.empty()) {
-    ASSIGN_OR_RETURN(store_, OpenSqlite(options.data_dir, where));
+    ASSIGN_OR_RETURN(store_, store::OpenSqliteStore(options.data_dir, where));
     return absl::OkStatus();
   }
   where = options.store;
@@ -306,7 +265,8 @@ absl::Status ControlPlane::OpenStore(const Options& options, std::string& where)
     return absl::FailedPreconditionError(absl::StrCat(
         "--data-dir ", options.data_dir, ": cannot create the directory: ", ec.message()));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<store::EtcdStore> etcd, OpenEtcd(options));
+  ASSIGN_OR_RETURN(std::unique_ptr<store::EtcdStore> etcd,
+                   store::OpenEtcdStore(options.store, options.etcd_tls));
   etcd_ = etcd.get();
   auto fenced = std::make_unique<ha::FencedStore>(std::move(etcd));
   fenced_ = fenced.get();
@@ -342,6 +302,14 @@ void ControlPlane::StartElection(const Options& options) {
   replicas_->Start();
   live_replicas_ = replicas_.get();
   election_->Start([this](const ha::Term& term) { TakeOver(term); }, std::move(lost));
+}
+
+std::optional<std::string> ControlPlane::LeaderElsewhere() const {
+  const ha::Election* election = live_election_.load();
+  if (election == nullptr) return std::string();  // not campaigning yet
+  if (election->IsLeader()) return std::nullopt;
+  auto leader = election->Leader();
+  return leader ? leader->address() : std::string();
 }
 
 void ControlPlane::TakeOver(const ha::Term& term) {

@@ -139,6 +139,9 @@ class ControlPlane {
   void StartElection(const Options& options);
   // This replica won the election: fence its writes, start what acts.
   void TakeOver(const ha::Term& term);
+  // nullopt while this replica leads, else the leader's address ("" when
+  // none is known yet).
+  std::optional<std::string> LeaderElsewhere() const;
 
   std::unique_ptr<store::Store> store_;
   store::EtcdStore* etcd_ = nullptr;   // store_'s, when on etcd

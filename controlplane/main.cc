@@ -13,6 +13,7 @@
 #include "common/registry/registry_config.h"
 #include "common/signals.h"
 #include "controlplane/control_plane.h"
+#include "controlplane/store_tools.h"
 
 namespace {
 
@@ -46,8 +47,7 @@ void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
   app.add_option("--listen", options.listen, "gRPC address (HOST:PORT)")->capture_default_str();
   app.add_option("--data-dir", options.data_dir,
                  "directory for the SQLite state store, the cluster PKI (pki/), the bootstrap "
-                 "admin token and the audit log")
-      ->required();
+                 "admin token and the audit log (required)");
   app.add_option("--store", options.store,
                  "etcd://HOST:PORT[,HOST:PORT...]: keep the state in etcd v3 (for several "
                  "control planes) instead of SQLite in --data-dir");
@@ -157,6 +157,16 @@ void ToOptions(const Flags& f, gantry::ControlPlane::Options& options) {
   options.registries = registries;
 }
 
+// `restore` and `migrate`: the target store's flags, as the server's.
+void AddTargetFlags(CLI::App& cmd, gantry::StoreTarget& t) {
+  cmd.add_option("--data-dir", t.data_dir, "the data dir: SQLite store, or the pki for etcd");
+  cmd.add_option("--pki-dir", t.pki_dir, "the cluster PKI (default DATA_DIR/pki)");
+  cmd.add_option("--store", t.store, "etcd://HOST:PORT[,...]: the store is etcd");
+  cmd.add_option("--etcd-ca", t.etcd_tls.ca, "CA (PEM) of etcd's server certificates");
+  cmd.add_option("--etcd-cert", t.etcd_tls.cert, "client certificate (PEM) for etcd");
+  cmd.add_option("--etcd-key", t.etcd_tls.key, "client private key (PEM) for etcd");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,7 +175,36 @@ int main(int argc, char** argv) {
   gantry::ControlPlane::Options options;
   Flags flags;
   AddFlags(app, options, flags);
+  gantry::StoreTarget target;
+  std::string from;
+  auto* restore = app.add_subcommand(
+      "restore", "write a snapshot (gantryctl snapshot save) into an empty store, then exit");
+  restore->add_option("--from", from, "the snapshot file")->required();
+  AddTargetFlags(*restore, target);
+  auto* migrate = app.add_subcommand(
+      "migrate", "move a single control plane's SQLite store into an empty etcd, then exit");
+  migrate->add_option("--from-data-dir", from, "the SQLite control plane's data dir")->required();
+  AddTargetFlags(*migrate, target);
+  app.require_subcommand(0, 1);
   CLI11_PARSE(app, argc, argv);
+  if (restore->parsed() || migrate->parsed()) {
+    if (restore->parsed() && target.data_dir.empty() && target.store.empty()) {
+      std::cerr << "gantry-controlplane restore: give --data-dir (SQLite) or --store etcd://...\n";
+      return 2;
+    }
+    absl::Status st = restore->parsed() ? gantry::RestoreStore(from, target, std::cout)
+                                        : gantry::MigrateStore(from, target, std::cout);
+    if (!st.ok()) {
+      std::cerr << "gantry-controlplane " << (restore->parsed() ? "restore" : "migrate") << ": "
+                << st.message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  if (options.data_dir.empty()) {
+    std::cerr << "gantry-controlplane: --data-dir is required\n";
+    return 2;
+  }
   if (auto st = gantry::SetupLogging("controlplane", flags.log_level); !st.ok()) {
     std::cerr << "gantry-controlplane: " << st.message() << "\n";
     return 2;

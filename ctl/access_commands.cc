@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/endpoints.h"
+#include "common/files.h"
 #include "common/pki.h"
 #include "common/quantity.h"
 #include "common/time_util.h"
@@ -83,6 +84,27 @@ int Login(const GlobalOptions& global, const LoginOptions& login, std::ostream& 
   if (auto st = SaveClientConfig(path, *config); !st.ok()) return fail(st);
   out << "logged in to cluster " << who.cluster_id() << " at " << login.server << " as "
       << who.identity() << "; context " << login.context << " in " << path << "\n";
+  return 0;
+}
+
+int AccessCommands::SaveSnapshot(const std::string& path) {
+  auto ctx = c_.Context();
+  ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(10));
+  auto reader = c_.api().SaveSnapshot(ctx.get(), {});
+  std::string bytes;
+  gantry::v1::SnapshotChunk chunk;
+  while (reader->Read(&chunk)) bytes += chunk.data();
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return c_.Fail(status, "snapshot save");
+  gantry::v1::StoreSnapshot snapshot;
+  if (!snapshot.ParseFromString(bytes)) {
+    return c_.Fail(absl::DataLossError("snapshot save: the control plane sent a damaged snapshot"));
+  }
+  // It holds token and join token hashes: only root reads the file.
+  if (auto st = WriteFileAtomically(path, bytes, 0600); !st.ok()) return c_.Fail(st);
+  c_.out() << "saved " << snapshot.entries_size() << " keys of cluster " << snapshot.cluster_id()
+           << " at store revision " << snapshot.revision() << " to " << path << " (" << bytes.size()
+           << " bytes); restore with gantry-controlplane restore --from " << path << "\n";
   return 0;
 }
 

@@ -42,6 +42,8 @@ class AccessCommands {
   // kept), of `identity` (a name or accessor; empty: all), the newest
   // `limit`.
   int Audit(const std::string& since, const std::string& identity, int limit);
+  // The whole store into `path` (0600): admin only.
+  int SaveSnapshot(const std::string& path);
 
  private:
   Connection& c_;

@@ -97,8 +97,26 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const GlobalOpti
     resolved.server = endpoints->Current();
     chosen = grpc::CreateCustomChannel(resolved.server, channel.credentials, channel.arguments);
   }
+  auto stub = gantry::v1::OperatorService::NewStub(chosen);
+  // Any replica takes writes, but what comes over the agents' streams (node
+  // connections, logs) lives on the leader: talk to it when it can be reached.
+  if (endpoints->size() > 1) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    gantry::v1::ListControlPlanesResponse replicas;
+    if (stub->ListControlPlanes(&ctx, {}, &replicas).ok()) {
+      for (const auto& r : replicas.replicas()) {
+        if (!r.leader() || !r.up() || r.address() == resolved.server) continue;
+        auto ch = grpc::CreateCustomChannel(r.address(), channel.credentials, channel.arguments);
+        if (Connects(*ch, absl::Seconds(1))) {
+          resolved.server = r.address();
+          stub = gantry::v1::OperatorService::NewStub(std::move(ch));
+        }
+      }
+    }
+  }
   std::unique_ptr<Connection> c(new Connection(resolved, *format, out, err));
-  c->stub_ = gantry::v1::OperatorService::NewStub(std::move(chosen));
+  c->stub_ = std::move(stub);
   return c;
 }
 

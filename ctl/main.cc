@@ -199,6 +199,12 @@ void AddAccess(CLI::App& app, Args& a, Registry& r) {
     return AccessCommands(c).Audit(a.since, a.identity, a.audit_limit);
   });
 
+  auto* snapshot = app.add_subcommand("snapshot", "backups of the whole store");
+  snapshot->require_subcommand(1);
+  auto* save = snapshot->add_subcommand("save", "save a consistent copy of the store (admin)");
+  save->add_option("file", a.file, "where to write it (mode 0600)")->required();
+  r.emplace_back(save, [&a](Connection& c) { return AccessCommands(c).SaveSnapshot(a.file); });
+
   auto* node = app.add_subcommand("node", "node joining");
   node->require_subcommand(1);
   auto* join = node->add_subcommand("join-token", "one-time tokens nodes join with");

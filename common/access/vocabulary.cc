@@ -58,6 +58,7 @@ const std::vector<Resource>& AllResources() {
       {"jointokens", "join token", "join tokens"},
       {"audit", "audit record", "audit records"},
       {"controlplanes", "control plane replica", "control plane replicas"},
+      {"snapshots", "store snapshot", "store snapshots"},
   };
   return *resources;
 }
@@ -70,7 +71,8 @@ const Resource* FindResource(std::string_view plural) {
 }
 
 bool AdminOnly(Verb verb, std::string_view resource) {
-  if (resource == "tokens" || resource == "jointokens") return true;
+  // A snapshot holds everything, token hashes included.
+  if (resource == "tokens" || resource == "jointokens" || resource == "snapshots") return true;
   return resource == "roles" && verb != Verb::kGet && verb != Verb::kList;
 }
 

@@ -3,9 +3,12 @@
 #include <deque>
 #include <mutex>
 
+#include "common/endpoints.h"
 #include "common/status_util.h"
 #include "controlplane/api/permissions.h"
 #include "controlplane/api/refused_reactor.h"
+#include "controlplane/api/snapshot_reactor.h"
+#include "controlplane/store/snapshot.h"
 
 namespace gantry::api {
 namespace {
@@ -299,7 +302,34 @@ grpc::ServerWriteReactor<LogChunk>* OperatorServiceImpl::GetLogs(Ctx* c,
   if (audit_ != nullptr) audit_->Record(*c, who, "GetLogs", object, admitted);
   if (!admitted.ok())
     return new RefusedReactor<grpc::ServerWriteReactor<LogChunk>>(ToGrpcStatus(admitted));
+  // Logs come over the agents' streams, which only the leader holds.
+  if (leader_elsewhere_) {
+    if (std::optional<std::string> leader = leader_elsewhere_()) {
+      if (!leader->empty()) c->AddTrailingMetadata(kLeaderMetadata, *leader);
+      return new RefusedReactor<grpc::ServerWriteReactor<LogChunk>>(grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("logs are relayed by the leader, and this replica is not the leader",
+                       leader->empty() ? "; none is elected yet, try again"
+                                       : "; ask the leader at " + *leader + " (--server)")));
+    }
+  }
   return new LogsReactor(nodes_, state_, *req, metrics_);
+}
+
+grpc::ServerWriteReactor<SnapshotChunk>* OperatorServiceImpl::SaveSnapshot(
+    Ctx* c, const SaveSnapshotRequest*) {
+  using Refused = RefusedReactor<grpc::ServerWriteReactor<SnapshotChunk>>;
+  const absl::StatusOr<identity::Identity> who = callers_->Operator(*c);
+  absl::Status admitted = who.status();
+  if (who.ok()) admitted = authorizer_->Check(*who, {Verb::kCreate, "snapshots", ""});
+  if (!admitted.ok()) {
+    if (audit_ != nullptr) audit_->Record(*c, who, "SaveSnapshot", "snapshots", admitted);
+    return new Refused(ToGrpcStatus(admitted));
+  }
+  auto snapshot = store::TakeSnapshot(state_->store(), RealClock::Get());
+  if (audit_ != nullptr) audit_->Record(*c, who, "SaveSnapshot", "snapshots", snapshot.status());
+  if (!snapshot.ok()) return new Refused(ToGrpcStatus(snapshot.status()));
+  return new SnapshotReactor(snapshot->SerializeAsString());
 }
 
 }  // namespace gantry::api

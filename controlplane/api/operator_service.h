@@ -32,6 +32,9 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
     const audit::AuditLog* audit_log = nullptr;  // read by ListAuditRecords
     // The replicas on this store (ha::ReplicaRegistry), for ListControlPlanes.
     std::function<absl::StatusOr<gantry::v1::ListControlPlanesResponse>()> list_controlplanes;
+    // As AgentServiceImpl's: nullopt while this replica leads, else the
+    // leader's address; for what needs the agents' streams (logs).
+    std::function<std::optional<std::string>()> leader_elsewhere;
   };
   explicit OperatorServiceImpl(const Parts& parts)
       : api_(parts.api),
@@ -43,7 +46,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
         metrics_(parts.metrics),
         audit_(parts.audit),
         audit_log_(parts.audit_log),
-        list_controlplanes_(parts.list_controlplanes) {}
+        list_controlplanes_(parts.list_controlplanes),
+        leader_elsewhere_(parts.leader_elsewhere) {}
 
   using Ctx = grpc::CallbackServerContext;
   using Unary = grpc::ServerUnaryReactor;
@@ -82,6 +86,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                      gantry::v1::Service* resp) override;
   grpc::ServerWriteReactor<gantry::v1::LogChunk>* GetLogs(
       Ctx* c, const gantry::v1::GetLogsRequest* req) override;
+  grpc::ServerWriteReactor<gantry::v1::SnapshotChunk>* SaveSnapshot(
+      Ctx* c, const gantry::v1::SaveSnapshotRequest* req) override;
   Unary* CreateToken(Ctx* c, const gantry::v1::CreateTokenRequest* req,
                      gantry::v1::CreateTokenResponse* resp) override;
   Unary* ListTokens(Ctx* c, const gantry::v1::ListTokensRequest* req,
@@ -121,6 +127,7 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
   const AuditTrail* const audit_;
   const audit::AuditLog* const audit_log_;
   const std::function<absl::StatusOr<gantry::v1::ListControlPlanesResponse>()> list_controlplanes_;
+  const std::function<std::optional<std::string>()> leader_elsewhere_;
 };
 
 }  // namespace gantry::api

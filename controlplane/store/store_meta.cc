@@ -30,6 +30,14 @@ absl::Status ClaimStore(Store* store, const std::string& cluster_id, const std::
     auto schema = store->Get(kSchemaVersionKey);
     if (!schema.ok()) return schema.status();
     if (auto st = CheckSchema(*schema, where); !st.ok()) return st;
+    auto restoring = store->Get("/meta/restore-in-progress");
+    if (!restoring.ok()) return restoring.status();
+    if (restoring->has_value()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(where,
+                       " was restored only in part (the restore was interrupted): empty it and run "
+                       "gantry-controlplane restore again"));
+    }
     if (*id && (*id)->value != cluster_id) {
       return absl::FailedPreconditionError(absl::StrCat(
           where, " belongs to cluster ", (*id)->value, ", not to this control plane's cluster ",

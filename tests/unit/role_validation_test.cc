@@ -73,7 +73,7 @@ TEST(ValidateRoleTest, AnUnknownResourceNamesItsFieldAndTheAllowedResources) {
 }
 
 TEST(ValidateRoleTest, TokensAndRoleChangesCannotBeGranted) {
-  for (const std::string resource : {"tokens", "jointokens"}) {
+  for (const std::string resource : {"tokens", "jointokens", "snapshots"}) {
     gantry::v1::Role role = Scaler();
     role.mutable_rules(0)->set_resources(0, resource);
     const auto problems = Problems(role);
