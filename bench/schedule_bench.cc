@@ -6,6 +6,9 @@
 //
 // usage: schedule_bench [--nodes N] [--zones Z] [--services S]
 //                       [--tasks-per-service T] [--dir DIR]
+//                       [--store etcd://HOST:PORT,... [--etcd-ca F --etcd-cert F --etcd-key F]]
+// With --store, the store is etcd (it must be empty): commits are split to
+// etcd's transaction limits as the controller splits them.
 // Not a test: numbers go to docs/performance.md.
 
 #include <sys/resource.h>
@@ -31,7 +34,7 @@
 #include "controlplane/nodes/node_manager.h"
 #include "controlplane/state/cluster_state.h"
 #include "controlplane/state/keys.h"
-#include "controlplane/store/sqlite_store.h"
+#include "controlplane/store/open_store.h"
 
 namespace {
 
@@ -41,6 +44,8 @@ struct Flags {
   int services = 1000;
   int tasks_per_service = 100;
   std::string dir;
+  std::string store;
+  gantry::TlsFiles etcd_tls;
 };
 
 Flags Parse(int argc, char** argv) {
@@ -48,8 +53,14 @@ Flags Parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const std::string v = argv[i + 1];
-    if (k == "--dir") {
-      f.dir = v;
+    std::string* text = k == "--dir"         ? &f.dir
+                        : k == "--store"     ? &f.store
+                        : k == "--etcd-ca"   ? &f.etcd_tls.ca
+                        : k == "--etcd-cert" ? &f.etcd_tls.cert
+                        : k == "--etcd-key"  ? &f.etcd_tls.key
+                                             : nullptr;
+    if (text != nullptr) {
+      *text = v;
       continue;
     }
     int n = 0;
@@ -123,12 +134,16 @@ bool WriteNodes(const Flags& flags, gantry::state::ClusterState& state) {
     txn.ops.push_back(
         gantry::store::Op::Put(gantry::state::NodeKey(n.name()), n.SerializeAsString()));
   }
-  return state.Commit(txn).ok();
+  auto done = state.CommitEach(txn);
+  if (!done.ok()) std::fprintf(stderr, "nodes: %s\n", std::string(done.status().message()).c_str());
+  return done.ok();
 }
 
-gantry::v1::ApplyRequest Services(const Flags& flags) {
+// Services [first, last): one apply (an apply is one transaction, which on
+// etcd holds 128 operations at most).
+gantry::v1::ApplyRequest Services(int first, int last, const Flags& flags) {
   gantry::v1::ApplyRequest req;
-  for (int s = 0; s < flags.services; ++s) {
+  for (int s = first; s < last; ++s) {
     auto* td = req.add_task_definitions();
     td->set_family(absl::StrCat("svc", s));
     auto* c = td->add_containers();
@@ -229,12 +244,18 @@ int main(int argc, char** argv) {
                                             : flags.dir;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  auto opened = store::SqliteStore::Open({dir + "/state.db", 100000});
+  std::string where;
+  absl::StatusOr<std::unique_ptr<store::Store>> opened =
+      flags.store.empty() ? store::OpenSqliteStore(dir, where)
+                          : absl::StatusOr<std::unique_ptr<store::Store>>(
+                                store::OpenEtcdStore(flags.store, flags.etcd_tls));
   if (!opened.ok()) {
     std::fprintf(stderr, "%s\n", std::string(opened.status().message()).c_str());
     return 1;
   }
   auto store = std::move(*opened);
+  std::printf("store: %s\n", flags.store.empty() ? "SQLite (WAL, synchronous=FULL)"
+                                                 : ("etcd " + flags.store).c_str());
   FakeClock clock;
   state::ClusterState state(store.get());
   events::EventLog events(store.get(), &clock);
@@ -243,9 +264,12 @@ int main(int argc, char** argv) {
   api::OperatorApi api(&state, &events, &nodes, &clock);
   if (!state.Start().ok() || !events.Start().ok()) return 1;
   if (!WriteNodes(flags, state)) return 1;
-  if (auto r = api.Apply(Services(flags)); !r.ok()) {
-    std::fprintf(stderr, "apply: %s\n", std::string(r.status().message()).c_str());
-    return 1;
+  const int per_apply = flags.store.empty() ? flags.services : 50;
+  for (int s = 0; s < flags.services; s += per_apply) {
+    if (auto r = api.Apply(Services(s, std::min(flags.services, s + per_apply), flags)); !r.ok()) {
+      std::fprintf(stderr, "apply: %s\n", std::string(r.status().message()).c_str());
+      return 1;
+    }
   }
   controllers::TaskBatch batch(&state, &events, &clock);
   const auto times = RunPass(flags, controller, batch);

@@ -17,42 +17,9 @@ BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
 source "$(dirname "$0")/lib.sh"
 command -v etcd > /dev/null || fail "etcd is missing; run deploy/install-deps.sh"
 
-# --- etcd, then three replicas: the first makes the PKI, the others use a copy.
-p1=$(gantry_free_port) p2=$(gantry_free_port) p3=$(gantry_free_port)
-ETCD_DIR=$WORK/etcd
-gantry_start_etcd "$ETCD_DIR" "$p1" "$p2" "$p3" || fail "etcd did not start"
-certs=$ETCD_DIR/certs
-ETCD_FLAGS=(--store "etcd://$ETCD_ENDPOINTS" --etcd-ca "$certs/ca.pem"
-  --etcd-cert "$certs/client.pem" --etcd-key "$certs/client.key")
-log "etcd: $ETCD_ENDPOINTS (TLS, client certificates)"
-
-PORT=$(gantry_free_port)
-PORTS=([1]=$PORT [2]=$(gantry_free_port) [3]=$(gantry_free_port))
-declare -A CP_PIDS=()
-gantry_start_containerd "$WORK/containerd"
-NS=gantry
-gantry_import_busybox "$CONTAINERD_SOCK" "$NS" example.org/demo/busybox:1 "$WORK"
-sed -e 's|image: .*|image: example.org/demo/busybox:1|' "$ROOT/deploy/examples/web.yaml" > "$WORK/web.yaml"
-e2e_make_nodes 2
-e2e_start_cp --no-pin-digests --heartbeat-grace 5s --replica-name cp1 "${ETCD_FLAGS[@]}"
-CP_PIDS[1]=$CP_PID
-cp -a "$WORK/cp/pki" "$WORK/pki-copy"
-start_replica() {  # I: replica I (2 or 3) on its own port and data dir
-  local i=$1
-  "$BIN/gantry-controlplane" --listen "127.0.0.1:${PORTS[$i]}" --data-dir "$WORK/cp$i" \
-    --pki-dir "$WORK/pki-copy" --http-listen off --heartbeat-interval 1s --no-pin-digests \
-    --heartbeat-grace 5s --replica-name "cp$i" "${ETCD_FLAGS[@]}" >> "$WORK/cp$i.log" 2>&1 &
-  CP_PIDS[$i]=$!
-  EXTRA_PIDS+=($!)
-}
-start_replica 2
-start_replica 3
-ALL="127.0.0.1:${PORTS[1]},127.0.0.1:${PORTS[2]},127.0.0.1:${PORTS[3]}"
-CONTROLPLANES=$ALL
-any() { "$BIN/gantryctl" --config "$WORK/client.yaml" --server "$ALL" "$@"; }
-replicas_up() { [[ $(any get controlplanes -o json | jq '.replicas | length') == 3 ]]; }
-gantry_wait_for 30 replicas_up || fail "three replicas did not come up: $(any get controlplanes 2>&1)"
-leader() { any get controlplanes -o json | jq -r '.replicas[] | select(.leader) | .name'; }
+# shellcheck source=ha_lib.sh
+source "$(dirname "$0")/ha_lib.sh"
+ha_start_replicas 2
 [[ $(leader) == cp1 ]] || fail "cp1 started first but does not lead: $(any get controlplanes)"
 any get controlplanes
 log "three replicas on one etcd, cp1 leads"
@@ -99,7 +66,7 @@ until any apply -f "$WORK/after.yaml" > /dev/null 2>&1; do sleep 0.1; done
 placed() { any get tasks --service after -o json | jq -e '[.tasks[]? | select(.node != "")] | length == 1' > /dev/null; }
 gantry_wait_for 30 placed || fail "no replica took over: $(any get controlplanes 2>&1)"
 placed_at=$(date +%s.%N)
-log "failover: kill -9 of the leader to the first placement by the new leader: $(echo "$placed_at - $killed_at" | bc) s"
+log "failover: kill -9 of the leader to the first placement by the new leader: $(awk -v a="$placed_at" -v b="$killed_at" 'BEGIN {printf "%.2f", a - b}') s"
 new_leader=$(leader)
 [[ -n $new_leader && $new_leader != "$leader_name" ]] || fail "no new leader: $(any get controlplanes)"
 wait "$writer"
@@ -116,16 +83,7 @@ while read -r line; do
 done <<< "$before"
 log "no container was restarted (same containerd task PIDs)"
 # The killed replica comes back as a follower.
-start_replica_again() {
-  local i=$1
-  if ((i == 1)); then
-    e2e_start_cp
-    CP_PIDS[1]=$CP_PID
-  else
-    start_replica "$i"
-  fi
-}
-start_replica_again "$leader_index"
+start_replica "$leader_index"
 gantry_wait_for 30 replicas_up || fail "the killed replica did not come back"
 
 # --- The etcd leader member is killed.
@@ -159,7 +117,6 @@ took_over() { local l; l=$(leader); [[ -n $l && $l != "$frozen" ]]; }
 gantry_wait_for 30 took_over || fail "nobody took over from the frozen leader"
 any scale service web --count 4 > /dev/null
 kill -CONT "$frozen_pid"
-log_of() { if (($1 == 1)); then echo "$WORK/cp.log"; else echo "$WORK/cp$1.log"; fi; }
 gantry_wait_for 20 matches "lost the leadership; restarting as a follower" "$(log_of "$frozen_index")" ||
   fail "the resumed leader did not step down"
 gantry_wait_for 30 running_any 6 || fail "web did not reach 4 tasks (and after, after-etcd 1 each)"
