@@ -37,7 +37,8 @@ gantry_etcd_certs() {
 # peer port is its client port + 1)
 # Starts the members with data, logs and PIDs under DIR (certificates from
 # gantry_etcd_certs DIR/certs) and waits until the cluster answers. Sets
-# ETCD_ENDPOINTS (HOST:PORT,...) and ETCD_PIDS (space-separated).
+# ETCD_ENDPOINTS (HOST:PORT,...), ETCD_PIDS (space-separated) and
+# ETCD_CLIENT_PORTS (member i, from 0, listens on ${ETCD_CLIENT_PORTS[i]}).
 gantry_start_etcd() {
   local dir=$1
   shift
@@ -48,11 +49,12 @@ gantry_start_etcd() {
   done
   ETCD_ENDPOINTS=""
   ETCD_PIDS=""
+  ETCD_CLIENT_PORTS=("${ports[@]}")
   for i in "${!ports[@]}"; do
     port=${ports[i]}
     mkdir -p "$dir/m$((i + 1))"
     chmod 700 "$dir/m$((i + 1))"
-    setsid etcd --name "m$((i + 1))" --data-dir "$dir/m$((i + 1))/data" \
+    printf '%s\n' --name "m$((i + 1))" --data-dir "$dir/m$((i + 1))/data" \
       --listen-client-urls "https://127.0.0.1:$port" \
       --advertise-client-urls "https://127.0.0.1:$port" \
       --listen-peer-urls "https://127.0.0.1:$((port + 1))" \
@@ -62,10 +64,9 @@ gantry_start_etcd() {
       --trusted-ca-file "$certs/ca.pem" --client-cert-auth \
       --peer-cert-file "$certs/member.pem" --peer-key-file "$certs/member.key" \
       --peer-trusted-ca-file "$certs/ca.pem" --peer-client-cert-auth \
-      --logger zap --log-outputs "$dir/m$((i + 1))/etcd.log" \
-      > /dev/null 2>&1 < /dev/null &
-    echo $! > "$dir/m$((i + 1))/etcd.pid"
-    ETCD_PIDS+="${ETCD_PIDS:+ }$!"
+      --logger zap --log-outputs "$dir/m$((i + 1))/etcd.log" > "$dir/m$((i + 1))/args"
+    gantry_start_etcd_member "$dir" $((i + 1))
+    ETCD_PIDS+="${ETCD_PIDS:+ }$(cat "$dir/m$((i + 1))/etcd.pid")"
     ETCD_ENDPOINTS+="${ETCD_ENDPOINTS:+,}127.0.0.1:$port"
   done
   etcd_healthy() {
@@ -76,6 +77,16 @@ gantry_start_etcd() {
     echo "etcd did not become healthy; see $dir/m*/etcd.log" >&2
     return 1
   }
+}
+
+# gantry_start_etcd_member DIR I: (re)starts member I (from 1) of the
+# cluster gantry_start_etcd made in DIR, with the flags it was made with (a
+# member that has data rejoins with it).
+gantry_start_etcd_member() {
+  local dir=$1 i=$2 args=()
+  mapfile -t args < "$dir/m$i/args"
+  setsid etcd "${args[@]}" > /dev/null 2>&1 < /dev/null &
+  echo $! > "$dir/m$i/etcd.pid"
 }
 
 # gantry_stop_etcd DIR: stops the members gantry_start_etcd started there.

@@ -91,12 +91,9 @@ etcd_leader=$(ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINTS" --cacert "$cer
   --cert "$certs/client.pem" --key "$certs/client.key" endpoint status -w json |
   jq -r '.[] | select(.Status.leader == .Status.header.member_id) | .Endpoint')
 [[ -n $etcd_leader ]] || fail "no etcd leader found"
-member=$(grep -l "${etcd_leader##*:}" "$ETCD_DIR"/m*/etcd.pid 2> /dev/null || true)
-for m in "$ETCD_DIR"/m*; do
-  if grep -q -- "--listen-client-urls https://$etcd_leader" "/proc/$(cat "$m/etcd.pid")/cmdline" 2> /dev/null ||
-    tr '\0' ' ' < "/proc/$(cat "$m/etcd.pid")/cmdline" | grep -q "https://$etcd_leader "; then
-    member=$m
-  fi
+member=
+for i in "${!ETCD_CLIENT_PORTS[@]}"; do
+  if [[ ${ETCD_CLIENT_PORTS[i]} == "${etcd_leader##*:}" ]]; then member=$ETCD_DIR/m$((i + 1)); fi
 done
 [[ -n $member ]] || fail "cannot find the etcd member for $etcd_leader"
 kill -9 "$(cat "$member/etcd.pid")"

@@ -44,6 +44,20 @@ TEST_F(NodeLivenessTest, ANodeNeverHeardFromIsDownAGraceAfterTheStart) {
   EXPECT_EQ(GetNode("n1").status(), Node::DOWN);
 }
 
+// A replica that takes over as leader has heard no agent yet: the grace
+// counts from its takeover, not from its start long before.
+TEST_F(NodeLivenessTest, ANewLeaderCountsTheGraceFromItsTakeover) {
+  PutNode("n1", "a");
+  clock_.Advance(absl::Minutes(30));  // a follower all this time
+  liveness_.CountFrom(clock_.Now());
+  clock_.Advance(absl::Seconds(9));
+  liveness_.Check();
+  EXPECT_EQ(GetNode("n1").status(), Node::ACTIVE);
+  clock_.Advance(absl::Seconds(1));
+  liveness_.Check();
+  EXPECT_EQ(GetNode("n1").status(), Node::DOWN);
+}
+
 TEST_F(NodeLivenessTest, ASilentNodeIsDownAndAHeartbeatRevivesIt) {
   PutNode("n1", "a");
   liveness_.OnHeartbeat("n1", {});

@@ -133,6 +133,24 @@ TEST_F(ReconcilerTest, IgnoresStaleDesiredSets) {
   EXPECT_THAT(runtime_.RunningIds(), ElementsAre("t1-httpd"));
 }
 
+// A replaced leader (paused past its lease, then resumed) may still send a
+// set: an older epoch than the newest seen is ignored, across sessions.
+TEST_F(ReconcilerTest, SetsOfAnOlderLeaderEpochAreIgnored) {
+  gantry::v1::DesiredTasks from_new;
+  from_new.set_epoch(9);
+  from_new.set_sequence(1);  // a new leader's sequence may be lower
+  *from_new.add_tasks() = Assignment("t1");
+  gantry::v1::DesiredTasks old_leader;
+  old_leader.set_epoch(5);
+  old_leader.set_sequence(100);
+  ASSERT_TRUE(reconciler_->SetDesired(old_leader));
+  EXPECT_TRUE(reconciler_->SetDesired(from_new)) << "a newer epoch wins whatever its sequence";
+  reconciler_->NewSession();
+  EXPECT_FALSE(reconciler_->SetDesired(old_leader));
+  reconciler_->Tick();
+  EXPECT_THAT(runtime_.RunningIds(), ElementsAre("t1-httpd"));
+}
+
 TEST_F(ReconcilerTest, ANewSessionsSetsCountEvenWithLowerSequences) {
   // The control plane came back on a new store: its revisions start over.
   for (int i = 0; i < 5; ++i) Desire({Assignment("t1")});
