@@ -51,6 +51,8 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
   }
   session_ =
       std::make_unique<Session>(std::move(session), reconciler_.get(), clock_, [this] { Wake(); });
+  secret_source_ = std::make_unique<SessionSecretSource>(session_.get());
+  reconciler_->SetSecretSource(secret_source_.get());
 }
 
 Agent::~Agent() {

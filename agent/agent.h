@@ -25,6 +25,7 @@
 #include "agent/node_upkeep.h"
 #include "agent/reconciler.h"
 #include "agent/runtime/container_runtime.h"
+#include "agent/secrets/session_secret_source.h"
 #include "agent/session.h"
 #include "common/clock.h"
 #include "common/periodic.h"
@@ -92,6 +93,8 @@ class Agent {
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<NodeUpkeep> upkeep_;
   std::unique_ptr<Session> session_;
+  // Secret values come over the session's channel.
+  std::unique_ptr<SessionSecretSource> secret_source_;
 
   absl::Time next_check_ = absl::InfinitePast();  // loop thread only
   std::unique_ptr<Periodic> loop_;

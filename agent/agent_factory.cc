@@ -55,6 +55,10 @@ Agent::Options AgentOptionsFor(const AgentConfig& config, const NodeCapacity& ca
   options.reconciler.zone = config.zone;
   options.reconciler.node_address = config.address;
   options.reconciler.netns_path = config.netns;
+  options.reconciler.secrets_dir =
+      !config.secrets_dir.empty()
+          ? config.secrets_dir
+          : (std::filesystem::path("/run/gantry") / config.node_name / "secrets").string();
   options.images.data_dir = config.data_dir;
   options.images.pull_timeout = config.image_pull_timeout;
   options.images.unused_after = config.image_gc_unused_after;

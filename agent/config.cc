@@ -281,6 +281,9 @@ std::vector<Setting> RuntimeSettings() {
        "network namespace path containers join (default: the host's)"},
       {"--data-dir", "dataDir", Text(&C::data_dir, "PATH"), "/var/lib/gantry/agent",
        "task records and container logs"},
+      {"--secrets-dir", "secretsDir", Text(&C::secrets_dir, "PATH"), "",
+       "where tasks' secret files live, on a tmpfs the agent mounts when it is not one "
+       "(default /run/gantry/NODE/secrets)"},
       {"--cgroup-parent", "cgroupParent", Text(&C::cgroup_parent, "PATH"), "/gantry",
        "cgroup path for containers"},
       {"--cpu", "cpu", Cpu(&C::cpu), "", "schedulable CPU, e.g. 2 or 1500m (default: all cores)"},

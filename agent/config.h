@@ -55,6 +55,8 @@ struct AgentConfig {
   std::string containerd_namespace;
   std::string netns;
   std::string data_dir;
+  // Where secret files go (a tmpfs); empty: /run/gantry/NODE/secrets.
+  std::string secrets_dir;
   std::string cgroup_parent;
   std::optional<int64_t> cpu;     // millicores; none: all cores
   std::optional<int64_t> memory;  // bytes; none: physical memory minus the reserve

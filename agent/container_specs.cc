@@ -37,13 +37,18 @@ std::vector<std::string> GantryEnvironment(const TaskAssignment& a, const TaskHo
 }
 
 ContainerSpec BuildContainerSpec(const TaskAssignment& a, int index, const TrackedContainer& c,
-                                 const TaskHost& host, const std::string& log_path) {
+                                 const TaskHost& host, const std::string& log_path,
+                                 const ContainerSecrets* secrets) {
   const auto& def = a.containers(index);
   ContainerSpec spec;
   spec.id = c.id;
   spec.image = c.image;
   spec.command.assign(def.command().begin(), def.command().end());
   for (const auto& [k, v] : def.environment()) spec.env.push_back(absl::StrCat(k, "=", v));
+  if (secrets != nullptr) {
+    spec.env.insert(spec.env.end(), secrets->env.begin(), secrets->env.end());
+    spec.mounts = secrets->mounts;
+  }
   for (auto& e : GantryEnvironment(a, host)) spec.env.push_back(std::move(e));
   spec.cpu_millis = def.cpu();
   spec.memory_bytes = def.memory();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "agent/runtime/container_runtime.h"
+#include "agent/secrets/secret_provider.h"
 #include "agent/tracked_task.h"
 #include "gantry/v1/agent.pb.h"
 
@@ -34,10 +35,12 @@ struct TaskHost {
 std::vector<std::string> GantryEnvironment(const gantry::v1::TaskAssignment& assignment,
                                            const TaskHost& host);
 
-// The spec of container `index` of `assignment`, tracked as `container`.
+// The spec of container `index` of `assignment`, tracked as `container`,
+// with its secrets' variables and files when `secrets` is given.
 ContainerSpec BuildContainerSpec(const gantry::v1::TaskAssignment& assignment, int index,
                                  const TrackedContainer& container, const TaskHost& host,
-                                 const std::string& log_path);
+                                 const std::string& log_path,
+                                 const ContainerSecrets* secrets = nullptr);
 
 // A container found in the runtime under `name` (its kLabelContainer),
 // with what its labels say about image, essential and stop timeout.

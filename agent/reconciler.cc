@@ -25,7 +25,11 @@ Reconciler::Reconciler(ContainerRuntime* runtime, ImageManager* images, HealthMo
       host_{options_.node_name, options_.zone, options_.node_address, options_.netns_path},
       sink_(std::move(sink)),
       records_(options_.data_dir),
-      starter_(runtime_, images_, clock_, host_, options_.data_dir) {}
+      secret_files_(
+          options_.secrets_dir.empty() ? options_.data_dir + "/secrets" : options_.secrets_dir,
+          options_.secrets_on_tmpfs),
+      secret_provider_(&secret_files_),
+      starter_(runtime_, images_, clock_, host_, options_.data_dir, &secret_provider_) {}
 
 std::string Reconciler::LogDir(const std::string& task_id) const {
   return TaskLogDir(options_.data_dir, task_id);
@@ -61,6 +65,12 @@ absl::Status Reconciler::Recover() {
     adopted += any_running ? 1 : 0;
   }
   spdlog::info("recovered {} task(s), {} with running containers", tasks_.size(), adopted);
+  // Secret files of tasks this agent no longer knows go.
+  std::set<std::string> known;
+  for (const auto& [id, r] : tasks_) {
+    if (r.status != Task::STOPPED) known.insert(id);
+  }
+  secret_provider_.RetainOnly(known);
   std::vector<TaskState> snapshot;
   for (const auto& [id, r] : tasks_) snapshot.push_back(StateOf(r));
   std::lock_guard<std::mutex> lock(mu_);
@@ -271,6 +281,7 @@ void Reconciler::Forget(const std::string& task_id) {
   tasks_.erase(task_id);
   if (observer_ != nullptr) observer_->TaskForgotten(task_id);
   records_.Remove(task_id);
+  secret_provider_.Release(task_id);
 }
 
 void Reconciler::Advance(TrackedTask& r) {
@@ -368,6 +379,7 @@ void Reconciler::DriveStop(TrackedTask& r) {
   }
   r.status = Task::STOPPED;
   r.stopped_at = now;
+  secret_provider_.Release(r.task_id);
   spdlog::info("task {} stopped{}", r.task_id, r.reason.empty() ? "" : ": " + r.reason);
 }
 

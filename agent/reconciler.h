@@ -41,6 +41,8 @@
 #include "agent/images/image_manager.h"
 #include "agent/metrics/observer.h"
 #include "agent/runtime/container_runtime.h"
+#include "agent/secrets/secret_files.h"
+#include "agent/secrets/secret_provider.h"
 #include "agent/task_records.h"
 #include "agent/task_starter.h"
 #include "agent/tracked_task.h"
@@ -57,6 +59,10 @@ class Reconciler {
     std::string zone;
     std::string node_address;
     std::string netns_path;
+    // Secret files (secrets/secret_files.h); empty: DATA_DIR/secrets.
+    std::string secrets_dir;
+    // False only in tests that cannot mount a tmpfs.
+    bool secrets_on_tmpfs = true;
   };
   // Receives state changes to send to the control plane. Called from
   // Tick() without internal locks held.
@@ -67,6 +73,9 @@ class Reconciler {
   // Told of containers that exit on their own and of forgotten tasks; may be
   // null. Set before Recover().
   void SetObserver(AgentObserver* observer) { observer_ = observer; }
+  // Where tasks' secret values come from; without one a task that
+  // references a secret fails to start. Set before Recover().
+  void SetSecretSource(SecretSource* source) { secret_provider_.SetSource(source); }
 
   // Loads persisted records and adopts the runtime's containers.
   absl::Status Recover();
@@ -125,6 +134,8 @@ class Reconciler {
   const TaskHost host_;
   const ReportSink sink_;
   const TaskRecords records_;
+  SecretFiles secret_files_;
+  SecretProvider secret_provider_;
   TaskStarter starter_;
   AgentObserver* observer_ = nullptr;
 

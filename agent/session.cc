@@ -54,6 +54,11 @@ void Session::SetChecks(std::vector<gantry::v1::NodeCheck> checks) {
   checks_ = std::move(checks);
 }
 
+std::shared_ptr<grpc::Channel> Session::channel() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return channel_;
+}
+
 bool Session::connected() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stream_ != nullptr;
@@ -127,6 +132,7 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel, const std::
     {
       std::lock_guard<std::mutex> lock(mu_);
       stream_ = stream.get();
+      channel_ = channel;
     }
     spdlog::info("registered with the control plane at {} as {}", target,
                  msg.registered().node_name());
@@ -160,6 +166,7 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel, const std::
     {
       std::lock_guard<std::mutex> lock(mu_);
       stream_ = nullptr;
+      channel_ = nullptr;
     }
     heartbeats.reset();
     logs_->CancelAll();

@@ -59,6 +59,9 @@ class Session {
   // The node checks every heartbeat carries from now on.
   void SetChecks(std::vector<gantry::v1::NodeCheck> checks);
   bool connected() const;
+  // The channel of the registered stream (to the leader), for the agent's
+  // other calls; null while not registered.
+  std::shared_ptr<grpc::Channel> channel() const;
 
  private:
   // One connection's lifetime; returns whether registration succeeded.
@@ -80,6 +83,7 @@ class Session {
   std::condition_variable cv_;
   bool stop_ = false;
   grpc::ClientContext* context_ = nullptr;
+  std::shared_ptr<grpc::Channel> channel_;  // guarded by mu_
   grpc::ClientReaderWriter<gantry::v1::AgentMessage, gantry::v1::ControlMessage>* stream_ = nullptr;
   std::mutex write_mu_;
   std::vector<gantry::v1::NodeCheck> checks_;  // guarded by mu_

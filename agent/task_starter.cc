@@ -1,5 +1,8 @@
 #include "agent/task_starter.h"
 
+#include <optional>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "agent/logs/log_paths.h"
 #include "common/log.h"
@@ -11,12 +14,13 @@ using gantry::v1::Task;
 using gantry::v1::TaskAssignment;
 
 TaskStarter::TaskStarter(ContainerRuntime* runtime, ImageManager* images, const Clock* clock,
-                         TaskHost host, std::string data_dir)
+                         TaskHost host, std::string data_dir, SecretProvider* secrets)
     : runtime_(runtime),
       images_(images),
       clock_(clock),
       host_(std::move(host)),
-      data_dir_(std::move(data_dir)) {}
+      data_dir_(std::move(data_dir)),
+      secrets_(secrets) {}
 
 void TaskStarter::Start(TrackedTask& r) {
   if (!ImagesReady(r) || !CreateContainers(r)) return;
@@ -64,6 +68,8 @@ bool TaskStarter::ImagesReady(TrackedTask& r) {
 
 bool TaskStarter::CreateContainers(TrackedTask& r) {
   const TaskAssignment& a = *r.assignment;
+  // Fetched when the first container is created, and dropped after.
+  std::optional<std::vector<ContainerSecrets>> secrets;
   for (int i = 0; i < a.containers_size(); ++i) {
     TrackedContainer& c = r.containers[i];
     if (c.present) {
@@ -72,8 +78,21 @@ bool TaskStarter::CreateContainers(TrackedTask& r) {
       if (auto st = runtime_->Remove(c.id); !st.ok()) return false;
       c.present = false;
     }
+    if (!secrets.has_value()) {
+      auto prepared = secrets_->Prepare(a);
+      if (absl::IsUnavailable(prepared.status())) {
+        c.reason = absl::StrCat("waiting for secrets: ", prepared.status().message());
+        return false;
+      }
+      if (!prepared.ok()) {
+        Fail(r, absl::StrCat("CannotPullSecretsError: ", prepared.status().message()));
+        return false;
+      }
+      secrets = std::move(*prepared);
+    }
     const std::string log_path = ContainerLogPath(data_dir_, r.task_id, a.containers(i).name());
-    if (auto st = runtime_->Create(BuildContainerSpec(a, i, c, host_, log_path)); !st.ok()) {
+    if (auto st = runtime_->Create(BuildContainerSpec(a, i, c, host_, log_path, &(*secrets)[i]));
+        !st.ok()) {
       if (!absl::IsUnavailable(st)) {
         Fail(r, absl::StrCat("CannotCreateContainerError: ", st.message()));
       }
@@ -93,6 +112,7 @@ void TaskStarter::Fail(TrackedTask& r, const std::string& reason) {
     c.present = false;
     c.state = ContainerState::kNoTask;
   }
+  secrets_->Release(r.task_id);
   r.status = Task::STOPPED;
   r.reason = reason;
   r.stopped_at = clock_->Now();

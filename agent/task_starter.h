@@ -4,6 +4,9 @@
 //   - asks the ImageManager for each missing container's image; the task
 //     stays PENDING while pulls run, and a reference that cannot be parsed
 //     or a pull that fails for good stops it (CannotPullContainerError);
+//   - fetches the task's secrets (SecretProvider) when a container must be
+//     created; an unreachable control plane leaves it PENDING, a refusal
+//     stops it (CannotPullSecretsError);
 //   - creates the containers the runtime lacks (redoing one whose creation
 //     a restart interrupted), then starts them, and marks the task RUNNING.
 // A create or start the runtime refuses stops the task with the reason
@@ -18,6 +21,7 @@
 #include "agent/container_specs.h"
 #include "agent/images/image_manager.h"
 #include "agent/runtime/container_runtime.h"
+#include "agent/secrets/secret_provider.h"
 #include "agent/tracked_task.h"
 #include "common/clock.h"
 
@@ -25,9 +29,10 @@ namespace gantry::agent {
 
 class TaskStarter {
  public:
-  // Container output goes under `data_dir` (logs/log_paths.h).
+  // Container output goes under `data_dir` (logs/log_paths.h). `secrets`
+  // must outlive this.
   TaskStarter(ContainerRuntime* runtime, ImageManager* images, const Clock* clock, TaskHost host,
-              std::string data_dir);
+              std::string data_dir, SecretProvider* secrets);
 
   // `task` has an assignment.
   void Start(TrackedTask& task);
@@ -45,6 +50,7 @@ class TaskStarter {
   const Clock* const clock_;
   const TaskHost host_;
   const std::string data_dir_;
+  SecretProvider* const secrets_;
 };
 
 }  // namespace gantry::agent

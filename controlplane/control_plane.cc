@@ -17,6 +17,7 @@
 #include "controlplane/audit/audit_file.h"
 #include "controlplane/ha/etcd_election.h"
 #include "controlplane/metrics/discovery.h"
+#include "controlplane/secrets/secret_usage.h"
 #include "controlplane/store/etcd_store.h"
 #include "controlplane/store/open_store.h"
 #include "controlplane/store/sqlite_store.h"
@@ -108,6 +109,7 @@ absl::Status ControlPlane::SetUpIdentity(const Options& options, const std::stri
   RETURN_IF_ERROR(tokens_->Start());
   roles_ = std::make_unique<identity::RoleRegistry>(store_.get());
   RETURN_IF_ERROR(roles_->Start());
+  RETURN_IF_ERROR(OpenSecrets(options, clock));
   authorizer_ = std::make_unique<identity::Authorizer>(roles_.get());
   callers_ = std::make_unique<api::CallerAuthenticator>(tokens_.get());
   access_ =
@@ -124,6 +126,26 @@ absl::Status ControlPlane::SetUpIdentity(const Options& options, const std::stri
         options.data_dir, bootstrap_token_);
   }
   return absl::OkStatus();
+}
+
+absl::Status ControlPlane::OpenSecrets(const Options& options, const Clock* clock) {
+  absl::StatusOr<secrets::KeyEncryptionKey> kek = absl::UnknownError("unset");
+  if (!options.secrets_key_file.empty()) {
+    kek = secrets::KeyEncryptionKey::Load(options.secrets_key_file);
+    if (!kek.ok()) return Annotate(kek.status(), "--secrets-key-file");
+  } else if (options.data_dir.empty() && options.pki_dir.empty()) {
+    kek = secrets::KeyEncryptionKey::Generate();
+  } else {
+    const std::string dir = !options.pki_dir.empty()
+                                ? options.pki_dir
+                                : (std::filesystem::path(options.data_dir) / "pki").string();
+    kek = secrets::KeyEncryptionKey::LoadOrCreate(
+        (std::filesystem::path(dir) / "secrets.key").string());
+  }
+  if (!kek.ok()) return kek.status();
+  kek_ = std::make_unique<secrets::KeyEncryptionKey>(std::move(*kek));
+  secrets_ = std::make_unique<secrets::SecretRegistry>(store_.get(), kek_.get(), clock);
+  return secrets_->Start();
 }
 
 absl::Status ControlPlane::OpenAuditLog(const Options& options, const Clock* clock) {
@@ -149,9 +171,12 @@ absl::Status ControlPlane::OpenAuditLog(const Options& options, const Clock* clo
 
 void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   api_ = std::make_unique<api::OperatorApi>(state_.get(), events_.get(), nodes_.get(), clock,
-                                            roles_.get());
+                                            roles_.get(), secrets_.get());
+  secrets_api_ =
+      std::make_unique<api::SecretsApi>(state_.get(), events_.get(), secrets_.get(), clock);
   api::OperatorServiceImpl::Parts op;
   op.api = api_.get();
+  op.secrets = secrets_api_.get();
   op.access = access_.get();
   op.callers = callers_.get();
   op.authorizer = authorizer_.get();
@@ -177,6 +202,8 @@ void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   ag.pki = pki_.get();
   ag.node_cert_ttl = options.node_cert_ttl;
   ag.audit = audit_trail_.get();
+  ag.state = state_.get();
+  ag.secrets = secrets_.get();
   ag.leader_elsewhere = [this] { return LeaderElsewhere(); };
   agent_service_ = std::make_unique<api::AgentServiceImpl>(ag);
 }
@@ -192,6 +219,10 @@ void ControlPlane::BuildControllers(const Options& options, const Clock* clock) 
   controller_ = std::make_unique<controllers::ServiceController>(
       state_.get(), events_.get(), clock, options.controller, resolver_.get());
   controller_->SetMetrics(metrics_.get());
+  controller_->SetSecrets(secrets_.get());
+  secrets_->SetInUse([state = state_.get()](const std::string& name) {
+    return secrets::PinnedVersions(*state, name);
+  });
   autoscaling::Prometheus* prometheus = options.prometheus;
   if (prometheus == nullptr) {
     own_prometheus_ = std::make_unique<autoscaling::HttpPrometheus>();

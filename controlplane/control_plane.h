@@ -13,7 +13,9 @@
 // call is authenticated and authorized (api/caller.h, identity/authorizer.h).
 // On a store without an admin token, a bootstrap admin token is created,
 // written once to <data dir>/admin.token (0600) and logged once. The audit
-// log (audit/audit_log.h) goes to <data dir>/audit.log, 0600.
+// log (audit/audit_log.h) goes to <data dir>/audit.log, 0600. Secrets are
+// sealed with the key-encryption key in <pki dir>/secrets.key (0600,
+// created on first start) or --secrets-key-file.
 
 #include <atomic>
 #include <functional>
@@ -32,6 +34,7 @@
 #include "controlplane/api/caller.h"
 #include "controlplane/api/operator_api.h"
 #include "controlplane/api/operator_service.h"
+#include "controlplane/api/secrets_api.h"
 #include "controlplane/audit/audit_log.h"
 #include "controlplane/autoscaling/alarms.h"
 #include "controlplane/autoscaling/autoscaler.h"
@@ -47,6 +50,8 @@
 #include "controlplane/images/image_resolver.h"
 #include "controlplane/metrics/cp_metrics.h"
 #include "controlplane/nodes/node_manager.h"
+#include "controlplane/secrets/envelope.h"
+#include "controlplane/secrets/secret_registry.h"
 #include "controlplane/state/cluster_state.h"
 #include "controlplane/store/etcd_store.h"
 #include "controlplane/store/store.h"
@@ -67,6 +72,10 @@ class ControlPlane {
     TlsFiles etcd_tls;
     // The cluster PKI's directory (default data_dir/pki); see ClusterPki.
     std::string pki_dir;
+    // The key-encryption key for secrets (32 bytes, 0600); empty:
+    // pki_dir/secrets.key, created on first start (in memory without a
+    // data dir). Replicas on one etcd need the same key.
+    std::string secrets_key_file;
     // An operator's own PKI instead of the cluster's: cert, key and CA.
     TlsFiles tls;
     // Names and addresses clients dial; the server certificate covers them.
@@ -134,6 +143,7 @@ class ControlPlane {
   // `where` names the store in errors.
   absl::Status SetUpIdentity(const Options& options, const std::string& where, const Clock* clock);
   absl::Status OpenAuditLog(const Options& options, const Clock* clock);
+  absl::Status OpenSecrets(const Options& options, const Clock* clock);
   void BuildServices(const Options& options, const Clock* clock);
   absl::Status OpenStore(const Options& options, std::string& where);
   void StartElection(const Options& options);
@@ -163,6 +173,9 @@ class ControlPlane {
   std::unique_ptr<identity::TokenRegistry> tokens_;
   std::unique_ptr<identity::RoleRegistry> roles_;  // custom roles, for authorizer_
   std::unique_ptr<identity::Authorizer> authorizer_;
+  std::unique_ptr<secrets::KeyEncryptionKey> kek_;
+  std::unique_ptr<secrets::SecretRegistry> secrets_;
+  std::unique_ptr<api::SecretsApi> secrets_api_;
   std::unique_ptr<api::CallerAuthenticator> callers_;
   std::unique_ptr<api::AccessApi> access_;
   std::unique_ptr<audit::AuditLog> audit_log_;

@@ -59,6 +59,10 @@ void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
   app.add_option("--pki-dir", options.pki_dir,
                  "the cluster PKI (default DATA_DIR/pki); a second or third replica on one etcd "
                  "points this at a copy of the first replica's pki directory");
+  app.add_option("--secrets-key-file", options.secrets_key_file,
+                 "the key-encryption key that seals secrets (32 bytes, mode 0600; default "
+                 "PKI_DIR/secrets.key, created on first start); every replica on one etcd needs "
+                 "the same file");
   app.add_option("--replica-name", options.replica_name,
                  "this replica's name among control planes on one etcd (default: host name and "
                  "listen port)");

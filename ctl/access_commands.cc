@@ -23,11 +23,6 @@ absl::StatusOr<absl::Duration> Ttl(const std::string& text, const char* flag) {
   return d;
 }
 
-std::string When(const google::protobuf::Timestamp& t) {
-  if (t.seconds() == 0 && t.nanos() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromProtoTime(t), absl::UTCTimeZone());
-}
-
 // The CA PEM to trust, from a file or found through a pin.
 absl::StatusOr<std::string> LoginCa(const LoginOptions& login) {
   if (!login.ca_file.empty()) return ReadFileForFlag(login.ca_file, "--ca");

@@ -23,6 +23,7 @@ int Commands::Apply(const std::string& file) {
   auto ctx = c_.Context();
   grpc::Status st = c_.api().Apply(ctx.get(), *request, &response);
   if (!st.ok()) return c_.Fail(st, absl::StrCat("apply ", file));
+  for (const auto& w : response.warnings()) c_.err() << "gantryctl: warning: " << w << "\n";
   if (!c_.table()) return c_.Print(response);
   for (const auto& r : response.results()) {
     c_.out() << absl::AsciiStrToLower(r.kind()) << " " << r.name() << " " << r.action() << "\n";
@@ -288,6 +289,7 @@ int Commands::Deploy(const std::string& file, bool wait, absl::Duration timeout)
   auto ctx = c_.Context();
   grpc::Status st = c_.api().Apply(ctx.get(), *request, &response);
   if (!st.ok()) return c_.Fail(st, absl::StrCat("deploy ", file));
+  for (const auto& w : response.warnings()) c_.err() << "gantryctl: warning: " << w << "\n";
   for (const auto& r : response.results()) {
     c_.out() << (r.kind() == "Service" ? "service " : "taskdefinition ") << r.name() << " "
              << r.action() << (r.deployment().empty() ? "" : " (deployment " + r.deployment() + ")")

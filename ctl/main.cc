@@ -13,6 +13,7 @@
 #include "ctl/access_commands.h"
 #include "ctl/commands.h"
 #include "ctl/inspect.h"
+#include "ctl/secret_commands.h"
 
 namespace {
 
@@ -20,6 +21,7 @@ using gantry::ctl::AccessCommands;
 using gantry::ctl::Commands;
 using gantry::ctl::Connection;
 using gantry::ctl::Inspect;
+using gantry::ctl::SecretCommands;
 
 std::string Env(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
@@ -31,6 +33,9 @@ struct Args {
   std::string file, kind, name, service, node, task, container;
   std::string role, services, ttl, description, accessor, since, identity;
   bool all = false, wait = false, follow = false, watch = false;
+  gantry::ctl::SecretValueSource secret;
+  bool no_rollout = false, reveal = false;
+  int64_t version = 0;
   int count = 0, limit = 50, audit_limit = 100;
   int64_t tail = 0;
   std::string timeout = "10m";
@@ -216,6 +221,44 @@ void AddAccess(CLI::App& app, Args& a, Registry& r) {
                  [&a](Connection& c) { return AccessCommands(c).CreateJoinToken(a.name, a.ttl); });
 }
 
+void AddSecrets(CLI::App& app, Args& a, Registry& r) {
+  auto* secret = app.add_subcommand("secret", "secrets tasks get as variables or files");
+  secret->require_subcommand(1);
+  auto value_flags = [&a](CLI::App* cmd) {
+    cmd->add_option("--from-file", a.secret.from_file, "read the value from FILE ('-': stdin)");
+    cmd->add_option("--from-literal", a.secret.from_literal,
+                    "the value itself (it stays in your shell history; prefer --from-file)")
+        ->each([&a](const std::string&) { a.secret.literal_given = true; });
+  };
+  auto* create = secret->add_subcommand("create", "create a secret (version 1)");
+  create->add_option("name", a.name, "secret name")->required();
+  value_flags(create);
+  r.emplace_back(create,
+                 [&a](Connection& c) { return SecretCommands(c).Create(a.name, a.secret); });
+  auto* update =
+      secret->add_subcommand("update", "write a new version; the services that use it roll to it");
+  update->add_option("name", a.name, "secret name")->required();
+  value_flags(update);
+  update->add_flag("--no-rollout", a.no_rollout, "leave the services on the version they have");
+  r.emplace_back(update, [&a](Connection& c) {
+    return SecretCommands(c).Update(a.name, a.secret, a.no_rollout);
+  });
+  auto* list = secret->add_subcommand("list", "secrets: names, versions, users; never values");
+  r.emplace_back(list, [](Connection& c) { return SecretCommands(c).List(); });
+  auto* describe = secret->add_subcommand("describe", "one secret's versions and users");
+  describe->add_option("name", a.name, "secret name")->required();
+  r.emplace_back(describe, [&a](Connection& c) { return SecretCommands(c).Describe(a.name); });
+  auto* get = secret->add_subcommand("get", "metadata, or the value with --reveal (audited)");
+  get->add_option("name", a.name, "secret name")->required();
+  get->add_flag("--reveal", a.reveal, "print the value (admin, or a role granted read)");
+  get->add_option("--version", a.version, "with --reveal: this version (default: current)");
+  r.emplace_back(
+      get, [&a](Connection& c) { return SecretCommands(c).Get(a.name, a.reveal, a.version); });
+  auto* del = secret->add_subcommand("delete", "delete a secret no service uses");
+  del->add_option("name", a.name, "secret name")->required();
+  r.emplace_back(del, [&a](Connection& c) { return SecretCommands(c).Delete(a.name); });
+}
+
 CLI::App* AddLogin(CLI::App& app, gantry::ctl::LoginOptions& login) {
   auto* cmd = app.add_subcommand("login", "save a control plane, its CA and a token as a context");
   cmd->add_option("--server", login.server, "control plane HOST:PORT")->required();
@@ -242,6 +285,7 @@ int main(int argc, char** argv) {
   AddFollowers(app, args, commands);
   AddRollouts(app, args, commands);
   AddAccess(app, args, commands);
+  AddSecrets(app, args, commands);
   gantry::ctl::LoginOptions login;
   CLI::App* login_command = AddLogin(app, login);
   CLI11_PARSE(app, argc, argv);

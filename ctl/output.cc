@@ -546,4 +546,9 @@ std::string Printable(absl::string_view text) {
   return out;
 }
 
+std::string When(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", FromProtoTime(t), absl::UTCTimeZone());
+}
+
 }  // namespace gantry::ctl

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "gantry/v1/operator.pb.h"
 #include "google/protobuf/message.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace gantry::ctl {
 
@@ -22,6 +23,9 @@ absl::StatusOr<Format> ParseFormat(const std::string& text);
 // JSON or YAML rendering of any message.
 std::string ToJson(const google::protobuf::Message& message);
 std::string ToYaml(const google::protobuf::Message& message);
+
+// "2026-12-02 17:33:25 UTC", or "-" for an unset time.
+std::string When(const google::protobuf::Timestamp& t);
 
 // A table whose columns are as wide as their widest cell.
 class Table {

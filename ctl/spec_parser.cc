@@ -55,7 +55,7 @@ void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
   if (!CheckKeys(
           doc, n, path,
           {"name", "image", "command", "environment", "cpu", "memory", "essential", "portMappings",
-           "stopTimeout", "pullPolicy", "pinDigest", "healthCheck", "metrics"})) {
+           "stopTimeout", "pullPolicy", "pinDigest", "healthCheck", "metrics", "secrets"})) {
     return;
   }
   for (const auto& kv : n) {
@@ -106,6 +106,20 @@ void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
       c.set_pull_policy(Scalar(doc, v, field));
     } else if (key == "stopTimeout") {
       DurationField(doc, v, field, *c.mutable_stop_timeout());
+    } else if (key == "secrets") {
+      if (!v.IsSequence()) {
+        doc.Fail(v, field, "expected a list of {name or file, valueFrom}");
+        continue;
+      }
+      for (size_t i = 0; i < v.size(); ++i) {
+        const std::string sp = absl::StrCat(field, "[", i, "]");
+        if (!CheckKeys(doc, v[i], sp, {"name", "file", "valueFrom"})) break;
+        auto* ref = c.add_secrets();
+        if (v[i]["name"]) ref->set_name(Scalar(doc, v[i]["name"], sp + ".name"));
+        if (v[i]["file"]) ref->set_file(Scalar(doc, v[i]["file"], sp + ".file"));
+        if (v[i]["valueFrom"])
+          ref->set_value_from(Scalar(doc, v[i]["valueFrom"], sp + ".valueFrom"));
+      }
     } else if (key == "portMappings") {
       if (!v.IsSequence()) {
         doc.Fail(v, field, "expected a list of {name, containerPort, hostPort}");

@@ -31,6 +31,13 @@ inline constexpr char kLabelTaskDefinition[] = "io.gantry.task-definition";
 // containerd (test clusters on one machine); each manages only its own.
 inline constexpr char kLabelNode[] = "io.gantry.node";
 
+// A host file or directory the container sees at `destination`.
+struct BindMount {
+  std::string source;
+  std::string destination;
+  bool read_only = true;
+};
+
 struct ContainerSpec {
   // Unique runtime id: "<task id>-<container name>".
   std::string id;
@@ -47,6 +54,8 @@ struct ContainerSpec {
   std::string log_path;
   std::string hostname;
   std::map<std::string, std::string> labels;
+  // Bind mounts (read-only, nosuid, nodev, noexec), e.g. secret files.
+  std::vector<BindMount> mounts;
 };
 
 enum class ContainerState {

@@ -151,7 +151,7 @@ absl::StatusOr<json> Process(const ContainerSpec& spec, const ImageConfig& image
   };
 }
 
-json Mounts(const OciOptions& options) {
+json Mounts(const ContainerSpec& spec, const OciOptions& options) {
   json mounts = json::array({
       Mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
       Mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
@@ -166,6 +166,10 @@ json Mounts(const OciOptions& options) {
   if (!options.resolv_conf.empty() && std::filesystem::exists(options.resolv_conf, ec)) {
     mounts.push_back(Mount("/etc/resolv.conf", "bind", options.resolv_conf,
                            {"rbind", "ro", "nosuid", "nodev", "noexec"}));
+  }
+  for (const BindMount& m : spec.mounts) {
+    mounts.push_back(Mount(m.destination, "bind", m.source,
+                           {"rbind", m.read_only ? "ro" : "rw", "nosuid", "nodev", "noexec"}));
   }
   return mounts;
 }
@@ -224,7 +228,7 @@ absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageC
       {"process", *process},
       {"root", {{"path", "rootfs"}, {"readonly", false}}},
       {"hostname", spec.hostname},
-      {"mounts", Mounts(options)},
+      {"mounts", Mounts(spec, options)},
       {"linux", Linux(spec, options)},
   };
   return out.dump();

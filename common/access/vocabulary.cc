@@ -6,8 +6,8 @@ namespace gantry::access {
 
 const std::vector<Verb>& AllVerbs() {
   static const auto* verbs = new std::vector<Verb>{
-      Verb::kGet,    Verb::kList,   Verb::kApply, Verb::kScale,  Verb::kUndo,
-      Verb::kDelete, Verb::kUpdate, Verb::kLogs,  Verb::kCreate, Verb::kRevoke};
+      Verb::kGet,    Verb::kList, Verb::kApply,  Verb::kScale,  Verb::kUndo, Verb::kDelete,
+      Verb::kUpdate, Verb::kLogs, Verb::kCreate, Verb::kRevoke, Verb::kRead};
   return *verbs;
 }
 
@@ -33,6 +33,8 @@ const char* VerbName(Verb verb) {
       return "create";
     case Verb::kRevoke:
       return "revoke";
+    case Verb::kRead:
+      return "read";
   }
   return "unknown";
 }
@@ -59,6 +61,7 @@ const std::vector<Resource>& AllResources() {
       {"audit", "audit record", "audit records"},
       {"controlplanes", "control plane replica", "control plane replicas"},
       {"snapshots", "store snapshot", "store snapshots"},
+      {"secrets", "secret", "secrets"},
   };
   return *resources;
 }

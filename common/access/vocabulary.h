@@ -15,7 +15,21 @@
 
 namespace gantry::access {
 
-enum class Verb { kGet, kList, kApply, kScale, kUndo, kDelete, kUpdate, kLogs, kCreate, kRevoke };
+// kRead: a secret's value (`gantryctl secret get --reveal`); kGet on a
+// secret is its metadata only.
+enum class Verb {
+  kGet,
+  kList,
+  kApply,
+  kScale,
+  kUndo,
+  kDelete,
+  kUpdate,
+  kLogs,
+  kCreate,
+  kRevoke,
+  kRead
+};
 
 // Every verb, in declaration order.
 const std::vector<Verb>& AllVerbs();
@@ -30,7 +44,8 @@ struct Resource {
 };
 
 // Every resource: services, taskdefinitions, tasks, nodes, events, images,
-// endpoints, roles, tokens, jointokens, audit (the audit log; only listed).
+// endpoints, roles, tokens, jointokens, audit (the audit log; only listed),
+// controlplanes, snapshots, secrets.
 const std::vector<Resource>& AllResources();
 // Null when `plural` names no resource.
 const Resource* FindResource(std::string_view plural);

@@ -10,6 +10,7 @@
 #include "common/placement/policy.h"
 #include "common/quantity.h"
 #include "common/registry/reference.h"
+#include "common/spec/secret_refs.h"
 #include "common/time_util.h"
 
 namespace gantry::spec {
@@ -36,14 +37,6 @@ std::string CheckName(absl::string_view name, size_t max_len, bool allow_upper) 
     return absl::StrCat("\"", name, "\" must start with a letter or digit");
   }
   return "";
-}
-
-bool IsEnvName(absl::string_view name) {
-  if (name.empty() || absl::ascii_isdigit(name.front())) return false;
-  for (char c : name) {
-    if (!absl::ascii_isalnum(c) && c != '_') return false;
-  }
-  return true;
 }
 
 void ValidateContainer(const ContainerDefinition& c, const std::string& path,
@@ -288,6 +281,7 @@ std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition&
     }
     if (!c.has_essential() || c.essential()) any_essential = true;
     ValidateContainer(c, path, errors, port_names, host_ports);
+    ValidateSecretReferences(c, path, errors);
   }
   if (!td.containers().empty() && !any_essential) {
     errors.push_back({"containers", "at least one container must be essential"});

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/endpoints.h"
 #include "common/log.h"
 #include "common/node_fields.h"
@@ -12,6 +13,7 @@
 #include "common/time_util.h"
 #include "controlplane/api/refused_reactor.h"
 #include "controlplane/identity/tokens.h"
+#include "controlplane/secrets/task_secrets.h"
 
 namespace gantry::api {
 namespace {
@@ -278,6 +280,33 @@ grpc::ServerUnaryReactor* AgentServiceImpl::RenewCertificate(
   if (parts_.audit != nullptr) {
     parts_.audit->Record(*context, who, "RenewCertificate",
                          who.ok() ? "nodes/" + who->name : "nodes", result.status());
+  }
+  if (result.ok()) *response = std::move(*result);
+  auto* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* AgentServiceImpl::GetTaskSecrets(
+    grpc::CallbackServerContext* context, const gantry::v1::GetTaskSecretsRequest* request,
+    gantry::v1::TaskSecrets* response) {
+  auto who = parts_.callers->Node(*context);
+  absl::StatusOr<gantry::v1::TaskSecrets> result =
+      !who.ok() ? absl::StatusOr<gantry::v1::TaskSecrets>(who.status())
+      : parts_.state != nullptr && parts_.secrets != nullptr
+          ? secrets::TaskSecretsFor(*parts_.state, *parts_.secrets, who->name, request->task_id())
+          : absl::FailedPreconditionError("this control plane keeps no secrets");
+  if (parts_.audit != nullptr) {
+    std::vector<std::string> given;
+    if (result.ok()) {
+      for (const auto& s : result->secrets()) {
+        given.push_back(absl::StrCat("secrets/", s.name(), " version ", s.version()));
+      }
+    }
+    parts_.audit->Record(*context, who, "GetTaskSecrets",
+                         absl::StrCat("tasks/", request->task_id(),
+                                      given.empty() ? "" : ": " + absl::StrJoin(given, ", ")),
+                         result.status());
   }
   if (result.ok()) *response = std::move(*result);
   auto* reactor = context->DefaultReactor();

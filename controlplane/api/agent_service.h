@@ -9,7 +9,9 @@
 // certificate names; anything else ends the stream with an error. Join
 // needs a one-time join token and no certificate; RenewCertificate needs
 // the node's current certificate. Joins, renewals and registrations go to
-// the audit trail, refused or not.
+// the audit trail, refused or not. GetTaskSecrets hands a node the secret
+// values of a task placed on it (secrets/task_secrets.h); every call is
+// audited, with the versions given.
 
 #include <functional>
 #include <optional>
@@ -22,6 +24,7 @@
 #include "controlplane/identity/names.h"
 #include "controlplane/identity/token_registry.h"
 #include "controlplane/nodes/node_manager.h"
+#include "controlplane/secrets/secret_registry.h"
 #include "gantry/v1/agent.grpc.pb.h"
 
 namespace gantry::api {
@@ -35,6 +38,9 @@ class AgentServiceImpl final : public gantry::v1::AgentService::CallbackService 
     const identity::ClusterPki* pki = nullptr;
     absl::Duration node_cert_ttl = absl::Hours(24);
     const AuditTrail* audit = nullptr;  // may be null
+    // For GetTaskSecrets; null: refused.
+    const state::ClusterState* state = nullptr;
+    const secrets::SecretRegistry* secrets = nullptr;
     // Agents stream to the leader only. Returns nullopt while this replica
     // leads, else the leader's address ("" when none is known yet); null:
     // always the leader.
@@ -50,6 +56,9 @@ class AgentServiceImpl final : public gantry::v1::AgentService::CallbackService 
   grpc::ServerUnaryReactor* RenewCertificate(grpc::CallbackServerContext* context,
                                              const gantry::v1::RenewCertificateRequest* request,
                                              gantry::v1::NodeCertificate* response) override;
+  grpc::ServerUnaryReactor* GetTaskSecrets(grpc::CallbackServerContext* context,
+                                           const gantry::v1::GetTaskSecretsRequest* request,
+                                           gantry::v1::TaskSecrets* response) override;
 
  private:
   absl::StatusOr<gantry::v1::NodeCertificate> Issue(const std::string& csr_pem,

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/access/role_validation.h"
+#include "common/spec/secret_refs.h"
 #include "common/spec/validation.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
@@ -124,15 +125,60 @@ absl::StatusOr<gantry::v1::ApplyResponse> Applier::Apply(
     const gantry::v1::ApplyRequest& request) const {
   // Validate everything before touching anything.
   RETURN_IF_ERROR(ValidateApply(request));
+  RETURN_IF_ERROR(CheckSecrets(request));
   for (int attempt = 0; attempt < 20; ++attempt) {
     Attempt a;
     a.now = ToProtoTime(clock_->Now());
     ASSIGN_OR_RETURN(bool committed, TryApply(request, a));
     if (!committed) continue;
     RecordEvents(a);
+    for (auto& w : ApplyWarnings(request)) a.response.add_warnings(std::move(w));
     return std::move(a.response);
   }
   return absl::AbortedError("apply: the state kept changing underneath; try again");
+}
+
+absl::Status Applier::CheckSecrets(const gantry::v1::ApplyRequest& request) const {
+  for (const auto& td : request.task_definitions()) {
+    for (int i = 0; i < td.containers_size(); ++i) {
+      for (int j = 0; j < td.containers(i).secrets_size(); ++j) {
+        const std::string field = absl::StrCat("TaskDefinition ", td.family(), ": containers[", i,
+                                               "].secrets[", j, "].valueFrom: ");
+        auto ref = spec::ParseSecretRef(td.containers(i).secrets(j).value_from());
+        if (!ref.ok()) continue;  // ValidateApply refused it already
+        if (secrets_ == nullptr) {
+          return absl::FailedPreconditionError(
+              absl::StrCat(field, "this control plane keeps no secrets"));
+        }
+        const int64_t current = secrets_->CurrentVersion(ref->name);
+        if (current == 0) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              field, "no secret \"", ref->name, "\"",
+              spec::DidYouMean(ref->name, secrets_->Names()),
+              "; create it first: gantryctl secret create ", ref->name, " --from-file FILE"));
+        }
+        if (ref->version != 0 && !secrets_->HasVersion(ref->name, ref->version)) {
+          return absl::InvalidArgumentError(
+              absl::StrCat(field, "secret ", ref->name, " has no version ", ref->version,
+                           " (its current version is ", current, ")"));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ApplyWarnings(const gantry::v1::ApplyRequest& request) {
+  std::vector<std::string> out;
+  for (const auto& td : request.task_definitions()) {
+    for (const auto& field : spec::CredentialLikeEnvironment(td)) {
+      out.push_back(absl::StrCat("TaskDefinition ", td.family(), ": ", field,
+                                 " looks like a credential kept in plain text in the task "
+                                 "definition; keep it in a secret (gantryctl secret create) "
+                                 "and reference it under secrets:"));
+    }
+  }
+  return out;
 }
 
 void Applier::RecordEvents(const Attempt& a) const {

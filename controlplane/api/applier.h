@@ -13,6 +13,9 @@
 //     autoscaler chose, within the new bounds.
 //   - A role (identity/role_registry.h) is created, replaced whole or
 //     "unchanged"; only admin may apply one (permissions.h).
+//   - Every secret a task definition references must exist (with the
+//     version it pins); plain environment keys that look like credentials
+//     are applied with a warning that points to `secrets:`.
 //   - Each object is compared-and-swapped on the revision it was read at; a
 //     conflict retries the whole request from a fresh read.
 // Events describe what changed once the transaction is in.
@@ -27,6 +30,7 @@
 #include "common/clock.h"
 #include "controlplane/events/event_log.h"
 #include "controlplane/identity/role_registry.h"
+#include "controlplane/secrets/secret_catalog.h"
 #include "controlplane/state/cluster_state.h"
 #include "gantry/v1/operator.pb.h"
 #include "google/protobuf/timestamp.pb.h"
@@ -35,10 +39,12 @@ namespace gantry::api {
 
 class Applier {
  public:
-  // `roles` may be null: a request with roles is then refused.
+  // `roles` may be null: a request with roles is then refused. `secrets`
+  // may be null: a task definition that references one is then refused.
   Applier(state::ClusterState* state, events::EventLog* events, const Clock* clock,
-          const identity::RoleRegistry* roles = nullptr)
-      : state_(state), events_(events), clock_(clock), roles_(roles) {}
+          const identity::RoleRegistry* roles = nullptr,
+          const secrets::SecretCatalog* secrets = nullptr)
+      : state_(state), events_(events), clock_(clock), roles_(roles), secrets_(secrets) {}
 
   absl::StatusOr<gantry::v1::ApplyResponse> Apply(const gantry::v1::ApplyRequest& request) const;
 
@@ -71,12 +77,19 @@ class Applier {
   absl::Status CheckListenersFree(const gantry::v1::Service& in,
                                   const gantry::v1::ApplyRequest& request) const;
   void RecordEvents(const Attempt& attempt) const;
+  // Every referenced secret and version exists.
+  absl::Status CheckSecrets(const gantry::v1::ApplyRequest& request) const;
 
   state::ClusterState* const state_;
   events::EventLog* const events_;
   const Clock* const clock_;
   const identity::RoleRegistry* const roles_;
+  const secrets::SecretCatalog* const secrets_;
 };
+
+// What apply warns about without refusing: credentials in plain
+// environment values.
+std::vector<std::string> ApplyWarnings(const gantry::v1::ApplyRequest& request);
 
 // Validates a request's documents without reading the state: each object on
 // its own, and no name twice.

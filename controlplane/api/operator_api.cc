@@ -21,12 +21,12 @@ using google::protobuf::util::MessageDifferencer;
 
 OperatorApi::OperatorApi(state::ClusterState* state, events::EventLog* events,
                          nodes::NodeManager* nodes, const Clock* clock,
-                         const identity::RoleRegistry* roles)
+                         const identity::RoleRegistry* roles, const secrets::SecretCatalog* secrets)
     : state_(state),
       events_(events),
       nodes_(nodes),
       clock_(clock),
-      applier_(state, events, clock, roles) {}
+      applier_(state, events, clock, roles, secrets) {}
 
 absl::StatusOr<gantry::v1::ApplyResponse> OperatorApi::Apply(
     const gantry::v1::ApplyRequest& request) {
@@ -314,6 +314,8 @@ absl::StatusOr<gantry::v1::Service> OperatorApi::UndoRollout(
                                  primary ? primary->id() : "");
     *d.mutable_image_pins() = previous.image_pins();
     d.set_images_pinned(previous.images_pinned());
+    *d.mutable_secret_versions() = previous.secret_versions();
+    d.set_secrets_pinned(previous.secrets_pinned());
     s.set_resolved_task_definition(previous.task_definition());
     *s.mutable_updated_at() = ToProtoTime(clock_->Now());
     message = absl::StrCat("rollout undo: deployment ", d.id(), " returns to ",

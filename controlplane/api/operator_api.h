@@ -20,8 +20,11 @@ namespace gantry::api {
 class OperatorApi {
  public:
   // `roles` may be null: apply then refuses Role documents.
+  // `secrets` may be null: apply then refuses task definitions that
+  // reference secrets.
   OperatorApi(state::ClusterState* state, events::EventLog* events, nodes::NodeManager* nodes,
-              const Clock* clock, const identity::RoleRegistry* roles = nullptr);
+              const Clock* clock, const identity::RoleRegistry* roles = nullptr,
+              const secrets::SecretCatalog* secrets = nullptr);
 
   absl::StatusOr<gantry::v1::ApplyResponse> Apply(const gantry::v1::ApplyRequest& request);
 

@@ -3,6 +3,7 @@
 #include <deque>
 #include <mutex>
 
+#include "absl/strings/str_cat.h"
 #include "common/endpoints.h"
 #include "common/status_util.h"
 #include "controlplane/api/permissions.h"
@@ -282,7 +283,63 @@ GANTRY_UNARY(ListRoles, ListRolesRequest, ListRolesResponse, One(Verb::kList, "r
 GANTRY_UNARY(DeleteRole, DeleteRoleRequest, DeleteRoleResponse,
              One(Verb::kDelete, "roles", req->name()), access_->DeleteRole(*req))
 
+// Secrets: metadata is readable like the rest of the cluster; writing
+// needs create or update on the secret, its value read (see RevealSecret).
+GANTRY_UNARY(CreateSecret, PutSecretRequest, PutSecretResponse,
+             One(Verb::kCreate, "secrets", req->name()),
+             Secrets().ok() ? secrets_->Create(*req, who.Describe())
+                            : absl::StatusOr<PutSecretResponse>(Secrets().status()))
+GANTRY_UNARY(UpdateSecret, PutSecretRequest, PutSecretResponse,
+             One(Verb::kUpdate, "secrets", req->name()),
+             Secrets().ok() ? secrets_->Update(*req, who.Describe())
+                            : absl::StatusOr<PutSecretResponse>(Secrets().status()))
+GANTRY_UNARY(ListSecrets, ListSecretsRequest, ListSecretsResponse, One(Verb::kList, "secrets"),
+             Secrets().ok() ? absl::StatusOr<ListSecretsResponse>(secrets_->List())
+                            : absl::StatusOr<ListSecretsResponse>(Secrets().status()))
+GANTRY_UNARY(GetSecret, GetSecretRequest, ::gantry::v1::Secret,
+             One(Verb::kGet, "secrets", req->name()),
+             Secrets().ok() ? secrets_->Get(req->name())
+                            : absl::StatusOr<::gantry::v1::Secret>(Secrets().status()))
+GANTRY_UNARY(DeleteSecret, DeleteSecretRequest, ::gantry::v1::Secret,
+             One(Verb::kDelete, "secrets", req->name()),
+             Secrets().ok() ? secrets_->Delete(req->name())
+                            : absl::StatusOr<::gantry::v1::Secret>(Secrets().status()))
+
 #undef GANTRY_UNARY
+
+absl::StatusOr<SecretsApi*> OperatorServiceImpl::Secrets() const {
+  if (secrets_ == nullptr) {
+    return absl::FailedPreconditionError("this control plane keeps no secrets");
+  }
+  return secrets_;
+}
+
+// By hand rather than GANTRY_UNARY: the audit record names the version
+// read, whatever the outcome.
+grpc::ServerUnaryReactor* OperatorServiceImpl::RevealSecret(Ctx* c, const RevealSecretRequest* req,
+                                                            RevealSecretResponse* resp) {
+  const absl::Time began = absl::Now();
+  const absl::StatusOr<identity::Identity> who = callers_->Operator(*c);
+  absl::Status admitted = who.status();
+  if (who.ok()) admitted = authorizer_->Check(*who, {Verb::kRead, "secrets", req->name()});
+  absl::StatusOr<RevealSecretResponse> result = absl::UnknownError("not called");
+  if (!admitted.ok()) {
+    result = admitted;
+  } else if (auto secrets = Secrets(); !secrets.ok()) {
+    result = secrets.status();
+  } else {
+    result = (*secrets)->Reveal(*req);
+  }
+  const int64_t version = result.ok() ? result->version() : req->version();
+  if (audit_ != nullptr) {
+    audit_->Record(
+        *c, who, "RevealSecret",
+        absl::StrCat("secrets/", req->name(),
+                     version == 0 ? " (current version)" : absl::StrCat(" version ", version)),
+        result.status());
+  }
+  return Respond<RevealSecretResponse>(c, std::move(result), resp, metrics_, "RevealSecret", began);
+}
 
 grpc::ServerWriteReactor<LogChunk>* OperatorServiceImpl::GetLogs(Ctx* c,
                                                                  const GetLogsRequest* req) {

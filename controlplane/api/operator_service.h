@@ -12,6 +12,7 @@
 #include "controlplane/api/audit_trail.h"
 #include "controlplane/api/caller.h"
 #include "controlplane/api/operator_api.h"
+#include "controlplane/api/secrets_api.h"
 #include "controlplane/metrics/cp_metrics.h"
 #include "controlplane/nodes/node_manager.h"
 #include "gantry/v1/operator.grpc.pb.h"
@@ -22,6 +23,7 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
  public:
   struct Parts {
     OperatorApi* api = nullptr;
+    SecretsApi* secrets = nullptr;  // null: secret calls are refused
     AccessApi* access = nullptr;
     const CallerAuthenticator* callers = nullptr;
     const identity::Authorizer* authorizer = nullptr;
@@ -38,6 +40,7 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
   };
   explicit OperatorServiceImpl(const Parts& parts)
       : api_(parts.api),
+        secrets_(parts.secrets),
         access_(parts.access),
         callers_(parts.callers),
         authorizer_(parts.authorizer),
@@ -106,6 +109,18 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                    gantry::v1::ListRolesResponse* resp) override;
   Unary* DeleteRole(Ctx* c, const gantry::v1::DeleteRoleRequest* req,
                     gantry::v1::DeleteRoleResponse* resp) override;
+  Unary* CreateSecret(Ctx* c, const gantry::v1::PutSecretRequest* req,
+                      gantry::v1::PutSecretResponse* resp) override;
+  Unary* UpdateSecret(Ctx* c, const gantry::v1::PutSecretRequest* req,
+                      gantry::v1::PutSecretResponse* resp) override;
+  Unary* ListSecrets(Ctx* c, const gantry::v1::ListSecretsRequest* req,
+                     gantry::v1::ListSecretsResponse* resp) override;
+  Unary* GetSecret(Ctx* c, const gantry::v1::GetSecretRequest* req,
+                   gantry::v1::Secret* resp) override;
+  Unary* RevealSecret(Ctx* c, const gantry::v1::RevealSecretRequest* req,
+                      gantry::v1::RevealSecretResponse* resp) override;
+  Unary* DeleteSecret(Ctx* c, const gantry::v1::DeleteSecretRequest* req,
+                      gantry::v1::Secret* resp) override;
 
  private:
   // OK when the caller may do everything in `needed`.
@@ -117,7 +132,11 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
   absl::StatusOr<gantry::v1::TaskDefinition> GetTaskDefinitionFor(
       const identity::Identity& who, const gantry::v1::GetTaskDefinitionRequest& req);
 
+  // secrets_, or FailedPrecondition when this control plane keeps none.
+  absl::StatusOr<SecretsApi*> Secrets() const;
+
   OperatorApi* const api_;
+  SecretsApi* const secrets_;
   AccessApi* const access_;
   const CallerAuthenticator* const callers_;
   const identity::Authorizer* const authorizer_;

@@ -1,5 +1,9 @@
 #include "controlplane/api/permissions.h"
 
+#include <set>
+
+#include "common/spec/secret_refs.h"
+
 namespace gantry::api {
 
 using identity::Permission;
@@ -9,6 +13,15 @@ std::vector<Permission> ApplyPermissions(const gantry::v1::ApplyRequest& request
   std::vector<Permission> out;
   for (const auto& td : request.task_definitions()) {
     out.push_back({Verb::kApply, "taskdefinitions", td.family()});
+    // A task definition that references a secret hands its value to the
+    // tasks, so referencing one needs apply on it.
+    std::set<std::string> secrets;
+    for (const auto& c : td.containers()) {
+      for (const auto& s : c.secrets()) {
+        if (auto ref = spec::ParseSecretRef(s.value_from()); ref.ok()) secrets.insert(ref->name);
+      }
+    }
+    for (const auto& name : secrets) out.push_back({Verb::kApply, "secrets", name});
   }
   for (const auto& s : request.services()) out.push_back({Verb::kApply, "services", s.name()});
   for (const auto& r : request.roles()) out.push_back({Verb::kApply, "roles", r.name()});

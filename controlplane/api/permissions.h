@@ -12,7 +12,8 @@
 namespace gantry::api {
 
 // One permission per document: apply on its task definition family,
-// service or role (roles: admin only, see access::AdminOnly).
+// service or role (roles: admin only, see access::AdminOnly), and apply on
+// every secret a task definition references.
 std::vector<identity::Permission> ApplyPermissions(const gantry::v1::ApplyRequest& request);
 
 // "web:3" -> "web".

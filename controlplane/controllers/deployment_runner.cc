@@ -199,6 +199,8 @@ absl::Status DeploymentRunner::Fail(const Service& service, const std::string& i
       auto& next = deployments::Start(s, previous.task_definition(), clock_->Now(), id);
       *next.mutable_image_pins() = previous.image_pins();
       next.set_images_pinned(previous.images_pinned());
+      *next.mutable_secret_versions() = previous.secret_versions();
+      next.set_secrets_pinned(previous.secrets_pinned());
       s.set_resolved_task_definition(previous.task_definition());
       absl::StrAppend(&message, "; rolling back to ", previous.task_definition(), " (deployment ",
                       next.id(), ")");

@@ -35,6 +35,7 @@ ServiceController::ServiceController(state::ClusterState* state, events::EventLo
       remover_(state, events, &stopper_, &failures_),
       runner_(state, events, clock, &failures_, &backoff_, &stopper_, &rechecks_),
       rebalancer_(state, events, &failures_, &stopper_),
+      secret_pinner_(state, events, nullptr),
       pinner_(state, events, clock, &failures_, &rechecks_, resolver,
               options.resolve_in_background
                   ? std::function<void(const std::string&)>(
@@ -162,6 +163,7 @@ absl::Status ServiceController::ReconcileDeployments(Service& service,
     failures_.Record(name, absl::StrCat("invalid placement: ", policy.status().message()));
     return absl::OkStatus();
   }
+  RETURN_IF_ERROR(secret_pinner_.Pin(service, *primary, *td));
   ASSIGN_OR_RETURN(const bool pinned, pinner_.Pin(service, *primary, *td));
   if (!pinned) return absl::OkStatus();
   ASSIGN_OR_RETURN(const bool settled, runner_.Step(service, *primary, *td, *policy, tasks, batch));

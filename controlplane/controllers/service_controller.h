@@ -10,7 +10,8 @@
 //   - StoppedTaskCollector forgets tasks stopped longer than the retention;
 //   - ServiceRemover stops a DELETING service's tasks and removes its
 //     record once they have stopped (and stops orphaned tasks);
-//   - ImagePinner pins the primary deployment's image digests first;
+//   - SecretPinner and ImagePinner pin the primary deployment's secret
+//     versions and image digests first;
 //   - DeploymentRunner takes the rolling or blue-green step (the circuit
 //     breaker, alarms, rollbacks), placing tasks into the pass's TaskBatch;
 //   - ZoneRebalancer moves one task toward even zones once all is settled;
@@ -41,6 +42,7 @@
 #include "controlplane/controllers/image_pinner.h"
 #include "controlplane/controllers/recheck_schedule.h"
 #include "controlplane/controllers/replacement_backoff.h"
+#include "controlplane/controllers/secret_pinner.h"
 #include "controlplane/controllers/service_remover.h"
 #include "controlplane/controllers/stopped_task_collector.h"
 #include "controlplane/controllers/task_batch.h"
@@ -79,6 +81,9 @@ class ServiceController {
 
   // Placements and pass durations go here; may be null. Set before Start.
   void SetMetrics(metrics::ControlPlaneMetrics* metrics) { metrics_ = metrics; }
+  // Where deployments find the secrets' current versions; may stay null
+  // (every referenced secret then counts as missing). Set before Start.
+  void SetSecrets(const secrets::SecretCatalog* catalog) { secret_pinner_.SetCatalog(catalog); }
 
   // Starts the loop thread; Stop() joins it.
   void Start();
@@ -117,6 +122,7 @@ class ServiceController {
   ServiceRemover remover_;
   DeploymentRunner runner_;
   ZoneRebalancer rebalancer_;
+  SecretPinner secret_pinner_;
 
   absl::Mutex mu_;
   std::set<std::string> dirty_ ABSL_GUARDED_BY(mu_);

@@ -60,6 +60,7 @@ std::pair<scheduler::PlacementResult, scheduler::PlacementRequest> TaskBatch::Pl
     *task.mutable_created_at() = now;
     task.mutable_resources()->set_cpu(request.cpu);
     task.mutable_resources()->set_memory(request.memory);
+    *task.mutable_secret_versions() = deployment.secret_versions();
     const auto node = state_->GetNode(p.node);
     size_t dyn = 0;
     for (const auto& c : td.containers()) {

@@ -10,7 +10,7 @@ namespace {
 const std::vector<std::string>& ReadableObjects() {
   static const auto* objects = new std::vector<std::string>{
       "services", "taskdefinitions", "tasks",         "nodes", "events",
-      "images",   "endpoints",       "controlplanes", "roles"};
+      "images",   "endpoints",       "controlplanes", "roles", "secrets"};
   return *objects;
 }
 
@@ -22,12 +22,18 @@ std::vector<Role> BuiltInRoles() {
            {Rule{{Verb::kApply, Verb::kScale, Verb::kUndo, Verb::kLogs},
                  {"services", "taskdefinitions"},
                  {Authorizer::kServicesGlob}},
+            // Its own secrets: write them, and reference them from task
+            // definitions (apply); their values only reach its tasks.
+            Rule{{Verb::kApply, Verb::kCreate, Verb::kUpdate},
+                 {"secrets"},
+                 {Authorizer::kServicesGlob}},
             Rule{read, ReadableObjects(), {}}},
-           "apply, scale, undo and logs on the services its token's --services glob allows; "
-           "reads the cluster and roles"},
+           "apply, scale, undo and logs on the services its token's --services glob allows, "
+           "and writes and uses the secrets it allows; reads the cluster and roles and "
+           "secrets' metadata"},
       Role{"viewer",
            {Rule{read, ReadableObjects(), {}}},
-           "reads the cluster and roles (environment values redacted)"},
+           "reads the cluster, roles and secrets' metadata (environment values redacted)"},
       Role{"lb", {Rule{{Verb::kList}, {"endpoints"}, {}}}, "lists endpoints, for gantry-lb"},
   };
 }

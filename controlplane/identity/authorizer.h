@@ -4,14 +4,17 @@
 // an object name (default deny). The built-in roles:
 //   admin     everything
 //   deployer  apply, scale, undo and logs on services (and task definition
-//             families) matching its services glob; get and list on the
-//             cluster's objects and roles (not tokens)
+//             families) matching its services glob, and apply (reference
+//             from a task definition), create and update on the secrets it
+//             matches; get and list on the cluster's objects, roles and
+//             secrets' metadata (not tokens)
 //   viewer    get and list on the cluster's objects and roles (not tokens);
 //             sees no environment values
 //   lb        list endpoints
 // and custom roles (`kind: Role`), found through a RoleSource: rules of
 // verbs x resources x name globs. Built-in names always mean the built-in
-// roles; a custom role cannot take one.
+// roles; a custom role cannot take one. A secret's value (verb read) is
+// admin's, or a custom role's that grants it.
 //
 // Privilege escalation: only admin may create tokens and apply or delete
 // roles, and a role is usable only through a token (or certificate) an

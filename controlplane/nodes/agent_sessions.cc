@@ -27,6 +27,7 @@ gantry::v1::DesiredTasks BuildDesiredTasks(const state::ClusterState& state,
     a->set_task_definition(t.task_definition());
     *a->mutable_containers() = td->containers();
     *a->mutable_ports() = t.ports();
+    *a->mutable_secret_versions() = t.secret_versions();
     for (const auto& cs : t.containers()) {
       if (!cs.image_digest().empty()) (*a->mutable_image_digests())[cs.name()] = cs.image_digest();
     }

@@ -77,6 +77,9 @@ e2e_cleanup() {
   done
   gantry_stop_containerd "$WORK/containerd" gantry
   gantry_stop_registry "$WORK/registry"
+  # The agents' secret tmpfs mounts.
+  local mnt
+  for mnt in $(findmnt -rn -o TARGET | grep "^$WORK/"); do umount -l "$mnt" 2> /dev/null; done
   for ns in "${NETNS[@]}"; do ip netns delete "$ns" 2> /dev/null; done
   ip link delete "$BRIDGE" 2> /dev/null
   for ctrl in /sys/fs/cgroup/*/; do rmdir "$ctrl${CGROUP#/}" 2> /dev/null; done
@@ -160,7 +163,7 @@ e2e_start_agent() {
     --zone "$zone" \
     --address "$SUBNET.$((10 + i))" --netns "/var/run/netns/${NETNS[$((i - 1))]}" \
     --containerd-socket "$CONTAINERD_SOCK" --cgroup-parent "$CGROUP" \
-    --data-dir "$WORK/agent$i" --cpu 1 --memory 512Mi --port-range 20000-20100 \
+    --data-dir "$WORK/agent$i" --secrets-dir "$WORK/secrets$i" --cpu 1 --memory 512Mi --port-range 20000-20100 \
     --container-storage "$WORK/containerd" --min-disk-free-percent 0 \
     --min-inodes-free-percent 0 --metrics-listen "127.0.0.1:${AGENT_METRICS[$i]}" \
     "${join[@]}" ${AGENT_ARGS[$i]:-} >> "$WORK/agent$i.log" 2>&1 &

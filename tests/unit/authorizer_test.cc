@@ -13,10 +13,10 @@ using ::testing::HasSubstr;
 
 const std::vector<Verb> kAllVerbs = {Verb::kGet,    Verb::kList,   Verb::kApply,  Verb::kScale,
                                      Verb::kUndo,   Verb::kDelete, Verb::kUpdate, Verb::kLogs,
-                                     Verb::kCreate, Verb::kRevoke};
+                                     Verb::kCreate, Verb::kRevoke, Verb::kRead};
 const std::vector<std::string> kAllResources = {"services", "taskdefinitions", "tasks",     "nodes",
                                                 "events",   "images",          "endpoints", "roles",
-                                                "tokens",   "jointokens"};
+                                                "tokens",   "jointokens",      "secrets"};
 
 Identity Token(const std::string& name, const std::string& role, const std::string& services = "") {
   Identity who;
@@ -43,6 +43,9 @@ bool Expected(const std::string& role, Verb verb, const std::string& resource) {
     if (read) return IsClusterObject(resource);
     const bool change =
         verb == Verb::kApply || verb == Verb::kScale || verb == Verb::kUndo || verb == Verb::kLogs;
+    if (resource == "secrets") {
+      return verb == Verb::kApply || verb == Verb::kCreate || verb == Verb::kUpdate;
+    }
     return change && (resource == "services" || resource == "taskdefinitions");
   }
   return false;
@@ -81,6 +84,16 @@ TEST(AuthorizerTest, SpotChecks) {
       {"admin", Verb::kRevoke, "tokens", "0123456789ab", true},
       {"admin", Verb::kDelete, "nodes", "n1", true},
       {"deployer", Verb::kApply, "services", "web", true},
+      // Secrets: a deployer writes and references its own, reads metadata,
+      // never a value; only admin reads one.
+      {"deployer", Verb::kCreate, "secrets", "web-db", true},
+      {"deployer", Verb::kApply, "secrets", "web-db", true},
+      {"deployer", Verb::kList, "secrets", "", true},
+      {"deployer", Verb::kRead, "secrets", "web-db", false},
+      {"viewer", Verb::kGet, "secrets", "web-db", true},
+      {"viewer", Verb::kRead, "secrets", "web-db", false},
+      {"viewer", Verb::kCreate, "secrets", "web-db", false},
+      {"admin", Verb::kRead, "secrets", "web-db", true},
       {"deployer", Verb::kApply, "taskdefinitions", "web", true},
       {"deployer", Verb::kLogs, "services", "web", true},
       {"deployer", Verb::kDelete, "services", "web", false},
@@ -114,6 +127,10 @@ TEST(AuthorizerTest, DeployerIsLimitedToItsServicesGlob) {
   EXPECT_TRUE(authz.Allowed(ci, {Verb::kScale, "services", "web-api"}));
   EXPECT_TRUE(authz.Allowed(ci, {Verb::kApply, "taskdefinitions", "web-api"}));
   EXPECT_FALSE(authz.Allowed(ci, {Verb::kApply, "taskdefinitions", "db"}));
+  // Nor may it reference or write another team's secret.
+  EXPECT_TRUE(authz.Allowed(ci, {Verb::kApply, "secrets", "web-db-password"}));
+  EXPECT_FALSE(authz.Allowed(ci, {Verb::kApply, "secrets", "db-password"}));
+  EXPECT_FALSE(authz.Allowed(ci, {Verb::kUpdate, "secrets", "db-password"}));
   // Reading is not limited by the glob.
   EXPECT_TRUE(authz.Allowed(ci, {Verb::kGet, "services", "db"}));
   const absl::Status st = authz.Check(ci, {Verb::kScale, "services", "db"});

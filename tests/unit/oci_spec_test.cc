@@ -65,6 +65,17 @@ TEST(OciSpec, HostNetworkAndImageCommand) {
   EXPECT_FALSE(j["linux"]["resources"]["cpu"].contains("quota"));
 }
 
+TEST(OciSpec, SecretFilesAreBindMountedReadOnly) {
+  ContainerSpec s = Spec();
+  s.mounts.push_back({"/run/gantry/n1/secrets/t1/0", "/run/secrets/tls.key", true});
+  json j = json::parse(*BuildOciSpec(s, Busybox(), OciOptions{"/gantry", ""}));
+  const json& last = j["mounts"].back();
+  EXPECT_EQ(last["destination"], "/run/secrets/tls.key");
+  EXPECT_EQ(last["type"], "bind");
+  EXPECT_EQ(last["source"], "/run/gantry/n1/secrets/t1/0");
+  EXPECT_EQ(last["options"], json::array({"rbind", "ro", "nosuid", "nodev", "noexec"}));
+}
+
 TEST(OciSpec, NamedUsersAreRefused) {
   ImageConfig image = Busybox();
   image.user = "www-data";

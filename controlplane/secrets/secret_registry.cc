@@ -1,0 +1,267 @@
+#include "controlplane/secrets/secret_registry.h"
+
+#include <algorithm>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/spec/secret_refs.h"
+#include "common/time_util.h"
+#include "controlplane/store/list_watch.h"
+
+namespace gantry::secrets {
+namespace {
+
+// Compare-and-swap retries before giving up on a busy record.
+constexpr int kWriteAttempts = 5;
+
+std::string SecretKey(const std::string& name) { return kSecretPrefix + name; }
+
+const gantry::v1::StoredSecret::SealedVersion* FindSealed(const gantry::v1::StoredSecret& stored,
+                                                          int64_t version) {
+  for (const auto& s : stored.sealed()) {
+    if (s.version() == version) return &s;
+  }
+  return nullptr;
+}
+
+absl::Status CheckValue(const std::string& name, const std::string& value) {
+  if (auto problem = spec::SecretNameProblem(name); !problem.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("secret name: ", problem));
+  }
+  if (value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("secret ", name, ": the value is empty"));
+  }
+  if (value.size() > spec::kMaxSecretBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("secret ", name, ": the value has ",
+                                                   value.size(), " bytes; at most ",
+                                                   spec::kMaxSecretBytes, " are allowed"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string SealContext(const std::string& name, int64_t version) {
+  return absl::StrCat("gantry-secret/", name, "/", version);
+}
+
+SecretRegistry::SecretRegistry(store::Store* store, const KeyEncryptionKey* kek, const Clock* clock)
+    : store_(store), kek_(kek), clock_(clock) {}
+
+SecretRegistry::~SecretRegistry() { watch_.reset(); }
+
+absl::Status SecretRegistry::Start() {
+  auto watch =
+      store::ListAndWatch(store_, kSecretPrefix, [this](const auto& events, bool replace_all) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (replace_all) secrets_.clear();
+        Apply(events);
+      });
+  if (!watch.ok()) return watch.status();
+  watch_ = std::move(*watch);
+  return absl::OkStatus();
+}
+
+void SecretRegistry::Apply(const std::vector<store::Event>& events) {
+  for (const auto& e : events) {
+    if (!absl::StartsWith(e.kv.key, kSecretPrefix)) continue;
+    const std::string name = e.kv.key.substr(sizeof(kSecretPrefix) - 1);
+    secrets_.erase(name);
+    if (e.type != store::Event::Type::kPut) continue;
+    gantry::v1::StoredSecret stored;
+    if (!stored.ParseFromString(e.kv.value) || stored.metadata().name() != name) {
+      spdlog::error("secrets: cannot decode {}; secret {} is unavailable until written again",
+                    e.kv.key, name);
+      continue;
+    }
+    secrets_[name] = std::move(stored);
+  }
+}
+
+absl::StatusOr<gantry::v1::Secret> SecretRegistry::Create(const std::string& name,
+                                                          const std::string& value,
+                                                          const std::string& created_by) {
+  return Write(name, value, created_by, /*create=*/true);
+}
+
+absl::StatusOr<gantry::v1::Secret> SecretRegistry::Update(const std::string& name,
+                                                          const std::string& value,
+                                                          const std::string& created_by) {
+  return Write(name, value, created_by, /*create=*/false);
+}
+
+absl::StatusOr<gantry::v1::Secret> SecretRegistry::Write(const std::string& name,
+                                                         const std::string& value,
+                                                         const std::string& created_by,
+                                                         bool create) {
+  if (auto st = CheckValue(name, value); !st.ok()) return st;
+  const std::string key = SecretKey(name);
+  for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
+    // From the store, not the cache: another control plane may have written
+    // a version a moment ago.
+    auto kv = store_->Get(key);
+    if (!kv.ok()) return kv.status();
+    gantry::v1::StoredSecret stored;
+    int64_t revision = 0;
+    if (kv->has_value()) {
+      revision = (*kv)->mod_revision;
+      if (!stored.ParseFromString((*kv)->value)) {
+        return absl::DataLossError(absl::StrCat("secret ", name, ": its record does not decode; ",
+                                                "delete it with gantryctl secret delete ", name));
+      }
+    }
+    if (create && revision != 0) {
+      return absl::AlreadyExistsError(absl::StrCat("secret ", name,
+                                                   " exists; gantryctl secret update ", name,
+                                                   " --from-file FILE writes a new version"));
+    }
+    if (!create && revision == 0) {
+      return absl::NotFoundError(absl::StrCat("no secret ", name, "; gantryctl secret create ",
+                                              name, " --from-file FILE creates it"));
+    }
+    const auto now = ToProtoTime(clock_->Now());
+    auto* meta = stored.mutable_metadata();
+    meta->set_name(name);
+    if (create) *meta->mutable_created_at() = now;
+    *meta->mutable_updated_at() = now;
+    const int64_t version = meta->current_version() + 1;
+    auto sealed = Seal(*kek_, value, SealContext(name, version));
+    if (!sealed.ok()) return sealed.status();
+    meta->set_current_version(version);
+    gantry::v1::Secret::Version info;
+    info.set_version(version);
+    *info.mutable_created_at() = now;
+    info.set_created_by(created_by);
+    info.set_size(static_cast<int64_t>(value.size()));
+    meta->mutable_versions()->Add(std::move(info));
+    std::rotate(meta->mutable_versions()->begin(), meta->mutable_versions()->end() - 1,
+                meta->mutable_versions()->end());  // newest first
+    auto* s = stored.add_sealed();
+    s->set_version(version);
+    s->set_kek_id(sealed->kek_id);
+    s->set_wrapped_key(sealed->wrapped_key);
+    s->set_ciphertext(sealed->ciphertext);
+    Prune(stored);
+    store::TxnRequest txn;
+    txn.compares.push_back({key, revision});
+    txn.ops.push_back(store::Op::Put(key, stored.SerializeAsString()));
+    auto result = store_->Txn(txn);
+    if (!result.ok()) return result.status();
+    if (result->succeeded) {
+      spdlog::info("secrets: {} is now at version {}", name, version);
+      return stored.metadata();
+    }
+  }
+  return absl::AbortedError(
+      absl::StrCat("secret ", name, " kept changing while being written; try again"));
+}
+
+void SecretRegistry::Prune(gantry::v1::StoredSecret& stored) const {
+  const auto& meta = stored.metadata();
+  if (meta.versions_size() <= kKeptVersions) return;
+  std::set<int64_t> keep;
+  if (in_use_) keep = in_use_(meta.name());
+  for (int i = 0; i < kKeptVersions; ++i) keep.insert(meta.versions(i).version());
+  gantry::v1::StoredSecret pruned;
+  *pruned.mutable_metadata() = meta;
+  pruned.mutable_metadata()->clear_versions();
+  for (const auto& v : meta.versions()) {
+    if (keep.contains(v.version())) *pruned.mutable_metadata()->add_versions() = v;
+  }
+  for (const auto& s : stored.sealed()) {
+    if (keep.contains(s.version())) *pruned.add_sealed() = s;
+  }
+  stored = std::move(pruned);
+}
+
+absl::StatusOr<gantry::v1::Secret> SecretRegistry::Delete(const std::string& name) {
+  const std::string key = SecretKey(name);
+  for (int attempt = 0; attempt < kWriteAttempts; ++attempt) {
+    auto kv = store_->Get(key);
+    if (!kv.ok()) return kv.status();
+    if (!kv->has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat("no secret ", name, "; gantryctl secret list lists them"));
+    }
+    gantry::v1::StoredSecret stored;
+    if (!stored.ParseFromString((*kv)->value)) stored.mutable_metadata()->set_name(name);
+    store::TxnRequest txn;
+    txn.compares.push_back({key, (*kv)->mod_revision});
+    txn.ops.push_back(store::Op::Delete(key));
+    auto result = store_->Txn(txn);
+    if (!result.ok()) return result.status();
+    if (result->succeeded) {
+      spdlog::info("secrets: deleted {}", name);
+      return stored.metadata();
+    }
+  }
+  return absl::AbortedError(
+      absl::StrCat("secret ", name, " kept changing while being deleted; try again"));
+}
+
+std::optional<gantry::v1::Secret> SecretRegistry::Get(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = secrets_.find(name);
+  if (it == secrets_.end()) return std::nullopt;
+  return it->second.metadata();
+}
+
+std::vector<gantry::v1::Secret> SecretRegistry::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<gantry::v1::Secret> out;
+  out.reserve(secrets_.size());
+  for (const auto& [name, stored] : secrets_) out.push_back(stored.metadata());
+  return out;
+}
+
+absl::StatusOr<SecretRegistry::Revealed> SecretRegistry::Reveal(const std::string& name,
+                                                                int64_t version) const {
+  Sealed sealed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = secrets_.find(name);
+    if (it == secrets_.end()) return absl::NotFoundError(absl::StrCat("no secret ", name));
+    if (version == 0) version = it->second.metadata().current_version();
+    const auto* s = FindSealed(it->second, version);
+    if (s == nullptr) {
+      return absl::NotFoundError(absl::StrCat("secret ", name, " has no version ", version,
+                                              " (kept: the newest ", kKeptVersions,
+                                              " and those deployments pin)"));
+    }
+    sealed = {s->kek_id(), s->wrapped_key(), s->ciphertext()};
+  }
+  if (sealed.kek_id != kek_->id()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("secret ", name, " version ", version, " is sealed by key-encryption key ",
+                     sealed.kek_id, " and this control plane has key ", kek_->id(),
+                     "; give every replica the same --secrets-key-file"));
+  }
+  auto value = Open(*kek_, sealed, SealContext(name, version));
+  if (!value.ok()) {
+    return absl::DataLossError(absl::StrCat("secret ", name, " version ", version,
+                                            " does not open: ", value.status().message()));
+  }
+  return Revealed{version, std::move(*value)};
+}
+
+int64_t SecretRegistry::CurrentVersion(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = secrets_.find(name);
+  return it == secrets_.end() ? 0 : it->second.metadata().current_version();
+}
+
+bool SecretRegistry::HasVersion(const std::string& name, int64_t version) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = secrets_.find(name);
+  return it != secrets_.end() && FindSealed(it->second, version) != nullptr;
+}
+
+std::vector<std::string> SecretRegistry::Names() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, stored] : secrets_) out.push_back(name);
+  return out;
+}
+
+}  // namespace gantry::secrets
