@@ -131,21 +131,26 @@ absl::Status ControlPlane::SetUpIdentity(const Options& options, const std::stri
 absl::Status ControlPlane::OpenSecrets(const Options& options, const Clock* clock) {
   absl::StatusOr<secrets::KeyEncryptionKey> kek = absl::UnknownError("unset");
   if (!options.secrets_key_file.empty()) {
-    kek = secrets::KeyEncryptionKey::Load(options.secrets_key_file);
+    key_files_ = std::make_unique<secrets::KeyFiles>(options.secrets_key_file);
+    kek = key_files_->LoadCurrent(/*create=*/false);
     if (!kek.ok()) return Annotate(kek.status(), "--secrets-key-file");
   } else if (options.data_dir.empty() && options.pki_dir.empty()) {
-    kek = secrets::KeyEncryptionKey::Generate();
+    kek = secrets::KeyEncryptionKey::Generate();  // tests: in memory only
   } else {
     const std::string dir = !options.pki_dir.empty()
                                 ? options.pki_dir
                                 : (std::filesystem::path(options.data_dir) / "pki").string();
-    kek = secrets::KeyEncryptionKey::LoadOrCreate(
-        (std::filesystem::path(dir) / "secrets.key").string());
+    key_files_ =
+        std::make_unique<secrets::KeyFiles>((std::filesystem::path(dir) / "secrets.key").string());
+    kek = key_files_->LoadCurrent(/*create=*/true);
   }
   if (!kek.ok()) return kek.status();
-  kek_ = std::make_unique<secrets::KeyEncryptionKey>(std::move(*kek));
-  secrets_ = std::make_unique<secrets::SecretRegistry>(store_.get(), kek_.get(), clock);
-  return secrets_->Start();
+  secrets_ = std::make_unique<secrets::SecretRegistry>(store_.get(), *std::move(kek), clock);
+  RETURN_IF_ERROR(secrets_->Start());
+  // Recover first: a rotation a crash interrupted is finished now.
+  if (key_files_ != nullptr)
+    RETURN_IF_ERROR(secrets::FinishPendingRotation(*secrets_, *key_files_));
+  return absl::OkStatus();
 }
 
 absl::Status ControlPlane::OpenAuditLog(const Options& options, const Clock* clock) {
@@ -172,8 +177,8 @@ absl::Status ControlPlane::OpenAuditLog(const Options& options, const Clock* clo
 void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   api_ = std::make_unique<api::OperatorApi>(state_.get(), events_.get(), nodes_.get(), clock,
                                             roles_.get(), secrets_.get());
-  secrets_api_ =
-      std::make_unique<api::SecretsApi>(state_.get(), events_.get(), secrets_.get(), clock);
+  secrets_api_ = std::make_unique<api::SecretsApi>(state_.get(), events_.get(), secrets_.get(),
+                                                   clock, key_files_.get());
   api::OperatorServiceImpl::Parts op;
   op.api = api_.get();
   op.secrets = secrets_api_.get();

@@ -50,7 +50,7 @@
 #include "controlplane/images/image_resolver.h"
 #include "controlplane/metrics/cp_metrics.h"
 #include "controlplane/nodes/node_manager.h"
-#include "controlplane/secrets/envelope.h"
+#include "controlplane/secrets/key_files.h"
 #include "controlplane/secrets/secret_registry.h"
 #include "controlplane/state/cluster_state.h"
 #include "controlplane/store/etcd_store.h"
@@ -173,7 +173,7 @@ class ControlPlane {
   std::unique_ptr<identity::TokenRegistry> tokens_;
   std::unique_ptr<identity::RoleRegistry> roles_;  // custom roles, for authorizer_
   std::unique_ptr<identity::Authorizer> authorizer_;
-  std::unique_ptr<secrets::KeyEncryptionKey> kek_;
+  std::unique_ptr<secrets::KeyFiles> key_files_;  // null: the key is in memory only
   std::unique_ptr<secrets::SecretRegistry> secrets_;
   std::unique_ptr<api::SecretsApi> secrets_api_;
   std::unique_ptr<api::CallerAuthenticator> callers_;

@@ -43,22 +43,29 @@ struct Flags {
   std::string leader_lease = "2s";
 };
 
-void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
-  app.add_option("--listen", options.listen, "gRPC address (HOST:PORT)")->capture_default_str();
-  app.add_option("--data-dir", options.data_dir,
+// Where the state and the cluster's identity live: the server's flags, and
+// those of `restore` and `migrate` for their target.
+void AddStoreFlags(CLI::App& app, std::string& data_dir, std::string& pki_dir, std::string& store,
+                   gantry::TlsFiles& etcd_tls) {
+  app.add_option("--data-dir", data_dir,
                  "directory for the SQLite state store, the cluster PKI (pki/), the bootstrap "
                  "admin token and the audit log (required)");
-  app.add_option("--store", options.store,
+  app.add_option("--store", store,
                  "etcd://HOST:PORT[,HOST:PORT...]: keep the state in etcd v3 (for several "
                  "control planes) instead of SQLite in --data-dir");
-  app.add_option("--etcd-ca", options.etcd_tls.ca,
+  app.add_option("--etcd-ca", etcd_tls.ca,
                  "CA (PEM) that signs etcd's server certificates: talk to etcd over TLS");
-  app.add_option("--etcd-cert", options.etcd_tls.cert,
+  app.add_option("--etcd-cert", etcd_tls.cert,
                  "client certificate (PEM) for etcd, with --etcd-key and --etcd-ca");
-  app.add_option("--etcd-key", options.etcd_tls.key, "client private key (PEM) for etcd");
-  app.add_option("--pki-dir", options.pki_dir,
+  app.add_option("--etcd-key", etcd_tls.key, "client private key (PEM) for etcd");
+  app.add_option("--pki-dir", pki_dir,
                  "the cluster PKI (default DATA_DIR/pki); a second or third replica on one etcd "
                  "points this at a copy of the first replica's pki directory");
+}
+
+void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
+  app.add_option("--listen", options.listen, "gRPC address (HOST:PORT)")->capture_default_str();
+  AddStoreFlags(app, options.data_dir, options.pki_dir, options.store, options.etcd_tls);
   app.add_option("--secrets-key-file", options.secrets_key_file,
                  "the key-encryption key that seals secrets (32 bytes, mode 0600; default "
                  "PKI_DIR/secrets.key, created on first start); every replica on one etcd needs "
@@ -163,12 +170,7 @@ void ToOptions(const Flags& f, gantry::ControlPlane::Options& options) {
 
 // `restore` and `migrate`: the target store's flags, as the server's.
 void AddTargetFlags(CLI::App& cmd, gantry::StoreTarget& t) {
-  cmd.add_option("--data-dir", t.data_dir, "the data dir: SQLite store, or the pki for etcd");
-  cmd.add_option("--pki-dir", t.pki_dir, "the cluster PKI (default DATA_DIR/pki)");
-  cmd.add_option("--store", t.store, "etcd://HOST:PORT[,...]: the store is etcd");
-  cmd.add_option("--etcd-ca", t.etcd_tls.ca, "CA (PEM) of etcd's server certificates");
-  cmd.add_option("--etcd-cert", t.etcd_tls.cert, "client certificate (PEM) for etcd");
-  cmd.add_option("--etcd-key", t.etcd_tls.key, "client private key (PEM) for etcd");
+  AddStoreFlags(cmd, t.data_dir, t.pki_dir, t.store, t.etcd_tls);
 }
 
 }  // namespace

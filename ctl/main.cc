@@ -257,6 +257,9 @@ void AddSecrets(CLI::App& app, Args& a, Registry& r) {
   auto* del = secret->add_subcommand("delete", "delete a secret no service uses");
   del->add_option("name", a.name, "secret name")->required();
   r.emplace_back(del, [&a](Connection& c) { return SecretCommands(c).Delete(a.name); });
+  auto* rotate = secret->add_subcommand(
+      "rotate-key", "re-wrap every secret with a new key-encryption key (admin)");
+  r.emplace_back(rotate, [](Connection& c) { return SecretCommands(c).RotateKey(); });
 }
 
 CLI::App* AddLogin(CLI::App& app, gantry::ctl::LoginOptions& login) {

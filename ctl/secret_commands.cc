@@ -168,4 +168,19 @@ int SecretCommands::Delete(const std::string& name) {
   return 0;
 }
 
+int SecretCommands::RotateKey() {
+  gantry::v1::RotateSecretsKeyResponse resp;
+  auto ctx = c_.Context();
+  grpc::Status status = c_.api().RotateSecretsKey(ctx.get(), {}, &resp);
+  if (!status.ok()) return c_.Fail(status, "secret rotate-key");
+  if (!c_.table()) return c_.Print(resp);
+  c_.out() << "key-encryption key " << resp.old_key_id() << " replaced by " << resp.new_key_id()
+           << "; " << resp.rewrapped() << " version(s) re-wrapped\n";
+  if (!resp.key_file().empty()) {
+    c_.out() << "the new key is in " << resp.key_file()
+             << " on the leader: copy it to every other replica and restart them\n";
+  }
+  return 0;
+}
+
 }  // namespace gantry::ctl

@@ -1,7 +1,7 @@
 #pragma once
 
-// gantryctl secret: create, update, list, describe, get (--reveal) and
-// delete. Values are read from a file, standard input or the command line
+// gantryctl secret: create, update, list, describe, get (--reveal),
+// delete and rotate-key. Values are read from a file, standard input or the command line
 // and sent once; only `get --reveal` prints one, raw, on standard output.
 // Each returns the process exit code.
 
@@ -31,6 +31,8 @@ class SecretCommands {
   // Metadata, or with `reveal` the value of `version` (0: current).
   int Get(const std::string& name, bool reveal, int64_t version);
   int Delete(const std::string& name);
+  // A new key-encryption key for every secret (admin).
+  int RotateKey();
 
  private:
   int Put(const std::string& name, const SecretValueSource& source, bool create, bool no_rollout);

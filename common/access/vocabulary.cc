@@ -62,6 +62,7 @@ const std::vector<Resource>& AllResources() {
       {"controlplanes", "control plane replica", "control plane replicas"},
       {"snapshots", "store snapshot", "store snapshots"},
       {"secrets", "secret", "secrets"},
+      {"secretkeys", "secrets' key-encryption key", "secrets' key-encryption keys"},
   };
   return *resources;
 }
@@ -75,7 +76,11 @@ const Resource* FindResource(std::string_view plural) {
 
 bool AdminOnly(Verb verb, std::string_view resource) {
   // A snapshot holds everything, token hashes included.
-  if (resource == "tokens" || resource == "jointokens" || resource == "snapshots") return true;
+  // The secrets' key seals every secret.
+  if (resource == "tokens" || resource == "jointokens" || resource == "snapshots" ||
+      resource == "secretkeys") {
+    return true;
+  }
   return resource == "roles" && verb != Verb::kGet && verb != Verb::kList;
 }
 

@@ -51,7 +51,8 @@ const std::vector<Resource>& AllResources();
 const Resource* FindResource(std::string_view plural);
 
 // True for what only the built-in admin role may do: anything on tokens
-// and join tokens, and changing roles (everything but get and list).
+// and join tokens, store snapshots, the secrets' key-encryption key, and
+// changing roles (everything but get and list).
 // Only admin creates tokens, and a token's role is what it may do; were a
 // custom role able to grant these, its holder could mint a token with a
 // stronger role (or widen its own role) — so no custom role grants them,

@@ -5,12 +5,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "common/endpoints.h"
 #include "common/log.h"
 #include "common/node_fields.h"
 #include "common/pki.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
+#include "controlplane/api/leader_refusal.h"
 #include "controlplane/api/refused_reactor.h"
 #include "controlplane/identity/tokens.h"
 #include "controlplane/secrets/task_secrets.h"
@@ -211,16 +211,10 @@ grpc::ServerBidiReactor<AgentMessage, ControlMessage>* AgentServiceImpl::Connect
     return new RefusedReactor<grpc::ServerBidiReactor<AgentMessage, ControlMessage>>(
         ToGrpcStatus(who.status()));
   }
-  if (parts_.leader_elsewhere) {
-    if (std::optional<std::string> leader = parts_.leader_elsewhere()) {
-      // The agent moves on to the leader (kLeaderMetadata names it) at once.
-      if (!leader->empty()) context->AddTrailingMetadata(kLeaderMetadata, *leader);
-      return new RefusedReactor<grpc::ServerBidiReactor<AgentMessage, ControlMessage>>(
-          grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                       absl::StrCat("this control plane replica is not the leader; agents stream "
-                                    "to the leader",
-                                    leader->empty() ? " (none elected yet)" : " at " + *leader)));
-    }
+  // The agent moves on to the leader (kLeaderMetadata names it) at once.
+  if (auto refused =
+          RefuseUnlessLeader(*context, parts_.leader_elsewhere, "agents stream to the leader")) {
+    return new RefusedReactor<grpc::ServerBidiReactor<AgentMessage, ControlMessage>>(*refused);
   }
   return new AgentStream(parts_.nodes, parts_.audit, PeerAddress(*context), who->name);
 }

@@ -4,8 +4,8 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "common/endpoints.h"
 #include "common/status_util.h"
+#include "controlplane/api/leader_refusal.h"
 #include "controlplane/api/permissions.h"
 #include "controlplane/api/refused_reactor.h"
 #include "controlplane/api/snapshot_reactor.h"
@@ -305,6 +305,12 @@ GANTRY_UNARY(DeleteSecret, DeleteSecretRequest, ::gantry::v1::Secret,
              Secrets().ok() ? secrets_->Delete(req->name())
                             : absl::StatusOr<::gantry::v1::Secret>(Secrets().status()))
 
+// The key that seals every secret: admin only (access::AdminOnly).
+GANTRY_UNARY(RotateSecretsKey, RotateSecretsKeyRequest, RotateSecretsKeyResponse,
+             One(Verb::kUpdate, "secretkeys"),
+             Secrets().ok() ? secrets_->RotateKey()
+                            : absl::StatusOr<RotateSecretsKeyResponse>(Secrets().status()))
+
 #undef GANTRY_UNARY
 
 absl::StatusOr<SecretsApi*> OperatorServiceImpl::Secrets() const {
@@ -360,15 +366,9 @@ grpc::ServerWriteReactor<LogChunk>* OperatorServiceImpl::GetLogs(Ctx* c,
   if (!admitted.ok())
     return new RefusedReactor<grpc::ServerWriteReactor<LogChunk>>(ToGrpcStatus(admitted));
   // Logs come over the agents' streams, which only the leader holds.
-  if (leader_elsewhere_) {
-    if (std::optional<std::string> leader = leader_elsewhere_()) {
-      if (!leader->empty()) c->AddTrailingMetadata(kLeaderMetadata, *leader);
-      return new RefusedReactor<grpc::ServerWriteReactor<LogChunk>>(grpc::Status(
-          grpc::StatusCode::UNAVAILABLE,
-          absl::StrCat("logs are relayed by the leader, and this replica is not the leader",
-                       leader->empty() ? "; none is elected yet, try again"
-                                       : "; ask the leader at " + *leader + " (--server)")));
-    }
+  if (auto refused = RefuseUnlessLeader(*c, leader_elsewhere_,
+                                        "logs are relayed by the leader: ask it (--server)")) {
+    return new RefusedReactor<grpc::ServerWriteReactor<LogChunk>>(*refused);
   }
   return new LogsReactor(nodes_, state_, *req, metrics_);
 }

@@ -121,6 +121,8 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                       gantry::v1::RevealSecretResponse* resp) override;
   Unary* DeleteSecret(Ctx* c, const gantry::v1::DeleteSecretRequest* req,
                       gantry::v1::Secret* resp) override;
+  Unary* RotateSecretsKey(Ctx* c, const gantry::v1::RotateSecretsKeyRequest* req,
+                          gantry::v1::RotateSecretsKeyResponse* resp) override;
 
  private:
   // OK when the caller may do everything in `needed`.

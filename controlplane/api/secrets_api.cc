@@ -106,6 +106,21 @@ absl::StatusOr<gantry::v1::Secret> SecretsApi::Delete(const std::string& name) {
   return secret;
 }
 
+absl::StatusOr<gantry::v1::RotateSecretsKeyResponse> SecretsApi::RotateKey() {
+  std::lock_guard<std::mutex> lock(rotate_mu_);
+  ASSIGN_OR_RETURN(auto rotation, secrets::RotateKey(*secrets_, key_files_));
+  events_->Record(
+      "", "", "",
+      absl::StrCat("secrets' key-encryption key ", rotation.old_key_id, " replaced by ",
+                   rotation.new_key_id, "; ", rotation.rewrapped, " version(s) re-wrapped"));
+  gantry::v1::RotateSecretsKeyResponse out;
+  out.set_old_key_id(rotation.old_key_id);
+  out.set_new_key_id(rotation.new_key_id);
+  out.set_rewrapped(rotation.rewrapped);
+  if (key_files_ != nullptr) out.set_key_file(key_files_->path());
+  return out;
+}
+
 gantry::v1::Secret SecretsApi::WithUsers(gantry::v1::Secret secret) const {
   secret.clear_used_by();
   for (auto& s : secrets::ServicesUsing(*state_, secret.name())) secret.add_used_by(std::move(s));

@@ -12,11 +12,13 @@
 //
 // Thread-safe.
 
+#include <mutex>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "controlplane/events/event_log.h"
+#include "controlplane/secrets/key_files.h"
 #include "controlplane/secrets/secret_registry.h"
 #include "controlplane/state/cluster_state.h"
 #include "gantry/v1/operator.pb.h"
@@ -25,9 +27,10 @@ namespace gantry::api {
 
 class SecretsApi {
  public:
+  // `key_files` may be null: a rotated key is then kept in memory only.
   SecretsApi(state::ClusterState* state, events::EventLog* events, secrets::SecretRegistry* secrets,
-             const Clock* clock)
-      : state_(state), events_(events), secrets_(secrets), clock_(clock) {}
+             const Clock* clock, const secrets::KeyFiles* key_files = nullptr)
+      : state_(state), events_(events), secrets_(secrets), clock_(clock), key_files_(key_files) {}
 
   // `who` is the caller as the audit log names it; it is kept with the
   // version.
@@ -41,6 +44,8 @@ class SecretsApi {
       const gantry::v1::RevealSecretRequest& request) const;
   // FailedPrecondition while a service uses it.
   absl::StatusOr<gantry::v1::Secret> Delete(const std::string& name);
+  // A new key-encryption key; every data key re-wrapped (key_files.h).
+  absl::StatusOr<gantry::v1::RotateSecretsKeyResponse> RotateKey();
 
  private:
   // Starts the rotation deployments; returns the services rolled.
@@ -52,6 +57,8 @@ class SecretsApi {
   events::EventLog* const events_;
   secrets::SecretRegistry* const secrets_;
   const Clock* const clock_;
+  const secrets::KeyFiles* const key_files_;
+  std::mutex rotate_mu_;  // one rotation at a time
 };
 
 }  // namespace gantry::api

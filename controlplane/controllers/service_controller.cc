@@ -32,6 +32,7 @@ ServiceController::ServiceController(state::ClusterState* state, events::EventLo
                 .max = options.backoff_max}),
       stopper_(state, events, clock, &rechecks_),
       collector_(state, clock, options.stopped_task_retention),
+      taskdefs_(state),
       remover_(state, events, &stopper_, &failures_),
       runner_(state, events, clock, &failures_, &backoff_, &stopper_, &rechecks_),
       rebalancer_(state, events, &failures_, &stopper_),
@@ -114,6 +115,7 @@ void ServiceController::ReconcileAll() {
   // Tasks whose service record is gone still need stopping and collecting.
   for (const auto& t : state_->ListTasks({.include_stopped = true})) names.insert(t.service());
   ReconcileNames(names);
+  taskdefs_.Collect();
 }
 
 void ServiceController::ReconcileNames(const std::set<std::string>& names) {

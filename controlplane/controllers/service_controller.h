@@ -7,7 +7,8 @@
 //
 // The controller orchestrates; each job is a class of its own, which the
 // controller owns and wires together:
-//   - StoppedTaskCollector forgets tasks stopped longer than the retention;
+//   - StoppedTaskCollector forgets tasks stopped longer than the retention,
+//     and TaskDefinitionCollector old revisions nothing runs (on resyncs);
 //   - ServiceRemover stops a DELETING service's tasks and removes its
 //     record once they have stopped (and stops orphaned tasks);
 //   - SecretPinner and ImagePinner pin the primary deployment's secret
@@ -47,6 +48,7 @@
 #include "controlplane/controllers/stopped_task_collector.h"
 #include "controlplane/controllers/task_batch.h"
 #include "controlplane/controllers/task_stopper.h"
+#include "controlplane/controllers/taskdef_collector.h"
 #include "controlplane/controllers/zone_rebalancer.h"
 #include "controlplane/events/event_log.h"
 #include "controlplane/images/image_resolver.h"
@@ -119,6 +121,7 @@ class ServiceController {
   ReplacementBackoff backoff_;
   TaskStopper stopper_;
   StoppedTaskCollector collector_;
+  TaskDefinitionCollector taskdefs_;
   ServiceRemover remover_;
   DeploymentRunner runner_;
   ZoneRebalancer rebalancer_;

@@ -46,8 +46,90 @@ std::string SealContext(const std::string& name, int64_t version) {
   return absl::StrCat("gantry-secret/", name, "/", version);
 }
 
-SecretRegistry::SecretRegistry(store::Store* store, const KeyEncryptionKey* kek, const Clock* clock)
-    : store_(store), kek_(kek), clock_(clock) {}
+SecretRegistry::SecretRegistry(store::Store* store, KeyEncryptionKey kek, const Clock* clock)
+    : store_(store), clock_(clock) {
+  current_ = std::make_shared<const KeyEncryptionKey>(std::move(kek));
+  keys_[current_->id()] = current_;
+}
+
+std::shared_ptr<const KeyEncryptionKey> SecretRegistry::Current() const {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  return current_;
+}
+
+std::shared_ptr<const KeyEncryptionKey> SecretRegistry::KeyFor(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  auto it = keys_.find(id);
+  return it == keys_.end() ? nullptr : it->second;
+}
+
+std::string SecretRegistry::current_key_id() const { return Current()->id(); }
+
+void SecretRegistry::ForgetOtherKeys() {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  keys_ = {{current_->id(), current_}};
+}
+
+absl::StatusOr<int> SecretRegistry::Rewrap(KeyEncryptionKey next_in) {
+  auto next = std::make_shared<const KeyEncryptionKey>(std::move(next_in));
+  {
+    std::lock_guard<std::mutex> lock(keys_mu_);
+    keys_[next->id()] = next;
+    current_ = next;  // new versions are sealed with it from now on
+  }
+  int count = 0;
+  for (const auto& name : Names()) {
+    bool done = false;
+    for (int attempt = 0; attempt < kWriteAttempts && !done; ++attempt) {
+      auto wrote = RewrapOne(name, *next, count);
+      if (!wrote.ok()) return wrote.status();
+      done = *wrote;
+    }
+    if (!done) {
+      return absl::AbortedError(
+          absl::StrCat("secret ", name, " kept changing while being re-wrapped; run it again"));
+    }
+  }
+  spdlog::info("secrets: re-wrapped {} version(s) with key-encryption key {}", count, next->id());
+  return count;
+}
+
+// True once the record holds no data key of another key (or is gone).
+absl::StatusOr<bool> SecretRegistry::RewrapOne(const std::string& name,
+                                               const KeyEncryptionKey& next, int& count) {
+  const std::string key = SecretKey(name);
+  auto kv = store_->Get(key);
+  if (!kv.ok()) return kv.status();
+  if (!kv->has_value()) return true;
+  gantry::v1::StoredSecret stored;
+  if (!stored.ParseFromString((*kv)->value)) {
+    return absl::DataLossError(absl::StrCat("secret ", name, ": its record does not decode"));
+  }
+  int changed = 0;
+  for (auto& s : *stored.mutable_sealed()) {
+    if (s.kek_id() == next.id()) continue;
+    auto from = KeyFor(s.kek_id());
+    if (from == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "secret ", name, " version ", s.version(), " is sealed by key-encryption key ",
+          s.kek_id(), ", which this control plane does not have"));
+    }
+    const Sealed sealed{s.kek_id(), s.wrapped_key(), s.ciphertext()};
+    auto rewrapped = secrets::Rewrap(*from, next, sealed, SealContext(name, s.version()));
+    if (!rewrapped.ok()) return rewrapped.status();
+    s.set_kek_id(rewrapped->kek_id);
+    s.set_wrapped_key(rewrapped->wrapped_key);
+    ++changed;
+  }
+  if (changed == 0) return true;
+  store::TxnRequest txn;
+  txn.compares.push_back({key, (*kv)->mod_revision});
+  txn.ops.push_back(store::Op::Put(key, stored.SerializeAsString()));
+  auto result = store_->Txn(txn);
+  if (!result.ok()) return result.status();
+  if (result->succeeded) count += changed;
+  return result->succeeded;
+}
 
 SecretRegistry::~SecretRegistry() { watch_.reset(); }
 
@@ -126,7 +208,7 @@ absl::StatusOr<gantry::v1::Secret> SecretRegistry::Write(const std::string& name
     if (create) *meta->mutable_created_at() = now;
     *meta->mutable_updated_at() = now;
     const int64_t version = meta->current_version() + 1;
-    auto sealed = Seal(*kek_, value, SealContext(name, version));
+    auto sealed = Seal(*Current(), value, SealContext(name, version));
     if (!sealed.ok()) return sealed.status();
     meta->set_current_version(version);
     gantry::v1::Secret::Version info;
@@ -231,13 +313,14 @@ absl::StatusOr<SecretRegistry::Revealed> SecretRegistry::Reveal(const std::strin
     }
     sealed = {s->kek_id(), s->wrapped_key(), s->ciphertext()};
   }
-  if (sealed.kek_id != kek_->id()) {
+  auto kek = KeyFor(sealed.kek_id);
+  if (kek == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("secret ", name, " version ", version, " is sealed by key-encryption key ",
-                     sealed.kek_id, " and this control plane has key ", kek_->id(),
+                     sealed.kek_id, " and this control plane has key ", current_key_id(),
                      "; give every replica the same --secrets-key-file"));
   }
-  auto value = Open(*kek_, sealed, SealContext(name, version));
+  auto value = Open(*kek, sealed, SealContext(name, version));
   if (!value.ok()) {
     return absl::DataLossError(absl::StrCat("secret ", name, " version ", version,
                                             " does not open: ", value.status().message()));

@@ -14,6 +14,11 @@
 // permission (an admin's `secret get --reveal`) or the task's node
 // (task_secrets.h). Nothing here logs a value.
 //
+// Keys: new versions are sealed with the current key-encryption key;
+// versions sealed by another key the registry holds still open. Rewrap()
+// makes a new key current and re-wraps every version's data key with it
+// (values untouched), after which the old key can go (key_files.h).
+//
 // Thread-safe.
 
 #include <functional>
@@ -43,8 +48,7 @@ class SecretRegistry final : public SecretCatalog {
   // Versions a service's deployments pin, never pruned.
   using InUse = std::function<std::set<int64_t>(const std::string& name)>;
 
-  // `kek` must outlive the registry.
-  SecretRegistry(store::Store* store, const KeyEncryptionKey* kek, const Clock* clock);
+  SecretRegistry(store::Store* store, KeyEncryptionKey kek, const Clock* clock);
   ~SecretRegistry() override;
 
   // Loads and starts following the store. Call once, before use.
@@ -76,6 +80,14 @@ class SecretRegistry final : public SecretCatalog {
   };
   absl::StatusOr<Revealed> Reveal(const std::string& name, int64_t version) const;
 
+  // Makes `next` the current key and re-wraps every version sealed by any
+  // other key with it; returns how many were re-wrapped. The old keys stay
+  // readable (ForgetOtherKeys drops them once the new key is safely kept).
+  // FailedPrecondition when a version's key is not held.
+  absl::StatusOr<int> Rewrap(KeyEncryptionKey next);
+  void ForgetOtherKeys();
+  std::string current_key_id() const;
+
   // SecretCatalog.
   int64_t CurrentVersion(const std::string& name) const override;
   bool HasVersion(const std::string& name, int64_t version) const override;
@@ -87,9 +99,16 @@ class SecretRegistry final : public SecretCatalog {
   void Apply(const std::vector<store::Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Prune(gantry::v1::StoredSecret& stored) const;
 
+  // The current key, and every key that opens something (by id).
+  std::shared_ptr<const KeyEncryptionKey> Current() const;
+  std::shared_ptr<const KeyEncryptionKey> KeyFor(const std::string& id) const;
+  absl::StatusOr<bool> RewrapOne(const std::string& name, const KeyEncryptionKey& next, int& count);
+
   store::Store* const store_;
-  const KeyEncryptionKey* const kek_;
   const Clock* const clock_;
+  mutable std::mutex keys_mu_;
+  std::shared_ptr<const KeyEncryptionKey> current_ ABSL_GUARDED_BY(keys_mu_);
+  std::map<std::string, std::shared_ptr<const KeyEncryptionKey>> keys_ ABSL_GUARDED_BY(keys_mu_);
   InUse in_use_;
   std::unique_ptr<store::WatchHandle> watch_;
   mutable std::mutex mu_;

@@ -5,11 +5,13 @@
 #include <string_view>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/spec/validation.h"
 #include "controlplane/state/keys.h"
 #include "controlplane/store/list_watch.h"
+#include "controlplane/store/txn_batches.h"
 
 namespace gantry::state {
 
@@ -162,8 +164,22 @@ void ClusterState::Apply(const std::vector<store::Event>& events, Change& change
       r.port_range_end = n.port_range_end();
       nodes_[name] = Versioned<Node>{std::move(n), rev};
     } else if (absl::StartsWith(key, kTaskDefPrefix)) {
+      if (!put) {
+        // FAMILY/0000000003: an old revision was forgotten.
+        const std::string rest = key.substr(sizeof(kTaskDefPrefix) - 1);
+        const size_t slash = rest.rfind('/');
+        int64_t revision = 0;
+        if (slash == std::string::npos || !absl::SimpleAtoi(rest.substr(slash + 1), &revision)) {
+          continue;
+        }
+        auto family = taskdefs_.find(rest.substr(0, slash));
+        if (family == taskdefs_.end()) continue;
+        family->second.erase(revision);
+        if (family->second.empty()) taskdefs_.erase(family);
+        continue;
+      }
       TaskDefinition td;
-      if (!put || !td.ParseFromString(e.kv.value)) continue;
+      if (!td.ParseFromString(e.kv.value)) continue;
       taskdefs_[td.family()][td.revision()] = std::move(td);
     }
   }
@@ -338,42 +354,7 @@ absl::StatusOr<store::TxnResult> ClusterState::Commit(const store::TxnRequest& r
 }
 
 absl::StatusOr<store::TxnResult> ClusterState::CommitEach(const store::TxnRequest& request) {
-  const store::TxnLimits limits = store_->Limits();
-  std::map<std::string, std::vector<const store::Compare*>> compares;
-  for (const auto& c : request.compares) compares[c.key].push_back(&c);
-  store::TxnResult result{true, store_->Revision()};
-  store::TxnRequest chunk;
-  size_t bytes = 0;
-  auto flush = [&]() -> absl::Status {
-    if (chunk.ops.empty()) return absl::OkStatus();
-    auto done = store_->Txn(chunk);
-    chunk = {};
-    bytes = 0;
-    if (!done.ok()) return done.status();
-    result = *done;
-    return absl::OkStatus();
-  };
-  // Headroom for each op's framing in the request.
-  constexpr size_t kOpOverhead = 64;
-  for (const auto& op : request.ops) {
-    const auto own = compares.find(op.key);
-    const size_t op_compares = own == compares.end() ? 0 : own->second.size();
-    const size_t op_bytes = op.key.size() * (1 + op_compares) + op.value.size() + kOpOverhead;
-    if (!chunk.ops.empty() && (chunk.ops.size() + 1 > limits.max_ops ||
-                               chunk.compares.size() + op_compares > limits.max_ops ||
-                               bytes + op_bytes > limits.max_bytes)) {
-      if (auto st = flush(); !st.ok()) return st;
-      if (!result.succeeded) return result;
-    }
-    chunk.ops.push_back(op);
-    if (own != compares.end()) {
-      for (const auto* c : own->second) chunk.compares.push_back(*c);
-      compares.erase(own);  // a key's comparisons go with its first op
-    }
-    bytes += op_bytes;
-  }
-  if (auto st = flush(); !st.ok()) return st;
-  return result;
+  return store::CommitInBatches(store_, request);
 }
 
 int64_t ClusterState::CachedModRevision(const std::string& key) const {

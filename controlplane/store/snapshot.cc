@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/time_util.h"
 #include "controlplane/store/store_meta.h"
+#include "controlplane/store/txn_batches.h"
 
 namespace gantry::store {
 namespace {
@@ -74,26 +75,10 @@ absl::Status RestoreSnapshot(const gantry::v1::StoreSnapshot& snapshot, Store* t
   }
   // In batches the store accepts; the marker makes the whole all or nothing
   // for control planes (ClaimStore refuses a store that has it).
-  const TxnLimits limits = target->Limits();
-  TxnRequest batch;
-  size_t bytes = 0;
-  auto flush = [&]() -> absl::Status {
-    if (batch.ops.empty()) return absl::OkStatus();
-    auto done = target->Txn(batch);
-    batch = {};
-    bytes = 0;
-    return done.ok() ? absl::OkStatus() : done.status();
-  };
-  for (const auto& e : snapshot.entries()) {
-    const size_t size = e.key().size() + e.value().size() + 64;
-    if (!batch.ops.empty() &&
-        (batch.ops.size() + 1 > limits.max_ops || bytes + size > limits.max_bytes)) {
-      if (auto st = flush(); !st.ok()) return st;
-    }
-    batch.ops.push_back(Op::Put(e.key(), e.value()));
-    bytes += size;
-  }
-  if (auto st = flush(); !st.ok()) return st;
+  TxnRequest entries;
+  for (const auto& e : snapshot.entries()) entries.ops.push_back(Op::Put(e.key(), e.value()));
+  auto written = CommitInBatches(target, entries);
+  if (!written.ok()) return written.status();
   TxnRequest done;
   done.ops.push_back(Op::Delete(kRestoringKey));
   auto finished = target->Txn(done);

@@ -7,7 +7,7 @@
 # cannot reveal a value and a node that runs no task of the service is
 # refused it; updating the secret rolls the service through HAProxy with
 # no failed request, and the new tasks see the new value; a used secret
-# cannot be deleted.
+# cannot be deleted; rotating the key-encryption key keeps every value.
 #
 # usage: secrets_test.sh BIN_DIR
 set -euo pipefail
@@ -170,6 +170,15 @@ log "updating the secret rolled the service with zero failed requests"
 out=$(ctl secret delete db-password 2>&1) && fail "a used secret was deleted"
 [[ $out == *"used by service(s) web"* ]] || fail "delete: $out"
 
+# --- A new key-encryption key: everything re-wrapped, the old key gone.
+[[ $(stat -c %a "$WORK/cp/pki/secrets.key") == 600 ]] || fail "secrets.key is not mode 0600"
+old_key=$(sha256sum < "$WORK/cp/pki/secrets.key")
+out=$(as viewer secret rotate-key 2>&1) && fail "a viewer rotated the key"
+ctl secret rotate-key | matches "version(s) re-wrapped" || fail "rotate-key did not re-wrap"
+[[ $(sha256sum < "$WORK/cp/pki/secrets.key") != "$old_key" ]] || fail "the key file did not change"
+[[ ! -e $WORK/cp/pki/secrets.key.next ]] || fail "the rotation left secrets.key.next behind"
+log "rotate-key re-wrapped every secret with a new key"
+
 # WAL checkpointed: a clean restart of the control plane folds the WAL into
 # state.db; still no value anywhere.
 kill "$CP_PID"
@@ -179,5 +188,6 @@ e2e_start_cp
 check_no_leaks
 [[ $(ctl secret get db-password --reveal --version 1) == "$PW1" ]] ||
   fail "version 1 (pinned by the earlier deployment) is gone after a restart"
-log "after the WAL checkpoint and a restart: no value in the store; versions kept"
+[[ $(ctl secret get db-password --reveal) == "$PW2" ]] || fail "the current value is lost"
+log "after the WAL checkpoint and a restart (on the new key): no value in the store; versions kept"
 log "PASS"

@@ -19,6 +19,7 @@
 #include "gantry/v1/operator.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/integration/cluster_fixture.h"
 
 namespace gantry {
 namespace {
@@ -27,22 +28,12 @@ using gantry::v1::Task;
 
 constexpr char kImage[] = "example.org/demo/busybox:1";
 
-bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
+using testing::WaitFor;
 
 class ClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gantry-cluster-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("cluster");
     StartControlPlane("127.0.0.1:0");
     address_ = "127.0.0.1:" + std::to_string(cp_->port());
     for (const char* zone : {"a", "b", "c"}) {
@@ -52,11 +43,7 @@ class ClusterTest : public ::testing::Test {
       StartAgent(name, zone);
     }
     // The operator API over TLS with the bootstrap admin token, as gantryctl.
-    ClientTls tls;
-    tls.ca_pem = cp_->pki().ca_pem();
-    const ClientChannel channel = MakeClientChannel(tls, admin_token_);
-    stub_ = gantry::v1::OperatorService::NewStub(
-        grpc::CreateCustomChannel(address_, channel.credentials, channel.arguments));
+    stub_ = testing::OperatorStub(address_, cp_->pki().ca_pem(), admin_token_);
     ASSERT_TRUE(WaitFor([&] { return ConnectedNodes() == 3; }));
   }
 
@@ -102,28 +89,10 @@ class ClusterTest : public ::testing::Test {
   }
 
   void StartAgent(const std::string& name, const std::string& zone) {
-    agent::Agent::Options o;
-    o.reconciler.data_dir = (dir_ / name).string();
-    o.reconciler.node_name = name;
-    o.reconciler.zone = zone;
-    o.reconciler.node_address = "127.0.0.1";
-    o.session.controlplane = address_;
+    agent::Agent::Options o =
+        testing::TestAgentOptions(name, zone, dir_ / name, address_, 2000, int64_t{2} << 30, 21000);
     o.identity = Join(name);
     ASSERT_NE(o.identity, nullptr);
-    o.session.min_backoff = absl::Milliseconds(20);
-    o.session.max_backoff = absl::Milliseconds(200);
-    auto& id = o.session.identity;
-    id.set_node_name(name);
-    id.set_zone(zone);
-    id.set_address("127.0.0.1");
-    id.mutable_capacity()->set_cpu(2000);
-    id.mutable_capacity()->set_memory(int64_t{2} << 30);
-    id.set_port_range_start(21000);
-    id.set_port_range_end(21100);
-    o.tick_interval = absl::Milliseconds(50);
-    o.container_storage = dir_.string();
-    o.thresholds.min_disk_free = 0;
-    o.thresholds.min_inodes_free = 0;
     auto a = std::make_unique<agent::Agent>(runtimes_[name].get(), RealClock::Get(), o);
     ASSERT_TRUE(a->Start().ok());
     agents_[name] = std::move(a);

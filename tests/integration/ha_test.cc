@@ -17,6 +17,7 @@
 #include "gantry/v1/operator.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/integration/cluster_fixture.h"
 #include "tests/support/etcd_server.h"
 
 namespace gantry {
@@ -26,22 +27,12 @@ using gantry::v1::Task;
 
 constexpr char kImage[] = "example.org/demo/busybox:1";
 
-bool WaitFor(const std::function<bool()>& condition, absl::Duration timeout = absl::Seconds(20)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return condition();
-}
+using testing::WaitFor;
 
 class HaTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gantry-ha-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("ha");
     auto etcd = testing::EtcdServer::Start();
     ASSERT_TRUE(etcd.ok()) << etcd.status();
     etcd_ = std::move(*etcd);
@@ -83,11 +74,7 @@ class HaTest : public ::testing::Test {
   }
 
   std::unique_ptr<gantry::v1::OperatorService::Stub> Operator(const ControlPlane* cp) {
-    ClientTls tls;
-    tls.ca_pem = cp->pki().ca_pem();
-    const ClientChannel channel = MakeClientChannel(tls, admin_token_);
-    return gantry::v1::OperatorService::NewStub(
-        grpc::CreateCustomChannel(Address(cp), channel.credentials, channel.arguments));
+    return testing::OperatorStub(Address(cp), cp->pki().ca_pem(), admin_token_);
   }
 
   // One agent that knows both replicas, the follower first.
@@ -102,27 +89,9 @@ class HaTest : public ::testing::Test {
     id.ca_hash = any->pki().ca_hash();
     auto identity = agent::NodeIdentity::Establish(id, RealClock::Get());
     ASSERT_TRUE(identity.ok()) << identity.status();
-    agent::Agent::Options o;
-    o.reconciler.data_dir = id.data_dir;
-    o.reconciler.node_name = "node-a";
-    o.reconciler.zone = "a";
-    o.reconciler.node_address = "127.0.0.1";
-    o.session.controlplane = controlplanes;
+    agent::Agent::Options o = testing::TestAgentOptions(
+        "node-a", "a", dir_ / "node-a", controlplanes, 4000, int64_t{4} << 30, 22000);
     o.identity = std::move(*identity);
-    o.session.min_backoff = absl::Milliseconds(20);
-    o.session.max_backoff = absl::Milliseconds(200);
-    auto& reg = o.session.identity;
-    reg.set_node_name("node-a");
-    reg.set_zone("a");
-    reg.set_address("127.0.0.1");
-    reg.mutable_capacity()->set_cpu(4000);
-    reg.mutable_capacity()->set_memory(int64_t{4} << 30);
-    reg.set_port_range_start(22000);
-    reg.set_port_range_end(22100);
-    o.tick_interval = absl::Milliseconds(50);
-    o.container_storage = dir_.string();
-    o.thresholds.min_disk_free = 0;
-    o.thresholds.min_inodes_free = 0;
     runtime_.AddImage(kImage);
     agent_ = std::make_unique<agent::Agent>(&runtime_, RealClock::Get(), o);
     ASSERT_TRUE(agent_->Start().ok());

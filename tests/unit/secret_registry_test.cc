@@ -18,7 +18,7 @@ class SecretRegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = std::move(*store::SqliteStore::Open({":memory:"}));
-    registry_ = std::make_unique<SecretRegistry>(store_.get(), &kek_, &clock_);
+    registry_ = std::make_unique<SecretRegistry>(store_.get(), kek_, &clock_);
     ASSERT_TRUE(registry_->Start().ok());
   }
 
@@ -71,7 +71,7 @@ TEST_F(SecretRegistryTest, TheStoreNeverHoldsAValue) {
 TEST_F(SecretRegistryTest, AnotherKeyFailsClosed) {
   ASSERT_TRUE(registry_->Create("api-key", "value", "admin").ok());
   const KeyEncryptionKey other = *KeyEncryptionKey::Generate();
-  SecretRegistry stranger(store_.get(), &other, &clock_);
+  SecretRegistry stranger(store_.get(), other, &clock_);
   ASSERT_TRUE(stranger.Start().ok());
   auto revealed = stranger.Reveal("api-key", 0);
   EXPECT_EQ(revealed.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -79,7 +79,7 @@ TEST_F(SecretRegistryTest, AnotherKeyFailsClosed) {
 }
 
 TEST_F(SecretRegistryTest, ASecondRegistryOnTheStoreSeesWrites) {
-  SecretRegistry other(store_.get(), &kek_, &clock_);
+  SecretRegistry other(store_.get(), kek_, &clock_);
   ASSERT_TRUE(other.Start().ok());
   ASSERT_TRUE(registry_->Create("shared", "v1", "admin").ok());
   ASSERT_TRUE(other.Update("shared", "v2", "admin").ok());

@@ -23,7 +23,7 @@ using ::testing::HasSubstr;
 class SecretsFlowTest : public ControlPlaneFixture {
  protected:
   SecretsFlowTest() {
-    registry_ = std::make_unique<secrets::SecretRegistry>(store_.get(), &kek_, &clock_);
+    registry_ = std::make_unique<secrets::SecretRegistry>(store_.get(), kek_, &clock_);
     EXPECT_TRUE(registry_->Start().ok());
     registry_->SetInUse(
         [this](const std::string& name) { return secrets::PinnedVersions(*state_, name); });
