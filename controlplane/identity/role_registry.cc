@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/access/role_validation.h"
 #include "common/access/vocabulary.h"
@@ -76,46 +75,39 @@ gantry::v1::Role RoleToMessage(const Role& role) {
 RoleRegistry::~RoleRegistry() { watch_.reset(); }
 
 absl::Status RoleRegistry::Start() {
-  auto watch =
-      store::ListAndWatch(store_, kRolePrefix, [this](const auto& events, bool replace_all) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (replace_all) roles_.clear();
-        Apply(events);
-      });
+  auto watch = store::WatchNamed(
+      store_, kRolePrefix, mu_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { roles_.clear(); },
+      [this](const std::string& name, const store::Event& e)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS { Apply(name, e); });
   if (!watch.ok()) return watch.status();
   watch_ = std::move(*watch);
   return absl::OkStatus();
 }
 
-void RoleRegistry::Apply(const std::vector<store::Event>& events) {
-  for (const auto& e : events) {
-    if (!absl::StartsWith(e.kv.key, kRolePrefix)) continue;
-    const std::string name = e.kv.key.substr(sizeof(kRolePrefix) - 1);
-    roles_.erase(name);
-    if (e.type != store::Event::Type::kPut) continue;
-    Cached cached;
-    if (!cached.message.ParseFromString(e.kv.value)) {
-      spdlog::error("identity: cannot decode {}; role {} grants nothing until applied again",
-                    e.kv.key, name);
-      continue;
-    }
-    // Built-in names among them: a built-in role cannot be overridden.
-    if (auto problem = access::RoleNameProblem(name); !problem.empty()) {
-      spdlog::error("identity: ignoring {}: the role name {}; delete the record", e.kv.key,
-                    problem);
-      continue;
-    }
-    if (cached.message.name() != name) {
-      spdlog::error(
-          "identity: ignoring {}: it holds role \"{}\"; delete the record and apply "
-          "the role again",
-          e.kv.key, cached.message.name());
-      continue;
-    }
-    cached.kv = e.kv;
-    cached.role = RoleFromMessage(cached.message);
-    roles_[name] = std::move(cached);
+void RoleRegistry::Apply(const std::string& name, const store::Event& e) {
+  roles_.erase(name);
+  if (e.type != store::Event::Type::kPut) return;
+  Cached cached;
+  if (!cached.message.ParseFromString(e.kv.value)) {
+    spdlog::error("identity: cannot decode {}; role {} grants nothing until applied again",
+                  e.kv.key, name);
+    return;
   }
+  // Built-in names among them: a built-in role cannot be overridden.
+  if (auto problem = access::RoleNameProblem(name); !problem.empty()) {
+    spdlog::error("identity: ignoring {}: the role name {}; delete the record", e.kv.key, problem);
+    return;
+  }
+  if (cached.message.name() != name) {
+    spdlog::error(
+        "identity: ignoring {}: it holds role \"{}\"; delete the record and apply "
+        "the role again",
+        e.kv.key, cached.message.name());
+    return;
+  }
+  cached.kv = e.kv;
+  cached.role = RoleFromMessage(cached.message);
+  roles_[name] = std::move(cached);
 }
 
 std::optional<Role> RoleRegistry::FindRole(const std::string& name) const {

@@ -67,8 +67,9 @@ class RoleRegistry final : public RoleSource {
     Role role;
   };
 
-  // Updates the cache. Never calls the store (it runs in watch callbacks).
-  void Apply(const std::vector<store::Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Updates the cache with one record's event. Never calls the store (it
+  // runs in watch callbacks).
+  void Apply(const std::string& name, const store::Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::Store* const store_;
   std::unique_ptr<store::WatchHandle> watch_;

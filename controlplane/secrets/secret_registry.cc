@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/spec/secret_refs.h"
@@ -134,31 +133,25 @@ absl::StatusOr<bool> SecretRegistry::RewrapOne(const std::string& name,
 SecretRegistry::~SecretRegistry() { watch_.reset(); }
 
 absl::Status SecretRegistry::Start() {
-  auto watch =
-      store::ListAndWatch(store_, kSecretPrefix, [this](const auto& events, bool replace_all) {
-        std::lock_guard<std::mutex> lock(mu_);
-        if (replace_all) secrets_.clear();
-        Apply(events);
-      });
+  auto watch = store::WatchNamed(
+      store_, kSecretPrefix, mu_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { secrets_.clear(); },
+      [this](const std::string& name, const store::Event& e)
+          ABSL_NO_THREAD_SAFETY_ANALYSIS { Apply(name, e); });
   if (!watch.ok()) return watch.status();
   watch_ = std::move(*watch);
   return absl::OkStatus();
 }
 
-void SecretRegistry::Apply(const std::vector<store::Event>& events) {
-  for (const auto& e : events) {
-    if (!absl::StartsWith(e.kv.key, kSecretPrefix)) continue;
-    const std::string name = e.kv.key.substr(sizeof(kSecretPrefix) - 1);
-    secrets_.erase(name);
-    if (e.type != store::Event::Type::kPut) continue;
-    gantry::v1::StoredSecret stored;
-    if (!stored.ParseFromString(e.kv.value) || stored.metadata().name() != name) {
-      spdlog::error("secrets: cannot decode {}; secret {} is unavailable until written again",
-                    e.kv.key, name);
-      continue;
-    }
-    secrets_[name] = std::move(stored);
+void SecretRegistry::Apply(const std::string& name, const store::Event& e) {
+  secrets_.erase(name);
+  if (e.type != store::Event::Type::kPut) return;
+  gantry::v1::StoredSecret stored;
+  if (!stored.ParseFromString(e.kv.value) || stored.metadata().name() != name) {
+    spdlog::error("secrets: cannot decode {}; secret {} is unavailable until written again",
+                  e.kv.key, name);
+    return;
   }
+  secrets_[name] = std::move(stored);
 }
 
 absl::StatusOr<gantry::v1::Secret> SecretRegistry::Create(const std::string& name,

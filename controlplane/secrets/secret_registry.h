@@ -96,7 +96,7 @@ class SecretRegistry final : public SecretCatalog {
  private:
   absl::StatusOr<gantry::v1::Secret> Write(const std::string& name, const std::string& value,
                                            const std::string& created_by, bool create);
-  void Apply(const std::vector<store::Event>& events) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Apply(const std::string& name, const store::Event& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Prune(gantry::v1::StoredSecret& stored) const;
 
   // The current key, and every key that opens something (by id).

@@ -20,4 +20,22 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> ListAndWatch(Store* store, absl::st
       [apply](const RangeResult& snapshot) { apply(AsPuts(snapshot.kvs), true); });
 }
 
+absl::StatusOr<std::unique_ptr<WatchHandle>> WatchNamed(Store* store, const std::string& prefix,
+                                                        std::mutex& mu, std::function<void()> clear,
+                                                        NamedApply apply) {
+  return ListAndWatch(
+      store, prefix,
+      [&mu, prefix, clear = std::move(clear), apply = std::move(apply)](
+          const std::vector<Event>& events, bool replace_all) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (replace_all) clear();
+        for (const auto& e : events) {
+          if (e.kv.key.size() <= prefix.size() || e.kv.key.compare(0, prefix.size(), prefix) != 0) {
+            continue;
+          }
+          apply(e.kv.key.substr(prefix.size()), e);
+        }
+      });
+}
+
 }  // namespace gantry::store

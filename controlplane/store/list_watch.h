@@ -10,6 +10,8 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -25,5 +27,14 @@ absl::StatusOr<std::unique_ptr<WatchHandle>> ListAndWatch(Store* store, absl::st
 
 // A listing as put events.
 std::vector<Event> AsPuts(std::vector<KeyValue> kvs);
+
+// ListAndWatch for a cache of records named by the rest of their key
+// (PREFIX + NAME), as the role and secret registries keep them: under
+// `mu`, `clear()` when the cache must start over, then `apply(name, event)`
+// for each event under the prefix, in order.
+using NamedApply = std::function<void(const std::string& name, const Event& event)>;
+absl::StatusOr<std::unique_ptr<WatchHandle>> WatchNamed(Store* store, const std::string& prefix,
+                                                        std::mutex& mu, std::function<void()> clear,
+                                                        NamedApply apply);
 
 }  // namespace gantry::store

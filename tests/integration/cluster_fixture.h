@@ -21,6 +21,7 @@
 #include "common/tls.h"
 #include "gantry/v1/operator.grpc.pb.h"
 #include "grpcpp/create_channel.h"
+#include "tests/support/test_dir.h"
 
 namespace gantry::testing {
 
@@ -32,15 +33,6 @@ inline bool WaitFor(const std::function<bool()>& condition,
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return condition();
-}
-
-// TMPDIR/gantry-PREFIX-PID-TEST, empty; the test removes it in TearDown.
-inline std::filesystem::path FreshTestDir(const std::string& prefix) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("gantry-" + prefix + "-" + std::to_string(::getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  std::filesystem::remove_all(dir);
-  return dir;
 }
 
 // The operator API at `address` with a token, trusting the cluster CA.

@@ -15,6 +15,7 @@
 
 #include "agent/reconciler.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/support/test_dir.h"
 
 namespace gantry::agent {
 namespace {
@@ -59,10 +60,7 @@ std::string Everything(const std::filesystem::path& dir) {
 class AgentSecretsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gantry-agent-secrets-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("agent-secrets");
     runtime_.AddImage(kImage);
     auto* pw = source_.secrets.add_secrets();
     pw->set_name("db-password");

@@ -13,6 +13,7 @@
 #include "common/files.h"
 #include "controlplane/secrets/key_files.h"
 #include "controlplane/store/sqlite_store.h"
+#include "tests/support/test_dir.h"
 
 namespace gantry::secrets {
 namespace {
@@ -20,10 +21,7 @@ namespace {
 class KeyRotationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gantry-key-rotation-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("key-rotation");
     ASSERT_TRUE(MakePrivateDirectory(dir_.string()).ok());
     files_ = std::make_unique<KeyFiles>((dir_ / "secrets.key").string());
     store_ = std::move(*store::SqliteStore::Open({":memory:"}));

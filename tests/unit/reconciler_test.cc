@@ -8,6 +8,7 @@
 
 #include "common/time_util.h"
 #include "tests/fakes/fake_runtime.h"
+#include "tests/support/test_dir.h"
 
 namespace gantry::agent {
 namespace {
@@ -22,10 +23,7 @@ constexpr char kImage[] = "example.org/demo/busybox:1";
 class ReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("gantry-reconciler-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("reconciler");
     runtime_.AddImage(kImage);
     Restart();
   }
