@@ -3,6 +3,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/spec/sandbox.h"
 
 namespace gantry::agent {
 
@@ -55,6 +56,17 @@ ContainerSpec BuildContainerSpec(const TaskAssignment& a, int index, const Track
   spec.netns_path = host.netns_path;
   spec.log_path = log_path;
   spec.hostname = a.task_id().substr(0, 12);
+  spec.user = def.user();
+  // Definitions stored before pids limits existed say 0: they get the default.
+  spec.pids_limit = def.pids_limit() > 0 ? def.pids_limit() : spec::kDefaultPidsLimit;
+  spec.readonly_root = def.readonly_root_filesystem();
+  for (const auto& u : def.ulimits()) {
+    if (auto type = spec::RlimitType(u.name())) {
+      spec.rlimits.push_back(
+          {*type, static_cast<uint64_t>(u.soft_limit()), static_cast<uint64_t>(u.hard_limit())});
+    }
+  }
+  spec.capabilities = spec::EffectiveCapabilities(def);
   spec.labels = {{kLabelTaskId, a.task_id()},
                  {kLabelNode, host.node_name},
                  {kLabelContainer, def.name()},

@@ -11,6 +11,7 @@
 #include "common/spec/validation.h"
 #include "common/time_util.h"
 #include "ctl/role_document.h"
+#include "ctl/sandbox_parser.h"
 #include "ctl/yaml_doc.h"
 #include "yaml-cpp/yaml.h"
 
@@ -52,17 +53,19 @@ void ParseHealthCheck(Doc& doc, const YAML::Node& n, const std::string& path,
 
 void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
                     gantry::v1::ContainerDefinition& c) {
-  if (!CheckKeys(
-          doc, n, path,
-          {"name", "image", "command", "environment", "cpu", "memory", "essential", "portMappings",
-           "stopTimeout", "pullPolicy", "pinDigest", "healthCheck", "metrics", "secrets"})) {
-    return;
-  }
+  std::set<std::string> keys = {"name",        "image",      "command",   "environment",
+                                "cpu",         "memory",     "essential", "portMappings",
+                                "stopTimeout", "pullPolicy", "pinDigest", "healthCheck",
+                                "metrics",     "secrets"};
+  keys.insert(SandboxKeys().begin(), SandboxKeys().end());
+  if (!CheckKeys(doc, n, path, keys)) return;
   for (const auto& kv : n) {
     const std::string key = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
     const std::string field = absl::StrCat(path, ".", key);
-    if (key == "name") {
+    if (SandboxKeys().contains(key)) {
+      ParseSandboxField(doc, key, v, field, c);
+    } else if (key == "name") {
       c.set_name(Scalar(doc, v, field));
     } else if (key == "image") {
       c.set_image(Scalar(doc, v, field));

@@ -11,11 +11,13 @@ BUILD_PKGS=(
   libcurl4-openssl-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
   libsqlite3-dev libssl-dev golang-github-containerd-containerd-dev
   golang-github-containerd-cgroups-dev libcivetweb-dev golang-etcd-server-dev
+  libnftables-dev
 )
 RUNTIME_PKGS=(
   containerd runc busybox-static iproute2 curl ca-certificates openssl
   systemd util-linux procps jq wget
   docker-registry skopeo apache2-utils haproxy prometheus python3 etcd-server etcd-client
+  containernetworking-plugins nftables
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -56,6 +56,23 @@ struct ContainerSpec {
   std::map<std::string, std::string> labels;
   // Bind mounts (read-only, nosuid, nodev, noexec), e.g. secret files.
   std::vector<BindMount> mounts;
+
+  // The sandbox (see common/spec/sandbox.h). NAME, UID, NAME:GROUP or
+  // UID:GID, resolved in the image; empty: the image's user.
+  std::string user;
+  // Processes and threads the container may have; 0: unlimited.
+  int64_t pids_limit = 0;
+  bool readonly_root = false;
+  // Resource limits, as "RLIMIT_NOFILE".
+  struct Rlimit {
+    std::string type;
+    uint64_t soft = 0;
+    uint64_t hard = 0;
+  };
+  std::vector<Rlimit> rlimits;
+  // The process's capabilities ("CAP_CHOWN", ...); its seccomp filter
+  // allows the calls that go with them.
+  std::vector<std::string> capabilities;
 };
 
 enum class ContainerState {

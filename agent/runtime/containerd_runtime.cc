@@ -3,8 +3,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "agent/runtime/image_users.h"
+#include "agent/runtime/rootfs_files.h"
 #include "common/ids.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
@@ -85,16 +88,41 @@ absl::Status ContainerdRuntime::RemoveImage(const std::string& name) {
 absl::Status ContainerdRuntime::Create(const ContainerSpec& spec) {
   ASSIGN_OR_RETURN(auto image, images_.Resolve(spec.image));
   RETURN_IF_ERROR(images_.CheckUnpacked(spec.image, image.chain_id));
-  ASSIGN_OR_RETURN(std::string oci, BuildOciSpec(spec, image.config, options_.oci));
   // The snapshot belongs to no container until the container record names
   // it; the lease covers that gap.
   ASSIGN_OR_RETURN(auto lease, client_.NewLease("create", absl::Minutes(10)));
   // The container's writable layer on top of the image's layer chain.
   ASSIGN_OR_RETURN(const Mounts mounts, PrepareSnapshot(spec.id, image.chain_id, lease->id()));
-  absl::Status st = CreateContainer(spec, oci, lease->id());
+  // Users are looked up in the snapshot, so the spec is built after it.
+  absl::StatusOr<ProcessUser> user = ProcessUserOf(spec, image.config, mounts);
+  absl::StatusOr<std::string> oci =
+      user.ok() ? BuildOciSpec(spec, image.config, *user, options_.oci) : user.status();
+  absl::Status st = oci.status();
+  if (st.ok()) st = CreateContainer(spec, *oci, lease->id());
   if (st.ok()) st = CreateTask(spec, mounts);
   if (!st.ok()) (void)Remove(spec.id);
   return st;
+}
+
+absl::StatusOr<ProcessUser> ContainerdRuntime::ProcessUserOf(const ContainerSpec& spec,
+                                                             const ImageConfig& image,
+                                                             const Mounts& mounts) {
+  const std::string& user = spec.user.empty() ? image.user : spec.user;
+  if (user.empty() || user == "root" || user == "0" || user == "0:0") return ProcessUser{};
+  std::vector<RootMount> roots;
+  for (const auto& m : mounts) {
+    roots.push_back({m.type(), m.source(), {m.options().begin(), m.options().end()}});
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> layers, RootfsLayers(roots));
+  ASSIGN_OR_RETURN(std::optional<std::string> passwd, ReadRootfsFile(layers, "etc/passwd"));
+  ASSIGN_OR_RETURN(std::optional<std::string> group, ReadRootfsFile(layers, "etc/group"));
+  auto resolved = ResolveUser(user, passwd.value_or(""), group.value_or(""));
+  if (!resolved.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image ", spec.image, ": ", resolved.status().message(),
+        spec.user.empty() ? " (the image's own USER)" : " (the container's user field)"));
+  }
+  return resolved;
 }
 
 absl::StatusOr<Mounts> ContainerdRuntime::PrepareSnapshot(const std::string& id,

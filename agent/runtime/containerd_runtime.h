@@ -64,6 +64,11 @@ class ContainerdRuntime final : public ContainerRuntime {
   // Create's steps.
   absl::StatusOr<google::protobuf::RepeatedPtrField<containerd::types::Mount>> PrepareSnapshot(
       const std::string& id, const std::string& parent, const std::string& lease);
+  // Who the process runs as: the spec's user, else the image's, looked up
+  // in the snapshot's /etc/passwd and /etc/group.
+  absl::StatusOr<ProcessUser> ProcessUserOf(
+      const ContainerSpec& spec, const ImageConfig& image,
+      const google::protobuf::RepeatedPtrField<containerd::types::Mount>& mounts);
   absl::Status CreateContainer(const ContainerSpec& spec, const std::string& oci,
                                const std::string& lease);
   absl::Status CreateTask(

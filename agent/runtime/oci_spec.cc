@@ -4,11 +4,9 @@
 
 #include <filesystem>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "agent/runtime/seccomp_profile.h"
 #include "nlohmann/json.hpp"
 
 namespace gantry::agent {
@@ -16,17 +14,6 @@ namespace gantry::agent {
 using nlohmann::json;
 
 namespace {
-
-// Docker's default capabilities: enough for ordinary services, none that
-// administer the host.
-const std::vector<std::string>& DefaultCapabilities() {
-  static const std::vector<std::string> caps = {
-      "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
-      "CAP_MKNOD",   "CAP_NET_RAW",      "CAP_SETGID",           "CAP_SETUID",
-      "CAP_SETFCAP", "CAP_SETPCAP",      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT",
-      "CAP_KILL",    "CAP_AUDIT_WRITE"};
-  return caps;
-}
 
 json Mount(const std::string& dest, const std::string& type, const std::string& source,
            std::vector<std::string> options) {
@@ -36,20 +23,6 @@ json Mount(const std::string& dest, const std::string& type, const std::string& 
 json Device(const std::string& type, int major, int minor) {
   return json{
       {"allow", true}, {"type", type}, {"major", major}, {"minor", minor}, {"access", "rwm"}};
-}
-
-absl::Status ParseUser(const std::string& user, uint32_t& uid, uint32_t& gid) {
-  uid = 0;
-  gid = 0;
-  if (user.empty() || user == "root" || user == "0") return absl::OkStatus();
-  std::vector<std::string> parts = absl::StrSplit(user, ':');
-  if (parts.size() > 2 || !absl::SimpleAtoi(parts[0], &uid) ||
-      (parts.size() == 2 && !absl::SimpleAtoi(parts[1], &gid))) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("image user \"", user, "\": only numeric UID[:GID] or root is supported"));
-  }
-  if (parts.size() == 1) gid = uid;
-  return absl::OkStatus();
 }
 
 std::vector<std::string> StringArray(const json& j, const char* key) {
@@ -114,7 +87,8 @@ namespace {
 
 // The process: arguments (the task's command, or the image's entrypoint and
 // cmd), environment (the image's, then the task's), user and capabilities.
-absl::StatusOr<json> Process(const ContainerSpec& spec, const ImageConfig& image) {
+absl::StatusOr<json> Process(const ContainerSpec& spec, const ImageConfig& image,
+                             const ProcessUser& user) {
   std::vector<std::string> args;
   if (!spec.command.empty()) {
     args = spec.command;
@@ -135,20 +109,31 @@ absl::StatusOr<json> Process(const ContainerSpec& spec, const ImageConfig& image
   env.insert(env.end(), spec.env.begin(), spec.env.end());
   if (!spec.hostname.empty()) env.push_back(absl::StrCat("HOSTNAME=", spec.hostname));
 
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  if (auto st = ParseUser(image.user, uid, gid); !st.ok()) return st;
-
-  const auto& caps = DefaultCapabilities();
-  return json{
+  json who = {{"uid", user.uid}, {"gid", user.gid}};
+  if (!user.additional_gids.empty()) who["additionalGids"] = user.additional_gids;
+  // A process that is not root keeps no effective or permitted
+  // capabilities across exec, as with Docker; the bounding set still limits
+  // what a setuid program could regain (no-new-privileges forbids that too).
+  const std::vector<std::string>& caps = spec.capabilities;
+  const std::vector<std::string> none;
+  const auto& held = user.uid == 0 ? caps : none;
+  json process = {
       {"terminal", false},
-      {"user", {{"uid", uid}, {"gid", gid}}},
+      {"user", who},
       {"args", args},
       {"env", env},
       {"cwd", image.working_dir.empty() ? "/" : image.working_dir},
-      {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+      {"capabilities", {{"bounding", caps}, {"effective", held}, {"permitted", held}}},
       {"noNewPrivileges", true},
   };
+  if (!spec.rlimits.empty()) {
+    json rlimits = json::array();
+    for (const auto& r : spec.rlimits) {
+      rlimits.push_back({{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});
+    }
+    process["rlimits"] = rlimits;
+  }
+  return process;
 }
 
 json Mounts(const ContainerSpec& spec, const OciOptions& options) {
@@ -194,6 +179,7 @@ json Resources(const ContainerSpec& spec) {
     cpu["period"] = 100000;
   }
   resources["cpu"] = cpu;
+  if (spec.pids_limit > 0) resources["pids"] = {{"limit", spec.pids_limit}};
   // devpts wildcard minor is encoded as "no minor".
   resources["devices"].back().erase("minor");
   return resources;
@@ -214,19 +200,20 @@ json Linux(const ContainerSpec& spec, const OciOptions& options) {
         "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
         "/proc/scsi"}},
       {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+      {"seccomp", DefaultSeccompProfile(spec.capabilities)},
   };
 }
 
 }  // namespace
 
 absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageConfig& image,
-                                         const OciOptions& options) {
-  auto process = Process(spec, image);
+                                         const ProcessUser& user, const OciOptions& options) {
+  auto process = Process(spec, image, user);
   if (!process.ok()) return process.status();
   json out = {
       {"ociVersion", "1.0.2"},
       {"process", *process},
-      {"root", {{"path", "rootfs"}, {"readonly", false}}},
+      {"root", {{"path", "rootfs"}, {"readonly", spec.readonly_root}}},
       {"hostname", spec.hostname},
       {"mounts", Mounts(spec, options)},
       {"linux", Linux(spec, options)},

@@ -3,11 +3,13 @@
 // Builds the OCI runtime spec (config.json) for one container from the
 // agent's ContainerSpec and the image's configuration. Pure functions.
 //
-// Least privilege by default: Docker's default capability set (no
-// CAP_SYS_ADMIN, no CAP_NET_ADMIN), no-new-privileges, masked and read-only
+// Least privilege by default: the spec's capabilities (Docker's default set
+// less CAP_NET_RAW unless the task definition changed it), Docker's default
+// seccomp filter, a pids limit, no-new-privileges, masked and read-only
 // kernel paths, a read-only sysfs and cgroup view, and only the standard
 // device nodes.
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -36,8 +38,16 @@ struct OciOptions {
   std::string resolv_conf = "/etc/resolv.conf";
 };
 
+// Who the container's process runs as, resolved from ContainerSpec::user
+// (or the image's user) against the image's /etc/passwd and /etc/group.
+struct ProcessUser {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> additional_gids;
+};
+
 absl::StatusOr<std::string> BuildOciSpec(const ContainerSpec& spec, const ImageConfig& image,
-                                         const OciOptions& options);
+                                         const ProcessUser& user, const OciOptions& options);
 
 // containerd's snapshot key for a layer stack: the OCI chain ID of the
 // diff IDs ("sha256:..."), computed as in the image spec.

@@ -7,7 +7,7 @@ namespace gantry::access {
 const std::vector<Verb>& AllVerbs() {
   static const auto* verbs = new std::vector<Verb>{
       Verb::kGet,    Verb::kList, Verb::kApply,  Verb::kScale,  Verb::kUndo, Verb::kDelete,
-      Verb::kUpdate, Verb::kLogs, Verb::kCreate, Verb::kRevoke, Verb::kRead};
+      Verb::kUpdate, Verb::kLogs, Verb::kCreate, Verb::kRevoke, Verb::kRead, Verb::kUse};
   return *verbs;
 }
 
@@ -35,6 +35,8 @@ const char* VerbName(Verb verb) {
       return "revoke";
     case Verb::kRead:
       return "read";
+    case Verb::kUse:
+      return "use";
   }
   return "unknown";
 }
@@ -63,6 +65,7 @@ const std::vector<Resource>& AllResources() {
       {"snapshots", "store snapshot", "store snapshots"},
       {"secrets", "secret", "secrets"},
       {"secretkeys", "secrets' key-encryption key", "secrets' key-encryption keys"},
+      {"capabilities", "capability", "capabilities"},
   };
   return *resources;
 }

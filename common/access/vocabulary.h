@@ -16,7 +16,8 @@
 namespace gantry::access {
 
 // kRead: a secret's value (`gantryctl secret get --reveal`); kGet on a
-// secret is its metadata only.
+// secret is its metadata only. kUse: a privilege a task definition asks
+// for, e.g. use capability NET_ADMIN.
 enum class Verb {
   kGet,
   kList,
@@ -28,7 +29,8 @@ enum class Verb {
   kLogs,
   kCreate,
   kRevoke,
-  kRead
+  kRead,
+  kUse
 };
 
 // Every verb, in declaration order.
@@ -45,7 +47,8 @@ struct Resource {
 
 // Every resource: services, taskdefinitions, tasks, nodes, events, images,
 // endpoints, roles, tokens, jointokens, audit (the audit log; only listed),
-// controlplanes, snapshots, secrets.
+// controlplanes, snapshots, secrets, secretkeys, capabilities (Linux
+// capabilities a container adds, by name without CAP_: only used).
 const std::vector<Resource>& AllResources();
 // Null when `plural` names no resource.
 const Resource* FindResource(std::string_view plural);

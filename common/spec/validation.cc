@@ -10,6 +10,7 @@
 #include "common/placement/policy.h"
 #include "common/quantity.h"
 #include "common/registry/reference.h"
+#include "common/spec/sandbox.h"
 #include "common/spec/secret_refs.h"
 #include "common/time_util.h"
 
@@ -250,6 +251,7 @@ void ApplyDefaults(gantry::v1::TaskDefinition& td) {
   for (auto& c : *td.mutable_containers()) {
     if (!c.has_essential()) c.set_essential(true);
     if (!c.has_stop_timeout()) *c.mutable_stop_timeout() = ToProtoDuration(absl::Seconds(30));
+    if (c.pids_limit() == 0) c.set_pids_limit(kDefaultPidsLimit);
     if (c.has_health_check()) {
       auto* h = c.mutable_health_check();
       if (!h->has_interval()) *h->mutable_interval() = ToProtoDuration(absl::Seconds(30));
@@ -282,6 +284,7 @@ std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition&
     if (!c.has_essential() || c.essential()) any_essential = true;
     ValidateContainer(c, path, errors, port_names, host_ports);
     ValidateSecretReferences(c, path, errors);
+    ValidateSandbox(c, path, errors);
   }
   if (!td.containers().empty() && !any_essential) {
     errors.push_back({"containers", "at least one container must be essential"});

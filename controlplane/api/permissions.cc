@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "common/spec/sandbox.h"
 #include "common/spec/secret_refs.h"
 
 namespace gantry::api {
@@ -22,6 +23,12 @@ std::vector<Permission> ApplyPermissions(const gantry::v1::ApplyRequest& request
       }
     }
     for (const auto& name : secrets) out.push_back({Verb::kApply, "secrets", name});
+    // A capability beyond the default set is a privilege on the node.
+    std::set<std::string> caps;
+    for (const auto& c : td.containers()) {
+      for (auto& cap : spec::AddedCapabilities(c)) caps.insert(std::move(cap));
+    }
+    for (const auto& cap : caps) out.push_back({Verb::kUse, "capabilities", cap});
   }
   for (const auto& s : request.services()) out.push_back({Verb::kApply, "services", s.name()});
   for (const auto& r : request.roles()) out.push_back({Verb::kApply, "roles", r.name()});

@@ -113,6 +113,24 @@ TEST_F(ContainerdRuntimeTest, FailedCreateLeavesNothingBehind) {
   EXPECT_FALSE(fake_.GetSnapshot("t1-web").has_value());
 }
 
+TEST_F(ContainerdRuntimeTest, AUserTheImageLacksFailsCreateAndLeavesNothing) {
+  Seed(kImage, image_);
+  ContainerSpec spec = Spec("t1-web");
+  spec.user = "ghost";
+  const absl::Status st = runtime_.Create(spec);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()),
+              HasSubstr("user \"ghost\" is not in the image's /etc/passwd"));
+  EXPECT_FALSE(fake_.GetContainer("t1-web").has_value());
+  EXPECT_FALSE(fake_.GetSnapshot("t1-web").has_value());
+  // A numeric user needs no entry.
+  spec.user = "4242";
+  ASSERT_TRUE(runtime_.Create(spec).ok());
+  const json oci = json::parse(fake_.GetContainer("t1-web")->spec().value());
+  EXPECT_EQ(oci["process"]["user"]["uid"], 4242);
+  EXPECT_EQ(oci["process"]["user"]["gid"], 4242);
+}
+
 TEST_F(ContainerdRuntimeTest, CreateReusesTheSnapshotOfAnInterruptedCreate) {
   Seed(kImage, image_);
   // The first attempt fails, and so does its cleanup: the snapshot stays.

@@ -30,7 +30,7 @@ ContainerSpec Spec() {
 }
 
 TEST(OciSpec, ProcessResourcesAndNamespaces) {
-  auto text = BuildOciSpec(Spec(), Busybox(), OciOptions{"/gantry", ""});
+  auto text = BuildOciSpec(Spec(), Busybox(), ProcessUser{}, OciOptions{"/gantry", ""});
   ASSERT_TRUE(text.ok()) << text.status();
   json j = json::parse(*text);
   EXPECT_EQ(j["process"]["args"][2], "exec httpd -f");
@@ -59,7 +59,7 @@ TEST(OciSpec, HostNetworkAndImageCommand) {
   s.netns_path.clear();
   s.command.clear();
   s.cpu_millis = 0;
-  json j = json::parse(*BuildOciSpec(s, Busybox(), OciOptions{"/gantry", ""}));
+  json j = json::parse(*BuildOciSpec(s, Busybox(), ProcessUser{}, OciOptions{"/gantry", ""}));
   for (const auto& ns : j["linux"]["namespaces"]) EXPECT_NE(ns["type"], "network");
   EXPECT_EQ(j["process"]["args"], json::array({"/bin/sh"}));
   EXPECT_FALSE(j["linux"]["resources"]["cpu"].contains("quota"));
@@ -68,7 +68,7 @@ TEST(OciSpec, HostNetworkAndImageCommand) {
 TEST(OciSpec, SecretFilesAreBindMountedReadOnly) {
   ContainerSpec s = Spec();
   s.mounts.push_back({"/run/gantry/n1/secrets/t1/0", "/run/secrets/tls.key", true});
-  json j = json::parse(*BuildOciSpec(s, Busybox(), OciOptions{"/gantry", ""}));
+  json j = json::parse(*BuildOciSpec(s, Busybox(), ProcessUser{}, OciOptions{"/gantry", ""}));
   const json& last = j["mounts"].back();
   EXPECT_EQ(last["destination"], "/run/secrets/tls.key");
   EXPECT_EQ(last["type"], "bind");
@@ -76,13 +76,78 @@ TEST(OciSpec, SecretFilesAreBindMountedReadOnly) {
   EXPECT_EQ(last["options"], json::array({"rbind", "ro", "nosuid", "nodev", "noexec"}));
 }
 
-TEST(OciSpec, NamedUsersAreRefused) {
-  ImageConfig image = Busybox();
-  image.user = "www-data";
-  EXPECT_FALSE(BuildOciSpec(Spec(), image, OciOptions()).ok());
-  image.user = "1000:1000";
-  json j = json::parse(*BuildOciSpec(Spec(), image, OciOptions{"/gantry", ""}));
-  EXPECT_EQ(j["process"]["user"]["uid"], 1000);
+json Built(const ContainerSpec& s, const ProcessUser& user = {}) {
+  auto text = BuildOciSpec(s, Busybox(), user, OciOptions{"/gantry", ""});
+  EXPECT_TRUE(text.ok()) << text.status();
+  return json::parse(text.ok() ? *text : "{}");
+}
+
+bool Allowed(const json& profile, const std::string& call) {
+  for (const auto& rule : profile["syscalls"]) {
+    if (rule["action"] != "SCMP_ACT_ALLOW" || rule.contains("args")) continue;
+    for (const auto& n : rule["names"]) {
+      if (n == call) return true;
+    }
+  }
+  return false;
+}
+
+TEST(OciSpec, SandboxFieldsReachTheSpec) {
+  ContainerSpec s = Spec();
+  s.pids_limit = 64;
+  s.readonly_root = true;
+  s.rlimits = {{"RLIMIT_NOFILE", 1024, 4096}};
+  s.capabilities = {"CAP_CHOWN", "CAP_NET_BIND_SERVICE"};
+  json j = Built(s, ProcessUser{65534, 65534, {29}});
+  EXPECT_EQ(j["linux"]["resources"]["pids"]["limit"], 64);
+  EXPECT_TRUE(j["root"]["readonly"].get<bool>());
+  EXPECT_EQ(j["process"]["rlimits"][0]["type"], "RLIMIT_NOFILE");
+  EXPECT_EQ(j["process"]["rlimits"][0]["hard"], 4096);
+  EXPECT_EQ(j["process"]["user"]["uid"], 65534);
+  EXPECT_EQ(j["process"]["user"]["additionalGids"], json::array({29}));
+  // Not root: the bounding set stays, nothing is held.
+  EXPECT_EQ(j["process"]["capabilities"]["bounding"], json(s.capabilities));
+  EXPECT_TRUE(j["process"]["capabilities"]["effective"].empty());
+  j = Built(s);
+  EXPECT_EQ(j["process"]["capabilities"]["effective"], json(s.capabilities));
+  EXPECT_FALSE(Built(Spec())["linux"]["resources"].contains("pids"));
+}
+
+TEST(Seccomp, DefaultDenyWithOrdinaryCallsAllowed) {
+  ContainerSpec s = Spec();
+  s.capabilities = {"CAP_CHOWN", "CAP_SETUID"};
+  const json profile = Built(s)["linux"]["seccomp"];
+  EXPECT_EQ(profile["defaultAction"], "SCMP_ACT_ERRNO");
+  EXPECT_FALSE(profile["architectures"].empty());
+  for (const char* call : {"read", "openat", "execve", "futex", "socket", "ptrace"}) {
+    EXPECT_TRUE(Allowed(profile, call)) << call;
+  }
+  for (const char* call : {"mount", "unshare", "setns", "bpf", "reboot", "init_module",
+                           "io_uring_setup", "keyctl", "settimeofday", "clone3"}) {
+    EXPECT_FALSE(Allowed(profile, call)) << call;
+  }
+  // clone only without namespace flags; clone3 answers ENOSYS.
+  bool clone_masked = false;
+  bool clone3_enosys = false;
+  for (const auto& rule : profile["syscalls"]) {
+    if (rule["names"] == json::array({"clone"}) && rule.contains("args")) {
+      clone_masked = rule["args"][0]["op"] == "SCMP_CMP_MASKED_EQ" &&
+                     rule["args"][0]["value"] == 0x7E020000 && rule["args"][0]["valueTwo"] == 0;
+    }
+    if (rule["names"] == json::array({"clone3"})) clone3_enosys = rule["errnoRet"] == 38;
+  }
+  EXPECT_TRUE(clone_masked);
+  EXPECT_TRUE(clone3_enosys);
+}
+
+TEST(Seccomp, CapabilitiesGrantTheirCalls) {
+  ContainerSpec s = Spec();
+  s.capabilities = {"CAP_SYS_ADMIN", "CAP_SYS_TIME"};
+  const json profile = Built(s)["linux"]["seccomp"];
+  for (const char* call : {"mount", "unshare", "setns", "clone", "clone3", "settimeofday"}) {
+    EXPECT_TRUE(Allowed(profile, call)) << call;
+  }
+  EXPECT_FALSE(Allowed(profile, "reboot"));
 }
 
 TEST(ImageConfig, RejectsConfigsWithoutLayers) {

@@ -67,7 +67,7 @@ TEST(RoleDocumentTest, AnUnknownVerbNamesDocumentFieldAndAllowedValues) {
   EXPECT_EQ(Error(yaml),
             "roles.yaml: document 2 (Role web-scaler): rules[1].verbs[0]: unknown verb \"scael\" "
             "(expected one of: *, get, list, apply, scale, undo, delete, update, logs, create, "
-            "revoke, read)");
+            "revoke, read, use)");
 }
 
 TEST(RoleDocumentTest, AnUnknownResourceNamesTheAllowedOnes) {

@@ -56,7 +56,7 @@ TEST(ValidateRoleTest, AnUnknownVerbNamesItsFieldAndTheAllowedVerbs) {
   EXPECT_THAT(Problems(role),
               ::testing::ElementsAre(
                   "rules[1].verbs[0]: unknown verb \"scael\" (expected one of: *, get, list, "
-                  "apply, scale, undo, delete, update, logs, create, revoke, read)"));
+                  "apply, scale, undo, delete, update, logs, create, revoke, read, use)"));
 }
 
 TEST(ValidateRoleTest, AnUnknownResourceNamesItsFieldAndTheAllowedResources) {
@@ -68,7 +68,7 @@ TEST(ValidateRoleTest, AnUnknownResourceNamesItsFieldAndTheAllowedResources) {
   EXPECT_EQ(problems[0],
             "rules[0].resources[1]: unknown resource \"service\" (did you mean services?) "
             "(expected one of: *, services, taskdefinitions, tasks, nodes, events, images, "
-            "endpoints, roles, audit, controlplanes, secrets)");
+            "endpoints, roles, audit, controlplanes, secrets, capabilities)");
   EXPECT_THAT(problems[1], HasSubstr("rules[0].resources[2]: unknown resource \"pods\" (expected"));
 }
 
