@@ -44,6 +44,14 @@ Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
                                            send(std::move(msg));
                                          });
   Session::Options session = options_.session;
+  if (options_.network) {
+    std::shared_ptr<NodeNetwork> network = options_.network;
+    reconciler_->SetTaskNetwork(network->tasks());
+    session.on_registered = [network](const gantry::v1::Registered& r) {
+      network->OnRegistered(r);
+    };
+    session.on_desired = [network](const gantry::v1::DesiredTasks& d) { network->OnDesired(d); };
+  }
   if (options_.identity) {
     std::shared_ptr<NodeIdentity> identity = options_.identity;
     session.credentials = [identity] { return identity->Channel(); };
@@ -103,9 +111,10 @@ void Agent::Pass() {
   upkeep_->Run(reconciler_->tasks(), reconciler_->runtime_observed());
   const absl::Time now = clock_->Now();
   if (now >= next_check_) {
-    session_->SetChecks(
-        JudgeChecks(ReadChecks(runtime_, options_.reconciler.data_dir, options_.container_storage),
-                    options_.thresholds));
+    CheckReadings readings =
+        ReadChecks(runtime_, options_.reconciler.data_dir, options_.container_storage);
+    if (options_.network) readings.network_error = options_.network->Problem();
+    session_->SetChecks(JudgeChecks(readings, options_.thresholds));
     next_check_ = now + options_.check_interval;
   }
 }

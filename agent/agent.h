@@ -21,6 +21,7 @@
 #include "agent/images/image_manager.h"
 #include "agent/metrics/agent_metrics.h"
 #include "agent/metrics/metrics_endpoint.h"
+#include "agent/network/node_network.h"
 #include "agent/node_identity.h"
 #include "agent/node_upkeep.h"
 #include "agent/reconciler.h"
@@ -51,6 +52,8 @@ class Agent {
     CheckThresholds thresholds;
     absl::Duration check_interval = absl::Seconds(10);
     HealthMonitor::Options health;
+    // Task networking (networkMode task); null: tasks that ask for it fail.
+    std::shared_ptr<NodeNetwork> network;
   };
 
   // `runtime` and `clock` must outlive the agent.

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/str_split.h"
 #include "agent/metrics/metrics_endpoint.h"
 #include "common/log.h"
 
@@ -72,6 +73,12 @@ Agent::Options AgentOptionsFor(const AgentConfig& config, const NodeCapacity& ca
   options.registries = config.registries;
   options.session.controlplane = config.controlplane;
   options.session.identity = IdentityFor(config, capacity);
+  NodeNetwork::Options network;
+  network.data_dir = config.data_dir;
+  network.netns = config.netns;
+  network.node_address = config.address;
+  network.plugin_dirs = absl::StrSplit(config.cni_plugin_dir, ':', absl::SkipEmpty());
+  options.network = std::make_shared<NodeNetwork>(network);
   return options;
 }
 

@@ -278,7 +278,11 @@ std::vector<Setting> RuntimeSettings() {
       {"--containerd-namespace", "containerdNamespace", Text(&C::containerd_namespace, "NAME"),
        "gantry", "containerd namespace for Gantry's containers"},
       {"--netns", "netns", Text(&C::netns, "PATH"), "",
-       "network namespace path containers join (default: the host's)"},
+       "the node's network namespace: where host-networked containers run and task "
+       "networking's bridge, routes and NAT live (default: the host's)"},
+      {"--cni-plugin-dir", "cniPluginDir", Text(&C::cni_plugin_dir, "DIRS"),
+       "/usr/lib/cni:/opt/cni/bin",
+       "where the CNI plugins (bridge, host-local, portmap, loopback) are, colon-separated"},
       {"--data-dir", "dataDir", Text(&C::data_dir, "PATH"), "/var/lib/gantry/agent",
        "task records and container logs"},
       {"--secrets-dir", "secretsDir", Text(&C::secrets_dir, "PATH"), "",

@@ -54,6 +54,8 @@ struct AgentConfig {
   std::string containerd_socket;
   std::string containerd_namespace;
   std::string netns;
+  // Where the CNI plugins are, colon-separated.
+  std::string cni_plugin_dir;
   std::string data_dir;
   // Where secret files go (a tmpfs); empty: /run/gantry/NODE/secrets.
   std::string secrets_dir;

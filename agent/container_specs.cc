@@ -29,6 +29,9 @@ std::vector<std::string> GantryEnvironment(const TaskAssignment& a, const TaskHo
   env.push_back(absl::StrCat("GANTRY_NODE=", host.node_name));
   env.push_back(absl::StrCat("GANTRY_ZONE=", host.zone));
   env.push_back(absl::StrCat("GANTRY_HOST_ADDRESS=", host.address));
+  if (!host.task_address.empty()) {
+    env.push_back(absl::StrCat("GANTRY_TASK_ADDRESS=", host.task_address));
+  }
   for (const auto& p : a.ports()) {
     const std::string name = EnvName(p.name());
     env.push_back(absl::StrCat("GANTRY_PORT_", name, "=", p.host_port()));

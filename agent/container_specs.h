@@ -29,6 +29,8 @@ struct TaskHost {
   std::string zone;
   std::string address;     // where the task's host ports are reachable
   std::string netns_path;  // empty: the host's network namespace
+  // The task's own address (networkMode task): GANTRY_TASK_ADDRESS.
+  std::string task_address;
 };
 
 // GANTRY_* variables every container of the task gets.

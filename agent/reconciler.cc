@@ -204,6 +204,7 @@ void Reconciler::Tick() {
   // records keep their last known state and the pass only reports.
   runtime_observed_ = Observe();
   if (runtime_observed_) {
+    if (have_desired_ && !networks_reconciled_) ReconcileNetworks();
     if (have_desired_) AdvanceAll();
     health_->Sync(HealthTargetsFor(tasks_, options_.node_address));
   }
@@ -275,6 +276,27 @@ gantry::v1::TaskStatusReport Reconciler::Report(bool full) {
   }
   for (const auto& id : forget) Forget(id);
   return report;
+}
+
+void Reconciler::ReconcileNetworks() {
+  networks_reconciled_ = true;
+  if (network_ == nullptr) return;
+  for (const std::string& id : network_->Attached()) {
+    auto it = tasks_.find(id);
+    if (it == tasks_.end() || it->second.status == Task::STOPPED) {
+      // Nothing runs in it any more (the agent stopped before removing it).
+      if (auto st = network_->Detach(id); !st.ok()) spdlog::warn("{}", st.message());
+      continue;
+    }
+    TrackedTask& r = it->second;
+    if (r.status != Task::RUNNING) continue;  // a start in progress finishes its own
+    if (auto found = network_->Find(id)) r.address = found->address;
+    if (auto st = network_->Check(id); !st.ok()) {
+      // Level-triggered: the task stops and the control plane replaces it.
+      r.reason = absl::StrCat("TaskNetworkError: ", st.message());
+      spdlog::warn("task {}: {}", id, r.reason);
+    }
+  }
 }
 
 void Reconciler::Forget(const std::string& task_id) {
@@ -377,6 +399,13 @@ void Reconciler::DriveStop(TrackedTask& r) {
     }
     c.present = false;
   }
+  if (network_ != nullptr) {
+    if (auto st = network_->Detach(r.task_id); !st.ok()) {
+      spdlog::warn("task {}: {}", r.task_id, st.message());
+      return;  // retried next tick
+    }
+  }
+  r.address.clear();
   r.status = Task::STOPPED;
   r.stopped_at = now;
   secret_provider_.Release(r.task_id);

@@ -76,6 +76,12 @@ class Reconciler {
   // Where tasks' secret values come from; without one a task that
   // references a secret fails to start. Set before Recover().
   void SetSecretSource(SecretSource* source) { secret_provider_.SetSource(source); }
+  // Where tasks in networkMode task get their network (may be null: they
+  // then fail to start). Set before Recover().
+  void SetTaskNetwork(TaskNetwork* network) {
+    network_ = network;
+    starter_.SetNetwork(network);
+  }
 
   // Loads persisted records and adopts the runtime's containers.
   absl::Status Recover();
@@ -123,6 +129,9 @@ class Reconciler {
   // changed records and forgets what may be forgotten.
   gantry::v1::TaskStatusReport Report(bool full);
   void Forget(const std::string& task_id);
+  // Once the first desired set is known: CHECK the networks of adopted
+  // tasks (a failed one stops its task) and remove those no task uses.
+  void ReconcileNetworks();
   void Persist(const TrackedTask& r);
   gantry::v1::TaskState StateOf(const TrackedTask& r) const;
 
@@ -138,6 +147,8 @@ class Reconciler {
   SecretProvider secret_provider_;
   TaskStarter starter_;
   AgentObserver* observer_ = nullptr;
+  TaskNetwork* network_ = nullptr;
+  bool networks_reconciled_ = false;
 
   mutable std::mutex mu_;
   std::optional<gantry::v1::DesiredTasks> pending_ ABSL_GUARDED_BY(mu_);

@@ -140,6 +140,7 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel, const std::
     // even if their sequence is lower (a control plane restored from an
     // older backup, or started on a new store).
     reconciler_->NewSession();
+    if (options_.on_registered) options_.on_registered(msg.registered());
     const absl::Duration interval =
         std::max(absl::Milliseconds(100), FromProtoDuration(msg.registered().heartbeat_interval()));
     // The first heartbeat is due one interval after registration.
@@ -150,7 +151,10 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel, const std::
     while (stream->Read(&msg)) {
       switch (msg.message_case()) {
         case ControlMessage::kDesired:
-          if (reconciler_->SetDesired(msg.desired())) wake_();
+          if (reconciler_->SetDesired(msg.desired())) {
+            if (options_.on_desired) options_.on_desired(msg.desired());
+            wake_();
+          }
           break;
         case ControlMessage::kLogRequest:
           logs_->Open(msg.log_request());

@@ -42,6 +42,10 @@ class Session {
     std::string cluster_id;
     // Identity and capacity; tasks are filled in at each registration.
     gantry::v1::RegisterRequest identity;
+    // Told of each registration and of each desired set the reconciler
+    // accepts (task networking's subnet and routes); may be empty.
+    std::function<void(const gantry::v1::Registered&)> on_registered;
+    std::function<void(const gantry::v1::DesiredTasks&)> on_desired;
     absl::Duration min_backoff = absl::Milliseconds(200);
     absl::Duration max_backoff = absl::Seconds(2);
   };

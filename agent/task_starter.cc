@@ -66,8 +66,37 @@ bool TaskStarter::ImagesReady(TrackedTask& r) {
   return ready;
 }
 
+bool TaskStarter::NetworkFor(TrackedTask& r, TaskHost& host) {
+  host = host_;
+  const TaskAssignment& a = *r.assignment;
+  if (a.network_mode() != "task") return true;
+  if (network_ == nullptr) {
+    Fail(r, "CannotSetUpNetworkError: this agent has no task networking (networkMode task)");
+    return false;
+  }
+  std::vector<MappedPort> ports;
+  for (const auto& p : a.ports()) {
+    ports.push_back({p.host_port(), p.container_port() != 0 ? p.container_port() : p.host_port()});
+  }
+  auto attached = network_->Attach(r.task_id, ports);
+  if (!attached.ok()) {
+    if (absl::IsUnavailable(attached.status())) {
+      if (!r.containers.empty()) r.containers[0].reason = std::string(attached.status().message());
+    } else {
+      Fail(r, absl::StrCat("CannotSetUpNetworkError: ", attached.status().message()));
+    }
+    return false;
+  }
+  host.netns_path = attached->netns;
+  host.task_address = attached->address;
+  r.address = attached->address;
+  return true;
+}
+
 bool TaskStarter::CreateContainers(TrackedTask& r) {
   const TaskAssignment& a = *r.assignment;
+  TaskHost host;
+  if (!NetworkFor(r, host)) return false;
   // Fetched when the first container is created, and dropped after.
   std::optional<std::vector<ContainerSecrets>> secrets;
   for (int i = 0; i < a.containers_size(); ++i) {
@@ -91,7 +120,7 @@ bool TaskStarter::CreateContainers(TrackedTask& r) {
       secrets = std::move(*prepared);
     }
     const std::string log_path = ContainerLogPath(data_dir_, r.task_id, a.containers(i).name());
-    if (auto st = runtime_->Create(BuildContainerSpec(a, i, c, host_, log_path, &(*secrets)[i]));
+    if (auto st = runtime_->Create(BuildContainerSpec(a, i, c, host, log_path, &(*secrets)[i]));
         !st.ok()) {
       if (!absl::IsUnavailable(st)) {
         Fail(r, absl::StrCat("CannotCreateContainerError: ", st.message()));
@@ -113,6 +142,12 @@ void TaskStarter::Fail(TrackedTask& r, const std::string& reason) {
     c.state = ContainerState::kNoTask;
   }
   secrets_->Release(r.task_id);
+  if (network_ != nullptr) {
+    if (auto st = network_->Detach(r.task_id); !st.ok()) {
+      spdlog::warn("task {}: {}", r.task_id, st.message());
+    }
+  }
+  r.address.clear();
   r.status = Task::STOPPED;
   r.reason = reason;
   r.stopped_at = clock_->Now();

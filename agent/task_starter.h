@@ -20,6 +20,7 @@
 
 #include "agent/container_specs.h"
 #include "agent/images/image_manager.h"
+#include "agent/network/task_network.h"
 #include "agent/runtime/container_runtime.h"
 #include "agent/secrets/secret_provider.h"
 #include "agent/tracked_task.h"
@@ -34,6 +35,10 @@ class TaskStarter {
   TaskStarter(ContainerRuntime* runtime, ImageManager* images, const Clock* clock, TaskHost host,
               std::string data_dir, SecretProvider* secrets);
 
+  // Where tasks in networkMode task get their network; without one they
+  // fail to start, saying so.
+  void SetNetwork(TaskNetwork* network) { network_ = network; }
+
   // `task` has an assignment.
   void Start(TrackedTask& task);
 
@@ -43,6 +48,10 @@ class TaskStarter {
   bool ImagesReady(TrackedTask& task);
   // False when the task cannot start now (retried) or failed.
   bool CreateContainers(TrackedTask& task);
+  // The host as the task's containers see it: for networkMode task, its
+  // own namespace and address (set up now if need be). False when it is
+  // not ready (retried) or failed the task.
+  bool NetworkFor(TrackedTask& task, TaskHost& host);
   void Fail(TrackedTask& task, const std::string& reason);
 
   ContainerRuntime* const runtime_;
@@ -51,6 +60,7 @@ class TaskStarter {
   const TaskHost host_;
   const std::string data_dir_;
   SecretProvider* const secrets_;
+  TaskNetwork* network_ = nullptr;
 };
 
 }  // namespace gantry::agent

@@ -61,6 +61,7 @@ TaskState ReportedState(const TrackedTask& task, const HealthMonitor& health,
   ts.set_task_id(task.task_id);
   ts.set_status(task.status);
   ts.set_reason(task.reason);
+  ts.set_address(task.address);
   if (task.started_at != absl::UnixEpoch()) *ts.mutable_started_at() = ToProtoTime(task.started_at);
   if (task.stopped_at != absl::UnixEpoch()) *ts.mutable_stopped_at() = ToProtoTime(task.stopped_at);
   // Task health: the worst of the essential containers that are checked.

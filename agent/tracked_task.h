@@ -45,6 +45,8 @@ struct TrackedTask {
   gantry::v1::Task::Status status = gantry::v1::Task::PENDING;
   std::vector<TrackedContainer> containers;
   std::string reason;
+  // Its own address (networkMode task), once its network is set up.
+  std::string address;
   absl::Time started_at = absl::UnixEpoch();
   absl::Time stopped_at = absl::UnixEpoch();
   bool wanted = false;         // in the newest desired set

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "CLI/CLI.hpp"
+#include "common/cidr.h"
 #include "common/log.h"
 #include "common/logging.h"
 #include "common/quantity.h"
@@ -41,6 +42,8 @@ struct Flags {
   std::vector<std::string> insecure_registries;
   bool no_pin = false;
   std::string leader_lease = "2s";
+  std::string task_cidr = "10.200.0.0/16";
+  int task_subnet_size = 24;
 };
 
 // Where the state and the cluster's identity live: the server's flags, and
@@ -121,6 +124,13 @@ void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
                  "rotated audit log files kept (audit.log.1 ... audit.log.N)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  app.add_option("--task-cidr", f.task_cidr,
+                 "IPv4 block each node's task subnet is taken from (networkMode task); no node "
+                 "address may lie in it")
+      ->capture_default_str();
+  app.add_option("--task-subnet-size", f.task_subnet_size,
+                 "prefix length of each node's task subnet (24: 254 task addresses per node)")
+      ->capture_default_str();
   app.add_flag("--no-pin-digests", f.no_pin,
                "run images by tag instead of pinning each deployment to a digest");
 }
@@ -134,6 +144,16 @@ void ToOptions(const Flags& f, gantry::ControlPlane::Options& options) {
     std::exit(2);
   }
   options.nodes.heartbeat_interval = ParseFlagDuration("--heartbeat-interval", f.heartbeat);
+  auto cidr = gantry::ParseIpv4Cidr(f.task_cidr);
+  if (!cidr.ok()) {
+    std::cerr << "gantry-controlplane: --task-cidr " << cidr.status().message() << "\n";
+    std::exit(2);
+  }
+  options.nodes.task_network = {*cidr, f.task_subnet_size};
+  if (auto st = gantry::nodes::ValidateTaskNetwork(options.nodes.task_network); !st.ok()) {
+    std::cerr << "gantry-controlplane: " << st.message() << "\n";
+    std::exit(2);
+  }
   options.controller.stopped_task_retention =
       ParseFlagDuration("--stopped-task-retention", f.retention);
   options.http_listen = f.http_listen == "off" ? "" : f.http_listen;

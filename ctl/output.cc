@@ -128,26 +128,29 @@ void PrintServices(std::ostream& out, const std::vector<Service>& services, absl
 
 void PrintTasks(std::ostream& out, const std::vector<Task>& tasks, absl::Time now,
                 const std::string& indent) {
-  Table t({"ID", "SERVICE", "TASK DEFINITION", "NODE", "ZONE", "DESIRED", "LAST", "HEALTH", "PORTS",
-           "AGE"});
+  Table t({"ID", "SERVICE", "TASK DEFINITION", "NODE", "ZONE", "DESIRED", "LAST", "HEALTH",
+           "ADDRESS", "PORTS", "AGE"});
   for (const auto& task : tasks) {
     t.Add({Short(task.id()), task.service(), task.task_definition(), task.node(), task.zone(),
            StatusName(task.desired_status()), StatusName(task.last_status()),
            task.health() == gantry::v1::Task::HEALTH_UNSPECIFIED
                ? "-"
                : gantry::v1::Task::Health_Name(task.health()),
-           FormatPorts(task), Age(task.created_at(), now)});
+           task.address().empty() ? "-" : task.address(), FormatPorts(task),
+           Age(task.created_at(), now)});
   }
   t.Print(out, indent);
 }
 
 void PrintNodes(std::ostream& out, const std::vector<Node>& nodes, absl::Time now) {
-  Table t({"NAME", "ZONE", "STATUS", "CHECKS", "ADDRESS", "CPU", "MEMORY", "TASKS", "HEARTBEAT"});
+  Table t({"NAME", "ZONE", "STATUS", "CHECKS", "ADDRESS", "TASK SUBNET", "CPU", "MEMORY", "TASKS",
+           "HEARTBEAT"});
   for (const auto& n : nodes) {
     int passed = 0;
     for (const auto& c : n.checks()) passed += c.passed() ? 1 : 0;
     t.Add({n.name(), n.zone(), NodeStatusName(n.status()),
            absl::StrCat(passed, "/", n.checks_size(), " passed"), n.address(),
+           n.task_subnet().empty() ? "-" : n.task_subnet(),
            absl::StrCat(FormatCpu(n.allocated().cpu()), "/", FormatCpu(n.capacity().cpu())),
            absl::StrCat(FormatMemory(n.allocated().memory()), "/",
                         FormatMemory(n.capacity().memory())),

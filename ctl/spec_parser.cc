@@ -148,8 +148,9 @@ void ParseContainer(Doc& doc, const YAML::Node& n, const std::string& path,
 
 void ParseTaskDefinition(Doc& doc, const YAML::Node& n, gantry::v1::TaskDefinition& td) {
   NameObject(doc, n, "family", "TaskDefinition");
-  if (!CheckKeys(doc, n, "", {"kind", "family", "containers"})) return;
+  if (!CheckKeys(doc, n, "", {"kind", "family", "networkMode", "containers"})) return;
   if (n["family"]) td.set_family(Scalar(doc, n["family"], "family"));
+  if (n["networkMode"]) td.set_network_mode(Scalar(doc, n["networkMode"], "networkMode"));
   const YAML::Node containers = n["containers"];
   if (!containers) return;  // validation reports it
   if (!containers.IsSequence()) {

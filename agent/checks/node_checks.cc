@@ -50,6 +50,7 @@ std::vector<gantry::v1::NodeCheck> JudgeChecks(const CheckReadings& r, const Che
     }
   }
   if (!r.data_dir_error.empty()) instance.push_back(r.data_dir_error);
+  if (!r.network_error.empty()) instance.push_back(r.network_error);
 
   std::vector<std::string> storage;
   if (!r.storage_error.empty()) {

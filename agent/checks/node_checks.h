@@ -2,7 +2,8 @@
 
 // The agent's own status checks, as EC2 reports them for an instance:
 //   instance: containerd answers, memory and PID pressure are below their
-//             thresholds, the agent's data directory is writable;
+//             thresholds, the agent's data directory is writable, task
+//             networking can work (its CNI plugins are there);
 //   storage:  free space and free inodes on container storage are above
 //             their thresholds.
 // Reading the machine is separate from judging the readings, so the
@@ -24,6 +25,7 @@ struct CheckReadings {
   int64_t pids = 0;
   int64_t pid_max = 0;
   std::string data_dir_error;  // empty: a test file could be written
+  std::string network_error;   // empty: task networking can be set up
   std::string storage_path;
   std::string storage_error;  // empty: statvfs worked
   int64_t disk_total = 0;

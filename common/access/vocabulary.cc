@@ -66,6 +66,7 @@ const std::vector<Resource>& AllResources() {
       {"secrets", "secret", "secrets"},
       {"secretkeys", "secrets' key-encryption key", "secrets' key-encryption keys"},
       {"capabilities", "capability", "capabilities"},
+      {"networks", "network", "networks"},
   };
   return *resources;
 }

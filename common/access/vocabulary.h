@@ -48,7 +48,8 @@ struct Resource {
 // Every resource: services, taskdefinitions, tasks, nodes, events, images,
 // endpoints, roles, tokens, jointokens, audit (the audit log; only listed),
 // controlplanes, snapshots, secrets, secretkeys, capabilities (Linux
-// capabilities a container adds, by name without CAP_: only used).
+// capabilities a container adds, by name without CAP_: only used),
+// networks (a task definition's networkMode: "host" needs use on it).
 const std::vector<Resource>& AllResources();
 // Null when `plural` names no resource.
 const Resource* FindResource(std::string_view plural);

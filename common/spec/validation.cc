@@ -40,7 +40,7 @@ std::string CheckName(absl::string_view name, size_t max_len, bool allow_upper) 
   return "";
 }
 
-void ValidateContainer(const ContainerDefinition& c, const std::string& path,
+void ValidateContainer(const ContainerDefinition& c, const std::string& path, bool host_network,
                        std::vector<FieldError>& errors, std::set<std::string>& port_names,
                        std::set<uint32_t>& host_ports) {
   auto add = [&](absl::string_view field, std::string problem) {
@@ -89,17 +89,18 @@ void ValidateContainer(const ContainerDefinition& c, const std::string& path,
       add(absl::StrCat(pp, ".containerPort"), "must be <= 65535");
     }
     if (pm.host_port() > 65535) add(absl::StrCat(pp, ".hostPort"), "must be <= 65535");
-    if (pm.container_port() != 0 && pm.host_port() == 0) {
+    // With its own network a task's ports are mapped; on the host's
+    // network they are the host's.
+    if (host_network && pm.container_port() != 0 && pm.host_port() == 0) {
       add(absl::StrCat(pp, ".containerPort"),
-          absl::StrCat("tasks use their node's network, so a fixed containerPort ",
-                       pm.container_port(),
+          absl::StrCat("networkMode host: a fixed containerPort ", pm.container_port(),
                        " needs the same hostPort; for a dynamic port set containerPort: 0 "
                        "and listen on $GANTRY_PORT_",
                        absl::AsciiStrToUpper(pm.name())));
-    } else if (pm.container_port() != 0 && pm.container_port() != pm.host_port()) {
+    } else if (host_network && pm.container_port() != 0 && pm.container_port() != pm.host_port()) {
       add(absl::StrCat(pp, ".containerPort"),
           absl::StrCat("must equal hostPort (", pm.host_port(),
-                       ") or be 0: tasks use their node's network"));
+                       ") or be 0: networkMode host shares the node's ports"));
     }
     if (pm.host_port() != 0 && !host_ports.insert(pm.host_port()).second) {
       add(absl::StrCat(pp, ".hostPort"),
@@ -264,9 +265,18 @@ void ApplyDefaults(gantry::v1::TaskDefinition& td) {
   }
 }
 
+std::string NetworkModeOf(const gantry::v1::TaskDefinition& td) {
+  return td.network_mode().empty() ? kDefaultNetworkMode : td.network_mode();
+}
+
 std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition& td) {
   std::vector<FieldError> errors;
   if (auto p = CheckName(td.family(), 128, true); !p.empty()) errors.push_back({"family", p});
+  if (!td.network_mode().empty() && td.network_mode() != "task" && td.network_mode() != "host") {
+    errors.push_back({"networkMode", absl::StrCat("\"", td.network_mode(),
+                                                  "\" is not a network mode; use task or host")});
+  }
+  const bool host_network = NetworkModeOf(td) == "host";
   if (td.containers().empty()) {
     errors.push_back({"containers", "at least one container is required"});
   }
@@ -282,7 +292,7 @@ std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition&
                         absl::StrCat("\"", c.name(), "\" is used by another container")});
     }
     if (!c.has_essential() || c.essential()) any_essential = true;
-    ValidateContainer(c, path, errors, port_names, host_ports);
+    ValidateContainer(c, path, host_network, errors, port_names, host_ports);
     ValidateSecretReferences(c, path, errors);
     ValidateSandbox(c, path, errors);
   }

@@ -20,6 +20,12 @@ struct FieldError {
   std::string problem;
 };
 
+// A task definition that says nothing runs on the host's network, as
+// before task networking (it becomes "task" once that is the default).
+inline constexpr char kDefaultNetworkMode[] = "host";
+// "task" or "host".
+std::string NetworkModeOf(const gantry::v1::TaskDefinition& td);
+
 std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition& td);
 std::vector<FieldError> ValidateService(const gantry::v1::Service& service);
 

@@ -153,6 +153,9 @@ absl::StatusOr<gantry::v1::Node> OperatorApi::DeleteNode(
     store::TxnRequest txn;
     txn.compares.push_back({state::NodeKey(name), node->mod_revision});
     txn.ops.push_back(store::Op::Delete(state::NodeKey(name)));
+    if (!node->value.task_subnet().empty()) {
+      txn.ops.push_back(store::Op::Delete(state::SubnetKey(node->value.task_subnet())));
+    }
     int stopped = 0;
     for (const auto& t : state_->ListTasks({.node = name, .include_stopped = true})) {
       if (t.last_status() == Task::STOPPED) continue;

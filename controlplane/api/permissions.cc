@@ -29,6 +29,8 @@ std::vector<Permission> ApplyPermissions(const gantry::v1::ApplyRequest& request
       for (auto& cap : spec::AddedCapabilities(c)) caps.insert(std::move(cap));
     }
     for (const auto& cap : caps) out.push_back({Verb::kUse, "capabilities", cap});
+    // The node's network (its loopback, every port) is a privilege too.
+    if (td.network_mode() == "host") out.push_back({Verb::kUse, "networks", "host"});
   }
   for (const auto& s : request.services()) out.push_back({Verb::kApply, "services", s.name()});
   for (const auto& r : request.roles()) out.push_back({Verb::kApply, "roles", r.name()});

@@ -13,8 +13,9 @@ namespace gantry::api {
 
 // One permission per document: apply on its task definition family,
 // service or role (roles: admin only, see access::AdminOnly), and apply on
-// every secret a task definition references, and use on every capability
-// it adds beyond the default set.
+// every secret a task definition references, use on every capability it
+// adds beyond the default set, and use on network "host" for an explicit
+// networkMode: host.
 std::vector<identity::Permission> ApplyPermissions(const gantry::v1::ApplyRequest& request);
 
 // "web:3" -> "web".

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/ids.h"
+#include "common/spec/validation.h"
 #include "common/time_util.h"
 #include "controlplane/state/keys.h"
 
@@ -75,7 +76,11 @@ std::pair<scheduler::PlacementResult, scheduler::PlacementRequest> TaskBatch::Pl
         auto* b = task.add_ports();
         b->set_name(pm.name());
         b->set_host_port(pm.host_port() != 0 ? pm.host_port() : p.dynamic_ports[dyn++]);
-        b->set_container_port(b->host_port());
+        // On the node's network the container listens on the host port;
+        // with its own network, on its containerPort (0: the host port).
+        b->set_container_port(pm.container_port() != 0 && spec::NetworkModeOf(td) == "task"
+                                  ? pm.container_port()
+                                  : b->host_port());
         if (node) b->set_host_address(node->value.address());
       }
     }

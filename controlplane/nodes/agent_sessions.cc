@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/spec/validation.h"
 
 namespace gantry::nodes {
 
@@ -31,6 +32,13 @@ gantry::v1::DesiredTasks BuildDesiredTasks(const state::ClusterState& state,
     for (const auto& cs : t.containers()) {
       if (!cs.image_digest().empty()) (*a->mutable_image_digests())[cs.name()] = cs.image_digest();
     }
+    a->set_network_mode(spec::NetworkModeOf(*td));
+  }
+  for (const auto& n : state.ListNodes()) {
+    if (n.name() == node || n.task_subnet().empty() || n.address().empty()) continue;
+    auto* route = desired.add_routes();
+    route->set_subnet(n.task_subnet());
+    route->set_via(n.address());
   }
   return desired;
 }

@@ -28,7 +28,7 @@ NodeManager::NodeManager(state::ClusterState* state, events::EventLog* events, c
       clock_(clock),
       options_(options),
       sessions_(state),
-      registrar_(state, events),
+      registrar_(state, events, options.task_network),
       reports_(state, events, clock),
       liveness_(state, events, clock, &sessions_, LivenessOptions(options)),
       logs_(&sessions_) {}
@@ -74,11 +74,19 @@ absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnectio
   *registered.mutable_registered()->mutable_heartbeat_interval() =
       ToProtoDuration(options_.heartbeat_interval);
   registered.mutable_registered()->set_cluster_id(options_.cluster_id);
+  registered.mutable_registered()->set_task_subnet(written->task_subnet);
+  registered.mutable_registered()->set_task_cidr(options_.task_network.cidr.ToString());
   connection->Send(registered);
   sessions_.Attach(name, connection, now);
 
   reports_.OnRegistration(name, r.tasks());
   registrar_.Announce(r, *written);
+  if (written->RoutesChanged(r.address())) {
+    // Every node routes to this one's tasks: all their sets change.
+    std::set<std::string> all;
+    for (const auto& n : state_->ListNodes()) all.insert(n.name());
+    sessions_.MarkDirty(all);
+  }
   sessions_.MarkDirty({name});
   Wake();
   return name;

@@ -38,6 +38,7 @@
 #include "controlplane/nodes/log_relay.h"
 #include "controlplane/nodes/node_liveness.h"
 #include "controlplane/nodes/node_registrar.h"
+#include "controlplane/nodes/subnet_pool.h"
 #include "controlplane/nodes/task_reports.h"
 #include "controlplane/state/cluster_state.h"
 #include "gantry/v1/agent.pb.h"
@@ -64,6 +65,8 @@ class NodeManager {
     absl::Duration storm_window = absl::Seconds(10);
     // How often the loop looks for silent nodes without being woken.
     absl::Duration check_interval = absl::Seconds(1);
+    // Where nodes' task subnets come from.
+    TaskNetworkConfig task_network;
   };
 
   NodeManager(state::ClusterState* state, events::EventLog* events, const Clock* clock,

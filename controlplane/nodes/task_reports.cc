@@ -137,6 +137,7 @@ void TaskReports::Apply(const std::string& node, const TaskState& ts) {
     const Task before = t;
     event = ApplyStatus(t, ts, node, now);
     ApplyContainers(t, ts);
+    if (!ts.address().empty()) t.set_address(ts.address());
     const bool task_health_changes =
         ts.health() != Task::HEALTH_UNSPECIFIED && ts.health() != t.health();
     if (t.last_status() == Task::RUNNING) {

@@ -53,6 +53,10 @@ TEST(NodeChecks, InstanceThresholds) {
   r.data_dir_error = "data dir /var/lib/gantry/agent is not writable: Read-only file system";
   EXPECT_FALSE(JudgeChecks(r, t)[0].passed());
   EXPECT_TRUE(JudgeChecks(r, t)[1].passed()) << "storage is judged on its own";
+  r = Healthy();
+  r.network_error = "task networking: CNI plugin portmap not found in /usr/lib/cni";
+  EXPECT_FALSE(JudgeChecks(r, t)[0].passed());
+  EXPECT_THAT(JudgeChecks(r, t)[0].message(), HasSubstr("CNI plugin portmap not found"));
 }
 
 TEST(NodeChecks, StorageThresholds) {

@@ -20,6 +20,43 @@ using ::testing::Pair;
 
 constexpr char kImage[] = "example.org/demo/busybox:1";
 
+// Task networks kept in memory, like CniNetwork's records on disk.
+class FakeTaskNetwork : public TaskNetwork {
+ public:
+  absl::StatusOr<TaskAttachment> Attach(const std::string& id,
+                                        const std::vector<MappedPort>& ports) override {
+    if (!attach_error.ok()) return attach_error;
+    attaches++;
+    last_ports = ports;
+    auto [it, added] = attached.try_emplace(id, TaskAttachment{"/run/netns/" + id, "10.200.3.7"});
+    return it->second;
+  }
+  absl::Status Check(const std::string& id) override {
+    checks++;
+    return attached.contains(id) ? check_result : absl::NotFoundError(id);
+  }
+  absl::Status Detach(const std::string& id) override {
+    attached.erase(id);
+    return absl::OkStatus();
+  }
+  std::vector<std::string> Attached() const override {
+    std::vector<std::string> out;
+    for (const auto& [id, a] : attached) out.push_back(id);
+    return out;
+  }
+  std::optional<TaskAttachment> Find(const std::string& id) const override {
+    auto it = attached.find(id);
+    if (it == attached.end()) return std::nullopt;
+    return it->second;
+  }
+  std::map<std::string, TaskAttachment> attached;
+  std::vector<MappedPort> last_ports;
+  absl::Status attach_error;
+  absl::Status check_result;
+  int attaches = 0;
+  int checks = 0;
+};
+
 class ReconcilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -45,6 +82,7 @@ class ReconcilerTest : public ::testing::Test {
     reconciler_ = std::make_unique<Reconciler>(
         &runtime_, images_.get(), health_.get(), &clock_, o,
         [this](const gantry::v1::TaskStatusReport& r) { reports_.push_back(r); });
+    reconciler_->SetTaskNetwork(&network_);
     ASSERT_TRUE(reconciler_->Recover().ok());
   }
 
@@ -93,6 +131,7 @@ class ReconcilerTest : public ::testing::Test {
   std::unique_ptr<Reconciler> reconciler_;
   std::vector<gantry::v1::TaskStatusReport> reports_;
   int64_t sequence_ = 0;
+  FakeTaskNetwork network_;
 };
 
 TEST_F(ReconcilerTest, StartsWantedTasksWithGantryEnvironment) {
@@ -298,6 +337,78 @@ TEST_F(ReconcilerTest, StoppedTasksAreForgottenOnceReportedAndUnwanted) {
   reconciler_->Tick();  // exited: removed, reported, forgotten
   EXPECT_FALSE(StateOf("t1").has_value());
   EXPECT_FALSE(std::filesystem::exists(dir_ / "tasks" / "t1.pb"));
+}
+
+TEST_F(ReconcilerTest, TaskNetworkingGivesEachTaskItsNamespaceAndAddress) {
+  auto a = Assignment("t1");
+  a.set_network_mode("task");
+  a.mutable_ports(0)->set_container_port(0);  // dynamic: the same port inside
+  Desire({a, Assignment("t2")});
+  reconciler_->Tick();
+  auto spec = runtime_.SpecOf("t1-httpd");
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_EQ(spec->netns_path, "/run/netns/t1");
+  EXPECT_THAT(spec->env, Contains("GANTRY_TASK_ADDRESS=10.200.3.7"));
+  ASSERT_EQ(network_.last_ports.size(), 1u);
+  EXPECT_EQ(network_.last_ports[0].host_port, 20001u);
+  EXPECT_EQ(network_.last_ports[0].container_port, 20001u);
+  EXPECT_EQ(StateOf("t1")->address(), "10.200.3.7");
+  // Host networking is untouched.
+  EXPECT_EQ(runtime_.SpecOf("t2-httpd")->netns_path, "/var/run/netns/n1");
+  EXPECT_EQ(StateOf("t2")->address(), "");
+  EXPECT_THAT(network_.Attached(), ElementsAre("t1"));
+
+  // Stopping removes the network once the containers are gone.
+  Desire({Assignment("t2")});
+  reconciler_->Tick();
+  runtime_.Exit("t1-httpd", 0);
+  reconciler_->Tick();
+  EXPECT_FALSE(runtime_.SpecOf("t1-httpd").has_value());  // removed, then forgotten
+  EXPECT_TRUE(network_.Attached().empty());
+}
+
+TEST_F(ReconcilerTest, ANetworkThatCannotBeSetUpFailsTheTaskWithTheReason) {
+  network_.attach_error = absl::InternalError("bridge: failed to allocate for range 0");
+  auto a = Assignment("t1");
+  a.set_network_mode("task");
+  Desire({a});
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t1")->status(), Task::STOPPED);
+  EXPECT_EQ(StateOf("t1")->reason(),
+            "CannotSetUpNetworkError: bridge: failed to allocate for range 0");
+  EXPECT_TRUE(runtime_.RunningIds().empty());
+  // Without a subnet yet it only waits.
+  network_.attach_error = absl::UnavailableError("waiting for the node's task subnet");
+  Desire({Assignment("t2")});
+  auto b = Assignment("t3");
+  b.set_network_mode("task");
+  Desire({b});
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t3")->status(), Task::PENDING);
+}
+
+TEST_F(ReconcilerTest, ARestartChecksNetworksInUseAndRemovesTheOthers) {
+  auto a = Assignment("t1");
+  a.set_network_mode("task");
+  Desire({a});
+  reconciler_->Tick();
+  network_.attached["gone"] = {"/run/netns/gone", "10.200.3.9"};  // no task uses it
+  Restart();
+  sequence_ = 0;
+  Desire({a});
+  reconciler_->Tick();
+  EXPECT_EQ(network_.checks, 1);
+  EXPECT_THAT(network_.Attached(), ElementsAre("t1"));
+  EXPECT_EQ(StateOf("t1")->status(), Task::RUNNING);
+  EXPECT_EQ(StateOf("t1")->address(), "10.200.3.7");
+
+  // A network that no longer checks out stops its task.
+  network_.check_result = absl::FailedPreconditionError("bridge: eth0 is gone");
+  Restart();
+  sequence_ = 0;
+  Desire({a});
+  reconciler_->Tick();
+  EXPECT_THAT(StateOf("t1")->reason(), ::testing::HasSubstr("TaskNetworkError: bridge: eth0"));
 }
 
 }  // namespace

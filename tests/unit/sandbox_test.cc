@@ -142,6 +142,30 @@ TEST(SandboxPermissions, AddingACapabilityNeedsUseOnIt) {
   EXPECT_TRUE(authz.Allowed(admin, use));
 }
 
+TEST(SandboxPermissions, HostNetworkingNeedsUseOnIt) {
+  gantry::v1::ApplyRequest req;
+  auto* td = req.add_task_definitions();
+  td->set_family("agent");
+  td->set_network_mode("host");
+  *td->add_containers() = Container();
+  bool found = false;
+  for (const auto& p : api::ApplyPermissions(req)) {
+    found |= p.verb == identity::Verb::kUse && p.resource == "networks" && p.name == "host";
+  }
+  EXPECT_TRUE(found);
+  td->set_network_mode("task");
+  for (const auto& p : api::ApplyPermissions(req)) EXPECT_NE(p.resource, "networks");
+  identity::Authorizer authz;
+  identity::Identity deployer{.name = "ci", .role = "deployer"};
+  EXPECT_FALSE(authz.Allowed(deployer, {identity::Verb::kUse, "networks", "host"}));
+  auto parsed = ctl::ParseSpecs(
+      "kind: TaskDefinition\nfamily: t\nnetworkMode: task\ncontainers:\n"
+      "  - {name: a, image: example.org/demo/busybox:1, cpu: 100m, memory: 32Mi}\n",
+      "t.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->task_definitions(0).network_mode(), "task");
+}
+
 TEST(SandboxParser, ReadsTheFieldsAndNamesBadOnes) {
   constexpr char kDoc[] = R"(kind: TaskDefinition
 family: tools

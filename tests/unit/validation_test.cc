@@ -263,5 +263,18 @@ TEST(ValidateTaskDefinition, ImagesAndPullPolicy) {
   EXPECT_TRUE(ValidateTaskDefinition(td).empty());
 }
 
+TEST(ValidateTaskDefinition, NetworkModes) {
+  TaskDefinition td = ValidTd();
+  td.set_network_mode("bridge");
+  EXPECT_EQ(Fields(ValidateTaskDefinition(td)), "networkMode|");
+  EXPECT_EQ(NetworkModeOf(ValidTd()), "host");
+  // With its own network a task maps any container port to its host port.
+  td.set_network_mode("task");
+  td.mutable_containers(0)->mutable_port_mappings(0)->set_container_port(8080);
+  EXPECT_TRUE(ValidateTaskDefinition(td).empty());
+  td.set_network_mode("host");
+  EXPECT_EQ(Fields(ValidateTaskDefinition(td)), "containers[0].portMappings[0].containerPort|");
+}
+
 }  // namespace
 }  // namespace gantry::spec

@@ -1,0 +1,81 @@
+#include "agent/network/node_network.h"
+
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+#include "common/net_util.h"
+
+namespace gantry::agent {
+
+namespace {
+
+CniNetwork::Options TaskOptions(const NodeNetwork::Options& o) {
+  CniNetwork::Options out;
+  out.state_dir = absl::StrCat(o.data_dir, "/cni");
+  out.netns_dir = absl::StrCat(o.data_dir, "/netns");
+  return out;
+}
+
+}  // namespace
+
+NodeNetwork::NodeNetwork(Options options)
+    : NodeNetwork(options, std::make_unique<ProcessCniExec>(options.plugin_dirs, options.netns),
+                  std::make_unique<NodeRoutes>(options.netns)) {}
+
+NodeNetwork::NodeNetwork(Options options, std::unique_ptr<CniExec> exec,
+                         std::unique_ptr<NodeRoutes> routes)
+    : options_(std::move(options)),
+      exec_(std::move(exec)),
+      routes_(std::move(routes)),
+      tasks_(TaskOptions(options_), exec_.get()) {}
+
+std::string NodeNetwork::Problem() const {
+  for (const char* plugin : {"loopback", "bridge", "host-local", "portmap"}) {
+    bool found = false;
+    for (const auto& dir : options_.plugin_dirs) {
+      found |= access(absl::StrCat(dir, "/", plugin).c_str(), X_OK) == 0;
+    }
+    if (!found) {
+      return absl::StrCat("task networking: CNI plugin ", plugin, " not found in ",
+                          absl::StrJoin(options_.plugin_dirs, ":"),
+                          "; install containernetworking-plugins (deploy/install-deps.sh)");
+    }
+  }
+  if (!options_.netns.empty() && access(options_.netns.c_str(), R_OK) != 0) {
+    return absl::StrCat("task networking: the node's network namespace ", options_.netns,
+                        " cannot be opened (--netns)");
+  }
+  return "";
+}
+
+void NodeNetwork::OnRegistered(const gantry::v1::Registered& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!r.task_subnet().empty() && r.task_subnet() != tasks_.subnet()) {
+    spdlog::info("task subnet {} (task CIDR {})", r.task_subnet(), r.task_cidr());
+    tasks_.SetSubnet(r.task_subnet());
+  }
+  auto cidr = ParseIpv4Cidr(r.task_cidr());
+  if (cidr.ok()) cidr_ = *cidr;
+  routes_applied_ = false;  // a new session: make sure once more
+}
+
+void NodeNetwork::OnDesired(const gantry::v1::DesiredTasks& desired) {
+  std::vector<Route> wanted;
+  for (const auto& r : desired.routes()) {
+    if (r.via() == options_.node_address || IsLoopbackAddress(r.via())) continue;
+    wanted.push_back({r.subnet(), r.via()});
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (routes_ == nullptr || !cidr_ || (routes_applied_ && wanted == applied_)) return;
+  if (auto st = routes_->Apply(wanted, *cidr_); !st.ok()) {
+    spdlog::warn("routes to other nodes' tasks: {} (tried again with the next desired set)",
+                 st.message());
+    return;
+  }
+  applied_ = std::move(wanted);
+  routes_applied_ = true;
+}
+
+}  // namespace gantry::agent
