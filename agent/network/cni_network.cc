@@ -48,8 +48,9 @@ json CniNetwork::BridgeConfig(const std::string& subnet) const {
       {"type", "bridge"},
       {"bridge", options_.bridge},
       {"isGateway", true},
-      // Outbound connections leave with the node's address.
-      {"ipMasq", true},
+      // Not masqueraded here: the node's nftables table masquerades only
+      // what leaves the task CIDR, so tasks see each other's addresses.
+      {"ipMasq", false},
       // A task reaches its own published ports through the node's address.
       {"hairpinMode", true},
       {"ipam",

@@ -22,13 +22,15 @@ CniNetwork::Options TaskOptions(const NodeNetwork::Options& o) {
 
 NodeNetwork::NodeNetwork(Options options)
     : NodeNetwork(options, std::make_unique<ProcessCniExec>(options.plugin_dirs, options.netns),
-                  std::make_unique<NodeRoutes>(options.netns)) {}
+                  std::make_unique<NodeRoutes>(options.netns),
+                  std::make_unique<NodeFirewall>(options.netns)) {}
 
 NodeNetwork::NodeNetwork(Options options, std::unique_ptr<CniExec> exec,
-                         std::unique_ptr<NodeRoutes> routes)
+                         std::unique_ptr<NodeRoutes> routes, std::unique_ptr<NodeFirewall> firewall)
     : options_(std::move(options)),
       exec_(std::move(exec)),
       routes_(std::move(routes)),
+      firewall_(std::move(firewall)),
       tasks_(TaskOptions(options_), exec_.get()) {}
 
 std::string NodeNetwork::Problem() const {
@@ -47,7 +49,8 @@ std::string NodeNetwork::Problem() const {
     return absl::StrCat("task networking: the node's network namespace ", options_.netns,
                         " cannot be opened (--netns)");
   }
-  return "";
+  std::lock_guard<std::mutex> lock(mu_);
+  return firewall_error_;
 }
 
 void NodeNetwork::OnRegistered(const gantry::v1::Registered& r) {
@@ -58,6 +61,11 @@ void NodeNetwork::OnRegistered(const gantry::v1::Registered& r) {
   }
   auto cidr = ParseIpv4Cidr(r.task_cidr());
   if (cidr.ok()) cidr_ = *cidr;
+  if (firewall_ != nullptr && cidr.ok() && !r.task_subnet().empty()) {
+    auto st = firewall_->Apply(r.task_subnet(), r.task_cidr());
+    firewall_error_ = st.ok() ? "" : absl::StrCat("task networking: ", st.message());
+    if (!st.ok()) spdlog::warn("{}", firewall_error_);
+  }
   routes_applied_ = false;  // a new session: make sure once more
 }
 

@@ -2,7 +2,8 @@
 
 // The node's side of task networking, as the control plane configures it:
 // the task subnet it assigned (Registered), which CniNetwork hands out
-// addresses from, and the routes to the other nodes' task subnets that
+// addresses from and the node's nftables table masquerades when leaving
+// the cluster, and the routes to the other nodes' task subnets that
 // come with every desired set, applied when they change. Owns the CNI
 // driver and the route table's writer.
 //
@@ -16,6 +17,7 @@
 
 #include "agent/network/cni_exec.h"
 #include "agent/network/cni_network.h"
+#include "agent/network/node_firewall.h"
 #include "agent/network/node_routes.h"
 #include "gantry/v1/agent.pb.h"
 
@@ -33,14 +35,16 @@ class NodeNetwork {
   };
 
   explicit NodeNetwork(Options options);
-  // Tests: plugins run through `exec`, routes through `routes` (may be null).
-  NodeNetwork(Options options, std::unique_ptr<CniExec> exec, std::unique_ptr<NodeRoutes> routes);
+  // Tests: plugins run through `exec`, routes through `routes` and the
+  // table through `firewall` (either may be null).
+  NodeNetwork(Options options, std::unique_ptr<CniExec> exec, std::unique_ptr<NodeRoutes> routes,
+              std::unique_ptr<NodeFirewall> firewall = nullptr);
 
   TaskNetwork* tasks() { return &tasks_; }
 
   // Why task networking cannot work on this node ("" when it can): a
-  // missing CNI plugin or `ip`, an unusable --netns. Reported in the
-  // node's instance check.
+  // missing CNI plugin, an unusable --netns, a table nftables refused.
+  // Reported in the node's instance check.
   std::string Problem() const;
 
   void OnRegistered(const gantry::v1::Registered& registered);
@@ -50,9 +54,11 @@ class NodeNetwork {
   const Options options_;
   std::unique_ptr<CniExec> exec_;
   std::unique_ptr<NodeRoutes> routes_;
+  std::unique_ptr<NodeFirewall> firewall_;
   CniNetwork tasks_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
+  std::string firewall_error_;
   std::optional<Ipv4Cidr> cidr_;
   std::vector<Route> applied_;
   bool routes_applied_ = false;

@@ -5,7 +5,8 @@
 # and an address from its node's subnet (GANTRY_TASK_ADDRESS, shown by
 # `gantryctl get tasks`); published ports reach it through portmap on the
 # node's address; a task reaches the other node's task by its address
-# (host-gateway routes); an agent restart keeps the tasks and their
+# (host-gateway routes) and sees its source address (only what leaves the
+# task CIDR is masqueraded, by Gantry's nftables table); an agent restart keeps the tasks and their
 # networks; deleting the service removes every namespace and record; a
 # deployer may not ask for networkMode host.
 #
@@ -41,7 +42,7 @@ networkMode: task
 containers:
   - name: httpd
     image: example.org/demo/busybox:1
-    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
+    command: ["/bin/sh", "-c", "trap 'exit 0' TERM; httpd -f -vv -p 8080 -h /www & wait"]
     cpu: 100m
     memory: 32Mi
     stopTimeout: 2s
@@ -84,7 +85,22 @@ in_task node-2 timeout 5 wget -q -O - "http://$a1:8080/" | matches "hello" ||
   fail "the task on node-2 cannot reach the task on node-1 at $a1"
 ip netns exec "${NETNS[0]}" curl -sf --max-time 5 "http://$a2:8080/" > /dev/null ||
   fail "node-1 has no route to node-2's tasks"
-log "tasks reach each other by address across nodes (host-gateway routes)"
+# Between tasks the source is the task's own address (no masquerade); only
+# what leaves the task CIDR is masqueraded, by Gantry's nftables table.
+id2=$(id_on node-2)
+from_task() { ctl logs "${id2:0:12}" --tail 100 | matches -F "$a1]:"; }
+gantry_wait_for 10 from_task || fail "node-2's task did not see $a1 as the source: $(ctl logs "${id2:0:12}" --tail 5)"
+# Outside the cluster (the test host, which has no route to task subnets),
+# a task is answered only through the masquerade.
+OUT_PORT=$(gantry_free_port)
+mkdir -p "$WORK/outside" && echo "hello from outside" > "$WORK/outside/index.html"
+python3 -m http.server --bind "$SUBNET.1" --directory "$WORK/outside" "$OUT_PORT" > /dev/null 2>&1 &
+EXTRA_PIDS+=($!)
+outside() { in_task node-1 timeout 5 wget -q -O - "http://$SUBNET.1:$OUT_PORT/" | matches "hello from outside"; }
+gantry_wait_for 10 outside || fail "a task cannot reach a host outside the cluster"
+ip netns exec "${NETNS[0]}" nft list table ip gantry | matches "ip saddr $s1 ip daddr != 10.244.0.0/16 masquerade" ||
+  fail "node-1 has no masquerade rule in table ip gantry"
+log "tasks reach each other by address across nodes (host-gateway routes), sources kept"
 
 # An agent restart keeps the tasks, their processes and their networks.
 procs() { ctr --address "$CONTAINERD_SOCK" -n "$NS" tasks list | awk 'NR>1 {print $1, $2}' | sort; }

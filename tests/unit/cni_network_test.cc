@@ -72,6 +72,7 @@ TEST_F(CniNetworkTest, AddChainsLoopbackBridgeAndPortmap) {
   EXPECT_EQ(bridge["ipam"]["ranges"][0][0]["subnet"], "10.200.3.0/24");
   EXPECT_EQ(bridge["bridge"], "gantry0");
   EXPECT_FALSE(bridge.contains("prevResult"));
+  EXPECT_FALSE(bridge["ipMasq"].get<bool>());  // the node's table masquerades
   const json portmap = json::parse(cni_.calls[2].config);
   EXPECT_EQ(portmap["runtimeConfig"]["portMappings"][0]["hostPort"], 20005);
   EXPECT_EQ(portmap["runtimeConfig"]["portMappings"][0]["containerPort"], 8080);
@@ -156,6 +157,15 @@ TEST(NodeNetwork, AMissingPluginIsTheNodesProblem) {
   network.OnRegistered(registered);
   EXPECT_EQ(static_cast<CniNetwork*>(network.tasks())->subnet(), "10.200.3.0/24");
   std::filesystem::remove_all(dir);
+}
+
+TEST(NodeFirewall, OneTableReplacedAtOnce) {
+  const std::string script = RulesetFor("10.200.3.0/24", "10.200.0.0/16");
+  EXPECT_THAT(script, HasSubstr("add table ip gantry\ndelete table ip gantry\ntable ip gantry {"));
+  EXPECT_THAT(script, HasSubstr("ip saddr 10.200.3.0/24 ip daddr != 10.200.0.0/16 masquerade"));
+  NodeFirewall firewall("");
+  EXPECT_EQ(firewall.Apply("10.200.3.0/24", "bogus; flush ruleset").code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CniErrors, ThePluginsWordsAreKept) {
