@@ -204,7 +204,7 @@ void Reconciler::Tick() {
   // records keep their last known state and the pass only reports.
   runtime_observed_ = Observe();
   if (runtime_observed_) {
-    if (have_desired_ && !networks_reconciled_) ReconcileNetworks();
+    if (have_desired_) ReconcileNetworks();
     if (have_desired_) AdvanceAll();
     health_->Sync(HealthTargetsFor(tasks_, options_.node_address));
   }
@@ -279,17 +279,21 @@ gantry::v1::TaskStatusReport Reconciler::Report(bool full) {
 }
 
 void Reconciler::ReconcileNetworks() {
-  networks_reconciled_ = true;
   if (network_ == nullptr) return;
+  const bool first = !networks_reconciled_;
+  networks_reconciled_ = true;
   for (const std::string& id : network_->Attached()) {
     auto it = tasks_.find(id);
     if (it == tasks_.end() || it->second.status == Task::STOPPED) {
-      // Nothing runs in it any more (the agent stopped before removing it).
+      // Nothing runs in it any more: the agent stopped before removing it,
+      // or an earlier Detach failed. Tried again every pass.
       if (auto st = network_->Detach(id); !st.ok()) spdlog::warn("{}", st.message());
       continue;
     }
     TrackedTask& r = it->second;
-    if (r.status != Task::RUNNING) continue;  // a start in progress finishes its own
+    // Adopted tasks are checked once, after a restart; a start in progress
+    // finishes its own.
+    if (!first || r.status != Task::RUNNING) continue;
     if (auto found = network_->Find(id)) r.address = found->address;
     if (auto st = network_->Check(id); !st.ok()) {
       // Level-triggered: the task stops and the control plane replaces it.

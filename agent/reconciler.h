@@ -129,8 +129,9 @@ class Reconciler {
   // changed records and forgets what may be forgotten.
   gantry::v1::TaskStatusReport Report(bool full);
   void Forget(const std::string& task_id);
-  // Once the first desired set is known: CHECK the networks of adopted
-  // tasks (a failed one stops its task) and remove those no task uses.
+  // Once a desired set is known, every pass: remove the networks no task
+  // uses (a failed Detach is so retried); on the first pass also CHECK the
+  // networks of adopted tasks (a failed one stops its task).
   void ReconcileNetworks();
   void Persist(const TrackedTask& r);
   gantry::v1::TaskState StateOf(const TrackedTask& r) const;

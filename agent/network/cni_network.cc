@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "agent/network/netns.h"
 #include "common/files.h"
+#include "common/log.h"
+#include "common/safe_id.h"
 
 namespace gantry::agent {
 
@@ -80,10 +82,18 @@ std::string CniNetwork::RecordPath(const std::string& task_id) const {
 }
 
 std::optional<json> CniNetwork::Load(const std::string& task_id) const {
+  if (!IsSafePathId(task_id)) return std::nullopt;
   auto text = ReadWholeFile(RecordPath(task_id));
   if (!text.ok()) return std::nullopt;
   json j = json::parse(*text, nullptr, false);
-  if (!j.is_object()) return std::nullopt;
+  // What Teardown and Find read must be there and of its type.
+  if (!j.is_object() || !j.contains("netns") || !j["netns"].is_string() || !j.contains("stage") ||
+      !j["stage"].is_string() || !j.contains("bridge") || !j["bridge"].is_object() ||
+      (j.contains("portmap") && !j["portmap"].is_object()) ||
+      (j["stage"] == "added" && (!j.contains("address") || !j["address"].is_string()))) {
+    spdlog::warn("ignoring unreadable network record {}", RecordPath(task_id));
+    return std::nullopt;
+  }
   return j;
 }
 
@@ -110,6 +120,9 @@ absl::StatusOr<std::string> CniNetwork::Call(const std::string& command, const s
 
 absl::StatusOr<TaskAttachment> CniNetwork::Attach(const std::string& task_id,
                                                   const std::vector<MappedPort>& ports) {
+  if (!IsSafePathId(task_id)) {
+    return absl::InvalidArgumentError(absl::StrCat("task id \"", task_id, "\" is not plain"));
+  }
   if (auto record = Load(task_id)) {
     if ((*record)["stage"] == "added") {
       return TaskAttachment{(*record)["netns"].get<std::string>(),
@@ -187,16 +200,21 @@ absl::Status CniNetwork::Check(const std::string& task_id) {
 }
 
 absl::Status CniNetwork::Teardown(const std::string& task_id, const json& record) {
-  const std::string netns = record["netns"].get<std::string>();
-  const json* prev = record.contains("result") ? &record["result"] : nullptr;
+  const std::string netns = record.at("netns").get<std::string>();
+  const json* prev = record.contains("result") ? &record.at("result") : nullptr;
+  // A namespace that is gone (a reboot, or a crash before it was mounted)
+  // is passed as none: the plugins then release the address and rules, as
+  // the CNI spec allows, instead of failing on a path that is no namespace.
+  const std::string plugin_netns = !options_.manage_namespaces || IsNetns(netns) ? netns : "";
   absl::Status first;
   // Reverse order; DEL of what is already gone succeeds, per the spec.
   if (record.contains("portmap")) {
-    if (auto out = Call("DEL", task_id, netns, "eth0", record["portmap"], prev); !out.ok()) {
+    if (auto out = Call("DEL", task_id, plugin_netns, "eth0", record.at("portmap"), prev);
+        !out.ok()) {
       first.Update(out.status());
     }
   }
-  if (auto out = Call("DEL", task_id, netns, "eth0", record["bridge"], prev); !out.ok()) {
+  if (auto out = Call("DEL", task_id, plugin_netns, "eth0", record.at("bridge"), prev); !out.ok()) {
     first.Update(out.status());
   }
   if (!first.ok()) return first;

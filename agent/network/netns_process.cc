@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace gantry::agent {
 
@@ -83,7 +84,9 @@ absl::StatusOr<ProcessResult> RunProcess(const ProcessRun& run) {
   }
   const pid_t pid = fork();
   if (pid == 0) {
-    // Only async-signal-safe calls from here on.
+    // Only async-signal-safe calls from here on. Its own process group, so
+    // a timeout kills whatever it started too.
+    setpgid(0, 0);
     if (netns_fd >= 0 && setns(netns_fd, CLONE_NEWNET) != 0) _exit(kCannotJoin);
     dup2(in[0], 0);
     dup2(out[1], 1);
@@ -102,11 +105,25 @@ absl::StatusOr<ProcessResult> RunProcess(const ProcessRun& run) {
   WriteAll(in[1], run.input);
   close(in[1]);
   ProcessResult result;
-  const bool finished = ReadAll(out[0], absl::Now() + run.timeout, result.output);
+  const absl::Time deadline = absl::Now() + run.timeout;
+  bool finished = ReadAll(out[0], deadline, result.output);
   close(out[0]);
-  if (!finished) kill(pid, SIGKILL);
+  // Its output ended; it may still hang (having closed stdout).
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (finished) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) break;
+    if (absl::Now() >= deadline) {
+      finished = false;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  if (!finished) {
+    kill(-pid, SIGKILL);
+    kill(pid, SIGKILL);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   if (!finished) {
     return absl::DeadlineExceededError(absl::StrCat(

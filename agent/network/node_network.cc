@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/cidr.h"
 #include "common/log.h"
-#include "common/net_util.h"
 
 namespace gantry::agent {
 
@@ -61,25 +61,51 @@ void NodeNetwork::OnRegistered(const gantry::v1::Registered& r) {
   }
   auto cidr = ParseIpv4Cidr(r.task_cidr());
   if (cidr.ok()) cidr_ = *cidr;
+  {
+    std::lock_guard<std::mutex> routes_lock(routes_mu_);
+    routes_applied_ = false;  // a new session: make sure once more
+  }
   if (firewall_ != nullptr && cidr.ok() && !r.task_subnet().empty()) {
     auto st = firewall_->Apply(r.task_subnet(), r.task_cidr());
     firewall_error_ = st.ok() ? "" : absl::StrCat("task networking: ", st.message());
     if (!st.ok()) spdlog::warn("{}", firewall_error_);
   }
-  routes_applied_ = false;  // a new session: make sure once more
+}
+
+std::vector<Route> UsableRoutes(const gantry::v1::DesiredTasks& desired, const Ipv4Cidr& cidr,
+                                const std::string& own_subnet, const std::string& node_address) {
+  const auto own = ParseIpv4Cidr(own_subnet);
+  std::vector<Route> out;
+  for (const auto& r : desired.routes()) {
+    const auto via = ParseIpv4(r.via());
+    const auto subnet = ParseIpv4Cidr(r.subnet());
+    // Nodes sharing this namespace (the same or a loopback address) have
+    // their subnets on the bridge already; a route must never cover this
+    // node's own subnet; IPv6 node addresses cannot carry IPv4 routes.
+    if (!via || !subnet.ok() || r.via() == node_address || (*via >> 24) == 127 ||
+        !cidr.Contains(subnet->base) || (own.ok() && own->Overlaps(*subnet))) {
+      continue;
+    }
+    out.push_back({subnet->ToString(), r.via()});
+  }
+  return out;
 }
 
 void NodeNetwork::OnDesired(const gantry::v1::DesiredTasks& desired) {
-  std::vector<Route> wanted;
-  for (const auto& r : desired.routes()) {
-    if (r.via() == options_.node_address || IsLoopbackAddress(r.via())) continue;
-    wanted.push_back({r.subnet(), r.via()});
+  std::optional<Ipv4Cidr> cidr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cidr = cidr_;
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  if (routes_ == nullptr || !cidr_ || (routes_applied_ && wanted == applied_)) return;
-  if (auto st = routes_->Apply(wanted, *cidr_); !st.ok()) {
+  if (routes_ == nullptr || !cidr) return;
+  std::vector<Route> wanted = UsableRoutes(desired, *cidr, tasks_.subnet(), options_.node_address);
+  // Only the session thread gets here; `ip` runs without blocking Problem().
+  std::lock_guard<std::mutex> lock(routes_mu_);
+  if (routes_applied_ && wanted == applied_) return;
+  if (auto st = routes_->Apply(wanted, *cidr); !st.ok()) {
     spdlog::warn("routes to other nodes' tasks: {} (tried again with the next desired set)",
                  st.message());
+    routes_applied_ = false;
     return;
   }
   applied_ = std::move(wanted);

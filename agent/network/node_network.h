@@ -23,6 +23,11 @@
 
 namespace gantry::agent {
 
+// The routes of `desired` this node may install (pure): inside the task
+// CIDR, through another node's IPv4 address, never over its own subnet.
+std::vector<Route> UsableRoutes(const gantry::v1::DesiredTasks& desired, const Ipv4Cidr& cidr,
+                                const std::string& own_subnet, const std::string& node_address);
+
 class NodeNetwork {
  public:
   struct Options {
@@ -60,6 +65,7 @@ class NodeNetwork {
   mutable std::mutex mu_;
   std::string firewall_error_;
   std::optional<Ipv4Cidr> cidr_;
+  std::mutex routes_mu_;  // held while `ip` runs
   std::vector<Route> applied_;
   bool routes_applied_ = false;
 };

@@ -74,10 +74,12 @@ absl::StatusOr<std::string> NodeRoutes::Ip(const std::vector<std::string>& args)
 absl::Status NodeRoutes::Apply(const std::vector<Route>& wanted, const Ipv4Cidr& task_cidr) {
   auto existing = Ip({"-j", "-4", "route", "show"});
   if (!existing.ok()) return existing.status();
+  // One bad route does not hold back the others.
+  absl::Status first;
   for (const auto& args : PlanRoutes(*existing, wanted, task_cidr)) {
-    if (auto out = Ip(args); !out.ok()) return out.status();
+    if (auto out = Ip(args); !out.ok()) first.Update(out.status());
   }
-  return absl::OkStatus();
+  return first;
 }
 
 }  // namespace gantry::agent

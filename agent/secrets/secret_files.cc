@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/safe_id.h"
 
 namespace gantry::agent {
 namespace {
@@ -24,13 +25,7 @@ bool IsTmpfs(const std::string& path) {
 }
 
 // Task ids come from the control plane; they name a directory here.
-bool SafeId(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    if (!absl::ascii_isalnum(c) && c != '-' && c != '_') return false;
-  }
-  return true;
-}
+bool SafeId(const std::string& id) { return IsSafePathId(id); }
 
 }  // namespace
 

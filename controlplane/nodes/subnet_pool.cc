@@ -1,5 +1,8 @@
 #include "controlplane/nodes/subnet_pool.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 
 namespace gantry::nodes {
@@ -25,11 +28,20 @@ bool InPool(const TaskNetworkConfig& c, const std::string& subnet) {
 absl::StatusOr<Ipv4Cidr> ChooseSubnet(const TaskNetworkConfig& c, const std::string& node,
                                       const std::string& current,
                                       const std::set<std::string>& taken) {
-  if (InPool(c, current) && !taken.contains(current)) return *ParseIpv4Cidr(current);
+  // Compared as ranges, not strings: after a --task-subnet-size change a
+  // /25 and another node's /24 may overlap.
+  std::vector<Ipv4Cidr> held;
+  for (const auto& t : taken) {
+    if (auto parsed = ParseIpv4Cidr(t); parsed.ok()) held.push_back(*parsed);
+  }
+  auto free = [&](const Ipv4Cidr& s) {
+    return std::none_of(held.begin(), held.end(), [&](const Ipv4Cidr& h) { return h.Overlaps(s); });
+  };
+  if (InPool(c, current) && free(*ParseIpv4Cidr(current))) return *ParseIpv4Cidr(current);
   const uint64_t count = uint64_t{1} << (c.node_prefix - c.cidr.prefix);
   for (uint64_t i = 0; i < count; ++i) {
     const Ipv4Cidr subnet = c.cidr.Block(c.node_prefix, static_cast<uint32_t>(i));
-    if (!taken.contains(subnet.ToString())) return subnet;
+    if (free(subnet)) return subnet;
   }
   return absl::ResourceExhaustedError(absl::StrCat(
       "node ", node, " gets no task subnet: all ", count, " /", c.node_prefix,

@@ -25,8 +25,9 @@ absl::Status ValidateTaskNetwork(const TaskNetworkConfig& config);
 bool InPool(const TaskNetworkConfig& config, const std::string& subnet);
 
 // `current` (the node's subnet, possibly from an earlier --task-cidr) when
-// it still belongs to the pool and nobody else holds it; otherwise the
-// lowest free subnet. ResourceExhausted when every one is taken.
+// it still belongs to the pool and overlaps none of `taken_by_others`;
+// otherwise the lowest subnet that overlaps none. ResourceExhausted when
+// every one is taken.
 absl::StatusOr<Ipv4Cidr> ChooseSubnet(const TaskNetworkConfig& config, const std::string& node,
                                       const std::string& current,
                                       const std::set<std::string>& taken_by_others);

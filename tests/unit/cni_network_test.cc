@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "agent/network/netns_process.h"
 #include "agent/network/node_network.h"
 #include "agent/network/node_routes.h"
 #include "tests/support/test_dir.h"
@@ -166,6 +167,49 @@ TEST(NodeFirewall, OneTableReplacedAtOnce) {
   NodeFirewall firewall("");
   EXPECT_EQ(firewall.Apply("10.200.3.0/24", "bogus; flush ruleset").code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CniNetworkTest, UnplainIdsAndBrokenRecordsAreRefused) {
+  EXPECT_EQ(network_.Attach("../../etc", {}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(cni_.calls.empty());
+  std::filesystem::create_directories(dir_ / "cni" / "attachments");
+  std::ofstream(dir_ / "cni" / "attachments" / "t9.json") << R"({"stage": "added"})";
+  EXPECT_FALSE(network_.Find("t9").has_value());
+  EXPECT_TRUE(network_.Detach("t9").ok());  // nothing it can act on
+}
+
+TEST(UsableRoutes, OnlyRoutesThisNodeMayInstall) {
+  gantry::v1::DesiredTasks d;
+  auto add = [&](const char* subnet, const char* via) {
+    auto* r = d.add_routes();
+    r->set_subnet(subnet);
+    r->set_via(via);
+  };
+  add("10.200.1.0/24", "192.168.0.11");  // kept
+  add("10.200.2.0/24", "127.0.0.1");     // a node sharing this namespace
+  add("10.200.3.0/24", "192.168.0.10");  // this node's own address
+  add("10.200.4.0/24", "fd00::4");       // IPv6 node
+  add("10.9.0.0/24", "192.168.0.12");    // outside the task CIDR
+  add("10.200.0.0/25", "192.168.0.13");  // over this node's own subnet
+  const auto routes =
+      UsableRoutes(d, *ParseIpv4Cidr("10.200.0.0/16"), "10.200.0.0/24", "192.168.0.10");
+  EXPECT_THAT(routes, ElementsAre(Route{"10.200.1.0/24", "192.168.0.11"}));
+}
+
+TEST(RunProcess, AHungProgramIsKilledAtItsDeadline) {
+  ProcessRun run;
+  run.path = "/bin/sh";
+  run.args = {"-c", "exec >&-; exec sleep 30"};  // closes stdout, then hangs
+  run.timeout = absl::Milliseconds(300);
+  auto result = RunProcess(run);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded);
+  run.args = {"-c", "read line; echo got $line; exit 3"};
+  run.input = "config\n";
+  run.timeout = absl::Seconds(10);
+  result = RunProcess(run);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->exit_code, 3);
+  EXPECT_EQ(result->output, "got config\n");
 }
 
 TEST(CniErrors, ThePluginsWordsAreKept) {

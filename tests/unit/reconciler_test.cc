@@ -36,6 +36,7 @@ class FakeTaskNetwork : public TaskNetwork {
     return attached.contains(id) ? check_result : absl::NotFoundError(id);
   }
   absl::Status Detach(const std::string& id) override {
+    if (!detach_error.ok()) return std::exchange(detach_error, absl::OkStatus());
     attached.erase(id);
     return absl::OkStatus();
   }
@@ -52,6 +53,7 @@ class FakeTaskNetwork : public TaskNetwork {
   std::map<std::string, TaskAttachment> attached;
   std::vector<MappedPort> last_ports;
   absl::Status attach_error;
+  absl::Status detach_error;  // once
   absl::Status check_result;
   int attaches = 0;
   int checks = 0;
@@ -358,10 +360,14 @@ TEST_F(ReconcilerTest, TaskNetworkingGivesEachTaskItsNamespaceAndAddress) {
   EXPECT_EQ(StateOf("t2")->address(), "");
   EXPECT_THAT(network_.Attached(), ElementsAre("t1"));
 
-  // Stopping removes the network once the containers are gone.
+  // Stopping removes the network once the containers are gone; a failed
+  // removal is tried again on the next pass.
   Desire({Assignment("t2")});
   reconciler_->Tick();
   runtime_.Exit("t1-httpd", 0);
+  network_.detach_error = absl::InternalError("bridge: busy");
+  reconciler_->Tick();
+  EXPECT_THAT(network_.Attached(), ElementsAre("t1"));
   reconciler_->Tick();
   EXPECT_FALSE(runtime_.SpecOf("t1-httpd").has_value());  // removed, then forgotten
   EXPECT_TRUE(network_.Attached().empty());

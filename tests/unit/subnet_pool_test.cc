@@ -46,6 +46,16 @@ TEST(SubnetPool, LowestFreeAndKeptWhenStillValid) {
   EXPECT_EQ(s->ToString(), "10.200.0.0/24");  // outside the pool: replaced
 }
 
+TEST(SubnetPool, SubnetsOfAnotherSizeAreComparedAsRanges) {
+  // After --task-subnet-size 25, other nodes may still hold /24s.
+  TaskNetworkConfig config{*ParseIpv4Cidr("10.200.0.0/16"), 25};
+  auto s = nodes::ChooseSubnet(config, "n1", "", {"10.200.0.0/24"});
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->ToString(), "10.200.1.0/25");
+  s = nodes::ChooseSubnet(config, "n1", "10.200.0.128/25", {"10.200.0.0/24"});
+  EXPECT_EQ(s->ToString(), "10.200.1.0/25");  // its own overlaps another's: moved
+}
+
 TEST(SubnetPool, ExhaustionAndBadConfigsSayWhatToDo) {
   TaskNetworkConfig small{*ParseIpv4Cidr("10.1.0.0/23"), 24};
   auto s = nodes::ChooseSubnet(small, "n3", "", {"10.1.0.0/24", "10.1.1.0/24"});
