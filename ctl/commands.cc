@@ -62,9 +62,20 @@ int Commands::Delete(const std::string& kind, const std::string& name, bool wait
     return 0;
   }
   if (CanonicalKind(kind) == "role") return AccessCommands(c_).DeleteRole(name);
+  if (CanonicalKind(kind) == "networkacl") {
+    gantry::v1::DeleteNetworkAclRequest req;
+    req.set_name(name);
+    gantry::v1::NetworkAcl resp;
+    auto ctx = c_.Context();
+    if (auto st = c_.api().DeleteNetworkAcl(ctx.get(), req, &resp); !st.ok()) {
+      return c_.Fail(st, absl::StrCat("delete networkacl ", name));
+    }
+    c_.out() << "network ACL " << name << " deleted\n";
+    return 0;
+  }
   if (CanonicalKind(kind) != "service") {
     return c_.Fail(absl::InvalidArgumentError(
-        absl::StrCat("delete ", kind, ": services, nodes and roles can be deleted")));
+        absl::StrCat("delete ", kind, ": services, nodes, roles and networkacls can be deleted")));
   }
   DeleteServiceRequest req;
   req.set_name(name);

@@ -13,6 +13,9 @@ std::string CanonicalKind(const std::string& kind) {
   if (kind == "node" || kind == "nodes") return "node";
   if (kind == "image" || kind == "images") return "image";
   if (kind == "role" || kind == "roles") return "role";
+  if (kind == "networkacl" || kind == "networkacls" || kind == "nacl" || kind == "nacls") {
+    return "networkacl";
+  }
   if (kind == "controlplane" || kind == "controlplanes" || kind == "cp") return "controlplane";
   if (kind == "autoscaling" || kind == "autoscalers" || kind == "as") return "autoscaling";
   if (kind == "taskdef" || kind == "taskdefs" || kind == "taskdefinition" ||

@@ -1,7 +1,10 @@
 #include "ctl/inspect.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "ctl/access_commands.h"
+#include "ctl/network_output.h"
 #include "ctl/output.h"
 
 namespace gantry::ctl {
@@ -20,10 +23,11 @@ int Inspect::Get(const std::string& kind_in, const std::string& name, const std:
   if (kind == "image") return GetImages(!node.empty() ? node : name, now);
   if (kind == "role") return AccessCommands(c_).ListRoles(name);
   if (kind == "controlplane") return GetControlPlanes(now);
+  if (kind == "networkacl") return GetNetworkAcls(name);
   return c_.Fail(absl::InvalidArgumentError(
       absl::StrCat("get ", kind_in,
-                   ": unknown kind (use services, tasks, nodes, taskdefs, images, roles or "
-                   "controlplanes)")));
+                   ": unknown kind (use services, tasks, nodes, taskdefs, images, roles, "
+                   "networkacls or controlplanes)")));
 }
 
 int Inspect::Describe(const std::string& kind_in, const std::string& name) {
@@ -35,6 +39,59 @@ int Inspect::Describe(const std::string& kind_in, const std::string& name) {
   if (kind == "taskdef") return DescribeTaskDefinition(name);
   return c_.Fail(absl::InvalidArgumentError(
       absl::StrCat("describe ", kind_in, ": unknown kind (use service, task, node or taskdef)")));
+}
+
+int Inspect::GetNetworkAcls(const std::string& name) {
+  ListNetworkAclsResponse resp;
+  auto ctx = c_.Context();
+  if (auto st = c_.api().ListNetworkAcls(ctx.get(), {}, &resp); !st.ok()) {
+    return c_.Fail(st, "get networkacls");
+  }
+  if (!name.empty()) {
+    ListNetworkAclsResponse only;
+    for (const auto& acl : resp.network_acls()) {
+      if (acl.name() == name) *only.add_network_acls() = acl;
+    }
+    if (only.network_acls().empty()) {
+      return c_.Fail(absl::NotFoundError(absl::StrCat(
+          "get networkacl ", name, ": no such network ACL; gantryctl get networkacls lists them")));
+    }
+    resp = std::move(only);
+  }
+  if (!c_.table()) return c_.Print(resp);
+  PrintNetworkAcls(c_.out(), {resp.network_acls().begin(), resp.network_acls().end()});
+  return 0;
+}
+
+int Inspect::DescribeServiceIngress(const Service& service,
+                                    const google::protobuf::RepeatedPtrField<Task>& tasks) {
+  IngressView view;
+  view.service = service;
+  std::set<uint32_t> published;
+  for (const auto& t : tasks) {
+    if (!t.address().empty()) ++view.task_addresses[service.name()];
+    for (const auto& p : t.ports()) {
+      if (p.host_port() != 0)
+        published.insert(p.container_port() ? p.container_port() : p.host_port());
+    }
+  }
+  view.published.assign(published.begin(), published.end());
+  for (const auto& r : service.ingress()) {
+    if (r.from_service().empty() || view.task_addresses.contains(r.from_service())) continue;
+    ListTasksRequest req;
+    req.set_service(r.from_service());
+    ListTasksResponse resp;
+    auto ctx = c_.Context();
+    if (auto st = c_.api().ListTasks(ctx.get(), req, &resp); !st.ok()) return c_.Fail(st, "");
+    int& n = view.task_addresses[r.from_service()];
+    for (const auto& t : resp.tasks()) n += t.address().empty() ? 0 : 1;
+  }
+  ListNetworkAclsResponse acls;
+  auto ctx = c_.Context();
+  if (auto st = c_.api().ListNetworkAcls(ctx.get(), {}, &acls); !st.ok()) return c_.Fail(st, "");
+  view.acls.assign(acls.network_acls().begin(), acls.network_acls().end());
+  DescribeIngress(c_.out(), view);
+  return 0;
 }
 
 int Inspect::GetControlPlanes(absl::Time now) {
@@ -194,7 +251,7 @@ int Inspect::DescribeService(const std::string& name, absl::Time now) {
   }
   ctl::DescribeService(c_.out(), service, {tasks.tasks().begin(), tasks.tasks().end()},
                        {events.events().begin(), events.events().end()}, now);
-  return 0;
+  return DescribeServiceIngress(service, tasks.tasks());
 }
 
 int Inspect::DescribeTask(const std::string& name, absl::Time now) {

@@ -28,6 +28,9 @@ class Inspect {
   int GetTaskDefinitions(const std::string& name, absl::Time now);
   int GetImages(const std::string& node, absl::Time now);
   int DescribeService(const std::string& name, absl::Time now);
+  int DescribeServiceIngress(const gantry::v1::Service& service,
+                             const google::protobuf::RepeatedPtrField<gantry::v1::Task>& tasks);
+  int GetNetworkAcls(const std::string& name);
   int DescribeTask(const std::string& id, absl::Time now);
   int DescribeNode(const std::string& name, absl::Time now);
   int DescribeTaskDefinition(const std::string& reference);

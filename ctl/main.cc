@@ -69,9 +69,12 @@ void AddGlobalOptions(CLI::App& app, gantry::ctl::GlobalOptions& g) {
 
 void AddReads(CLI::App& app, Args& a, Registry& r) {
   auto* get = app.add_subcommand(
-      "get", "list services, tasks, nodes, taskdefs, images, autoscaling, roles or controlplanes");
+      "get",
+      "list services, tasks, nodes, taskdefs, images, autoscaling, roles, networkacls or "
+      "controlplanes");
   get->add_option("kind", a.kind,
-                  "services|tasks|nodes|taskdefs|images|autoscaling|roles|controlplanes")
+                  "services|tasks|nodes|taskdefs|images|autoscaling|roles|networkacls|"
+                  "controlplanes")
       ->required();
   get->add_option("name", a.name, "one object (a task id prefix is enough)");
   get->add_option("--service", a.service, "tasks of this service");
@@ -88,8 +91,8 @@ void AddReads(CLI::App& app, Args& a, Registry& r) {
 }
 
 void AddWrites(CLI::App& app, Args& a, Registry& r) {
-  auto* apply =
-      app.add_subcommand("apply", "create or update task definitions, services and roles");
+  auto* apply = app.add_subcommand(
+      "apply", "create or update task definitions, services, roles and network ACLs");
   apply->add_option("-f,--file", a.file, "YAML file ('-' for stdin)")->required();
   r.emplace_back(apply, [&a](Connection& c) { return Commands(c).Apply(a.file); });
 
@@ -101,9 +104,10 @@ void AddWrites(CLI::App& app, Args& a, Registry& r) {
 
   auto* del = app.add_subcommand(
       "delete",
-      "delete a service (its containers are removed), a DOWN node (retired) or a custom role");
-  del->add_option("kind", a.kind, "service|node|role")->required();
-  del->add_option("name", a.name, "service, node or role name")->required();
+      "delete a service (its containers are removed), a DOWN node (retired), a custom role or a "
+      "network ACL");
+  del->add_option("kind", a.kind, "service|node|role|networkacl")->required();
+  del->add_option("name", a.name, "service, node, role or network ACL name")->required();
   del->add_flag("--wait", a.wait, "wait until all its tasks have stopped");
   r.emplace_back(del, [&a](Connection& c) { return Commands(c).Delete(a.kind, a.name, a.wait); });
 

@@ -8,8 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/access/role_validation.h"
 #include "common/quantity.h"
+#include "common/spec/network_rules.h"
 #include "common/spec/validation.h"
 #include "common/time_util.h"
+#include "ctl/network_document.h"
 #include "ctl/role_document.h"
 #include "ctl/sandbox_parser.h"
 #include "ctl/yaml_doc.h"
@@ -305,10 +307,11 @@ void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
   NameObject(doc, n, "name", "Service");
   if (!CheckKeys(doc, n, "",
                  {"kind", "name", "taskDefinition", "desiredCount", "placement", "zoneRebalancing",
-                  "deploymentConfiguration", "loadBalancer", "autoscaling"})) {
+                  "deploymentConfiguration", "loadBalancer", "autoscaling", "ingress"})) {
     return;
   }
   if (const YAML::Node a = n["autoscaling"]) ParseAutoscaling(doc, a, *s.mutable_autoscaling());
+  ParseIngress(doc, n, s);
   if (n["name"]) s.set_name(Scalar(doc, n["name"], "name"));
   if (n["taskDefinition"])
     s.set_task_definition(Scalar(doc, n["taskDefinition"], "taskDefinition"));
@@ -388,7 +391,7 @@ absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecs(const std::string& text,
     ++number;
     Doc doc(absl::StrCat(source, ": document ", number));
     if (!node.IsMap() || !node["kind"]) {
-      doc.Fail(node, "kind", "required: TaskDefinition, Service or Role");
+      doc.Fail(node, "kind", "required: TaskDefinition, Service, Role or NetworkAcl");
       return doc.status();
     }
     const std::string kind = Scalar(doc, node["kind"], "kind");
@@ -414,10 +417,17 @@ absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecs(const std::string& text,
         auto st = spec::ErrorsToStatus(doc.prefix(), access::ValidateRole(*role));
         if (!st.ok()) return st;
       }
+    } else if (kind == "NetworkAcl") {
+      auto* acl = request.add_network_acls();
+      ParseNetworkAcl(doc, node, *acl);
+      if (doc.ok()) {
+        auto st = spec::ErrorsToStatus(doc.prefix(), spec::ValidateNetworkAcl(*acl));
+        if (!st.ok()) return st;
+      }
     } else {
-      doc.Fail(
-          node["kind"], "kind",
-          absl::StrCat("unknown kind \"", kind, "\" (expected TaskDefinition, Service or Role)"));
+      doc.Fail(node["kind"], "kind",
+               absl::StrCat("unknown kind \"", kind,
+                            "\" (expected TaskDefinition, Service, Role or NetworkAcl)"));
     }
     if (!doc.ok()) return doc.status();
   }

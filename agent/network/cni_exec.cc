@@ -29,22 +29,22 @@ ProcessCniExec::ProcessCniExec(std::vector<std::string> plugin_dirs, std::string
                                absl::Duration timeout)
     : plugin_dirs_(std::move(plugin_dirs)), host_netns_(std::move(host_netns)), timeout_(timeout) {}
 
+absl::StatusOr<std::string> FindPlugin(const std::vector<std::string>& dirs,
+                                       const std::string& plugin) {
+  for (const auto& dir : dirs) {
+    std::string candidate = absl::StrCat(dir, "/", plugin);
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "CNI plugin ", plugin, " not found in ", absl::StrJoin(dirs, ":"),
+      "; install containernetworking-plugins (deploy/install-deps.sh) or set --cni-plugin-dir"));
+}
+
 absl::StatusOr<std::string> ProcessCniExec::Run(const CniCall& call) {
-  std::string path;
-  for (const auto& dir : plugin_dirs_) {
-    const std::string candidate = absl::StrCat(dir, "/", call.plugin);
-    if (access(candidate.c_str(), X_OK) == 0) {
-      path = candidate;
-      break;
-    }
-  }
-  if (path.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "CNI plugin ", call.plugin, " not found in ", absl::StrJoin(plugin_dirs_, ":"),
-        "; install containernetworking-plugins (deploy/install-deps.sh) or set --cni-plugin-dir"));
-  }
+  auto path = FindPlugin(plugin_dirs_, call.plugin);
+  if (!path.ok()) return path.status();
   ProcessRun run;
-  run.path = path;
+  run.path = *std::move(path);
   run.env = {absl::StrCat("CNI_COMMAND=", call.command),
              absl::StrCat("CNI_CONTAINERID=", call.container_id),
              absl::StrCat("CNI_NETNS=", call.netns),

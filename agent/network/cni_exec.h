@@ -48,6 +48,11 @@ class ProcessCniExec final : public CniExec {
   const absl::Duration timeout_;
 };
 
+// The path of `plugin` in the first of `dirs` that holds it, executable;
+// FailedPrecondition naming the directories and the fix otherwise.
+absl::StatusOr<std::string> FindPlugin(const std::vector<std::string>& dirs,
+                                       const std::string& plugin);
+
 // The text of a plugin's error object ({"code", "msg", "details"}), or
 // the raw output when it is not one.
 std::string CniErrorText(const std::string& plugin, const std::string& output, int exit_code);

@@ -123,11 +123,8 @@ absl::StatusOr<TaskAttachment> CniNetwork::Attach(const std::string& task_id,
   if (!IsSafePathId(task_id)) {
     return absl::InvalidArgumentError(absl::StrCat("task id \"", task_id, "\" is not plain"));
   }
+  if (auto recorded = Find(task_id)) return *recorded;
   if (auto record = Load(task_id)) {
-    if ((*record)["stage"] == "added") {
-      return TaskAttachment{(*record)["netns"].get<std::string>(),
-                            (*record)["address"].get<std::string>()};
-    }
     // An ADD that a restart interrupted: undo it, then start over.
     if (auto st = Teardown(task_id, *record); !st.ok()) return st;
   }

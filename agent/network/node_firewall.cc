@@ -2,22 +2,16 @@
 
 #include <nftables/libnftables.h>
 
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "agent/network/netns.h"
-#include "common/cidr.h"
 
 namespace gantry::agent {
 
-std::string RulesetFor(const std::string& subnet, const std::string& task_cidr) {
-  // "add" then "delete" makes the delete safe when the table is new; the
-  // whole script is one transaction.
-  return absl::StrCat("add table ip ", kFirewallTable, "\n",     //
-                      "delete table ip ", kFirewallTable, "\n",  //
-                      "table ip ", kFirewallTable, " {\n", "  chain postrouting {\n",
-                      "    type nat hook postrouting priority srcnat; policy accept;\n",
-                      "    ip saddr ", subnet, " ip daddr != ", task_cidr, " masquerade\n", "  }\n",
-                      "}\n");
+namespace {
+constexpr char kBridgeFilter[] = "/proc/sys/net/bridge/bridge-nf-call-iptables";
 }
 
 NodeFirewall::NodeFirewall(std::string netns) : netns_(std::move(netns)) {}
@@ -40,17 +34,37 @@ absl::Status NodeFirewall::Run(const std::string& script) {
   });
 }
 
-absl::Status NodeFirewall::Apply(const std::string& subnet, const std::string& task_cidr) {
-  if (!ParseIpv4Cidr(subnet).ok() || !ParseIpv4Cidr(task_cidr).ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("firewall: \"", subnet, "\" or \"", task_cidr, "\" is not a CIDR block"));
-  }
-  return Run(RulesetFor(subnet, task_cidr));
+absl::Status NodeFirewall::FilterBridgedTraffic() {
+  // /proc/sys/net is the opening thread's namespace's.
+  return InNetns(netns_, [&]() -> absl::Status {
+    std::ifstream in(kBridgeFilter);
+    std::string value;
+    if (!in || !(in >> value)) {
+      return absl::FailedPreconditionError(
+          "security groups need the kernel's br_netfilter module (modprobe br_netfilter): "
+          "without it traffic between tasks on one node passes unfiltered");
+    }
+    if (value == "1") return absl::OkStatus();
+    std::ofstream out(kBridgeFilter);
+    out << "1\n";
+    out.close();
+    if (!out) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot turn on ", kBridgeFilter, " for the node's namespace"));
+    }
+    return absl::OkStatus();
+  });
 }
 
-absl::Status NodeFirewall::Remove() {
-  return Run(
-      absl::StrCat("add table ip ", kFirewallTable, "\ndelete table ip ", kFirewallTable, "\n"));
+absl::Status NodeFirewall::Apply(const FirewallConfig& config) {
+  auto script = RulesetFor(config);
+  if (!script.ok()) return script.status();
+  // Without br_netfilter the table still filters what is routed.
+  const absl::Status bridged = FilterBridgedTraffic();
+  if (auto st = Run(*script); !st.ok()) return st;
+  return bridged;
 }
+
+absl::Status NodeFirewall::Remove() { return Run(RemoveTableScript()); }
 
 }  // namespace gantry::agent

@@ -1,37 +1,34 @@
 #pragma once
 
-// The nftables table Gantry owns in the node's network namespace
-// (`table ip gantry`), written through libnftables. Each Apply() replaces
-// the whole table in one transaction, so the kernel never sees half a
-// ruleset. Today it holds the masquerade for connections that leave the
-// cluster: from the node's task subnet to anything outside the task CIDR;
-// traffic between tasks keeps its source address (what security groups
-// match on). RulesetFor() is pure.
+// Writes Gantry's nftables table (firewall_rules.h) into the node's
+// network namespace through libnftables. Each Apply() replaces the whole
+// table in one transaction, so the kernel never sees half a ruleset, and
+// makes sure bridged traffic passes the table (bridge-nf-call-iptables).
 
 #include <string>
 
 #include "absl/status/status.h"
+#include "agent/network/firewall_rules.h"
 
 namespace gantry::agent {
-
-inline constexpr char kFirewallTable[] = "gantry";
-
-// The nft script that replaces the table: its ruleset for `subnet` and
-// `task_cidr` (validated CIDRs).
-std::string RulesetFor(const std::string& subnet, const std::string& task_cidr);
 
 class NodeFirewall {
  public:
   // `netns`: the node's namespace (empty: the agent's).
   explicit NodeFirewall(std::string netns);
+  virtual ~NodeFirewall() = default;
 
   // Replaces the table; errors carry nftables' words.
-  absl::Status Apply(const std::string& subnet, const std::string& task_cidr);
+  virtual absl::Status Apply(const FirewallConfig& config);
   // Removes the table; not an error when it is not there.
-  absl::Status Remove();
+  virtual absl::Status Remove();
+
+ protected:
+  // Runs an nft script in the node's namespace.
+  virtual absl::Status Run(const std::string& script);
 
  private:
-  absl::Status Run(const std::string& script);
+  absl::Status FilterBridgedTraffic();
 
   const std::string netns_;
 };

@@ -15,6 +15,7 @@ CniNetwork::Options TaskOptions(const NodeNetwork::Options& o) {
   CniNetwork::Options out;
   out.state_dir = absl::StrCat(o.data_dir, "/cni");
   out.netns_dir = absl::StrCat(o.data_dir, "/netns");
+  out.manage_namespaces = o.manage_namespaces;
   return out;
 }
 
@@ -35,14 +36,8 @@ NodeNetwork::NodeNetwork(Options options, std::unique_ptr<CniExec> exec,
 
 std::string NodeNetwork::Problem() const {
   for (const char* plugin : {"loopback", "bridge", "host-local", "portmap"}) {
-    bool found = false;
-    for (const auto& dir : options_.plugin_dirs) {
-      found |= access(absl::StrCat(dir, "/", plugin).c_str(), X_OK) == 0;
-    }
-    if (!found) {
-      return absl::StrCat("task networking: CNI plugin ", plugin, " not found in ",
-                          absl::StrJoin(options_.plugin_dirs, ":"),
-                          "; install containernetworking-plugins (deploy/install-deps.sh)");
+    if (auto found = FindPlugin(options_.plugin_dirs, plugin); !found.ok()) {
+      return absl::StrCat("task networking: ", found.status().message());
     }
   }
   if (!options_.netns.empty() && access(options_.netns.c_str(), R_OK) != 0) {
@@ -54,22 +49,20 @@ std::string NodeNetwork::Problem() const {
 }
 
 void NodeNetwork::OnRegistered(const gantry::v1::Registered& r) {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!r.task_subnet().empty() && r.task_subnet() != tasks_.subnet()) {
-    spdlog::info("task subnet {} (task CIDR {})", r.task_subnet(), r.task_cidr());
-    tasks_.SetSubnet(r.task_subnet());
-  }
-  auto cidr = ParseIpv4Cidr(r.task_cidr());
-  if (cidr.ok()) cidr_ = *cidr;
   {
-    std::lock_guard<std::mutex> routes_lock(routes_mu_);
-    routes_applied_ = false;  // a new session: make sure once more
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!r.task_subnet().empty() && r.task_subnet() != tasks_.subnet()) {
+      spdlog::info("task subnet {} (task CIDR {})", r.task_subnet(), r.task_cidr());
+      tasks_.SetSubnet(r.task_subnet());
+    }
+    auto cidr = ParseIpv4Cidr(r.task_cidr());
+    if (cidr.ok()) {
+      cidr_ = *cidr;
+      task_cidr_ = cidr->ToString();
+    }
   }
-  if (firewall_ != nullptr && cidr.ok() && !r.task_subnet().empty()) {
-    auto st = firewall_->Apply(r.task_subnet(), r.task_cidr());
-    firewall_error_ = st.ok() ? "" : absl::StrCat("task networking: ", st.message());
-    if (!st.ok()) spdlog::warn("{}", firewall_error_);
-  }
+  std::lock_guard<std::mutex> routes_lock(routes_mu_);
+  routes_applied_ = false;  // a new session: make sure once more
 }
 
 std::vector<Route> UsableRoutes(const gantry::v1::DesiredTasks& desired, const Ipv4Cidr& cidr,
@@ -92,6 +85,34 @@ std::vector<Route> UsableRoutes(const gantry::v1::DesiredTasks& desired, const I
 }
 
 void NodeNetwork::OnDesired(const gantry::v1::DesiredTasks& desired) {
+  ApplyRoutes(desired);
+  {
+    std::lock_guard<std::mutex> firewall_lock(firewall_mu_);  // for attached_; before mu_
+    std::lock_guard<std::mutex> lock(mu_);
+    have_desired_ = true;
+    std::map<std::string, TaskRules> rules;
+    for (const auto& a : desired.tasks()) {
+      if (a.network_mode() != "task") continue;
+      TaskRules& t = rules[a.task_id()];
+      t.service = a.service();
+      for (const auto& p : a.ports()) {
+        if (p.host_port() == 0) continue;
+        t.published.push_back(p.container_port() != 0 ? p.container_port() : p.host_port());
+      }
+    }
+    // Tasks still attached but no longer desired (stopping) keep theirs.
+    for (auto& [id, t] : task_rules_) {
+      if (attached_.contains(id)) rules.try_emplace(id, std::move(t));
+    }
+    task_rules_ = std::move(rules);
+    ingress_.assign(desired.ingress().begin(), desired.ingress().end());
+    addresses_.assign(desired.addresses().begin(), desired.addresses().end());
+    network_acls_.assign(desired.network_acls().begin(), desired.network_acls().end());
+  }
+  RefreshFirewall();
+}
+
+void NodeNetwork::ApplyRoutes(const gantry::v1::DesiredTasks& desired) {
   std::optional<Ipv4Cidr> cidr;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -110,6 +131,90 @@ void NodeNetwork::OnDesired(const gantry::v1::DesiredTasks& desired) {
   }
   applied_ = std::move(wanted);
   routes_applied_ = true;
+}
+
+void NodeNetwork::RefreshFirewall() {
+  if (firewall_ == nullptr) return;
+  std::lock_guard<std::mutex> firewall_lock(firewall_mu_);
+  if (!attached_loaded_) {
+    for (const auto& id : tasks_.Attached()) {
+      if (auto a = tasks_.Find(id); a && !a->address.empty()) attached_[id] = a->address;
+    }
+    attached_loaded_ = true;
+  }
+  FirewallConfig config;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!have_desired_ || task_cidr_.empty()) return;
+    config.subnet = tasks_.subnet();
+    config.task_cidr = task_cidr_;
+    for (const auto& [id, address] : attached_) {
+      FirewallTask t{.address = address};
+      if (auto it = task_rules_.find(id); it != task_rules_.end()) {
+        t.service = it->second.service;
+        t.published = it->second.published;
+      }
+      config.tasks.push_back(std::move(t));
+    }
+    config.ingress = ingress_;
+    config.addresses = addresses_;
+    config.network_acls = network_acls_;
+  }
+  absl::Status st;
+  std::string script;
+  if (config.tasks.empty()) {
+    script = RemoveTableScript();
+    if (script != applied_script_) st = firewall_->Remove();
+  } else {
+    auto rules = RulesetFor(config);
+    if (!rules.ok()) return;
+    script = *std::move(rules);
+    if (script != applied_script_) st = firewall_->Apply(config);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (st.ok()) {
+    applied_script_ = std::move(script);
+    firewall_error_.clear();
+  } else {
+    applied_script_.clear();  // try again next time
+    firewall_error_ = absl::StrCat("task networking: ", st.message());
+    spdlog::warn("{}", firewall_error_);
+  }
+}
+
+absl::StatusOr<TaskAttachment> NodeNetwork::Firewalled::Attach(
+    const std::string& task_id, const std::vector<MappedPort>& ports) {
+  auto attached = owner_->tasks_.Attach(task_id, ports);
+  if (!attached.ok()) return attached;
+  {
+    std::lock_guard<std::mutex> lock(owner_->firewall_mu_);
+    owner_->attached_[task_id] = attached->address;
+  }
+  // Before the task's containers start: its rules are in place first.
+  owner_->RefreshFirewall();
+  return attached;
+}
+
+absl::Status NodeNetwork::Firewalled::Check(const std::string& task_id) {
+  return owner_->tasks_.Check(task_id);
+}
+
+absl::Status NodeNetwork::Firewalled::Detach(const std::string& task_id) {
+  auto st = owner_->tasks_.Detach(task_id);
+  {
+    std::lock_guard<std::mutex> lock(owner_->firewall_mu_);
+    if (!owner_->tasks_.Find(task_id)) owner_->attached_.erase(task_id);
+  }
+  owner_->RefreshFirewall();
+  return st;
+}
+
+std::vector<std::string> NodeNetwork::Firewalled::Attached() const {
+  return owner_->tasks_.Attached();
+}
+
+std::optional<TaskAttachment> NodeNetwork::Firewalled::Find(const std::string& task_id) const {
+  return owner_->tasks_.Find(task_id);
 }
 
 }  // namespace gantry::agent

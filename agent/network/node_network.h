@@ -2,14 +2,18 @@
 
 // The node's side of task networking, as the control plane configures it:
 // the task subnet it assigned (Registered), which CniNetwork hands out
-// addresses from and the node's nftables table masquerades when leaving
-// the cluster, and the routes to the other nodes' task subnets that
-// come with every desired set, applied when they change. Owns the CNI
-// driver and the route table's writer.
+// addresses from; the routes to the other nodes' task subnets that come
+// with every desired set, applied when they change; and the node's
+// nftables table (firewall_rules.h), rewritten whenever a task is attached
+// or detached or a desired set changes the rules, and removed when no task
+// is attached. An agent that restarts leaves the table as it was until its
+// first desired set, so running tasks keep their rules. Owns the CNI
+// driver, the route table's writer and the firewall.
 //
 // Thread-safe: the session thread configures it, the reconciler's thread
-// attaches and detaches tasks.
+// attaches and detaches tasks (through tasks()).
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -37,6 +41,7 @@ class NodeNetwork {
     // to nodes sharing this namespace, whose subnets are on the bridge.
     std::string node_address;
     std::vector<std::string> plugin_dirs = {"/usr/lib/cni", "/opt/cni/bin"};
+    bool manage_namespaces = true;  // false only in unprivileged tests
   };
 
   explicit NodeNetwork(Options options);
@@ -45,7 +50,9 @@ class NodeNetwork {
   NodeNetwork(Options options, std::unique_ptr<CniExec> exec, std::unique_ptr<NodeRoutes> routes,
               std::unique_ptr<NodeFirewall> firewall = nullptr);
 
-  TaskNetwork* tasks() { return &tasks_; }
+  // Attach and Detach also bring the firewall up to date.
+  TaskNetwork* tasks() { return &firewalled_; }
+  std::string subnet() const { return tasks_.subnet(); }
 
   // Why task networking cannot work on this node ("" when it can): a
   // missing CNI plugin, an unusable --netns, a table nftables refused.
@@ -55,17 +62,53 @@ class NodeNetwork {
   void OnRegistered(const gantry::v1::Registered& registered);
   void OnDesired(const gantry::v1::DesiredTasks& desired);
 
+  // Rewrites the table from what is known now (a no-op when nothing
+  // changed, or before the first desired set).
+  void RefreshFirewall();
+
  private:
+  class Firewalled final : public TaskNetwork {
+   public:
+    explicit Firewalled(NodeNetwork* owner) : owner_(owner) {}
+    absl::StatusOr<TaskAttachment> Attach(const std::string& task_id,
+                                          const std::vector<MappedPort>& ports) override;
+    absl::Status Check(const std::string& task_id) override;
+    absl::Status Detach(const std::string& task_id) override;
+    std::vector<std::string> Attached() const override;
+    std::optional<TaskAttachment> Find(const std::string& task_id) const override;
+
+   private:
+    NodeNetwork* const owner_;
+  };
+  struct TaskRules {
+    std::string service;
+    std::vector<uint32_t> published;
+  };
+
+  void ApplyRoutes(const gantry::v1::DesiredTasks& desired);
+
   const Options options_;
   std::unique_ptr<CniExec> exec_;
   std::unique_ptr<NodeRoutes> routes_;
   std::unique_ptr<NodeFirewall> firewall_;
   CniNetwork tasks_;
+  Firewalled firewalled_{this};
 
   mutable std::mutex mu_;
   std::string firewall_error_;
   std::optional<Ipv4Cidr> cidr_;
-  std::mutex routes_mu_;  // held while `ip` runs
+  std::string task_cidr_;
+  bool have_desired_ = false;                    // a desired set arrived in this process
+  std::map<std::string, TaskRules> task_rules_;  // by task id
+  std::vector<gantry::v1::ServiceIngress> ingress_;
+  std::vector<gantry::v1::ServiceAddresses> addresses_;
+  std::vector<gantry::v1::NetworkAcl> network_acls_;
+
+  std::mutex firewall_mu_;                       // held while nft runs
+  std::map<std::string, std::string> attached_;  // task id -> address
+  bool attached_loaded_ = false;
+  std::string applied_script_;  // "" when the table is not ours yet
+  std::mutex routes_mu_;        // held while `ip` runs
   std::vector<Route> applied_;
   bool routes_applied_ = false;
 };

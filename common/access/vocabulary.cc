@@ -67,6 +67,7 @@ const std::vector<Resource>& AllResources() {
       {"secretkeys", "secrets' key-encryption key", "secrets' key-encryption keys"},
       {"capabilities", "capability", "capabilities"},
       {"networks", "network", "networks"},
+      {"networkacls", "network ACL", "network ACLs"},
   };
   return *resources;
 }

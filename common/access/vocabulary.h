@@ -49,7 +49,8 @@ struct Resource {
 // endpoints, roles, tokens, jointokens, audit (the audit log; only listed),
 // controlplanes, snapshots, secrets, secretkeys, capabilities (Linux
 // capabilities a container adds, by name without CAP_: only used),
-// networks (a task definition's networkMode: "host" needs use on it).
+// networks (a task definition's networkMode: "host" needs use on it),
+// networkacls (`kind: NetworkAcl`).
 const std::vector<Resource>& AllResources();
 // Null when `plural` names no resource.
 const Resource* FindResource(std::string_view plural);

@@ -10,6 +10,7 @@
 #include "common/placement/policy.h"
 #include "common/quantity.h"
 #include "common/registry/reference.h"
+#include "common/spec/network_rules.h"
 #include "common/spec/sandbox.h"
 #include "common/spec/secret_refs.h"
 #include "common/time_util.h"
@@ -417,6 +418,7 @@ std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
   const auto& dc = service.deployment_configuration();
   if (service.has_autoscaling()) ValidateAutoscaling(service.autoscaling(), errors);
   ValidateAlarms(dc.alarms(), errors);
+  ValidateIngress(service, errors);
   if (auto policy = scheduler::PlacementPolicy::FromProto(service.placement()); !policy.ok()) {
     // The message starts with the field path ("placement.strategy[0].type: ...").
     const std::string message(policy.status().message());

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/access/role_validation.h"
+#include "common/spec/network_rules.h"
 #include "common/spec/secret_refs.h"
 #include "common/spec/validation.h"
 #include "common/status_util.h"
@@ -85,6 +86,15 @@ absl::Status ValidateApply(const gantry::v1::ApplyRequest& request) {
           absl::StrCat("Role ", r.name(), ": defined twice in one apply"));
     }
   }
+  std::set<std::string> acls;
+  for (const auto& acl : request.network_acls()) {
+    RETURN_IF_ERROR(spec::ErrorsToStatus(absl::StrCat("NetworkAcl ", acl.name()),
+                                         spec::ValidateNetworkAcl(acl)));
+    if (!acls.insert(acl.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("NetworkAcl ", acl.name(), ": defined twice in one apply"));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -116,6 +126,7 @@ Service MergeService(const Service& stored, const Service& in, const std::string
   *s.mutable_deployment_configuration() = in.deployment_configuration();
   *s.mutable_load_balancer() = in.load_balancer();
   if (!in.has_load_balancer()) s.clear_load_balancer();
+  *s.mutable_ingress() = in.ingress();
   s.set_resolved_task_definition(resolved);
   s.set_status(Service::ACTIVE);
   return s;
@@ -197,6 +208,7 @@ absl::StatusOr<bool> Applier::TryApply(const gantry::v1::ApplyRequest& request, 
   StageTaskDefinitions(request, a);
   for (const auto& in : request.services()) RETURN_IF_ERROR(StageService(in, request, a));
   RETURN_IF_ERROR(StageRoles(request, a));
+  StageNetworkAcls(request, a);
   auto committed = state_->Commit(a.txn);
   if (!committed.ok()) return committed.status();
   return committed->succeeded;
@@ -242,6 +254,33 @@ absl::Status Applier::StageRoles(const gantry::v1::ApplyRequest& request, Attemp
     result->set_action(action);
   }
   return absl::OkStatus();
+}
+
+void Applier::StageNetworkAcls(const gantry::v1::ApplyRequest& request, Attempt& a) const {
+  for (const auto& in : request.network_acls()) {
+    const auto existing = state_->GetNetworkAcl(in.name());
+    gantry::v1::NetworkAcl acl = in;
+    acl.clear_created_at();
+    acl.clear_updated_at();
+    auto* result = a.response.add_results();
+    result->set_kind("NetworkAcl");
+    result->set_name(in.name());
+    if (existing) {
+      gantry::v1::NetworkAcl before = existing->value;
+      before.clear_created_at();
+      before.clear_updated_at();
+      if (MessageDifferencer::Equals(before, acl)) {
+        result->set_action("unchanged");
+        continue;
+      }
+    }
+    *acl.mutable_created_at() = existing ? existing->value.created_at() : a.now;
+    *acl.mutable_updated_at() = a.now;
+    result->set_action(existing ? "updated" : "created");
+    const std::string key = state::NetworkAclKey(in.name());
+    a.txn.compares.push_back({key, existing ? existing->mod_revision : 0});
+    a.txn.ops.push_back(store::Op::Put(key, acl.SerializeAsString()));
+  }
 }
 
 absl::StatusOr<std::string> Applier::Resolve(const Service& in, const Attempt& a) const {

@@ -65,6 +65,7 @@ class Applier {
   absl::StatusOr<bool> TryApply(const gantry::v1::ApplyRequest& request, Attempt& attempt) const;
   void StageTaskDefinitions(const gantry::v1::ApplyRequest& request, Attempt& attempt) const;
   absl::Status StageRoles(const gantry::v1::ApplyRequest& request, Attempt& attempt) const;
+  void StageNetworkAcls(const gantry::v1::ApplyRequest& request, Attempt& attempt) const;
   absl::Status StageService(const gantry::v1::Service& in, const gantry::v1::ApplyRequest& request,
                             Attempt& attempt) const;
   // The revision `in.task_definition()` names, as "family:revision".

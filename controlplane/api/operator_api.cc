@@ -133,6 +133,33 @@ absl::StatusOr<Service> OperatorApi::DeleteService(
   return s;
 }
 
+absl::StatusOr<gantry::v1::ListNetworkAclsResponse> OperatorApi::ListNetworkAcls() {
+  gantry::v1::ListNetworkAclsResponse out;
+  for (auto& acl : state_->ListNetworkAcls()) *out.add_network_acls() = std::move(acl);
+  return out;
+}
+
+absl::StatusOr<gantry::v1::NetworkAcl> OperatorApi::DeleteNetworkAcl(
+    const gantry::v1::DeleteNetworkAclRequest& request) {
+  const auto acl = state_->GetNetworkAcl(request.name());
+  if (!acl) {
+    return absl::NotFoundError(absl::StrCat("network ACL ", request.name(),
+                                            " not found (list them with `gantryctl get "
+                                            "networkacls`)"));
+  }
+  store::TxnRequest txn;
+  const std::string key = state::NetworkAclKey(request.name());
+  txn.compares.push_back({key, acl->mod_revision});
+  txn.ops.push_back(store::Op::Delete(key));
+  ASSIGN_OR_RETURN(auto result, state_->Commit(txn));
+  if (!result.succeeded) {
+    return absl::AbortedError(
+        absl::StrCat("network ACL ", request.name(), " changed while being deleted; try again"));
+  }
+  events_->Record("", "", "", absl::StrCat("NetworkAcl ", request.name(), " deleted"));
+  return acl->value;
+}
+
 absl::StatusOr<gantry::v1::Node> OperatorApi::DeleteNode(
     const gantry::v1::DeleteNodeRequest& request) {
   using gantry::v1::Node;

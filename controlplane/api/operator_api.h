@@ -56,6 +56,10 @@ class OperatorApi {
   absl::StatusOr<gantry::v1::ListImagesResponse> ListImages(
       const gantry::v1::ListImagesRequest& request);
 
+  absl::StatusOr<gantry::v1::ListNetworkAclsResponse> ListNetworkAcls();
+  absl::StatusOr<gantry::v1::NetworkAcl> DeleteNetworkAcl(
+      const gantry::v1::DeleteNetworkAclRequest& request);
+
   // Listeners and weighted backends for gantry-lb (endpoints.cc).
   absl::StatusOr<gantry::v1::ListEndpointsResponse> ListEndpoints();
 

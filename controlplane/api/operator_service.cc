@@ -282,6 +282,10 @@ GANTRY_UNARY(ListRoles, ListRolesRequest, ListRolesResponse, One(Verb::kList, "r
              access_->ListRoles())
 GANTRY_UNARY(DeleteRole, DeleteRoleRequest, DeleteRoleResponse,
              One(Verb::kDelete, "roles", req->name()), access_->DeleteRole(*req))
+GANTRY_UNARY(ListNetworkAcls, ListNetworkAclsRequest, ListNetworkAclsResponse,
+             One(Verb::kList, "networkacls"), api_->ListNetworkAcls())
+GANTRY_UNARY(DeleteNetworkAcl, DeleteNetworkAclRequest, ::gantry::v1::NetworkAcl,
+             One(Verb::kDelete, "networkacls", req->name()), api_->DeleteNetworkAcl(*req))
 
 // Secrets: metadata is readable like the rest of the cluster; writing
 // needs create or update on the secret, its value read (see RevealSecret).

@@ -109,6 +109,10 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                    gantry::v1::ListRolesResponse* resp) override;
   Unary* DeleteRole(Ctx* c, const gantry::v1::DeleteRoleRequest* req,
                     gantry::v1::DeleteRoleResponse* resp) override;
+  Unary* ListNetworkAcls(Ctx* c, const gantry::v1::ListNetworkAclsRequest* req,
+                         gantry::v1::ListNetworkAclsResponse* resp) override;
+  Unary* DeleteNetworkAcl(Ctx* c, const gantry::v1::DeleteNetworkAclRequest* req,
+                          gantry::v1::NetworkAcl* resp) override;
   Unary* CreateSecret(Ctx* c, const gantry::v1::PutSecretRequest* req,
                       gantry::v1::PutSecretResponse* resp) override;
   Unary* UpdateSecret(Ctx* c, const gantry::v1::PutSecretRequest* req,

@@ -34,6 +34,9 @@ std::vector<Permission> ApplyPermissions(const gantry::v1::ApplyRequest& request
   }
   for (const auto& s : request.services()) out.push_back({Verb::kApply, "services", s.name()});
   for (const auto& r : request.roles()) out.push_back({Verb::kApply, "roles", r.name()});
+  for (const auto& acl : request.network_acls()) {
+    out.push_back({Verb::kApply, "networkacls", acl.name()});
+  }
   if (out.empty()) out.push_back({Verb::kApply, "services", ""});
   return out;
 }

@@ -9,8 +9,8 @@ namespace {
 
 const std::vector<std::string>& ReadableObjects() {
   static const auto* objects = new std::vector<std::string>{
-      "services", "taskdefinitions", "tasks",         "nodes", "events",
-      "images",   "endpoints",       "controlplanes", "roles", "secrets"};
+      "services",  "taskdefinitions", "tasks", "nodes",   "events",     "images",
+      "endpoints", "controlplanes",   "roles", "secrets", "networkacls"};
   return *objects;
 }
 

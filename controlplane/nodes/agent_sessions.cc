@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/spec/validation.h"
+#include "controlplane/nodes/task_firewall.h"
 
 namespace gantry::nodes {
 
@@ -40,6 +41,7 @@ gantry::v1::DesiredTasks BuildDesiredTasks(const state::ClusterState& state,
     route->set_subnet(n.task_subnet());
     route->set_via(n.address());
   }
+  AddFirewall(state, desired);
   return desired;
 }
 

@@ -140,8 +140,10 @@ absl::Time NodeManager::LastHeard(const std::string& node) const {
 }
 
 void NodeManager::OnStateChange(const state::Change& change) {
-  if (change.nodes.empty()) return;
+  const std::set<std::string> firewalls = ingress_.NodesToUpdate(*state_, change);
+  if (change.nodes.empty() && firewalls.empty()) return;
   sessions_.MarkDirty(change.nodes);
+  sessions_.MarkDirty(firewalls);
   Wake();
 }
 

@@ -39,6 +39,7 @@
 #include "controlplane/nodes/node_liveness.h"
 #include "controlplane/nodes/node_registrar.h"
 #include "controlplane/nodes/subnet_pool.h"
+#include "controlplane/nodes/task_firewall.h"
 #include "controlplane/nodes/task_reports.h"
 #include "controlplane/state/cluster_state.h"
 #include "gantry/v1/agent.pb.h"
@@ -128,6 +129,7 @@ class NodeManager {
   const Options options_;
 
   AgentSessions sessions_;
+  IngressTracker ingress_;
   NodeRegistrar registrar_;
   TaskReports reports_;
   NodeLiveness liveness_;

@@ -70,6 +70,8 @@ void ClusterState::Clear(Change& change) {
   for (const auto& [name, s] : services_) change.services.insert(name);
   for (const auto& [name, n] : nodes_) change.nodes.insert(name);
   change.node_records = true;
+  change.network_acls = true;
+  network_acls_.clear();
   taskdefs_.clear();
   services_.clear();
   nodes_.clear();
@@ -163,6 +165,17 @@ void ClusterState::Apply(const std::vector<store::Event>& events, Change& change
       r.port_range_start = n.port_range_start();
       r.port_range_end = n.port_range_end();
       nodes_[name] = Versioned<Node>{std::move(n), rev};
+    } else if (absl::StartsWith(key, kNetworkAclPrefix)) {
+      const std::string name = key.substr(sizeof(kNetworkAclPrefix) - 1);
+      change.network_acls = true;
+      gantry::v1::NetworkAcl acl;
+      if (!put) {
+        network_acls_.erase(name);
+      } else if (acl.ParseFromString(e.kv.value)) {
+        network_acls_[name] = Versioned<gantry::v1::NetworkAcl>{std::move(acl), rev};
+      } else {
+        spdlog::error("state: cannot decode {}; ignoring it", key);
+      }
     } else if (absl::StartsWith(key, kTaskDefPrefix)) {
       if (!put) {
         // FAMILY/0000000003: an old revision was forgotten.
@@ -240,6 +253,21 @@ std::vector<Service> ClusterState::ListServices() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Service> out;
   for (const auto& [name, s] : services_) out.push_back(WithCounts(s.value));
+  return out;
+}
+
+std::optional<Versioned<gantry::v1::NetworkAcl>> ClusterState::GetNetworkAcl(
+    const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = network_acls_.find(name);
+  if (it == network_acls_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<gantry::v1::NetworkAcl> ClusterState::ListNetworkAcls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<gantry::v1::NetworkAcl> out;
+  for (const auto& [name, acl] : network_acls_) out.push_back(acl.value);
   return out;
 }
 
@@ -333,6 +361,14 @@ std::vector<Task> ClusterState::ListTasks(const TaskFilter& filter) const {
   return out;
 }
 
+void ClusterState::ForEachTaskOf(const std::string& service,
+                                 const std::function<void(const Task&)>& fn) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = tasks_by_service_.find(service);
+  if (it == tasks_by_service_.end()) return;
+  for (const auto& id : it->second) fn(tasks_.at(id).value);
+}
+
 void ClusterState::WithPlacementView(
     const std::string& service,
     const std::function<void(const scheduler::NodeTable&, const scheduler::ServiceLoad&)>& fn)
@@ -365,6 +401,7 @@ int64_t ClusterState::CachedModRevision(const std::string& key) const {
   if (absl::StartsWith(key, kTaskPrefix)) return find(tasks_, kTaskPrefix);
   if (absl::StartsWith(key, kServicePrefix)) return find(services_, kServicePrefix);
   if (absl::StartsWith(key, kNodePrefix)) return find(nodes_, kNodePrefix);
+  if (absl::StartsWith(key, kNetworkAclPrefix)) return find(network_acls_, kNetworkAclPrefix);
   return 0;
 }
 

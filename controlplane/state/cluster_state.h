@@ -53,6 +53,7 @@ struct Change {
   std::set<std::string> services;  // services whose record or tasks changed
   std::set<std::string> nodes;     // nodes whose record or task set changed
   bool node_records = false;       // a node record itself changed
+  bool network_acls = false;       // a network ACL was applied or deleted
 };
 
 // True while a task holds cpu, memory and ports on its node.
@@ -92,6 +93,9 @@ class ClusterState {
   std::optional<Versioned<gantry::v1::Node>> GetNode(const std::string& name) const;
   std::vector<gantry::v1::Node> ListNodes() const;
 
+  std::optional<Versioned<gantry::v1::NetworkAcl>> GetNetworkAcl(const std::string& name) const;
+  std::vector<gantry::v1::NetworkAcl> ListNetworkAcls() const;  // by name
+
   std::optional<Versioned<gantry::v1::Task>> GetTask(const std::string& id) const;
   // Looks a task up by a unique id prefix; NotFound or InvalidArgument
   // (ambiguous) otherwise.
@@ -107,6 +111,9 @@ class ClusterState {
   // particular order and without copying: for readers of many tasks, such as
   // metrics scrapes. `fn` must be quick and must not call into ClusterState.
   void ForEachTask(const std::function<void(const gantry::v1::Task&)>& fn) const;
+  // The same for one service's tasks, through its index.
+  void ForEachTaskOf(const std::string& service,
+                     const std::function<void(const gantry::v1::Task&)>& fn) const;
 
   // Runs `fn` under the state lock with the node table and the service's
   // tasks per node (those holding resources), the placement core's input.
@@ -157,6 +164,7 @@ class ClusterState {
   std::map<std::string, std::map<int64_t, gantry::v1::TaskDefinition>> taskdefs_;
   std::map<std::string, Versioned<gantry::v1::Service>> services_;
   std::map<std::string, Versioned<gantry::v1::Node>> nodes_;
+  std::map<std::string, Versioned<gantry::v1::NetworkAcl>> network_acls_;
   absl::flat_hash_map<std::string, Versioned<gantry::v1::Task>> tasks_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> tasks_by_service_;
   absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>> tasks_by_node_;

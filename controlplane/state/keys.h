@@ -20,6 +20,7 @@ inline constexpr char kEventPrefix[] = "/gantry/events/";
 // A node's task subnet is reserved here (value: the node's name), so two
 // nodes registering at once cannot take the same one.
 inline constexpr char kSubnetPrefix[] = "/gantry/subnets/";
+inline constexpr char kNetworkAclPrefix[] = "/gantry/networkacls/";
 
 // Revisions are zero-padded so keys sort in revision order.
 inline std::string TaskDefKey(const std::string& family, int64_t revision) {
@@ -36,6 +37,9 @@ inline std::string SubnetKey(std::string subnet) {
     if (c == '/') c = '-';
   }
   return absl::StrCat(kSubnetPrefix, subnet);
+}
+inline std::string NetworkAclKey(const std::string& name) {
+  return absl::StrCat(kNetworkAclPrefix, name);
 }
 inline std::string EventKey(int64_t id) { return absl::StrFormat("%s%016d", kEventPrefix, id); }
 

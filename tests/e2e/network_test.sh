@@ -83,8 +83,11 @@ in_task node-1 timeout 5 wget -q -O - "http://$a2:8080/" | matches "hello" ||
   fail "the task on node-1 cannot reach the task on node-2 at $a2"
 in_task node-2 timeout 5 wget -q -O - "http://$a1:8080/" | matches "hello" ||
   fail "the task on node-2 cannot reach the task on node-1 at $a1"
-ip netns exec "${NETNS[0]}" curl -sf --max-time 5 "http://$a2:8080/" > /dev/null ||
-  fail "node-1 has no route to node-2's tasks"
+ip -n "${NETNS[0]}" route show "$s2" | matches "via $SUBNET.12" ||
+  fail "node-1 has no route to node-2's tasks: $(ip -n "${NETNS[0]}" route)"
+# Default deny: node-1 itself is not one of the service's tasks.
+! ip netns exec "${NETNS[0]}" curl -sf --max-time 3 "http://$a2:8080/" > /dev/null ||
+  fail "node-1's own address reached node-2's task past the default deny"
 # Between tasks the source is the task's own address (no masquerade); only
 # what leaves the task CIDR is masqueraded, by Gantry's nftables table.
 id2=$(id_on node-2)
@@ -135,5 +138,8 @@ no_networks() {
   done
 }
 gantry_wait_for 30 no_networks || fail "task namespaces or records remain: $(ls -R "$WORK"/agent*/netns "$WORK"/agent*/cni/attachments)"
-log "deleting the service removed every task network"
+for ns in "${NETNS[@]}"; do
+  ! ip netns exec "$ns" nft list table ip gantry > /dev/null 2>&1 || fail "table ip gantry remains in $ns"
+done
+log "deleting the service removed every task network and the nftables table"
 log "PASS"

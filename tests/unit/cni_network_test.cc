@@ -13,39 +13,16 @@
 #include "agent/network/netns_process.h"
 #include "agent/network/node_network.h"
 #include "agent/network/node_routes.h"
+#include "tests/fakes/scripted_cni.h"
 #include "tests/support/test_dir.h"
 
 namespace gantry::agent {
 namespace {
 
+using gantry::testing::ScriptedCni;
 using nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-class ScriptedCni : public CniExec {
- public:
-  absl::StatusOr<std::string> Run(const CniCall& call) override {
-    calls.push_back(call);
-    const std::string key = call.command + " " + call.plugin;
-    if (auto f = failures.find(key); f != failures.end()) return f->second;
-    if (call.command == "ADD" && call.plugin == "bridge") {
-      return json{{"cniVersion", "1.0.0"},
-                  {"ips", json::array({{{"address", "10.200.3.2/24"}, {"gateway", "10.200.3.1"}}})}}
-          .dump();
-    }
-    if (call.command == "ADD" && call.plugin == "portmap") {
-      return json::parse(call.config)["prevResult"].dump();
-    }
-    return std::string("{}");
-  }
-  std::vector<std::string> Names() const {
-    std::vector<std::string> out;
-    for (const auto& c : calls) out.push_back(c.command + " " + c.plugin + " " + c.ifname);
-    return out;
-  }
-  std::vector<CniCall> calls;
-  std::map<std::string, absl::Status> failures;
-};
 
 class CniNetworkTest : public ::testing::Test {
  protected:
@@ -156,17 +133,8 @@ TEST(NodeNetwork, AMissingPluginIsTheNodesProblem) {
   registered.set_task_subnet("10.200.3.0/24");
   registered.set_task_cidr("10.200.0.0/16");
   network.OnRegistered(registered);
-  EXPECT_EQ(static_cast<CniNetwork*>(network.tasks())->subnet(), "10.200.3.0/24");
+  EXPECT_EQ(network.subnet(), "10.200.3.0/24");
   std::filesystem::remove_all(dir);
-}
-
-TEST(NodeFirewall, OneTableReplacedAtOnce) {
-  const std::string script = RulesetFor("10.200.3.0/24", "10.200.0.0/16");
-  EXPECT_THAT(script, HasSubstr("add table ip gantry\ndelete table ip gantry\ntable ip gantry {"));
-  EXPECT_THAT(script, HasSubstr("ip saddr 10.200.3.0/24 ip daddr != 10.200.0.0/16 masquerade"));
-  NodeFirewall firewall("");
-  EXPECT_EQ(firewall.Apply("10.200.3.0/24", "bogus; flush ruleset").code(),
-            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CniNetworkTest, UnplainIdsAndBrokenRecordsAreRefused) {

@@ -34,6 +34,69 @@ TEST_F(OperatorApiTest, ApplyCreatesRevisionsAndIsIdempotent) {
   EXPECT_EQ(state_->GetTaskDefinition("web", 1)->containers(0).memory(), 32 << 20);
 }
 
+TEST_F(OperatorApiTest, NetworkAclsApplyListAndDelete) {
+  gantry::v1::ApplyRequest req;
+  auto* acl = req.add_network_acls();
+  acl->set_name("base");
+  auto* rule = acl->add_egress();
+  rule->set_number(100);
+  rule->set_action("deny");
+  rule->set_cidr("169.254.0.0/16");
+  auto r = api_->Apply(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->results(0).kind(), "NetworkAcl");
+  EXPECT_EQ(r->results(0).action(), "created");
+  const int64_t rev = store_->Revision();
+  r = api_->Apply(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->results(0).action(), "unchanged");
+  EXPECT_EQ(store_->Revision(), rev);
+  rule->set_cidr("169.254.0.0/17");
+  r = api_->Apply(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->results(0).action(), "updated");
+  // Bad rules are refused whole, naming the field.
+  rule->set_action("permit");
+  r = api_->Apply(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("NetworkAcl base: egress[0].action"));
+  auto list = api_->ListNetworkAcls();
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->network_acls_size(), 1);
+  EXPECT_EQ(list->network_acls(0).egress(0).cidr(), "169.254.0.0/17");
+  gantry::v1::DeleteNetworkAclRequest del;
+  del.set_name("base");
+  ASSERT_TRUE(api_->DeleteNetworkAcl(del).ok());
+  EXPECT_EQ(api_->DeleteNetworkAcl(del).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(state_->ListNetworkAcls().empty());
+}
+
+TEST_F(OperatorApiTest, IngressRulesChangeWithoutADeployment) {
+  ASSERT_TRUE(ApplyWeb(2).ok());
+  const auto before = state_->GetService("web")->value;
+  gantry::v1::ApplyRequest req;
+  *req.add_task_definitions() = WebTd(32 << 20);
+  auto* s = req.add_services();
+  s->set_name("web");
+  s->set_task_definition("web");
+  s->set_desired_count(2);
+  auto* rule = s->add_ingress();
+  rule->set_from_service("api");
+  rule->add_ports(8080);
+  auto r = api_->Apply(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->results(1).action(), "updated");
+  const auto after = state_->GetService("web")->value;
+  ASSERT_EQ(after.ingress_size(), 1);
+  EXPECT_EQ(after.ingress(0).from_service(), "api");
+  EXPECT_EQ(after.deployments_size(), before.deployments_size()) << "tasks keep running";
+  rule->set_cidr("10.0.0.0/8");
+  r = api_->Apply(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(),
+              HasSubstr("ingress[0]: give exactly one of fromService and cidr"));
+}
+
 TEST_F(OperatorApiTest, ServicesCanPinARevision) {
   ASSERT_TRUE(ApplyWeb(1).ok());
   ASSERT_TRUE(ApplyWeb(1, 64 << 20).ok());

@@ -104,7 +104,7 @@ TEST(RoleDocumentTest, ShapeErrorsNameTheLine) {
 
 TEST(RoleDocumentTest, UnknownKindsNameRole) {
   EXPECT_THAT(Error("kind: ClusterRole\nname: x\n"),
-              HasSubstr("(expected TaskDefinition, Service or Role)"));
+              HasSubstr("(expected TaskDefinition, Service, Role or NetworkAcl)"));
 }
 
 }  // namespace

@@ -68,7 +68,8 @@ TEST(ValidateRoleTest, AnUnknownResourceNamesItsFieldAndTheAllowedResources) {
   EXPECT_EQ(problems[0],
             "rules[0].resources[1]: unknown resource \"service\" (did you mean services?) "
             "(expected one of: *, services, taskdefinitions, tasks, nodes, events, images, "
-            "endpoints, roles, audit, controlplanes, secrets, capabilities, networks)");
+            "endpoints, roles, audit, controlplanes, secrets, capabilities, networks, "
+            "networkacls)");
   EXPECT_THAT(problems[1], HasSubstr("rules[0].resources[2]: unknown resource \"pods\" (expected"));
 }
 
