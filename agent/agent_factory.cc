@@ -78,6 +78,7 @@ Agent::Options AgentOptionsFor(const AgentConfig& config, const NodeCapacity& ca
   network.netns = config.netns;
   network.node_address = config.address;
   network.plugin_dirs = absl::StrSplit(config.cni_plugin_dir, ':', absl::SkipEmpty());
+  network.name = config.task_network;
   options.network = std::make_shared<NodeNetwork>(network);
   return options;
 }

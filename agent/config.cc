@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -160,6 +161,19 @@ absl::StatusOr<std::string> AsLogLevel(const std::string& text) {
   return text;
 }
 
+// The name of an agent's task network: its nftables table, its CNI
+// network and, with "0", its bridge (an interface name: at most 15).
+absl::StatusOr<std::string> AsNetworkName(const std::string& text) {
+  const bool ok = !text.empty() && text.size() <= 14 && absl::ascii_isalpha(text[0]) &&
+                  std::all_of(text.begin(), text.end(),
+                              [](char c) { return absl::ascii_isalnum(c) || c == '_'; });
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        QuoteForMessage(text), ": expected a letter, then letters, digits and '_' (at most 14)"));
+  }
+  return text;
+}
+
 SettingValue Text(std::string AgentConfig::*field, std::string type = "TEXT") {
   return Typed<std::string>(std::move(type), field, AsText);
 }
@@ -283,6 +297,10 @@ std::vector<Setting> RuntimeSettings() {
       {"--cni-plugin-dir", "cniPluginDir", Text(&C::cni_plugin_dir, "DIRS"),
        "/usr/lib/cni:/opt/cni/bin",
        "where the CNI plugins (bridge, host-local, portmap, loopback) are, colon-separated"},
+      {"--task-network", "taskNetwork", Typed<std::string>("NAME", &C::task_network, AsNetworkName),
+       "gantry",
+       "this agent's task network in the node's namespace: bridge NAME0, nftables table ip "
+       "NAME; agents sharing one namespace need one each"},
       {"--data-dir", "dataDir", Text(&C::data_dir, "PATH"), "/var/lib/gantry/agent",
        "task records and container logs"},
       {"--secrets-dir", "secretsDir", Text(&C::secrets_dir, "PATH"), "",

@@ -56,6 +56,8 @@ struct AgentConfig {
   std::string netns;
   // Where the CNI plugins are, colon-separated.
   std::string cni_plugin_dir;
+  // Its task network's name: bridge NAME0 and nftables table NAME.
+  std::string task_network;
   std::string data_dir;
   // Where secret files go (a tmpfs); empty: /run/gantry/NODE/secrets.
   std::string secrets_dir;

@@ -160,7 +160,8 @@ up() {
       --cgroup-parent /gantry-local --data-dir "$DIR/agent$i" \
       --port-range "$((20000 + i * 1000))-$((20999 + i * 1000))" --cpu 1 --memory 1Gi \
       --insecure-registry "$REGISTRY" --container-storage "$DIR/containerd" \
-      --min-disk-free-percent 1 --metrics-listen "127.0.0.1:$((7080 + i))"
+      --min-disk-free-percent 1 --metrics-listen "127.0.0.1:$((7080 + i))" \
+      --task-network "gantry_l$i"
   done
   nodes_up() { [[ $("$BIN/gantryctl" get nodes -o json | grep -c '"connected": true') == 3 ]]; }
   gantry_wait_for 30 nodes_up ||
@@ -210,8 +211,21 @@ Stop everything with: $0 down
 TXT
 }
 
+# Stops every service through the control plane, so each agent undoes its
+# tasks' networks (CNI DEL, namespaces, its nftables table) itself.
+stop_services() {
+  running controlplane || return 0
+  local s
+  for s in $("$BIN/gantryctl" get services -o json 2> /dev/null | jq -r '.services[]?.name'); do
+    "$BIN/gantryctl" delete service "$s" > /dev/null 2>&1 || true
+  done
+  no_tasks() { [[ $("$BIN/gantryctl" get tasks -o json 2> /dev/null | jq '.tasks | length') == 0 ]]; }
+  gantry_wait_for 60 no_tasks || echo "local-cluster: some tasks did not stop; cleaning up by hand" >&2
+}
+
 down() {
   local p
+  stop_services
   for p in prometheus agent1 agent2 agent3 controlplane controlplane2 controlplane3; do
     if running "$p"; then
       kill "$(cat "$DIR/$p.pid")"
@@ -230,6 +244,15 @@ down() {
   gantry_stop_containerd "$DIR/containerd" "$NS"
   gantry_stop_registry "$DIR/registry"
   gantry_stop_etcd "$DIR/etcd"
+  # What a task network left behind (an agent killed under its tasks).
+  local f i
+  for f in "$DIR"/agent*/netns/*; do
+    [[ -e $f ]] && { umount "$f" 2> /dev/null || true; }
+  done
+  for i in 1 2 3; do
+    nft delete table ip "gantry_l$i" 2> /dev/null || true
+    ip link delete "gantry_l${i}0" 2> /dev/null || true
+  done
   for ctrl in /sys/fs/cgroup/*/; do rmdir "${ctrl}gantry-local" 2> /dev/null || true; done
   rmdir /sys/fs/cgroup/gantry-local 2> /dev/null || true
   rm -rf "$DIR"

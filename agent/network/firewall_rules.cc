@@ -1,5 +1,6 @@
 #include "agent/network/firewall_rules.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -63,12 +64,21 @@ std::vector<std::string> AclChain(const gantry::v1::NetworkAcl& acl, bool ingres
 
 }  // namespace
 
-std::string RemoveTableScript() {
+std::string RemoveTableScript(const std::string& table) {
   // "add" first makes the delete safe when the table is not there.
-  return absl::StrCat("add table ip ", kFirewallTable, "\ndelete table ip ", kFirewallTable, "\n");
+  return absl::StrCat("add table ip ", table, "\ndelete table ip ", table, "\n");
 }
 
 absl::StatusOr<std::string> RulesetFor(const FirewallConfig& c) {
+  const bool plain_table =
+      !c.table.empty() && std::all_of(c.table.begin(), c.table.end(), [](char ch) {
+        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+               ch == '_';
+      });
+  if (!plain_table) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("firewall: \"", c.table, "\" is not a table name"));
+  }
   const auto subnet_cidr = ParseIpv4Cidr(c.subnet);
   const auto task_cidr = ParseIpv4Cidr(c.task_cidr);
   if (!subnet_cidr.ok() || !task_cidr.ok()) {
@@ -174,7 +184,7 @@ absl::StatusOr<std::string> RulesetFor(const FirewallConfig& c) {
   to_tasks.push_back("drop");
   s.Chain("to_tasks", to_tasks);
 
-  return absl::StrCat(RemoveTableScript(), "table ip ", kFirewallTable, " {\n", s.Take(), "}\n");
+  return absl::StrCat(RemoveTableScript(c.table), "table ip ", c.table, " {\n", s.Take(), "}\n");
 }
 
 }  // namespace gantry::agent

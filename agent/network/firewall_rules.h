@@ -41,8 +41,9 @@ struct FirewallTask {
 };
 
 struct FirewallConfig {
-  std::string subnet;     // the node's task subnet
-  std::string task_cidr;  // the cluster's
+  std::string table = kFirewallTable;  // letters, digits and '_'
+  std::string subnet;                  // the node's task subnet
+  std::string task_cidr;               // the cluster's
   std::vector<FirewallTask> tasks;
   // From the newest desired set.
   std::vector<gantry::v1::ServiceIngress> ingress;
@@ -57,6 +58,6 @@ struct FirewallConfig {
 absl::StatusOr<std::string> RulesetFor(const FirewallConfig& config);
 
 // The script that removes the table (not an error when it is absent).
-std::string RemoveTableScript();
+std::string RemoveTableScript(const std::string& table = kFirewallTable);
 
 }  // namespace gantry::agent

@@ -14,7 +14,8 @@ namespace {
 constexpr char kBridgeFilter[] = "/proc/sys/net/bridge/bridge-nf-call-iptables";
 }
 
-NodeFirewall::NodeFirewall(std::string netns) : netns_(std::move(netns)) {}
+NodeFirewall::NodeFirewall(std::string netns, std::string table)
+    : netns_(std::move(netns)), table_(std::move(table)) {}
 
 absl::Status NodeFirewall::Run(const std::string& script) {
   // libnftables speaks netlink in the calling thread's namespace.
@@ -65,6 +66,6 @@ absl::Status NodeFirewall::Apply(const FirewallConfig& config) {
   return bridged;
 }
 
-absl::Status NodeFirewall::Remove() { return Run(RemoveTableScript()); }
+absl::Status NodeFirewall::Remove() { return Run(RemoveTableScript(table_)); }
 
 }  // namespace gantry::agent

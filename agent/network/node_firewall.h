@@ -15,7 +15,7 @@ namespace gantry::agent {
 class NodeFirewall {
  public:
   // `netns`: the node's namespace (empty: the agent's).
-  explicit NodeFirewall(std::string netns);
+  NodeFirewall(std::string netns, std::string table = kFirewallTable);
   virtual ~NodeFirewall() = default;
 
   // Replaces the table; errors carry nftables' words.
@@ -31,6 +31,7 @@ class NodeFirewall {
   absl::Status FilterBridgedTraffic();
 
   const std::string netns_;
+  const std::string table_;
 };
 
 }  // namespace gantry::agent

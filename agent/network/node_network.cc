@@ -16,6 +16,8 @@ CniNetwork::Options TaskOptions(const NodeNetwork::Options& o) {
   out.state_dir = absl::StrCat(o.data_dir, "/cni");
   out.netns_dir = absl::StrCat(o.data_dir, "/netns");
   out.manage_namespaces = o.manage_namespaces;
+  out.network_name = o.name;
+  out.bridge = absl::StrCat(o.name, "0");
   return out;
 }
 
@@ -24,7 +26,7 @@ CniNetwork::Options TaskOptions(const NodeNetwork::Options& o) {
 NodeNetwork::NodeNetwork(Options options)
     : NodeNetwork(options, std::make_unique<ProcessCniExec>(options.plugin_dirs, options.netns),
                   std::make_unique<NodeRoutes>(options.netns),
-                  std::make_unique<NodeFirewall>(options.netns)) {}
+                  std::make_unique<NodeFirewall>(options.netns, options.name)) {}
 
 NodeNetwork::NodeNetwork(Options options, std::unique_ptr<CniExec> exec,
                          std::unique_ptr<NodeRoutes> routes, std::unique_ptr<NodeFirewall> firewall)
@@ -146,6 +148,7 @@ void NodeNetwork::RefreshFirewall() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!have_desired_ || task_cidr_.empty()) return;
+    config.table = options_.name;
     config.subnet = tasks_.subnet();
     config.task_cidr = task_cidr_;
     for (const auto& [id, address] : attached_) {
@@ -163,7 +166,7 @@ void NodeNetwork::RefreshFirewall() {
   absl::Status st;
   std::string script;
   if (config.tasks.empty()) {
-    script = RemoveTableScript();
+    script = RemoveTableScript(options_.name);
     if (script != applied_script_) st = firewall_->Remove();
   } else {
     auto rules = RulesetFor(config);

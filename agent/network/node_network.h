@@ -42,6 +42,8 @@ class NodeNetwork {
     std::string node_address;
     std::vector<std::string> plugin_dirs = {"/usr/lib/cni", "/opt/cni/bin"};
     bool manage_namespaces = true;  // false only in unprivileged tests
+    // Its bridge is NAME0, its CNI network and nftables table NAME.
+    std::string name = kFirewallTable;
   };
 
   explicit NodeNetwork(Options options);

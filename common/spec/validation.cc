@@ -250,6 +250,7 @@ void ValidateAlarms(const gantry::v1::DeploymentConfiguration::Alarms& alarms,
 }  // namespace
 
 void ApplyDefaults(gantry::v1::TaskDefinition& td) {
+  if (td.network_mode().empty()) td.set_network_mode(kDefaultNetworkMode);
   for (auto& c : *td.mutable_containers()) {
     if (!c.has_essential()) c.set_essential(true);
     if (!c.has_stop_timeout()) *c.mutable_stop_timeout() = ToProtoDuration(absl::Seconds(30));
@@ -267,7 +268,7 @@ void ApplyDefaults(gantry::v1::TaskDefinition& td) {
 }
 
 std::string NetworkModeOf(const gantry::v1::TaskDefinition& td) {
-  return td.network_mode().empty() ? kDefaultNetworkMode : td.network_mode();
+  return td.network_mode().empty() ? kUnsetNetworkMode : td.network_mode();
 }
 
 std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition& td) {

@@ -20,9 +20,13 @@ struct FieldError {
   std::string problem;
 };
 
-// A task definition that says nothing runs on the host's network, as
-// before task networking (it becomes "task" once that is the default).
-inline constexpr char kDefaultNetworkMode[] = "host";
+// What ApplyDefaults gives a task definition that says nothing: a network
+// of its own, as ECS's awsvpc.
+inline constexpr char kDefaultNetworkMode[] = "task";
+// What a stored definition without a mode means: one applied before task
+// networking existed ran on the host's network, and keeps doing so until
+// it is applied again.
+inline constexpr char kUnsetNetworkMode[] = "host";
 // "task" or "host".
 std::string NetworkModeOf(const gantry::v1::TaskDefinition& td);
 

@@ -23,7 +23,9 @@ using google::protobuf::util::MessageDifferencer;
 
 namespace {
 
+// Same containers on the same network: nothing for a new revision.
 bool SameContainers(const TaskDefinition& a, const TaskDefinition& b) {
+  if (spec::NetworkModeOf(a) != spec::NetworkModeOf(b)) return false;
   if (a.containers_size() != b.containers_size()) return false;
   for (int i = 0; i < a.containers_size(); ++i) {
     if (!MessageDifferencer::Equals(a.containers(i), b.containers(i))) return false;

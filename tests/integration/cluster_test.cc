@@ -111,6 +111,7 @@ class ClusterTest : public ::testing::Test {
     gantry::v1::ApplyRequest req;
     auto* td = req.add_task_definitions();
     td->set_family("web");
+    td->set_network_mode("host");  // the fake runtime's agents have no task networking
     auto* c = td->add_containers();
     c->set_name("httpd");
     c->set_image(kImage);
@@ -473,7 +474,8 @@ TEST_F(ClusterTest, TheAuditLogRecordsChangesRefusalsAndJoinsButNoSecrets) {
     EXPECT_THAT(seen, ::testing::Contains(absl::StrCat("Join nodes/", name, " OK")));
     EXPECT_THAT(seen, ::testing::Contains(absl::StrCat("Connect nodes/", name, " OK")));
   }
-  EXPECT_THAT(seen, ::testing::Contains("Apply taskdefinitions/web, services/web OK"));
+  EXPECT_THAT(seen,
+              ::testing::Contains("Apply taskdefinitions/web, networks/host, services/web OK"));
   EXPECT_THAT(seen, ::testing::Contains("ScaleService services/web OK"));
   EXPECT_THAT(seen, ::testing::Not(::testing::Contains(::testing::HasSubstr("ListServices"))));
 

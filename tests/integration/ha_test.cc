@@ -101,6 +101,7 @@ class HaTest : public ::testing::Test {
     gantry::v1::ApplyRequest req;
     auto* td = req.add_task_definitions();
     td->set_family("web");
+    td->set_network_mode("host");  // the fake runtime's agents have no task networking
     auto* c = td->add_containers();
     c->set_name("httpd");
     c->set_image(kImage);

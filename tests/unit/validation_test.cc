@@ -267,7 +267,10 @@ TEST(ValidateTaskDefinition, NetworkModes) {
   TaskDefinition td = ValidTd();
   td.set_network_mode("bridge");
   EXPECT_EQ(Fields(ValidateTaskDefinition(td)), "networkMode|");
-  EXPECT_EQ(NetworkModeOf(ValidTd()), "host");
+  EXPECT_EQ(NetworkModeOf(ValidTd()), "host") << "stored before task networking";
+  TaskDefinition defaulted = ValidTd();
+  ApplyDefaults(defaulted);
+  EXPECT_EQ(defaulted.network_mode(), "task") << "what a new definition gets";
   // With its own network a task maps any container port to its host port.
   td.set_network_mode("task");
   td.mutable_containers(0)->mutable_port_mappings(0)->set_container_port(8080);
