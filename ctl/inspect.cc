@@ -68,6 +68,7 @@ int Inspect::DescribeServiceIngress(const Service& service,
   IngressView view;
   view.service = service;
   std::set<uint32_t> published;
+  view.task_addresses[service.name()] = 0;
   for (const auto& t : tasks) {
     if (!t.address().empty()) ++view.task_addresses[service.name()];
     for (const auto& p : t.ports()) {
@@ -82,13 +83,16 @@ int Inspect::DescribeServiceIngress(const Service& service,
     req.set_service(r.from_service());
     ListTasksResponse resp;
     auto ctx = c_.Context();
-    if (auto st = c_.api().ListTasks(ctx.get(), req, &resp); !st.ok()) return c_.Fail(st, "");
+    if (auto st = c_.api().ListTasks(ctx.get(), req, &resp); !st.ok()) continue;  // count unknown
     int& n = view.task_addresses[r.from_service()];
     for (const auto& t : resp.tasks()) n += t.address().empty() ? 0 : 1;
   }
   ListNetworkAclsResponse acls;
   auto ctx = c_.Context();
-  if (auto st = c_.api().ListNetworkAcls(ctx.get(), {}, &acls); !st.ok()) return c_.Fail(st, "");
+  if (auto st = c_.api().ListNetworkAcls(ctx.get(), {}, &acls); !st.ok()) {
+    // The rest of the description stands; say what is missing and why.
+    view.acls_error = st.error_message();
+  }
   view.acls.assign(acls.network_acls().begin(), acls.network_acls().end());
   DescribeIngress(c_.out(), view);
   return 0;

@@ -25,7 +25,8 @@ void PrintNetworkAcls(std::ostream& out, const std::vector<gantry::v1::NetworkAc
 void DescribeIngress(std::ostream& out, const IngressView& v) {
   auto count = [&](const std::string& service) {
     auto it = v.task_addresses.find(service);
-    const int n = it == v.task_addresses.end() ? 0 : it->second;
+    if (it == v.task_addresses.end()) return std::string("task addresses not readable");
+    const int n = it->second;
     return absl::StrCat(n, n == 1 ? " task address" : " task addresses");
   };
   out << "Ingress (tasks with networkMode task; default deny, replies allowed):\n";
@@ -42,6 +43,10 @@ void DescribeIngress(std::ostream& out, const IngressView& v) {
   if (!v.published.empty()) {
     out << "  tcp " << absl::StrJoin(v.published, ",")
         << " from anywhere, through the published host ports\n";
+  }
+  if (!v.acls_error.empty()) {
+    out << "Network ACLs: cannot list them: " << v.acls_error << "\n";
+    return;
   }
   if (v.acls.empty()) return;
   out << "Network ACLs (every task, before the rules above; stateless):\n";

@@ -20,6 +20,7 @@ struct IngressView {
   std::vector<uint32_t> published;            // container ports its tasks publish
   std::map<std::string, int> task_addresses;  // per fromService (and itself)
   std::vector<gantry::v1::NetworkAcl> acls;
+  std::string acls_error;  // why they could not be listed, if they could not
 };
 
 void DescribeIngress(std::ostream& out, const IngressView& view);

@@ -5,7 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "common/spec/network_rules.h"
+#include "ctl/network_output.h"
 #include "ctl/spec_parser.h"
 
 namespace gantry::ctl {
@@ -81,6 +84,29 @@ TEST(NetworkDocumentTest, BadRulesNameTheField) {
               HasSubstr("ingress[1].cidr: required"));
   EXPECT_THAT(Error("kind: NetworkAcl\nname: empty\n"),
               HasSubstr("an ACL needs at least one rule"));
+}
+
+TEST(NetworkOutputTest, DescribeShowsWhatTheTasksAccept) {
+  auto req = ParseSpecs(std::string(kDb) + "---\n" + kAcl, "net.yaml");
+  ASSERT_TRUE(req.ok()) << req.status();
+  IngressView view;
+  view.service = req->services(0);
+  view.published = {8080};
+  view.task_addresses = {{"db", 2}, {"api", 1}};
+  view.acls = {req->network_acls(0)};
+  std::ostringstream out;
+  DescribeIngress(out, view);
+  EXPECT_THAT(out.str(), HasSubstr("  all from its own tasks (2 task addresses)\n"
+                                   "  tcp 5432 from service api (1 task address)\n"
+                                   "  tcp 9187 from 10.79.0.0/24\n"
+                                   "  tcp 8080 from anywhere, through the published host ports\n"));
+  EXPECT_THAT(out.str(), HasSubstr("100 allow tcp 80 to 169.254.169.0/24"));
+  view.task_addresses.erase("api");
+  view.acls_error = "permission denied";
+  out.str("");
+  DescribeIngress(out, view);
+  EXPECT_THAT(out.str(), HasSubstr("from service api (task addresses not readable)"));
+  EXPECT_THAT(out.str(), HasSubstr("Network ACLs: cannot list them: permission denied"));
 }
 
 }  // namespace
