@@ -7,7 +7,9 @@
 # node's address; a task reaches the other node's task by its address
 # (host-gateway routes) and sees its source address (only what leaves the
 # task CIDR is masqueraded, by Gantry's nftables table); an agent restart keeps the tasks and their
-# networks; deleting the service removes every namespace and record; a
+# networks; a reboot under a task (process, namespace mount and table gone)
+# is cleaned up and the task replaced; deleting the service removes every
+# namespace, record and the table; a
 # deployer may not ask for networkMode host.
 #
 # usage: network_test.sh BIN_DIR
@@ -118,6 +120,32 @@ matches -v "TaskNetworkError" "$WORK/agent1.log" || fail "a network CHECK failed
 in_task node-1 timeout 5 wget -q -O - "http://$a2:8080/" | matches "hello" ||
   fail "cross-node traffic broke after the agent restarted"
 log "an agent restart keeps tasks and networks (CHECK passes)"
+
+# A reboot of node-1 under its task: the agent, the container's process,
+# the namespace's mount and the nftables table go; the attachment record
+# and the namespace's (now plain) file stay. The restarted agent undoes the
+# record (DEL without a namespace), removes the file and the task is
+# replaced with a network of its own.
+old=$(id_on node-1)
+kill -9 "${AGENT_PIDS[1]}"
+wait "${AGENT_PIDS[1]}" 2> /dev/null || true
+ctr --address "$CONTAINERD_SOCK" -n "$NS" tasks kill -s SIGKILL "$old-httpd" > /dev/null
+gone() { ! ctr --address "$CONTAINERD_SOCK" -n "$NS" tasks list -q | matches "$old-httpd"; }
+ctr --address "$CONTAINERD_SOCK" -n "$NS" tasks delete -f "$old-httpd" > /dev/null 2>&1 || true
+gantry_wait_for 10 gone || fail "the container's process did not go"
+umount "$WORK/agent1/netns/$old" || fail "the task's namespace was not mounted"
+ip netns exec "${NETNS[0]}" nft delete table ip gantry
+[[ -f $WORK/agent1/cni/attachments/$old.json ]] || fail "no attachment record for $old"
+e2e_start_agent 1 a
+gantry_wait_for 30 have_connected 2 || fail "node-1 did not come back after the reboot"
+replaced() { [[ -n $(id_on node-1) && $(id_on node-1) != "$old" ]] && have_running 2; }
+gantry_wait_for 60 replaced || fail "the task lost in the reboot was not replaced: $(ctl get tasks)"
+cleaned() { [[ ! -e $WORK/agent1/cni/attachments/$old.json && ! -e $WORK/agent1/netns/$old ]]; }
+gantry_wait_for 30 cleaned || fail "the lost task's record or namespace file remains: $(ls "$WORK/agent1/netns" "$WORK/agent1/cni/attachments")"
+a1=$(addr_on node-1)
+in_task node-2 timeout 5 wget -q -O - "http://$a1:8080/" | matches "hello" ||
+  fail "the replacement on node-1 ($a1) is not reachable from node-2"
+log "after a reboot the lost task's network is undone and its replacement has its own"
 
 # A deployer may not take the node's network.
 (umask 077 && ctl token create --role deployer --description ci-net > "$WORK/deployer.token")
