@@ -1,6 +1,9 @@
 #include "agent/network/cni_network.h"
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "agent/network/netns.h"
@@ -17,6 +20,24 @@ namespace {
 constexpr char kCniVersion[] = "1.0.0";
 
 std::string Message(const absl::Status& st) { return std::string(st.message()); }
+
+// Tasks speak IPv4 only: the rules are IPv4 (table ip), so an IPv6 link-
+// local address on eth0 would reach the node and its other tasks past
+// them. Set before the interfaces exist, so none gets one.
+absl::Status DisableIpv6(const std::string& netns) {
+  return InNetns(netns, []() -> absl::Status {
+    for (const char* conf : {"all", "default"}) {
+      const std::string path = absl::StrCat("/proc/sys/net/ipv6/conf/", conf, "/disable_ipv6");
+      if (access(path.c_str(), F_OK) != 0) continue;  // a kernel without IPv6
+      std::ofstream out(path);
+      out << "1\n";
+      out.close();
+      if (!out)
+        return absl::InternalError(absl::StrCat("cannot write ", path, " in the task's namespace"));
+    }
+    return absl::OkStatus();
+  });
+}
 
 }  // namespace
 
@@ -150,6 +171,7 @@ absl::StatusOr<TaskAttachment> CniNetwork::Attach(const std::string& task_id,
   };
   if (options_.manage_namespaces) {
     if (auto st = CreateNetns(netns); !st.ok()) return fail(st);
+    if (auto st = DisableIpv6(netns); !st.ok()) return fail(st);
   }
   const json loopback = {
       {"cniVersion", kCniVersion}, {"name", options_.network_name}, {"type", "loopback"}};

@@ -55,9 +55,17 @@ std::vector<std::string> AclChain(const gantry::v1::NetworkAcl& acl, bool ingres
   for (const auto& r : spec::SortedRules(ingress ? acl.ingress() : acl.egress())) {
     const auto cidr = Cidr(r.cidr());
     const auto ports = PortMatch(r.protocol(), r.ports());
-    if (!cidr || !ports || (r.action() != "allow" && r.action() != "deny")) continue;
-    rules.push_back(absl::StrCat(ingress ? "ip saddr " : "ip daddr ", *cidr, " ", *ports,
-                                 r.action() == "deny" ? "drop" : "return"));
+    const char* match = ingress ? "ip saddr " : "ip daddr ";
+    if (r.action() == "allow" && cidr && ports) {
+      rules.push_back(absl::StrCat(match, *cidr, " ", *ports, "return"));
+    } else if (r.action() == "allow") {
+      continue;  // an allow this agent cannot read opens nothing
+    } else if (cidr) {
+      // A deny (or an unknown action) it cannot read in full denies more.
+      rules.push_back(absl::StrCat(match, *cidr, " ", ports.value_or(""), "drop"));
+    } else {
+      rules.push_back("drop");
+    }
   }
   return rules;
 }
@@ -70,15 +78,17 @@ std::string RemoveTableScript(const std::string& table) {
 }
 
 absl::StatusOr<std::string> RulesetFor(const FirewallConfig& c) {
-  const bool plain_table =
-      !c.table.empty() && std::all_of(c.table.begin(), c.table.end(), [](char ch) {
-        return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-               ch == '_';
-      });
-  if (!plain_table) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("firewall: \"", c.table, "\" is not a table name"));
+  auto plain = [](const std::string& name) {
+    return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char ch) {
+      return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+             ch == '_';
+    });
+  };
+  if (!plain(c.table) || !plain(c.bridge)) {
+    return absl::InvalidArgumentError(absl::StrCat("firewall: \"", c.table, "\" or \"", c.bridge,
+                                                   "\" is not a table or bridge name"));
   }
+  const std::string bridge = absl::StrCat("\"", c.bridge, "\"");
   const auto subnet_cidr = ParseIpv4Cidr(c.subnet);
   const auto task_cidr = ParseIpv4Cidr(c.task_cidr);
   if (!subnet_cidr.ok() || !task_cidr.ok()) {
@@ -110,11 +120,17 @@ absl::StatusOr<std::string> RulesetFor(const FirewallConfig& c) {
   s.Chain("postrouting", {"type nat hook postrouting priority srcnat; policy accept;",
                           absl::StrCat("ip saddr ", subnet, " ip daddr != ", task_cidr->ToString(),
                                        " masquerade")});
-  s.Chain("input", {"type filter hook input priority filter; policy accept;",
-                    absl::StrCat("ip saddr ", subnet, " ct state established,related accept"),
-                    absl::StrCat("ip saddr ", subnet, " drop")});
+  // By the bridge as well as by the subnet: a task keeps its rules with
+  // an address from an earlier subnet of the node.
+  s.Chain("input",
+          {"type filter hook input priority filter; policy accept;",
+           absl::StrCat("iifname ", bridge, " ct state established,related accept"),
+           absl::StrCat("ip saddr ", subnet, " ct state established,related accept"),
+           absl::StrCat("iifname ", bridge, " drop"), absl::StrCat("ip saddr ", subnet, " drop")});
   s.Chain("forward", {"type filter hook forward priority filter; policy accept;",
+                      absl::StrCat("iifname ", bridge, " jump from_tasks"),
                       absl::StrCat("ip saddr ", subnet, " jump from_tasks"),
+                      absl::StrCat("oifname ", bridge, " jump to_tasks"),
                       absl::StrCat("ip daddr ", subnet, " jump to_tasks")});
 
   // Network ACLs, by name (the control plane sends them sorted).
@@ -154,11 +170,23 @@ absl::StatusOr<std::string> RulesetFor(const FirewallConfig& c) {
     s.Chain(name, rules);
   }
 
+  // Two tasks with one address (a lease reused while a record lingers):
+  // neither chain can be right, and nft refuses a map with a repeated key.
+  std::map<std::string, int> uses;
+  for (const auto& t : c.tasks) {
+    if (auto ip = ParseIpv4(t.address)) ++uses[FormatIpv4(*ip)];
+  }
   std::vector<std::string> vmap;
+  std::set<std::string> mapped;
   for (size_t i = 0; i < c.tasks.size(); ++i) {
     const auto& t = c.tasks[i];
     const auto ip = ParseIpv4(t.address);
     if (!ip || !subnet_cidr->Contains(*ip)) continue;
+    const std::string address = FormatIpv4(*ip);
+    if (uses[address] > 1) {
+      if (mapped.insert(address).second) vmap.push_back(absl::StrCat(address, " : drop"));
+      continue;
+    }
     const std::string name = absl::StrCat("task_", i);
     std::vector<std::string> rules;
     std::set<uint32_t> published;
@@ -174,7 +202,7 @@ absl::StatusOr<std::string> RulesetFor(const FirewallConfig& c) {
     auto chain = service_chains.find(t.service);
     rules.push_back(chain == service_chains.end() ? "drop" : absl::StrCat("goto ", chain->second));
     s.Chain(name, rules);
-    vmap.push_back(absl::StrCat(FormatIpv4(*ip), " : goto ", name));
+    vmap.push_back(absl::StrCat(address, " : goto ", name));
   }
   to_tasks.push_back("ct state established,related accept");
   to_tasks.push_back("ct state invalid drop");

@@ -42,6 +42,7 @@ struct FirewallTask {
 
 struct FirewallConfig {
   std::string table = kFirewallTable;  // letters, digits and '_'
+  std::string bridge = "gantry0";      // the tasks' bridge
   std::string subnet;                  // the node's task subnet
   std::string task_cidr;               // the cluster's
   std::vector<FirewallTask> tasks;

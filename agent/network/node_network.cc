@@ -111,7 +111,7 @@ void NodeNetwork::OnDesired(const gantry::v1::DesiredTasks& desired) {
     addresses_.assign(desired.addresses().begin(), desired.addresses().end());
     network_acls_.assign(desired.network_acls().begin(), desired.network_acls().end());
   }
-  RefreshFirewall();
+  (void)RefreshFirewall();  // a failure is the node's problem (Problem())
 }
 
 void NodeNetwork::ApplyRoutes(const gantry::v1::DesiredTasks& desired) {
@@ -135,8 +135,8 @@ void NodeNetwork::ApplyRoutes(const gantry::v1::DesiredTasks& desired) {
   routes_applied_ = true;
 }
 
-void NodeNetwork::RefreshFirewall() {
-  if (firewall_ == nullptr) return;
+absl::Status NodeNetwork::RefreshFirewall() {
+  if (firewall_ == nullptr) return absl::OkStatus();
   std::lock_guard<std::mutex> firewall_lock(firewall_mu_);
   if (!attached_loaded_) {
     for (const auto& id : tasks_.Attached()) {
@@ -147,8 +147,12 @@ void NodeNetwork::RefreshFirewall() {
   FirewallConfig config;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!have_desired_ || task_cidr_.empty()) return;
+    if (!have_desired_ || task_cidr_.empty()) {
+      return absl::UnavailableError(
+          "waiting for the node's first desired set (its firewall rules)");
+    }
     config.table = options_.name;
+    config.bridge = absl::StrCat(options_.name, "0");
     config.subnet = tasks_.subnet();
     config.task_cidr = task_cidr_;
     for (const auto& [id, address] : attached_) {
@@ -170,7 +174,7 @@ void NodeNetwork::RefreshFirewall() {
     if (script != applied_script_) st = firewall_->Remove();
   } else {
     auto rules = RulesetFor(config);
-    if (!rules.ok()) return;
+    if (!rules.ok()) return rules.status();
     script = *std::move(rules);
     if (script != applied_script_) st = firewall_->Apply(config);
   }
@@ -178,11 +182,12 @@ void NodeNetwork::RefreshFirewall() {
   if (st.ok()) {
     applied_script_ = std::move(script);
     firewall_error_.clear();
-  } else {
-    applied_script_.clear();  // try again next time
-    firewall_error_ = absl::StrCat("task networking: ", st.message());
-    spdlog::warn("{}", firewall_error_);
+    return absl::OkStatus();
   }
+  applied_script_.clear();  // try again next time
+  firewall_error_ = absl::StrCat("task networking: ", st.message());
+  spdlog::warn("{}", firewall_error_);
+  return absl::UnavailableError(firewall_error_);
 }
 
 absl::StatusOr<TaskAttachment> NodeNetwork::Firewalled::Attach(
@@ -193,8 +198,11 @@ absl::StatusOr<TaskAttachment> NodeNetwork::Firewalled::Attach(
     std::lock_guard<std::mutex> lock(owner_->firewall_mu_);
     owner_->attached_[task_id] = attached->address;
   }
-  // Before the task's containers start: its rules are in place first.
-  owner_->RefreshFirewall();
+  // Its containers start only once its rules are in place: until then
+  // the starter waits and tries again (the attachment is kept).
+  if (auto st = owner_->RefreshFirewall(); !st.ok()) {
+    return absl::UnavailableError(absl::StrCat("task networking: firewall: ", st.message()));
+  }
   return attached;
 }
 
@@ -208,7 +216,7 @@ absl::Status NodeNetwork::Firewalled::Detach(const std::string& task_id) {
     std::lock_guard<std::mutex> lock(owner_->firewall_mu_);
     if (!owner_->tasks_.Find(task_id)) owner_->attached_.erase(task_id);
   }
-  owner_->RefreshFirewall();
+  (void)owner_->RefreshFirewall();  // a failure is the node's problem (Problem())
   return st;
 }
 

@@ -65,8 +65,9 @@ class NodeNetwork {
   void OnDesired(const gantry::v1::DesiredTasks& desired);
 
   // Rewrites the table from what is known now (a no-op when nothing
-  // changed, or before the first desired set).
-  void RefreshFirewall();
+  // changed); Unavailable before the first desired set or when nftables
+  // refused it.
+  absl::Status RefreshFirewall();
 
  private:
   class Firewalled final : public TaskNetwork {

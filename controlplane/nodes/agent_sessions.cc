@@ -41,7 +41,7 @@ gantry::v1::DesiredTasks BuildDesiredTasks(const state::ClusterState& state,
     route->set_subnet(n.task_subnet());
     route->set_via(n.address());
   }
-  AddFirewall(state, desired);
+  AddFirewall(state, node, desired);
   return desired;
 }
 

@@ -43,10 +43,24 @@ std::vector<std::string> ServiceAddresses(const state::ClusterState& state,
   return out;
 }
 
-void AddFirewall(const state::ClusterState& state, gantry::v1::DesiredTasks& desired) {
+void AddFirewall(const state::ClusterState& state, const std::string& node,
+                 gantry::v1::DesiredTasks& desired) {
+  // The services of every task-networked task the node still runs, those
+  // stopping too: a task keeps its rules while it drains.
   std::set<std::string> services;
   for (const auto& a : desired.tasks()) {
     if (a.network_mode() == "task") services.insert(a.service());
+  }
+  for (const auto& t : state.ListTasks({.node = node})) {
+    if (t.desired_status() == gantry::v1::Task::RUNNING || services.contains(t.service())) continue;
+    auto td = state.ResolveTaskDefinition(t.task_definition());
+    if (td && spec::NetworkModeOf(*td) == "task") services.insert(t.service());
+  }
+  // The ACLs go to every node: its stopping tasks stay behind them.
+  for (auto& acl : state.ListNetworkAcls()) {
+    acl.clear_created_at();
+    acl.clear_updated_at();
+    *desired.add_network_acls() = std::move(acl);
   }
   if (services.empty()) return;
   std::set<std::string> named;
@@ -68,11 +82,6 @@ void AddFirewall(const state::ClusterState& state, gantry::v1::DesiredTasks& des
     auto* set = desired.add_addresses();
     set->set_service(name);
     for (auto& address : ServiceAddresses(state, name)) set->add_addresses(std::move(address));
-  }
-  for (auto& acl : state.ListNetworkAcls()) {
-    acl.clear_created_at();
-    acl.clear_updated_at();
-    *desired.add_network_acls() = std::move(acl);
   }
 }
 
@@ -106,6 +115,8 @@ std::set<std::string> IngressTracker::NodesToUpdate(const state::ClusterState& s
     }
   }
   if (moved.empty()) return out;
+  // Its own nodes even when it is gone (its draining tasks name it).
+  for (const auto& service : moved) AddNodesOf(state, service, out);
   for (const auto& s : state.ListServices()) {
     bool names_moved = moved.contains(s.name());
     for (const auto& r : s.ingress()) names_moved |= moved.contains(r.from_service());

@@ -25,8 +25,9 @@ std::vector<std::string> ServiceAddresses(const state::ClusterState& state,
                                           const std::string& service);
 
 // Fills `desired`'s ingress, addresses and network_acls for the services of
-// its task-networked tasks.
-void AddFirewall(const state::ClusterState& state, gantry::v1::DesiredTasks& desired);
+// the task-networked tasks `node` runs (stopping ones too).
+void AddFirewall(const state::ClusterState& state, const std::string& node,
+                 gantry::v1::DesiredTasks& desired);
 
 // Which nodes' desired sets a committed change touches through the
 // firewall: all of them when a network ACL changed; for a service whose

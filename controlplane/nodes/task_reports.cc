@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/cidr.h"
 #include "common/log.h"
 #include "common/time_util.h"
 
@@ -126,6 +127,19 @@ void TaskReports::Apply(const std::string& node, const TaskState& ts) {
   std::string health_event;
   std::vector<std::string> container_events;
   const absl::Time now = clock_->Now();
+  // An address goes into other services' rules cluster-wide: only one in
+  // the reporting node's own task subnet counts.
+  bool address_ok = false;
+  if (!ts.address().empty()) {
+    const auto n = state_->GetNode(node);
+    const auto subnet = n ? ParseIpv4Cidr(n->value.task_subnet()) : absl::NotFoundError(node);
+    const auto ip = ParseIpv4(ts.address());
+    address_ok = subnet.ok() && ip && subnet->Contains(*ip);
+    if (!address_ok) {
+      spdlog::warn("node {} reported address {} for task {}, outside its task subnet; ignored",
+                   node, ts.address(), ts.task_id());
+    }
+  }
   auto st = state_->UpdateTask(ts.task_id(), [&](Task& t) {
     // The update may be retried: nothing of an earlier attempt counts.
     event.clear();
@@ -137,7 +151,7 @@ void TaskReports::Apply(const std::string& node, const TaskState& ts) {
     const Task before = t;
     event = ApplyStatus(t, ts, node, now);
     ApplyContainers(t, ts);
-    if (!ts.address().empty()) t.set_address(ts.address());
+    if (address_ok) t.set_address(ts.address());
     const bool task_health_changes =
         ts.health() != Task::HEALTH_UNSPECIFIED && ts.health() != t.health();
     if (t.last_status() == Task::RUNNING) {

@@ -108,7 +108,8 @@ gateway=$(in_task "$on_node1" ip -4 route show default | awk '{print $3}')
 for target in "$SUBNET.11:$NODE_PORT" "$gateway:$NODE_PORT"; do
   ! reaches "$on_node1" "$target" || fail "a task reached the node's own server at $target"
 done
-log "tasks cannot reach the node's own services ($SUBNET.11, $gateway)"
+[[ -z $(in_task "$on_node1" ip -6 addr show) ]] || fail "a task has IPv6 addresses, which no rule covers: $(in_task "$on_node1" ip -6 addr show)"
+log "tasks cannot reach the node's own services ($SUBNET.11, $gateway) and have no IPv6"
 
 # Network ACLs: a deny wins over db's allow; an egress deny keeps tasks off a range.
 cat > "$WORK/acl.yaml" << YAML

@@ -71,8 +71,11 @@ TEST(FirewallRules, OneTableWithEveryRuleInItsPlace) {
   EXPECT_THAT(*script, HasSubstr("add table ip gantry\ndelete table ip gantry\ntable ip gantry {"));
   EXPECT_THAT(*script, HasSubstr("ip saddr 10.200.3.0/24 ip daddr != 10.200.0.0/16 masquerade"));
   // Tasks reach nothing on the node but its replies.
-  EXPECT_THAT(*script, HasSubstr("ip saddr 10.200.3.0/24 ct state established,related accept\n"
+  EXPECT_THAT(*script, HasSubstr("iifname \"gantry0\" ct state established,related accept\n"
+                                 "    ip saddr 10.200.3.0/24 ct state established,related accept\n"
+                                 "    iifname \"gantry0\" drop\n"
                                  "    ip saddr 10.200.3.0/24 drop"));
+  EXPECT_THAT(*script, HasSubstr("oifname \"gantry0\" jump to_tasks"));
   // Address sets by index, never by the names the control plane sent.
   EXPECT_THAT(*script, HasSubstr("set from_1 { type ipv4_addr; elements = { 10.200.4.7, "
                                  "10.200.5.9 } }"));
@@ -104,6 +107,30 @@ TEST(FirewallRules, NothingUnparsedReachesTheScript) {
   EXPECT_THAT(*script, Not(HasSubstr("10.200.9.9")));
   EXPECT_THAT(*script, Not(HasSubstr("@from_1")));  // the rule with a bad protocol went
   c.task_cidr = "bogus";
+  EXPECT_EQ(RulesetFor(c).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(FirewallRules, WhatCannotBeReadFailsClosed) {
+  FirewallConfig c = TwoServices();
+  // A deny this agent cannot read in full denies more; an allow, nothing.
+  c.network_acls[0].mutable_egress(1)->set_protocol("sctp");  // number 100, an allow
+  auto* deny = c.network_acls[0].add_ingress();
+  deny->set_number(5);
+  deny->set_action("deny");
+  deny->set_cidr("10.9.0.0/16");
+  deny->set_protocol("sctp");
+  auto* bad = c.network_acls[0].add_ingress();
+  bad->set_number(6);
+  bad->set_action("deny");
+  bad->set_cidr("not a cidr");
+  // Two tasks with one address: that address is dropped, the script stays valid.
+  c.tasks.push_back({"10.200.3.2", "web", {}});
+  auto script = RulesetFor(c);
+  ASSERT_TRUE(script.ok());
+  EXPECT_THAT(*script, Not(HasSubstr("169.254.169.0/24")));
+  EXPECT_THAT(*script, HasSubstr("chain acl_0_in {\n    ip saddr 10.9.0.0/16 drop\n    drop\n  }"));
+  EXPECT_THAT(*script, HasSubstr("ip daddr vmap { 10.200.3.2 : drop, 10.200.3.3 : goto task_1 }"));
+  c.bridge = "gantry0\" accept";
   EXPECT_EQ(RulesetFor(c).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -170,6 +197,9 @@ TEST_F(NodeNetworkFirewallTest, FollowsAttachAndDetachAndGoesWithTheLastTask) {
   RecordingFirewall* fw = nullptr;
   auto network = Network(&fw);
   EXPECT_TRUE(fw->applied.empty()) << "nothing before a desired set";
+  EXPECT_EQ(network->tasks()->Attach("t0", {}).status().code(), absl::StatusCode::kUnavailable)
+      << "no task starts before its rules can be written";
+  ASSERT_TRUE(network->tasks()->Detach("t0").ok());
   network->OnDesired(Desired({"t1"}));
   EXPECT_TRUE(fw->applied.empty());
   EXPECT_EQ(fw->removed, 1) << "no task attached: no table";

@@ -131,3 +131,32 @@ TEST_F(TaskReportsTest, ARegistrationIsAFullReportWhateverItsSequence) {
 
 }  // namespace
 }  // namespace gantry::testing
+
+namespace gantry::testing {
+namespace {
+
+class TaskAddressReportsTest : public NodesFixture {
+ protected:
+  nodes::TaskReports reports_{state_.get(), events_.get(), &clock_};
+};
+
+TEST_F(TaskAddressReportsTest, OnlyAnAddressInTheNodesSubnetIsKept) {
+  auto n = PutNode("n1", "a");
+  n.set_task_subnet("10.200.3.0/24");
+  Put(state::NodeKey("n1"), n);
+  PutWebTaskDefinition();
+  PutTask("t1", "n1");
+  gantry::v1::TaskStatusReport report;
+  auto* ts = report.add_tasks();
+  ts->set_task_id("t1");
+  ts->set_status(Task::RUNNING);
+  ts->set_address("10.200.9.9");  // another node's: would join its rules
+  reports_.OnReport("n1", report);
+  EXPECT_EQ(GetTask("t1").address(), "");
+  ts->set_address("10.200.3.7");
+  reports_.OnReport("n1", report);
+  EXPECT_EQ(GetTask("t1").address(), "10.200.3.7");
+}
+
+}  // namespace
+}  // namespace gantry::testing
