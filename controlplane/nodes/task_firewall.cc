@@ -22,14 +22,6 @@ void AddNodesOf(const state::ClusterState& state, const std::string& service,
   });
 }
 
-std::string RulesOf(const state::ClusterState& state, const std::string& service) {
-  const auto s = state.GetService(service);
-  if (!s) return "";
-  std::string out;
-  for (const auto& r : s->value.ingress()) out += r.SerializeAsString() + "\n";
-  return out;
-}
-
 }  // namespace
 
 std::vector<std::string> ServiceAddresses(const state::ClusterState& state,
@@ -85,6 +77,22 @@ void AddFirewall(const state::ClusterState& state, const std::string& node,
   }
 }
 
+void IngressTracker::Index(const std::string& service, const gantry::v1::Service* record) {
+  for (const auto& named : names_[service]) named_by_[named].erase(service);
+  names_.erase(service);
+  rules_.erase(service);
+  if (record == nullptr) return;
+  std::string rules;
+  for (const auto& r : record->ingress()) {
+    rules += r.SerializeAsString() + "\n";
+    if (!r.from_service().empty()) {
+      names_[service].insert(r.from_service());
+      named_by_[r.from_service()].insert(service);
+    }
+  }
+  if (!rules.empty()) rules_[service] = std::move(rules);
+}
+
 std::set<std::string> IngressTracker::NodesToUpdate(const state::ClusterState& state,
                                                     const state::Change& change) {
   std::set<std::string> out;
@@ -92,35 +100,27 @@ std::set<std::string> IngressTracker::NodesToUpdate(const state::ClusterState& s
     for (const auto& n : state.ListNodes()) out.insert(n.name());
     return out;
   }
-  std::set<std::string> moved;  // services whose addresses changed
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& service : change.services) {
-      auto addresses = ServiceAddresses(state, service);
-      auto& known = addresses_[service];
-      if (addresses != known) {
-        known = std::move(addresses);
-        moved.insert(service);
-      }
-      std::string rules = RulesOf(state, service);
-      auto& known_rules = rules_[service];
-      if (rules != known_rules) {
-        known_rules = std::move(rules);
-        AddNodesOf(state, service, out);
-      }
-      if (known.empty() && known_rules.empty()) {
-        addresses_.erase(service);
-        rules_.erase(service);
-      }
+  if (change.service_records.empty() && change.addresses.empty()) return out;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!indexed_) {
+    for (const auto& s : state.ListServices()) Index(s.name(), &s);
+    indexed_ = true;
+  }
+  for (const auto& service : change.service_records) {
+    const auto record = state.GetService(service);
+    const auto before = rules_.find(service);
+    const std::string old_rules = before == rules_.end() ? "" : before->second;
+    Index(service, record ? &record->value : nullptr);
+    const auto after = rules_.find(service);
+    if ((after == rules_.end() ? "" : after->second) != old_rules) {
+      AddNodesOf(state, service, out);
     }
   }
-  if (moved.empty()) return out;
-  // Its own nodes even when it is gone (its draining tasks name it).
-  for (const auto& service : moved) AddNodesOf(state, service, out);
-  for (const auto& s : state.ListServices()) {
-    bool names_moved = moved.contains(s.name());
-    for (const auto& r : s.ingress()) names_moved |= moved.contains(r.from_service());
-    if (names_moved) AddNodesOf(state, s.name(), out);
+  for (const auto& service : change.addresses) {
+    AddNodesOf(state, service, out);  // it names itself, gone or not
+    if (auto it = named_by_.find(service); it != named_by_.end()) {
+      for (const auto& dependent : it->second) AddNodesOf(state, dependent, out);
+    }
   }
   return out;
 }

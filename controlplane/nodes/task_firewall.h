@@ -32,17 +32,24 @@ void AddFirewall(const state::ClusterState& state, const std::string& node,
 // Which nodes' desired sets a committed change touches through the
 // firewall: all of them when a network ACL changed; for a service whose
 // ingress rules changed, the nodes with its tasks; for a service whose
-// task addresses changed, the nodes with tasks of every service whose
-// rules name it (itself included). Thread-safe.
+// task addresses changed (Change::addresses), the nodes with its tasks and
+// those with tasks of every service whose rules name it. Keeps an index
+// from each named service to the services naming it, so a task start
+// costs the nodes it touches, not a scan of every service. Thread-safe.
 class IngressTracker {
  public:
   std::set<std::string> NodesToUpdate(const state::ClusterState& state,
                                       const state::Change& change);
 
  private:
+  // With mu_ held: `service`'s rules as `record` has them (null: gone).
+  void Index(const std::string& service, const gantry::v1::Service* record);
+
   std::mutex mu_;
-  std::map<std::string, std::vector<std::string>> addresses_;  // by service
-  std::map<std::string, std::string> rules_;                   // serialized ingress
+  bool indexed_ = false;
+  std::map<std::string, std::string> rules_;               // serialized ingress
+  std::map<std::string, std::set<std::string>> names_;     // service -> named
+  std::map<std::string, std::set<std::string>> named_by_;  // named -> services
 };
 
 }  // namespace gantry::nodes

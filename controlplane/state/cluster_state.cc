@@ -67,7 +67,11 @@ absl::Status ClusterState::Start() {
 
 void ClusterState::Clear(Change& change) {
   // Everything the cache held counts as changed: listeners look again.
-  for (const auto& [name, s] : services_) change.services.insert(name);
+  for (const auto& [name, s] : services_) {
+    change.services.insert(name);
+    change.service_records.insert(name);
+    change.addresses.insert(name);
+  }
   for (const auto& [name, n] : nodes_) change.nodes.insert(name);
   change.node_records = true;
   change.network_acls = true;
@@ -92,8 +96,25 @@ void ClusterState::AddUsage(const Task& task, int sign) {
   }
 }
 
+namespace {
+// The address a task contributes to its service's address set ("" none).
+const std::string& ListedAddress(const Task& t) {
+  static const std::string kNone;
+  const bool stopped = t.last_status() == Task::STOPPED || t.last_status() == Task::LOST;
+  return stopped ? kNone : t.address();
+}
+}  // namespace
+
 void ClusterState::ApplyTask(const std::string& id, const Task* task, int64_t rev, Change& change) {
   auto it = tasks_.find(id);
+  {
+    const std::string& before = it != tasks_.end() ? ListedAddress(it->second.value) : "";
+    const std::string& after = task != nullptr ? ListedAddress(*task) : "";
+    if (before != after) {
+      if (it != tasks_.end()) change.addresses.insert(it->second.value.service());
+      if (task != nullptr) change.addresses.insert(task->service());
+    }
+  }
   if (it != tasks_.end()) {
     const Task& old = it->second.value;
     AddUsage(old, -1);
@@ -130,6 +151,7 @@ void ClusterState::Apply(const std::vector<store::Event>& events, Change& change
     } else if (absl::StartsWith(key, kServicePrefix)) {
       const std::string name = key.substr(sizeof(kServicePrefix) - 1);
       change.services.insert(name);
+      change.service_records.insert(name);
       if (!put) {
         services_.erase(name);
         continue;

@@ -50,10 +50,14 @@ struct Versioned {
 
 // What one committed revision touched.
 struct Change {
-  std::set<std::string> services;  // services whose record or tasks changed
-  std::set<std::string> nodes;     // nodes whose record or task set changed
-  bool node_records = false;       // a node record itself changed
-  bool network_acls = false;       // a network ACL was applied or deleted
+  std::set<std::string> services;         // services whose record or tasks changed
+  std::set<std::string> nodes;            // nodes whose record or task set changed
+  bool node_records = false;              // a node record itself changed
+  bool network_acls = false;              // a network ACL was applied or deleted
+  std::set<std::string> service_records;  // services whose own record changed
+  // Services a task of which gained or lost a task address (or stopped
+  // with one): what their security-group address sets are made of.
+  std::set<std::string> addresses;
 };
 
 // True while a task holds cpu, memory and ports on its node.

@@ -6,6 +6,9 @@
 
 #include <gmock/gmock.h>
 
+#include <mutex>
+#include <utility>
+
 #include "controlplane/nodes/agent_sessions.h"
 #include "tests/unit/nodes_fixture.h"
 
@@ -20,6 +23,14 @@ using ::testing::UnorderedElementsAre;
 class TaskFirewallTest : public NodesFixture {
  protected:
   void SetUp() override {
+    // Everything committed since the last Touched(), as the listeners hear it.
+    state_->AddListener([this](const state::Change& c) {
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_.services.insert(c.services.begin(), c.services.end());
+      pending_.service_records.insert(c.service_records.begin(), c.service_records.end());
+      pending_.addresses.insert(c.addresses.begin(), c.addresses.end());
+      pending_.network_acls |= c.network_acls;
+    });
     gantry::v1::TaskDefinition td;
     td.set_family("web");
     td.set_revision(1);
@@ -43,20 +54,31 @@ class TaskFirewallTest : public NodesFixture {
   }
   Task PutServiceTask(const std::string& id, const std::string& service, const std::string& node,
                       const std::string& address, Task::Status last = Task::RUNNING) {
-    Task t = PutTask(id, node, Task::RUNNING, last);
+    Task t;  // in one commit, as the controller and the reports write them
+    t.set_id(id);
     t.set_service(service);
+    t.set_task_definition("web:1");
+    t.set_node(node);
+    t.set_zone("a");
+    t.set_desired_status(Task::RUNNING);
+    t.set_last_status(last);
+    t.add_containers()->set_name("httpd");
     t.set_address(address);
     Put(state::TaskKey(id), t);
     return t;
   }
   // What the tracker says about everything committed since the last call.
-  std::set<std::string> Touched(const std::set<std::string>& services, bool acls = false) {
+  std::set<std::string> Touched() {
     state::Change change;
-    change.services = services;
-    change.network_acls = acls;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      change = std::exchange(pending_, {});
+    }
     return tracker_.NodesToUpdate(*state_, change);
   }
   nodes::IngressTracker tracker_;
+  std::mutex mu_;
+  state::Change pending_;
 };
 
 TEST_F(TaskFirewallTest, DesiredSetsCarryRulesAddressesAndAcls) {
@@ -110,16 +132,30 @@ TEST_F(TaskFirewallTest, NewAddressesReachTheNodesWhoseRulesNameThem) {
   PutService("web");
   PutServiceTask("db-1", "db", "n1", "10.200.1.2");
   PutServiceTask("web-1", "web", "n3", "10.200.3.2");
-  EXPECT_THAT(Touched({"db", "web"}), UnorderedElementsAre("n1", "n3"));
-  EXPECT_THAT(Touched({"db", "web"}), IsEmpty()) << "nothing changed since";
+  EXPECT_THAT(Touched(), UnorderedElementsAre("n1", "n3"));
+  EXPECT_THAT(Touched(), IsEmpty()) << "nothing changed since";
   // An api task gets its address: db's node must let it in; api's own
   // node enforces "api accepts api".
   PutServiceTask("api-1", "api", "n2", "10.200.2.2");
-  EXPECT_THAT(Touched({"api"}), UnorderedElementsAre("n1", "n2"));
-  // web's rules change: only web's nodes.
+  EXPECT_THAT(Touched(), UnorderedElementsAre("n1", "n2"));
+  // A report that changes nothing of the addresses touches nothing.
+  auto same = GetTask("api-1");
+  same.set_health(Task::HEALTHY);
+  Put(state::TaskKey("api-1"), same);
+  EXPECT_THAT(Touched(), IsEmpty());
+  // web's rules change: only web's nodes (and from now on api's
+  // addresses reach them too).
   PutService("web", "api");
-  EXPECT_THAT(Touched({"web"}), UnorderedElementsAre("n3"));
-  EXPECT_THAT(Touched({}, /*acls=*/true), UnorderedElementsAre("n1", "n2", "n3"));
+  EXPECT_THAT(Touched(), UnorderedElementsAre("n3"));
+  PutServiceTask("api-2", "api", "n2", "10.200.2.3");
+  EXPECT_THAT(Touched(), UnorderedElementsAre("n1", "n2", "n3"));
+  // A stopped task leaves its service's set.
+  PutServiceTask("api-2", "api", "n2", "10.200.2.3", Task::STOPPED);
+  EXPECT_THAT(Touched(), UnorderedElementsAre("n1", "n2", "n3"));
+  gantry::v1::NetworkAcl acl;
+  acl.set_name("base");
+  Put(state::NetworkAclKey("base"), acl);
+  EXPECT_THAT(Touched(), UnorderedElementsAre("n1", "n2", "n3"));
 }
 
 }  // namespace
