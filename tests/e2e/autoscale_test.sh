@@ -130,7 +130,10 @@ gantry_wait_for 30 agents_scraped || fail "Prometheus did not discover the three
 cgroup_stats() { [[ $(series 'gantry_container_memory_usage_bytes{service="web",container="httpd"} > 0') == 2 ]]; }
 gantry_wait_for 30 cgroup_stats || fail "agents do not export the containers' memory (containerd task metrics)"
 [[ $(series 'gantry_container_cpu_seconds_total{service="web"}') == 2 ]] || fail "no container CPU series"
-[[ $(series 'gantry_tasks{service="web",state="RUNNING"}') == 1 ]] || fail "no gantry_tasks from the control plane"
+# The control plane is scraped on its own schedule: wait for a scrape that
+# saw the tasks running, rather than asking once.
+cp_tasks() { [[ $(series 'gantry_tasks{service="web",state="RUNNING"}') == 1 ]]; }
+gantry_wait_for 30 cp_tasks || fail "no gantry_tasks from the control plane"
 [[ $(series 'gantry_api_requests_total{method="Apply"}') -ge 1 ]] || fail "no API request counts"
 # Every query of the shipped dashboard is valid PromQL here.
 while IFS= read -r expr; do
