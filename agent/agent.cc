@@ -19,7 +19,10 @@ Agent::Agent(std::unique_ptr<ContainerRuntime> runtime, const Clock* clock, Opti
 }
 
 Agent::Agent(ContainerRuntime* runtime, const Clock* clock, Options options)
-    : runtime_(runtime), clock_(clock), options_(WithUpkeepDataDir(std::move(options))) {
+    : runtime_(runtime),
+      clock_(clock),
+      options_(WithUpkeepDataDir(std::move(options))),
+      storage_(runtime_, options_.container_storage) {
   auto send = [this](gantry::v1::AgentMessage msg) { session_->Send(msg); };
   registry_ = std::make_unique<registry::RegistryClient>(options_.registries);
   images_ = std::make_unique<ImageManager>(runtime_, registry_.get(), clock, options_.images);
@@ -111,8 +114,7 @@ void Agent::Pass() {
   upkeep_->Run(reconciler_->tasks(), reconciler_->runtime_observed());
   const absl::Time now = clock_->Now();
   if (now >= next_check_) {
-    CheckReadings readings =
-        ReadChecks(runtime_, options_.reconciler.data_dir, options_.container_storage);
+    CheckReadings readings = ReadChecks(runtime_, options_.reconciler.data_dir, storage_.Path());
     if (options_.network) readings.network_error = options_.network->Problem();
     session_->SetChecks(JudgeChecks(readings, options_.thresholds));
     next_check_ = now + options_.check_interval;

@@ -47,8 +47,9 @@ class Agent {
     NodeUpkeep::Options upkeep;
     registry::RegistryConfig registries;
     absl::Duration tick_interval = absl::Seconds(1);
-    // Status checks: container storage to watch and the thresholds.
-    std::string container_storage = "/var/lib/containerd";
+    // Status checks: container storage to watch (empty: where the runtime
+    // says it keeps it) and the thresholds.
+    std::string container_storage;
     CheckThresholds thresholds;
     absl::Duration check_interval = absl::Seconds(10);
     HealthMonitor::Options health;
@@ -99,6 +100,7 @@ class Agent {
   // Secret values come over the session's channel.
   std::unique_ptr<SessionSecretSource> secret_source_;
 
+  StorageLocator storage_;                        // loop thread only
   absl::Time next_check_ = absl::InfinitePast();  // loop thread only
   std::unique_ptr<Periodic> loop_;
   std::thread session_thread_;

@@ -362,8 +362,9 @@ std::vector<Setting> ImageSettings() {
 // Node status checks.
 std::vector<Setting> CheckSettings() {
   return {
-      {"--container-storage", "containerStorage", Text(&C::container_storage, "PATH"),
-       "/var/lib/containerd", "containerd's root, watched by the storage check"},
+      {"--container-storage", "containerStorage", Text(&C::container_storage, "PATH"), "",
+       "where containers' filesystems are kept, watched by the storage check (default: "
+       "the root containerd reports for its snapshotter)"},
       {"--min-memory-available-percent", "minMemoryAvailablePercent",
        Percent(&C::min_memory_available_percent), "5",
        "instance check fails below this share of available memory"},

@@ -27,6 +27,8 @@ std::vector<HealthTarget> HealthTargetsFor(const TrackedTasks& tasks,
         if (p.name() == port) t.port = p.host_port();
       }
       t.started = r.started_at;
+      t.carried = c.recorded_health;
+      t.carried_output = c.recorded_health_output;
       targets.push_back(std::move(t));
     }
   }

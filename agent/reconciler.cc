@@ -8,12 +8,29 @@
 #include "agent/health_targets.h"
 #include "agent/logs/log_paths.h"
 #include "common/log.h"
+#include "common/node_fields.h"
+#include "common/safe_id.h"
 
 namespace gantry::agent {
 
 using gantry::v1::Task;
 using gantry::v1::TaskAssignment;
 using gantry::v1::TaskState;
+
+namespace {
+
+// Why `a` must not be started, or "" when its ids are safe file names.
+std::string UnsafeAssignment(const TaskAssignment& a) {
+  if (!IsSafePathId(a.task_id())) return "the task id is not a safe file name";
+  for (const auto& c : a.containers()) {
+    if (!IsSafePathId(c.name())) {
+      return absl::StrCat("container name ", QuoteForMessage(c.name()), " is not a safe file name");
+    }
+  }
+  return "";
+}
+
+}  // namespace
 
 Reconciler::Reconciler(ContainerRuntime* runtime, ImageManager* images, HealthMonitor* health,
                        const Clock* clock, Options options, ReportSink sink)
@@ -153,6 +170,13 @@ std::optional<gantry::v1::DesiredTasks> Reconciler::TakeDesired(bool& full_repor
 void Reconciler::ApplyDesired(const gantry::v1::DesiredTasks& desired) {
   for (auto& [id, r] : tasks_) r.wanted = false;
   for (const auto& a : desired.tasks()) {
+    // Ids become file names (task records, logs): an assignment that could
+    // name a path outside the data dir is never started, whoever sent it.
+    if (std::string problem = UnsafeAssignment(a); !problem.empty()) {
+      spdlog::error("refusing the control plane's assignment of task {}: {}",
+                    QuoteForMessage(a.task_id()), problem);
+      continue;
+    }
     TrackedTask& r = tasks_[a.task_id()];
     if (r.task_id.empty()) {
       r.task_id = a.task_id();

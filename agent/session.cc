@@ -1,10 +1,13 @@
 #include "agent/session.h"
 
 #include <random>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/desired_parts.h"
 #include "common/log.h"
+#include "common/message_limits.h"
 #include "common/periodic.h"
 #include "common/time_util.h"
 #include "grpcpp/create_channel.h"
@@ -64,15 +67,7 @@ bool Session::connected() const {
   return stream_ != nullptr;
 }
 
-void Session::Send(const AgentMessage& message) {
-  std::lock_guard<std::mutex> write_lock(write_mu_);
-  grpc::ClientReaderWriter<AgentMessage, ControlMessage>* stream;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stream = stream_;
-  }
-  if (stream != nullptr) stream->Write(message);
-}
+void Session::Send(const AgentMessage& message) { outbound_.Push(message); }
 
 absl::Status Session::Run() {
   if (!options_.credentials) {
@@ -90,6 +85,7 @@ absl::Status Session::Run() {
     // inside the heartbeat grace, and the session moves on.
     credentials.arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 3'000);
     credentials.arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3'000);
+    credentials.arguments.SetMaxReceiveMessageSize(kMaxApiMessageBytes);
     const std::string target = endpoints_.Current();
     auto channel =
         grpc::CreateCustomChannel(target, credentials.credentials, credentials.arguments);
@@ -136,6 +132,16 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel, const std::
     }
     spdlog::info("registered with the control plane at {} as {}", target,
                  msg.registered().node_name());
+    // One writer for the stream: control messages before log data.
+    outbound_.Open();
+    std::thread writer([this, &stream, &context] {
+      while (auto next = outbound_.Pop()) {
+        if (!stream->Write(*next)) {
+          context.TryCancel();  // the stream is gone: end the reads too
+          break;
+        }
+      }
+    });
     // Sets of one stream arrive in order; a new stream's are authoritative
     // even if their sequence is lower (a control plane restored from an
     // older backup, or started on a new store).
@@ -148,14 +154,17 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel, const std::
     auto heartbeats = std::make_unique<Periodic>(clock_, interval, [this, &registered_now] {
       if (!std::exchange(registered_now, false)) SendHeartbeat();
     });
+    DesiredTasksAssembler parts;
     while (stream->Read(&msg)) {
       switch (msg.message_case()) {
-        case ControlMessage::kDesired:
-          if (reconciler_->SetDesired(msg.desired())) {
-            if (options_.on_desired) options_.on_desired(msg.desired());
+        case ControlMessage::kDesired: {
+          auto whole = parts.Add(std::move(*msg.mutable_desired()));
+          if (whole && reconciler_->SetDesired(*whole)) {
+            if (options_.on_desired) options_.on_desired(*whole);
             wake_();
           }
           break;
+        }
         case ControlMessage::kLogRequest:
           logs_->Open(msg.log_request());
           break;
@@ -173,11 +182,10 @@ bool Session::RunOnce(const std::shared_ptr<grpc::Channel>& channel, const std::
       channel_ = nullptr;
     }
     heartbeats.reset();
+    // Nothing writes to the stream once the writer is gone.
+    outbound_.Close();
+    writer.join();
     logs_->CancelAll();
-  }
-  {
-    // Wait for any Send() in progress before the stream goes away.
-    std::lock_guard<std::mutex> write_lock(write_mu_);
   }
   // When the server ended the stream, Finish() gives its status; a stream
   // this side abandons (no registration first, another cluster's) is

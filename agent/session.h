@@ -12,6 +12,9 @@
 // stops answering is left for the next one. The backoff stays well below
 // the heartbeat grace, so a failover never makes the node look lost.
 //
+// Messages to the control plane go through an OutboundQueue that one writer
+// thread per stream drains, control messages first.
+//
 // Thread safety: Send() and Stop() may be called from any thread.
 
 #include <condition_variable>
@@ -21,6 +24,7 @@
 #include <string>
 
 #include "agent/logs/log_server.h"
+#include "agent/outbound_queue.h"
 #include "agent/reconciler.h"
 #include "common/clock.h"
 #include "common/endpoints.h"
@@ -58,8 +62,11 @@ class Session {
   absl::Status Run();
   void Stop();
 
-  // Drops the message when not connected: registration resends state.
+  // Queues the message for the stream (outbound_queue.h); drops it when not
+  // registered: registration resends state. Log data may wait for room.
   void Send(const gantry::v1::AgentMessage& message);
+  // Log data queued for the stream at most.
+  static constexpr size_t kMaxQueuedLogBytes = 1 << 20;
   // The node checks every heartbeat carries from now on.
   void SetChecks(std::vector<gantry::v1::NodeCheck> checks);
   bool connected() const;
@@ -89,7 +96,8 @@ class Session {
   grpc::ClientContext* context_ = nullptr;
   std::shared_ptr<grpc::Channel> channel_;  // guarded by mu_
   grpc::ClientReaderWriter<gantry::v1::AgentMessage, gantry::v1::ControlMessage>* stream_ = nullptr;
-  std::mutex write_mu_;
+  // Everything sent while registered, written by the stream's one writer.
+  OutboundQueue outbound_{kMaxQueuedLogBytes};
   std::vector<gantry::v1::NodeCheck> checks_;  // guarded by mu_
   bool wrong_cluster_ = false;                 // Run()'s thread only
 };

@@ -55,6 +55,8 @@ TrackedTask TaskRecords::FromRecord(const gantry::v1::LocalTaskRecord& saved) {
       c.exited = cs.exited();
       c.exit_code = cs.exit_code();
       c.reason = cs.reason();
+      c.recorded_health = cs.health();
+      c.recorded_health_output = cs.health_output();
     }
   }
   return r;

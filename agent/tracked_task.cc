@@ -75,7 +75,9 @@ TaskState ReportedState(const TrackedTask& task, const HealthMonitor& health,
     cs->set_name(c.name);
     const int index = static_cast<int>(i);
     if (a != nullptr && index < a->containers_size() && a->containers(index).has_health_check()) {
-      const auto state = health.Get(c.id);
+      auto state = health.Get(c.id);
+      // Not probed yet since the agent started: what it last knew.
+      if (!state.tracked) state = {c.recorded_health, c.recorded_health_output, false};
       cs->set_health(Running(c.state) ? state.health : Task::UNKNOWN);
       cs->set_health_output(state.output);
       if (c.essential) {

@@ -32,6 +32,10 @@ struct TrackedContainer {
   bool exited = false;
   int exit_code = 0;
   std::string reason;
+  // Its health as the agent's record last had it: what a restarted agent
+  // reports until the first probe answers.
+  gantry::v1::Task::Health recorded_health = gantry::v1::Task::UNKNOWN;
+  std::string recorded_health_output;
   // What the agent did.
   bool exit_observed = false;  // told the observer
   bool term_sent = false;

@@ -19,6 +19,7 @@
 // Pure and thread-safe.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -28,6 +29,10 @@ namespace gantry {
 
 // At most this many attributes per node.
 inline constexpr size_t kMaxNodeAttributes = 64;
+// The capacity a node may report: 100,000 cores and 1 PiB, so a cluster's
+// sums stay far from int64's range.
+inline constexpr int64_t kMaxNodeCpu = int64_t{100000} * 1000;
+inline constexpr int64_t kMaxNodeMemory = int64_t{1} << 50;
 
 // A DNS label (as Kubernetes node names are): 1 to 63 of a-z, 0-9 and '-',
 // not starting or ending with '-'.

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/message_limits.h"
 
 namespace gantry {
 
@@ -68,6 +69,7 @@ ClientChannel MakeClientChannel(const ClientTls& tls, const std::string& token) 
   out.arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20'000);
   out.arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   out.arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  out.arguments.SetMaxReceiveMessageSize(kMaxClientReceiveBytes);
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = tls.ca_pem;
   options.pem_cert_chain = tls.cert_pem;

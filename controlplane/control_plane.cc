@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/message_limits.h"
 #include "common/metrics/exposition.h"
 #include "common/net_util.h"
 #include "common/periodic.h"
@@ -184,6 +185,8 @@ void ControlPlane::BuildServices(const Options& options, const Clock* clock) {
   op.secrets = secrets_api_.get();
   op.access = access_.get();
   op.callers = callers_.get();
+  caller_limits_ = std::make_unique<api::CallerLimits>(clock, options.caller_limits);
+  op.limits = caller_limits_.get();
   op.authorizer = authorizer_.get();
   op.state = state_.get();
   op.nodes = nodes_.get();
@@ -260,6 +263,7 @@ absl::Status ControlPlane::Serve(const Options& options) {
   // Agents keep their stream open with keepalive pings; allow them.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 2'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.SetMaxReceiveMessageSize(kMaxApiMessageBytes);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     return absl::UnavailableError(

@@ -32,6 +32,7 @@
 #include "controlplane/api/agent_service.h"
 #include "controlplane/api/audit_trail.h"
 #include "controlplane/api/caller.h"
+#include "controlplane/api/caller_limits.h"
 #include "controlplane/api/operator_api.h"
 #include "controlplane/api/operator_service.h"
 #include "controlplane/api/secrets_api.h"
@@ -91,6 +92,8 @@ class ControlPlane {
     std::string http_listen;
     autoscaling::Autoscaler::Options autoscaler;
     autoscaling::AlarmWatcher::Options alarms;
+    // Per-caller limits on the operator API.
+    api::CallerLimits::Options caller_limits;
     // Answers the autoscaler's and alarms' queries; null: Prometheus' HTTP
     // API through libcurl. Tests inject a fake.
     autoscaling::Prometheus* prometheus = nullptr;
@@ -177,6 +180,7 @@ class ControlPlane {
   std::unique_ptr<secrets::SecretRegistry> secrets_;
   std::unique_ptr<api::SecretsApi> secrets_api_;
   std::unique_ptr<api::CallerAuthenticator> callers_;
+  std::unique_ptr<api::CallerLimits> caller_limits_;
   std::unique_ptr<api::AccessApi> access_;
   std::unique_ptr<audit::AuditLog> audit_log_;
   std::unique_ptr<api::AuditTrail> audit_trail_;

@@ -37,6 +37,7 @@ struct Flags {
   std::string http_listen = "127.0.0.1:7071";
   std::string autoscale_interval = "15s";
   std::string alarm_interval = "10s";
+  std::string alarm_unavailable_timeout = "5m";
   std::string registry_config;
   int64_t audit_log_max_mib = 100;
   std::vector<std::string> insecure_registries;
@@ -109,10 +110,27 @@ void AddFlags(CLI::App& app, gantry::ControlPlane::Options& options, Flags& f) {
   app.add_option("--alarm-interval", f.alarm_interval,
                  "how often the alarms of deployments in progress are evaluated")
       ->capture_default_str();
+  app.add_option("--alarm-unavailable-timeout", f.alarm_unavailable_timeout,
+                 "how long a deployment whose alarms cannot be evaluated holds before it fails "
+                 "(or proceeds, as the service's alarms.onUnavailable says)")
+      ->capture_default_str();
   app.add_option("--registry-config", f.registry_config,
                  "YAML file with a registries section (credentials, insecure hosts)");
   app.add_option("--insecure-registry", f.insecure_registries,
                  "registry HOST[:PORT] spoken to over plain HTTP (repeatable)");
+  app.add_option("--api-rate-limit", options.caller_limits.requests_per_second,
+                 "operator API requests a second each caller (token or certificate) may make "
+                 "on average; 0: no limit")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--api-burst", options.caller_limits.burst,
+                 "requests a caller may make at once beyond --api-rate-limit")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--api-streams-per-caller", options.caller_limits.streams,
+                 "log and snapshot streams one caller may hold open at once; 0: no limit")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   app.add_option("--audit-log", options.audit_log,
                  "audit log file, JSON lines, 0600 (default DATA_DIR/audit.log; off: in memory "
                  "only, for gantryctl audit)");
@@ -167,9 +185,13 @@ void ToOptions(const Flags& f, gantry::ControlPlane::Options& options) {
   options.audit_log_max_bytes = f.audit_log_max_mib << 20;
   options.autoscaler.interval = ParseFlagDuration("--autoscale-interval", f.autoscale_interval);
   options.alarms.interval = ParseFlagDuration("--alarm-interval", f.alarm_interval);
+  options.alarms.unavailable_timeout =
+      ParseFlagDuration("--alarm-unavailable-timeout", f.alarm_unavailable_timeout);
   if (options.autoscaler.interval <= absl::ZeroDuration() ||
-      options.alarms.interval <= absl::ZeroDuration()) {
-    std::cerr << "gantry-controlplane: --autoscale-interval and --alarm-interval must be > 0\n";
+      options.alarms.interval <= absl::ZeroDuration() ||
+      options.alarms.unavailable_timeout <= absl::ZeroDuration()) {
+    std::cerr << "gantry-controlplane: --autoscale-interval, --alarm-interval and "
+                 "--alarm-unavailable-timeout must be > 0\n";
     std::exit(2);
   }
   if (f.no_pin) return;

@@ -11,6 +11,7 @@
 #include "common/time_util.h"
 #include "ctl/access_commands.h"
 #include "ctl/spec_parser.h"
+#include "ctl/terminal_text.h"
 
 namespace gantry::ctl {
 
@@ -131,8 +132,8 @@ int Commands::SetNodeStatus(const std::string& kind, const std::string& name, bo
   return 0;
 }
 
-int Commands::Logs(const std::string& task, const std::string& container, bool follow,
-                   int64_t tail) {
+int Commands::Logs(const std::string& task, const std::string& container, bool follow, int64_t tail,
+                   bool escape) {
   GetLogsRequest req;
   req.set_task_id(task);
   req.set_container(container);
@@ -141,8 +142,9 @@ int Commands::Logs(const std::string& task, const std::string& container, bool f
   grpc::ClientContext ctx;  // no deadline: following may last
   auto reader = c_.api().GetLogs(&ctx, req);
   LogChunk chunk;
+  TerminalText text(/*keep_lines=*/true);
   while (reader->Read(&chunk)) {
-    c_.out() << chunk.data();
+    c_.out() << (escape ? text.Feed(chunk.data()) : chunk.data());
     c_.out().flush();
     // The reader went away (`gantryctl logs -f | head`): stop following.
     if (!c_.out()) {
@@ -151,6 +153,7 @@ int Commands::Logs(const std::string& task, const std::string& container, bool f
       return 0;
     }
   }
+  if (escape) c_.out() << text.Flush();
   grpc::Status st = reader->Finish();
   if (!st.ok()) return c_.Fail(st, absl::StrCat("logs ", task));
   return 0;
@@ -181,7 +184,7 @@ int Commands::Events(const std::string& service, int limit, bool watch) {
       for (const auto& e : fresh) {
         c_.out() << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProtoTime(e.time()),
                                      absl::UTCTimeZone())
-                 << "   " << e.message() << "\n";
+                 << "   " << EscapeControls(e.message()) << "\n";
       }
     }
     c_.out().flush();
@@ -213,23 +216,56 @@ std::string Progress(const Deployment& d) {
 
 }  // namespace
 
+int Commands::WorstRollout(int a, int b) {
+  auto rank = [](int code) {
+    switch (code) {
+      case kRolloutFailed:
+        return 4;
+      case kRolloutUnknown:
+        return 3;
+      case kRolloutTimedOut:
+        return 2;
+      case kRolloutSuperseded:
+        return 1;
+      default:
+        return 0;
+    }
+  };
+  return rank(a) >= rank(b) ? a : b;
+}
+
 int Commands::RolloutStatus(const std::string& service, const std::string& deployment_in,
                             absl::Duration timeout) {
   const bool tty = isatty(STDOUT_FILENO) && &c_.out() == &std::cout;
   const absl::Time deadline = absl::Now() + timeout;
   std::string deployment = deployment_in;
   std::string last_line;
+  auto finish = [&](int code, const std::string& message) {
+    if (tty && !last_line.empty()) c_.out() << "\n";
+    (code == kRolloutUnknown ? c_.err() : c_.out()) << message << "\n";
+    return code;
+  };
   for (;;) {
     GetServiceRequest req;
     req.set_name(service);
     Service s;
     auto ctx = c_.Context();
     if (auto st = c_.api().GetService(ctx.get(), req, &s); !st.ok()) {
-      return c_.Fail(st, absl::StrCat("rollout status ", service));
+      // A control plane that is restarting or failing over answers again
+      // soon: ask until the deadline. Anything else cannot be waited out.
+      const bool transient = st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                             st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+      if (transient && absl::Now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        continue;
+      }
+      return finish(kRolloutUnknown, absl::StrCat("gantryctl: rollout status ", service,
+                                                  ": cannot tell how the deployment went: ",
+                                                  EscapeControls(st.error_message())));
     }
     if (s.deployments().empty()) {
-      return c_.Fail(absl::FailedPreconditionError(
-          absl::StrCat("service ", service, " has no deployment yet")));
+      return finish(kRolloutUnknown, absl::StrCat("gantryctl: rollout status ", service,
+                                                  ": service ", service, " has no deployment yet"));
     }
     if (deployment.empty()) deployment = s.deployments(0).id();
     const Deployment* d = nullptr;
@@ -239,8 +275,9 @@ int Commands::RolloutStatus(const std::string& service, const std::string& deplo
       if (x.rollback_of() == deployment) rollback = &x;
     }
     if (d == nullptr) {
-      return c_.Fail(absl::NotFoundError(
-          absl::StrCat("service ", service, " has no deployment ", deployment)));
+      return finish(kRolloutUnknown,
+                    absl::StrCat("gantryctl: rollout status ", service, ": service ", service,
+                                 " has no deployment ", deployment, " (any more)"));
     }
     const std::string line = Progress(*d);
     if (line != last_line) {
@@ -252,25 +289,29 @@ int Commands::RolloutStatus(const std::string& service, const std::string& deplo
       c_.out().flush();
       last_line = line;
     }
-    auto finish = [&](int code, const std::string& message) {
-      if (tty) c_.out() << "\n";
-      c_.out() << message << "\n";
-      return code;
-    };
     if (d->rollout_state() == Deployment::COMPLETED) {
-      return finish(0, absl::StrCat("deployment ", d->id(), " of ", service, " COMPLETED"));
+      return finish(kRolloutCompleted,
+                    absl::StrCat("deployment ", d->id(), " of ", service, " COMPLETED"));
     }
     if (d->rollout_state() == Deployment::FAILED || rollback != nullptr) {
       std::string message = absl::StrCat("deployment ", d->id(), " of ", service, " FAILED");
       if (!d->rollout_state_reason().empty())
-        absl::StrAppend(&message, ": ", d->rollout_state_reason());
+        absl::StrAppend(&message, ": ", EscapeControls(d->rollout_state_reason()));
       if (rollback != nullptr) absl::StrAppend(&message, " (rolled back by ", rollback->id(), ")");
-      return finish(1, message);
+      return finish(kRolloutFailed, message);
+    }
+    // A newer deployment took over before this one finished: it will not.
+    if (d->status() != Deployment::PRIMARY && s.deployments(0).id() != d->id()) {
+      return finish(kRolloutSuperseded,
+                    absl::StrCat("deployment ", d->id(), " of ", service,
+                                 " was superseded by deployment ", s.deployments(0).id(), " (",
+                                 s.deployments(0).task_definition(), ") before it completed"));
     }
     if (absl::Now() >= deadline) {
-      return finish(2, absl::StrCat("gantryctl: rollout status ", service, ": deployment ", d->id(),
-                                    " still ", Deployment::RolloutState_Name(d->rollout_state()),
-                                    " after ", absl::FormatDuration(timeout)));
+      return finish(kRolloutTimedOut,
+                    absl::StrCat("gantryctl: rollout status ", service, ": deployment ", d->id(),
+                                 " still ", Deployment::RolloutState_Name(d->rollout_state()),
+                                 " after ", absl::FormatDuration(timeout)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
@@ -309,10 +350,13 @@ int Commands::Deploy(const std::string& file, bool wait, absl::Duration timeout)
   if (!wait) return 0;
   // One timeout for the whole file, not one per service.
   const absl::Time deadline = absl::Now() + timeout;
-  int worst = 0;
+  // Every service is looked at (once at least, after a timeout), so a
+  // timeout in one does not hide a failure in another.
+  int worst = kRolloutCompleted;
   for (const auto& r : response.results()) {
     if (r.kind() != "Service") continue;
-    worst = std::max(worst, RolloutStatus(r.name(), r.deployment(),
+    worst =
+        WorstRollout(worst, RolloutStatus(r.name(), r.deployment(),
                                           std::max(absl::ZeroDuration(), deadline - absl::Now())));
   }
   return worst;

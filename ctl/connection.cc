@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/endpoints.h"
 #include "ctl/client_config.h"
+#include "ctl/terminal_text.h"
 #include "grpcpp/create_channel.h"
 
 namespace gantry::ctl {
@@ -123,6 +124,19 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Connect(const GlobalOpti
   return c;
 }
 
+grpc::Status Connection::ListTasks(gantry::v1::ListTasksRequest request,
+                                   gantry::v1::ListTasksResponse* out) {
+  out->Clear();
+  for (;;) {
+    gantry::v1::ListTasksResponse page;
+    auto ctx = Context();
+    if (auto st = stub_->ListTasks(ctx.get(), request, &page); !st.ok()) return st;
+    for (auto& t : *page.mutable_tasks()) *out->add_tasks() = std::move(t);
+    if (page.next_page_token().empty()) return grpc::Status::OK;
+    request.set_page_token(page.next_page_token());
+  }
+}
+
 std::unique_ptr<grpc::ClientContext> Connection::Context() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
   ctx->set_deadline(std::chrono::system_clock::now() +
@@ -138,7 +152,7 @@ int Connection::Fail(const grpc::Status& status, const std::string& what) const 
         absl::StrCat("cannot reach the control plane at ", options_.server, " (",
                      status.error_message(), "); is it running? Set --server or GANTRY_SERVER");
   }
-  err_ << "gantryctl: " << (what.empty() ? "" : what + ": ") << message << "\n";
+  err_ << "gantryctl: " << (what.empty() ? "" : what + ": ") << EscapeControls(message) << "\n";
   return 1;
 }
 

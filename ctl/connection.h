@@ -41,6 +41,9 @@ class Connection {
   gantry::v1::OperatorService::Stub& api() { return *stub_; }
   // A context with the per-call deadline.
   std::unique_ptr<grpc::ClientContext> Context() const;
+  // Every task `request` selects, following ListTasks' pages (each call has
+  // its own deadline).
+  grpc::Status ListTasks(gantry::v1::ListTasksRequest request, gantry::v1::ListTasksResponse* out);
   // Prints the error (naming `what` when given) and returns 1. An
   // unreachable control plane says where it was looked for and how to
   // point gantryctl elsewhere.

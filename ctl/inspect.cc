@@ -82,8 +82,7 @@ int Inspect::DescribeServiceIngress(const Service& service,
     ListTasksRequest req;
     req.set_service(r.from_service());
     ListTasksResponse resp;
-    auto ctx = c_.Context();
-    if (auto st = c_.api().ListTasks(ctx.get(), req, &resp); !st.ok()) continue;  // count unknown
+    if (auto st = c_.ListTasks(req, &resp); !st.ok()) continue;  // count unknown
     int& n = view.task_addresses[r.from_service()];
     for (const auto& t : resp.tasks()) n += t.address().empty() ? 0 : 1;
   }
@@ -166,8 +165,7 @@ int Inspect::GetTasks(const std::string& name, const std::string& service, const
   req.set_node(node);
   req.set_include_stopped(all);
   ListTasksResponse resp;
-  auto ctx = c_.Context();
-  if (auto st = c_.api().ListTasks(ctx.get(), req, &resp); !st.ok()) return c_.Fail(st, "");
+  if (auto st = c_.ListTasks(req, &resp); !st.ok()) return c_.Fail(st, "");
   if (!c_.table()) return c_.Print(resp);
   PrintTasks(c_.out(), {resp.tasks().begin(), resp.tasks().end()}, now);
   return 0;
@@ -238,8 +236,7 @@ int Inspect::DescribeService(const std::string& name, absl::Time now) {
   ListTasksRequest treq;
   treq.set_service(name);
   ListTasksResponse tasks;
-  auto tctx = c_.Context();
-  if (auto st = c_.api().ListTasks(tctx.get(), treq, &tasks); !st.ok()) return c_.Fail(st, "");
+  if (auto st = c_.ListTasks(treq, &tasks); !st.ok()) return c_.Fail(st, "");
   ListEventsRequest ereq;
   ereq.set_service(name);
   ereq.set_limit(20);
@@ -291,8 +288,7 @@ int Inspect::DescribeNode(const std::string& name, absl::Time now) {
   ListTasksRequest treq;
   treq.set_node(name);
   ListTasksResponse tasks;
-  auto tctx = c_.Context();
-  if (auto st = c_.api().ListTasks(tctx.get(), treq, &tasks); !st.ok()) return c_.Fail(st, "");
+  if (auto st = c_.ListTasks(treq, &tasks); !st.ok()) return c_.Fail(st, "");
   if (!c_.table()) {
     gantry::v1::NodeDescription d;
     *d.mutable_node() = node;

@@ -1,6 +1,8 @@
 // gantryctl: argument parsing only; the commands live in commands.cc and
 // inspect.cc. Each subcommand registers its options and what it runs.
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -32,7 +34,7 @@ std::string Env(const char* name, const std::string& fallback) {
 struct Args {
   std::string file, kind, name, service, node, task, container;
   std::string role, services, ttl, description, accessor, since, identity;
-  bool all = false, wait = false, follow = false, watch = false;
+  bool all = false, wait = false, follow = false, watch = false, raw = false;
   gantry::ctl::SecretValueSource secret;
   bool no_rollout = false, reveal = false;
   int64_t version = 0;
@@ -129,8 +131,11 @@ void AddFollowers(CLI::App& app, Args& a, Registry& r) {
   logs->add_option("-c,--container", a.container, "container (needed when there are several)");
   logs->add_flag("-f,--follow", a.follow, "keep printing new output");
   logs->add_option("--tail", a.tail, "only the last N lines");
+  logs->add_flag("--raw", a.raw,
+                 "print control characters as they are (on a terminal they are shown escaped)");
   r.emplace_back(logs, [&a](Connection& c) {
-    return Commands(c).Logs(a.task, a.container, a.follow, a.tail);
+    const bool escape = !a.raw && isatty(STDOUT_FILENO) == 1;
+    return Commands(c).Logs(a.task, a.container, a.follow, a.tail, escape);
   });
 
   auto* events = app.add_subcommand("events", "recent events");

@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/quantity.h"
 #include "common/time_util.h"
+#include "ctl/terminal_text.h"
 #include "nlohmann/json.hpp"
 #include "yaml-cpp/yaml.h"
 
@@ -85,6 +86,11 @@ std::string ToYaml(const google::protobuf::Message& message) {
   YAML::Emitter out;
   EmitYaml(out, nlohmann::json::parse(json));
   return std::string(out.c_str()) + "\n";
+}
+
+void Table::Add(std::vector<std::string> row) {
+  for (auto& cell : row) cell = EscapeControls(cell);
+  rows_.push_back(std::move(row));
 }
 
 void Table::Print(std::ostream& out, const std::string& indent) const {
@@ -393,7 +399,7 @@ void DescribeService(std::ostream& out, const Service& s, const std::vector<Task
     d.Print(out, "  ");
     for (const auto& dep : s.deployments()) {
       if (!dep.rollout_state_reason().empty()) {
-        out << "  " << dep.id() << ": " << dep.rollout_state_reason() << "\n";
+        out << "  " << dep.id() << ": " << EscapeControls(dep.rollout_state_reason()) << "\n";
       }
       for (const auto& pin : dep.image_pins()) {
         out << "  " << dep.id() << ": " << pin.container() << " " << pin.image() << " pinned to "

@@ -31,7 +31,8 @@ std::string When(const google::protobuf::Timestamp& t);
 class Table {
  public:
   explicit Table(std::vector<std::string> header) : rows_{std::move(header)} {}
-  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  // Cells are shown with control characters escaped (terminal_text.h).
+  void Add(std::vector<std::string> row);
   void Print(std::ostream& out, const std::string& indent = "") const;
 
  private:

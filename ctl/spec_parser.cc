@@ -174,9 +174,12 @@ void ParseDeploymentConfiguration(Doc& doc, const YAML::Node& n,
   }
   if (const YAML::Node a = n["alarms"]) {
     const std::string g = f + ".alarms";
-    if (!CheckKeys(doc, a, g, {"prometheus", "rules"})) return;
+    if (!CheckKeys(doc, a, g, {"prometheus", "rules", "onUnavailable"})) return;
     auto* alarms = out.mutable_alarms();
     if (a["prometheus"]) alarms->set_prometheus(Scalar(doc, a["prometheus"], g + ".prometheus"));
+    if (a["onUnavailable"]) {
+      alarms->set_on_unavailable(Scalar(doc, a["onUnavailable"], g + ".onUnavailable"));
+    }
     if (const YAML::Node rules = a["rules"]) {
       if (!rules.IsSequence()) doc.Fail(rules, g + ".rules", "expected a list of {name, query}");
       for (size_t i = 0; rules.IsSequence() && i < rules.size(); ++i) {

@@ -159,7 +159,7 @@ up() {
       --containerd-socket "$CONTAINERD_SOCK" --containerd-namespace "local-$i" \
       --cgroup-parent /gantry-local --data-dir "$DIR/agent$i" \
       --port-range "$((20000 + i * 1000))-$((20999 + i * 1000))" --cpu 1 --memory 1Gi \
-      --insecure-registry "$REGISTRY" --container-storage "$DIR/containerd" \
+      --insecure-registry "$REGISTRY" \
       --min-disk-free-percent 1 --metrics-listen "127.0.0.1:$((7080 + i))" \
       --task-network "gantry_l$i"
   done

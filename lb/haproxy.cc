@@ -14,38 +14,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/spawn.h"
 
 namespace gantry::lb {
-
-namespace {
-
-// Runs a command, returning its exit status and combined output.
-int Run(const std::vector<std::string>& args, std::string& output) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    dup2(fds[1], 2);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv;
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) output.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-}  // namespace
 
 Haproxy::Haproxy(std::string binary, std::string config_path, std::string admin_socket)
     : binary_(std::move(binary)),
@@ -62,7 +33,9 @@ absl::Status Haproxy::Apply(const std::string& config) {
     if (!out) return absl::InternalError(absl::StrCat("cannot write ", next));
   }
   std::string output;
-  if (Run({binary_, "-c", "-q", "-f", next}, output) != 0) {
+  auto checked = RunCapturing({binary_, "-c", "-q", "-f", next}, output);
+  if (!checked.ok()) return checked.status();
+  if (*checked != 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("haproxy rejects the configuration: ", absl::StripAsciiWhitespace(output)));
   }
@@ -83,14 +56,9 @@ absl::Status Haproxy::Apply(const std::string& config) {
 }
 
 absl::Status Haproxy::Start() {
-  const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
-  if (pid == 0) {
-    execl(binary_.c_str(), binary_.c_str(), "-W", "-db", "-f", config_path_.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  pid_ = pid;
+  auto pid = Spawn({binary_, "-W", "-db", "-f", config_path_});
+  if (!pid.ok()) return pid.status();
+  pid_ = *pid;
   for (int i = 0; i < 250; ++i) {
     if (Command("show info").ok()) return absl::OkStatus();
     int status = 0;

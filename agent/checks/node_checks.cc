@@ -76,8 +76,21 @@ std::vector<gantry::v1::NodeCheck> JudgeChecks(const CheckReadings& r, const Che
                 absl::StrCat(r.storage_path, ": ", FormatMemory(r.disk_free), " free"))};
 }
 
+absl::StatusOr<std::string> StorageLocator::Path() {
+  if (!configured_.empty()) return configured_;
+  auto root = runtime_->StorageRoot();
+  if (root.ok()) {
+    last_known_ = *root;
+    return root;
+  }
+  if (!last_known_.empty()) return last_known_;
+  return absl::UnavailableError(
+      absl::StrCat("cannot ask the container runtime where it keeps container storage (",
+                   root.status().message(), "); give the path with --container-storage"));
+}
+
 CheckReadings ReadChecks(ContainerRuntime* runtime, const std::string& data_dir,
-                         const std::string& storage_path) {
+                         const absl::StatusOr<std::string>& storage) {
   CheckReadings r;
   if (auto st = runtime->Ping(); !st.ok()) r.runtime_error = std::string(st.message());
   {
@@ -111,6 +124,11 @@ CheckReadings ReadChecks(ContainerRuntime* runtime, const std::string& data_dir,
     if (fd >= 0) close(fd);
     unlink(probe.c_str());
   }
+  if (!storage.ok()) {
+    r.storage_error = std::string(storage.status().message());
+    return r;
+  }
+  const std::string& storage_path = *storage;
   r.storage_path = storage_path;
   struct statvfs vfs {};
   if (statvfs(storage_path.c_str(), &vfs) != 0) {

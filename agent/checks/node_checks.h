@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "agent/runtime/container_runtime.h"
@@ -45,9 +46,26 @@ struct CheckThresholds {
 std::vector<gantry::v1::NodeCheck> JudgeChecks(const CheckReadings& readings,
                                                const CheckThresholds& thresholds);
 
+// Where the storage check looks: the configured path when there is one
+// (--container-storage), else where the runtime says it keeps containers'
+// filesystems; while the runtime does not answer, the last place it named.
+// Not thread-safe (the agent's loop owns it).
+class StorageLocator {
+ public:
+  StorageLocator(ContainerRuntime* runtime, std::string configured)
+      : runtime_(runtime), configured_(std::move(configured)) {}
+  absl::StatusOr<std::string> Path();
+
+ private:
+  ContainerRuntime* const runtime_;
+  const std::string configured_;
+  std::string last_known_;
+};
+
 // Reads /proc, statvfs(storage_path), writes a probe file in data_dir and
-// pings the runtime.
+// pings the runtime. A storage path that is an error fails the storage check
+// with it.
 CheckReadings ReadChecks(ContainerRuntime* runtime, const std::string& data_dir,
-                         const std::string& storage_path);
+                         const absl::StatusOr<std::string>& storage_path);
 
 }  // namespace gantry::agent

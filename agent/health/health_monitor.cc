@@ -120,8 +120,9 @@ void HealthMonitor::Sync(const std::vector<HealthTarget>& targets) {
     entries_.emplace(
         id, Entry{*t,
                   HealthPolicy(t->check.retries(), FromProtoDuration(t->check.start_period()),
-                               t->started),
-                  std::max(clock_->Now(), t->started + options_.first_probe), false, ""});
+                               t->started, t->carried),
+                  std::max(clock_->Now(), t->started + options_.first_probe), false,
+                  t->carried_output});
     added = true;
   }
   if (added) cv_.notify_all();
@@ -131,7 +132,7 @@ HealthMonitor::State HealthMonitor::Get(const std::string& id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(id);
   if (it == entries_.end()) return {};
-  return {it->second.policy.status(), it->second.output};
+  return {it->second.policy.status(), it->second.output, true};
 }
 
 void HealthMonitor::Run(const std::string& id) {

@@ -35,6 +35,10 @@ struct HealthTarget {
   std::string address;  // for http and tcp probes
   uint32_t port = 0;
   absl::Time started;
+  // The health to report until the first probe answers: what the agent's
+  // record had (a restarted agent), else UNKNOWN.
+  gantry::v1::Task::Health carried = gantry::v1::Task::UNKNOWN;
+  std::string carried_output;
 };
 
 // Runs one probe; returns whether it passed and what it said.
@@ -61,6 +65,7 @@ class HealthMonitor {
   struct State {
     gantry::v1::Task::Health health = gantry::v1::Task::UNKNOWN;
     std::string output;
+    bool tracked = false;  // the container is being checked
   };
   State Get(const std::string& container_id) const;
 

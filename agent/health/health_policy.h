@@ -3,7 +3,10 @@
 // Judges a container's health from its probe results, with ECS semantics:
 // UNKNOWN until the first answer; HEALTHY after a passing probe; UNHEALTHY
 // after `retries` consecutive failures. Failures within the start period
-// do not count, unless a probe has already passed. Pure.
+// do not count, unless a probe has already passed. A policy may start from a
+// carried status (what an agent knew before it restarted): HEALTHY then
+// needs `retries` failures to turn, as if its last probe had passed, and
+// UNHEALTHY a pass. Pure.
 
 #include "absl/time/time.h"
 #include "gantry/v1/types.pb.h"
@@ -12,8 +15,13 @@ namespace gantry::agent {
 
 class HealthPolicy {
  public:
-  HealthPolicy(int retries, absl::Duration start_period, absl::Time started)
-      : retries_(retries), grace_end_(started + start_period) {}
+  HealthPolicy(int retries, absl::Duration start_period, absl::Time started,
+               gantry::v1::Task::Health carried = gantry::v1::Task::UNKNOWN)
+      : retries_(retries),
+        grace_end_(started + start_period),
+        status_(carried),
+        failures_(carried == gantry::v1::Task::UNHEALTHY ? retries : 0),
+        passed_once_(carried != gantry::v1::Task::UNKNOWN) {}
 
   // Records one probe result; returns true when the status changed.
   bool Record(bool passed, absl::Time at) {
@@ -34,9 +42,9 @@ class HealthPolicy {
  private:
   const int retries_;
   const absl::Time grace_end_;
-  gantry::v1::Task::Health status_ = gantry::v1::Task::UNKNOWN;
-  int failures_ = 0;
-  bool passed_once_ = false;
+  gantry::v1::Task::Health status_;
+  int failures_;
+  bool passed_once_;
 };
 
 }  // namespace gantry::agent

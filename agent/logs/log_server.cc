@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/safe_id.h"
 
 namespace gantry::agent {
 
@@ -72,7 +73,17 @@ std::string LogServer::ReadTail(const std::string& path, int64_t lines, int64_t*
 void LogServer::Open(const gantry::v1::LogRequest& request) {
   Reap();
   auto stream = std::make_shared<Stream>();
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (streams_.size() >= kMaxStreams) {
+    lock.unlock();
+    gantry::v1::LogData refused;
+    refused.set_request_id(request.request_id());
+    refused.set_eof(true);
+    refused.set_error(absl::StrCat("this node already serves ", kMaxStreams,
+                                   " log streams; try again when one has ended"));
+    send_(refused);
+    return;
+  }
   streams_[request.request_id()] = stream;
   stream->thread = std::thread([this, request, stream] { Serve(request, stream); });
 }
@@ -125,6 +136,10 @@ void LogServer::Serve(gantry::v1::LogRequest request, std::shared_ptr<Stream> st
     }
   };
 
+  // The id names a directory: refuse one that could lead outside the data dir.
+  if (!IsSafePathId(request.task_id())) {
+    return finish(absl::StrCat("\"", request.task_id().substr(0, 80), "\" is not a task id"));
+  }
   const std::string dir = log_dir_(request.task_id());
   std::vector<std::string> containers;
   std::error_code ec;

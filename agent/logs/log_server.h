@@ -3,7 +3,9 @@
 // Serves the control plane's log requests on the agent: reads a container's
 // log file (and its rotated predecessor), optionally only the last N lines,
 // and when following keeps sending what is appended until the task stops or
-// the request is cancelled. One thread per open request.
+// the request is cancelled. One thread per open request, at most
+// kMaxStreams at once: a request beyond that is refused with a message.
+// Task ids are checked before they name a directory.
 //
 // Thread-safe.
 
@@ -25,6 +27,8 @@ class LogServer {
   // Where a task's logs live, and whether it still runs (follow ends then).
   using LogDirFn = std::function<std::string(const std::string& task_id)>;
   using RunningFn = std::function<bool(const std::string& task_id)>;
+
+  static constexpr size_t kMaxStreams = 32;
 
   LogServer(LogDirFn log_dir, RunningFn running, Send send);
   ~LogServer();

@@ -142,6 +142,9 @@ class ContainerRuntime {
   virtual absl::Status Remove(const std::string& id) = 0;
   // Whether the runtime answers (for node status checks).
   virtual absl::Status Ping() = 0;
+  // The directory where the runtime keeps containers' filesystems (for the
+  // storage check), as the runtime itself reports it.
+  virtual absl::StatusOr<std::string> StorageRoot() = 0;
   // Runs `args` inside the running container with its environment, and
   // waits at most `timeout`: DeadlineExceeded (the process is killed) when
   // it takes longer.

@@ -24,6 +24,7 @@ ContainerdClient::ContainerdClient(Options options, std::shared_ptr<grpc::Channe
   content_ = ctrd::content::v1::Content::NewStub(channel_);
   diff_ = ctrd::diff::v1::Diff::NewStub(channel_);
   images_ = ctrd::images::v1::Images::NewStub(channel_);
+  introspection_ = ctrd::introspection::v1::Introspection::NewStub(channel_);
   leases_ = ctrd::leases::v1::Leases::NewStub(channel_);
   snapshots_ = ctrd::snapshots::v1::Snapshots::NewStub(channel_);
   tasks_ = ctrd::tasks::v1::Tasks::NewStub(channel_);

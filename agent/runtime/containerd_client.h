@@ -23,6 +23,7 @@
 #include "github.com/containerd/containerd/api/services/content/v1/content.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/diff/v1/diff.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/images/v1/images.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/introspection/v1/introspection.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/tasks/v1/tasks.grpc.pb.h"
@@ -80,6 +81,9 @@ class ContainerdClient {
   containerd::services::content::v1::Content::Stub& content() const { return *content_; }
   containerd::services::diff::v1::Diff::Stub& diff() const { return *diff_; }
   containerd::services::images::v1::Images::Stub& images() const { return *images_; }
+  containerd::services::introspection::v1::Introspection::Stub& introspection() const {
+    return *introspection_;
+  }
   containerd::services::leases::v1::Leases::Stub& leases() const { return *leases_; }
   containerd::services::snapshots::v1::Snapshots::Stub& snapshots() const { return *snapshots_; }
   containerd::services::tasks::v1::Tasks::Stub& tasks() const { return *tasks_; }
@@ -92,6 +96,7 @@ class ContainerdClient {
   std::unique_ptr<containerd::services::content::v1::Content::Stub> content_;
   std::unique_ptr<containerd::services::diff::v1::Diff::Stub> diff_;
   std::unique_ptr<containerd::services::images::v1::Images::Stub> images_;
+  std::unique_ptr<containerd::services::introspection::v1::Introspection::Stub> introspection_;
   std::unique_ptr<containerd::services::leases::v1::Leases::Stub> leases_;
   std::unique_ptr<containerd::services::snapshots::v1::Snapshots::Stub> snapshots_;
   std::unique_ptr<containerd::services::tasks::v1::Tasks::Stub> tasks_;

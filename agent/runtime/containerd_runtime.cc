@@ -69,6 +69,22 @@ absl::Status ContainerdRuntime::Ping() {
   return client_.Check(client_.version().Version(ctx.get(), req, &resp), "version");
 }
 
+absl::StatusOr<std::string> ContainerdRuntime::StorageRoot() {
+  ctrd::introspection::v1::PluginsRequest req;
+  req.add_filters(absl::StrCat("type==io.containerd.snapshotter.v1,id==", options_.snapshotter));
+  ctrd::introspection::v1::PluginsResponse resp;
+  auto ctx = client_.Context();
+  RETURN_IF_ERROR(
+      client_.Check(client_.introspection().Plugins(ctx.get(), req, &resp), "introspection"));
+  for (const auto& p : resp.plugins()) {
+    if (auto root = p.exports().find("root"); root != p.exports().end() && !root->second.empty()) {
+      return root->second;
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("containerd reports no root for its ", options_.snapshotter, " snapshotter"));
+}
+
 absl::Status ContainerdRuntime::CheckImage(const std::string& image) {
   ASSIGN_OR_RETURN(auto resolved, images_.Resolve(image));
   return images_.CheckUnpacked(image, resolved.chain_id);

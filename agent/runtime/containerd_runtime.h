@@ -55,6 +55,8 @@ class ContainerdRuntime final : public ContainerRuntime {
   absl::Status Signal(const std::string& id, int signal, bool all) override;
   absl::Status Remove(const std::string& id) override;
   absl::Status Ping() override;
+  // The snapshotter's root, from containerd's introspection service.
+  absl::StatusOr<std::string> StorageRoot() override;
   absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& args,
                                   absl::Duration timeout) override;
   absl::StatusOr<std::map<std::string, ContainerStats>> Stats(

@@ -124,15 +124,23 @@ class Parser {
   }
 
   absl::StatusOr<std::shared_ptr<const Node>> Unary() {
+    const bool nests = IsWord("not") || Peek().type == Token::Type::kLParen;
+    if (nests && depth_ == kMaxExpressionDepth) {
+      return Error(absl::StrCat("nested deeper than the limit of ", kMaxExpressionDepth));
+    }
     if (IsWord("not")) {
       ++i_;
+      ++depth_;
       auto inner = Unary();
+      --depth_;
       if (!inner.ok()) return inner;
       return std::make_shared<const Node>(Node{Node::Kind::kNot, *inner, nullptr});
     }
     if (Peek().type == Token::Type::kLParen) {
       ++i_;
+      ++depth_;
       auto inner = Or();
+      --depth_;
       if (!inner.ok()) return inner;
       if (Peek().type != Token::Type::kRParen) return Error("expected )");
       ++i_;
@@ -220,6 +228,7 @@ class Parser {
 
   std::vector<Token> t_;
   size_t i_ = 0;
+  int depth_ = 0;
 };
 
 bool Eval(const Node& n, const NodeFacts& f) {
@@ -271,6 +280,10 @@ bool Eval(const Node& n, const NodeFacts& f) {
 }  // namespace
 
 absl::StatusOr<Expression> Expression::Parse(const std::string& text) {
+  if (text.size() > kMaxExpressionLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        text.size(), " characters is longer than the limit of ", kMaxExpressionLength));
+  }
   auto tokens = Tokenize(text);
   if (!tokens.ok()) return tokens.status();
   Parser parser(std::move(*tokens));

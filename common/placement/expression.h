@@ -7,6 +7,9 @@
 // not in [..], =~ (glob), exists; combined with and, or, not and
 // parentheses (not binds tightest, then and, then or). Values are bare words
 // or quoted strings. Parsing reports the 1-based position of an error.
+// An expression is at most kMaxExpressionLength characters and nests (not
+// and parentheses) at most kMaxExpressionDepth deep, so neither parsing nor
+// matching can exhaust a thread's stack.
 // Pure; a parsed Expression is immutable and cheap to copy.
 
 #include <map>
@@ -17,6 +20,9 @@
 #include "absl/status/statusor.h"
 
 namespace gantry::scheduler {
+
+inline constexpr size_t kMaxExpressionLength = 2048;
+inline constexpr int kMaxExpressionDepth = 32;
 
 // What an expression can look at on a node.
 struct NodeFacts {

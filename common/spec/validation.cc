@@ -10,6 +10,7 @@
 #include "common/placement/policy.h"
 #include "common/quantity.h"
 #include "common/registry/reference.h"
+#include "common/spec/bounds.h"
 #include "common/spec/network_rules.h"
 #include "common/spec/sandbox.h"
 #include "common/spec/secret_refs.h"
@@ -229,6 +230,11 @@ void ValidateAlarms(const gantry::v1::DeploymentConfiguration::Alarms& alarms,
   if (auto p = CheckPrometheusAddress(alarms.prometheus()); !p.empty()) {
     errors.push_back({base + ".prometheus", p});
   }
+  if (!alarms.on_unavailable().empty() && alarms.on_unavailable() != "fail" &&
+      alarms.on_unavailable() != "proceed") {
+    errors.push_back({base + ".onUnavailable",
+                      absl::StrCat("\"", alarms.on_unavailable(), "\": expected fail or proceed")});
+  }
   std::set<std::string> names;
   for (int i = 0; i < alarms.rules_size(); ++i) {
     const auto& r = alarms.rules(i);
@@ -273,6 +279,7 @@ std::string NetworkModeOf(const gantry::v1::TaskDefinition& td) {
 
 std::vector<FieldError> ValidateTaskDefinition(const gantry::v1::TaskDefinition& td) {
   std::vector<FieldError> errors;
+  CheckTaskDefinitionBounds(td, errors);
   if (auto p = CheckName(td.family(), 128, true); !p.empty()) errors.push_back({"family", p});
   if (!td.network_mode().empty() && td.network_mode() != "task" && td.network_mode() != "host") {
     errors.push_back({"networkMode", absl::StrCat("\"", td.network_mode(),
@@ -400,6 +407,7 @@ void ValidateLoadBalancer(const gantry::v1::Service& service, std::vector<FieldE
 
 std::vector<FieldError> ValidateService(const gantry::v1::Service& service) {
   std::vector<FieldError> errors;
+  CheckServiceBounds(service, errors);
   if (auto p = CheckName(service.name(), 63, false); !p.empty()) {
     errors.push_back({"name", p});
   }

@@ -1,5 +1,6 @@
 #include "controlplane/api/agent_service.h"
 
+#include <algorithm>
 #include <deque>
 #include <mutex>
 
@@ -151,6 +152,16 @@ class AgentStream final : public grpc::ServerBidiReactor<AgentMessage, ControlMe
 void StreamConnection::Send(const ControlMessage& message) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stream_ == nullptr || finished_) return;
+  if (message.has_desired() && message.desired().part() == 0) {
+    // A new desired set replaces what is still queued of older ones (all
+    // but the message being written), so a slow agent costs one set of
+    // memory, not one per change.
+    auto first = queue_.begin();
+    if (writing_ && first != queue_.end()) ++first;
+    queue_.erase(std::remove_if(first, queue_.end(),
+                                [](const ControlMessage& m) { return m.has_desired(); }),
+                 queue_.end());
+  }
   queue_.push_back(message);
   if (!writing_) {
     writing_ = true;

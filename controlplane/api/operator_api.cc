@@ -10,6 +10,7 @@
 #include "common/spec/validation.h"
 #include "common/status_util.h"
 #include "common/time_util.h"
+#include "controlplane/api/task_pages.h"
 #include "controlplane/deployments/deployments.h"
 #include "controlplane/state/keys.h"
 
@@ -214,12 +215,26 @@ absl::StatusOr<gantry::v1::Node> OperatorApi::DeleteNode(
 
 absl::StatusOr<gantry::v1::ListTasksResponse> OperatorApi::ListTasks(
     const gantry::v1::ListTasksRequest& request) {
-  gantry::v1::ListTasksResponse out;
-  for (auto& t : state_->ListTasks({.service = request.service(),
-                 .node = request.node(),
-                 .include_stopped = request.include_stopped()})) {
-    *out.add_tasks() = std::move(t);
+  if (request.page_size() < 0 || request.page_size() > kMaxTaskPageSize) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "page_size: must be between 0 and ", kMaxTaskPageSize, ", got ", request.page_size()));
   }
+  state::ClusterState::TaskFilter filter{.service = request.service(),
+                                         .node = request.node(),
+                                         .include_stopped = request.include_stopped()};
+  if (!request.page_token().empty()) {
+    ASSIGN_OR_RETURN(filter.after, DecodeTaskPageToken(request.page_token()));
+  }
+  const size_t page = request.page_size() == 0 ? kDefaultTaskPageSize : request.page_size();
+  // One more than the page tells whether another page follows.
+  filter.limit = page + 1;
+  auto tasks = state_->ListTasks(filter);
+  gantry::v1::ListTasksResponse out;
+  if (tasks.size() > page) {
+    tasks.resize(page);
+    out.set_next_page_token(EncodeTaskPageToken(tasks.back()));
+  }
+  for (auto& t : tasks) *out.add_tasks() = std::move(t);
   return out;
 }
 

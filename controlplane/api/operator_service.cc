@@ -51,8 +51,12 @@ class LogsReactor final : public grpc::ServerWriteReactor<LogChunk> {
   };
 
   LogsReactor(nodes::NodeManager* nodes, state::ClusterState* state, const GetLogsRequest& req,
-              metrics::ControlPlaneMetrics* metrics)
-      : nodes_(nodes), metrics_(metrics), began_(absl::Now()), queue_(std::make_shared<Queue>()) {
+              metrics::ControlPlaneMetrics* metrics, CallerLimits::StreamSlot slot)
+      : nodes_(nodes),
+        metrics_(metrics),
+        began_(absl::Now()),
+        queue_(std::make_shared<Queue>()),
+        slot_(std::move(slot)) {
     queue_->reactor = this;
     auto task = state->FindTask(req.task_id());
     if (!task.ok()) {
@@ -156,6 +160,7 @@ class LogsReactor final : public grpc::ServerWriteReactor<LogChunk> {
   metrics::ControlPlaneMetrics* const metrics_;
   const absl::Time began_;
   std::shared_ptr<Queue> queue_;
+  CallerLimits::StreamSlot slot_;  // the caller's stream, given back with this
   int64_t request_id_ = 0;
   LogChunk current_;
 };
@@ -165,10 +170,19 @@ class LogsReactor final : public grpc::ServerWriteReactor<LogChunk> {
 
 absl::Status OperatorServiceImpl::Allowed(const identity::Identity& who,
                                           const std::vector<identity::Permission>& needed) const {
+  if (limits_ != nullptr) {
+    if (auto st = limits_->Admit(who); !st.ok()) return st;
+  }
   for (const auto& permission : needed) {
     if (auto st = authorizer_->Check(who, permission); !st.ok()) return st;
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<CallerLimits::StreamSlot> OperatorServiceImpl::StreamFor(
+    const identity::Identity& who) const {
+  if (limits_ == nullptr) return CallerLimits::StreamSlot(nullptr);
+  return limits_->OpenStream(who);
 }
 
 absl::StatusOr<ListTaskDefinitionsResponse> OperatorServiceImpl::ListTaskDefinitionsFor(
@@ -331,7 +345,7 @@ grpc::ServerUnaryReactor* OperatorServiceImpl::RevealSecret(Ctx* c, const Reveal
   const absl::Time began = absl::Now();
   const absl::StatusOr<identity::Identity> who = callers_->Operator(*c);
   absl::Status admitted = who.status();
-  if (who.ok()) admitted = authorizer_->Check(*who, {Verb::kRead, "secrets", req->name()});
+  if (who.ok()) admitted = Allowed(*who, {{Verb::kRead, "secrets", req->name()}});
   absl::StatusOr<RevealSecretResponse> result = absl::UnknownError("not called");
   if (!admitted.ok()) {
     result = admitted;
@@ -357,10 +371,16 @@ grpc::ServerWriteReactor<LogChunk>* OperatorServiceImpl::GetLogs(Ctx* c,
   const absl::StatusOr<identity::Identity> who = callers_->Operator(*c);
   absl::Status admitted = who.status();
   std::string object = "tasks/" + req->task_id();
+  CallerLimits::StreamSlot slot;
   if (who.ok()) {
     auto task = state_->FindTask(req->task_id());
     if (task.ok()) {
-      admitted = authorizer_->Check(*who, {Verb::kLogs, "services", task->service()});
+      admitted = Allowed(*who, {{Verb::kLogs, "services", task->service()}});
+      if (admitted.ok()) {
+        auto held = StreamFor(*who);
+        admitted = held.status();
+        if (held.ok()) slot = std::move(*held);
+      }
       object += " (services/" + task->service() + ")";
     } else {
       admitted = task.status();
@@ -374,7 +394,7 @@ grpc::ServerWriteReactor<LogChunk>* OperatorServiceImpl::GetLogs(Ctx* c,
                                         "logs are relayed by the leader: ask it (--server)")) {
     return new RefusedReactor<grpc::ServerWriteReactor<LogChunk>>(*refused);
   }
-  return new LogsReactor(nodes_, state_, *req, metrics_);
+  return new LogsReactor(nodes_, state_, *req, metrics_, std::move(slot));
 }
 
 grpc::ServerWriteReactor<SnapshotChunk>* OperatorServiceImpl::SaveSnapshot(
@@ -382,7 +402,13 @@ grpc::ServerWriteReactor<SnapshotChunk>* OperatorServiceImpl::SaveSnapshot(
   using Refused = RefusedReactor<grpc::ServerWriteReactor<SnapshotChunk>>;
   const absl::StatusOr<identity::Identity> who = callers_->Operator(*c);
   absl::Status admitted = who.status();
-  if (who.ok()) admitted = authorizer_->Check(*who, {Verb::kCreate, "snapshots", ""});
+  CallerLimits::StreamSlot slot;
+  if (who.ok()) admitted = Allowed(*who, {{Verb::kCreate, "snapshots", ""}});
+  if (admitted.ok()) {
+    auto held = StreamFor(*who);
+    admitted = held.status();
+    if (held.ok()) slot = std::move(*held);
+  }
   if (!admitted.ok()) {
     if (audit_ != nullptr) audit_->Record(*c, who, "SaveSnapshot", "snapshots", admitted);
     return new Refused(ToGrpcStatus(admitted));
@@ -390,7 +416,7 @@ grpc::ServerWriteReactor<SnapshotChunk>* OperatorServiceImpl::SaveSnapshot(
   auto snapshot = store::TakeSnapshot(state_->store(), RealClock::Get());
   if (audit_ != nullptr) audit_->Record(*c, who, "SaveSnapshot", "snapshots", snapshot.status());
   if (!snapshot.ok()) return new Refused(ToGrpcStatus(snapshot.status()));
-  return new SnapshotReactor(snapshot->SerializeAsString());
+  return new SnapshotReactor(snapshot->SerializeAsString(), std::move(slot));
 }
 
 }  // namespace gantry::api

@@ -1,8 +1,9 @@
 #pragma once
 
 // gRPC transport for the operator API (callback API). Each method first
-// establishes who calls (CallerAuthenticator) and checks that the caller may
-// do it (Authorizer, default deny), then converts the call into an
+// establishes who calls (CallerAuthenticator), that the caller is within its
+// limits (CallerLimits: requests a second, open streams) and that it may do
+// it (Authorizer, default deny), then converts the call into an
 // OperatorApi or AccessApi call and the result back, and records it in the
 // audit log when AuditTrail says so; GetLogs relays log data from the
 // node's agent through the NodeManager.
@@ -11,6 +12,7 @@
 #include "controlplane/api/audit_records.h"
 #include "controlplane/api/audit_trail.h"
 #include "controlplane/api/caller.h"
+#include "controlplane/api/caller_limits.h"
 #include "controlplane/api/operator_api.h"
 #include "controlplane/api/secrets_api.h"
 #include "controlplane/metrics/cp_metrics.h"
@@ -26,6 +28,7 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
     SecretsApi* secrets = nullptr;  // null: secret calls are refused
     AccessApi* access = nullptr;
     const CallerAuthenticator* callers = nullptr;
+    CallerLimits* limits = nullptr;  // null: no limits
     const identity::Authorizer* authorizer = nullptr;
     state::ClusterState* state = nullptr;
     nodes::NodeManager* nodes = nullptr;
@@ -43,6 +46,7 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
         secrets_(parts.secrets),
         access_(parts.access),
         callers_(parts.callers),
+        limits_(parts.limits),
         authorizer_(parts.authorizer),
         state_(parts.state),
         nodes_(parts.nodes),
@@ -129,9 +133,12 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
                           gantry::v1::RotateSecretsKeyResponse* resp) override;
 
  private:
-  // OK when the caller may do everything in `needed`.
+  // OK when the caller is within its request limit and may do everything
+  // in `needed`.
   absl::Status Allowed(const identity::Identity& who,
                        const std::vector<identity::Permission>& needed) const;
+  // One of the caller's streams, held until the stream ends.
+  absl::StatusOr<CallerLimits::StreamSlot> StreamFor(const identity::Identity& who) const;
   absl::StatusOr<gantry::v1::ListTaskDefinitionsResponse> ListTaskDefinitionsFor(
       const identity::Identity& who, const gantry::v1::ListTaskDefinitionsRequest& req);
   absl::StatusOr<gantry::v1::Node> DeleteNodeAndRevoke(const gantry::v1::DeleteNodeRequest& req);
@@ -145,6 +152,7 @@ class OperatorServiceImpl final : public gantry::v1::OperatorService::CallbackSe
   SecretsApi* const secrets_;
   AccessApi* const access_;
   const CallerAuthenticator* const callers_;
+  CallerLimits* const limits_;
   const identity::Authorizer* const authorizer_;
   state::ClusterState* const state_;
   nodes::NodeManager* const nodes_;

@@ -13,7 +13,11 @@ namespace gantry::api {
 
 class SnapshotReactor final : public grpc::ServerWriteReactor<gantry::v1::SnapshotChunk> {
  public:
-  explicit SnapshotReactor(std::string bytes) : bytes_(std::move(bytes)) { Next(); }
+  // `slot` is held until the stream ends (CallerLimits).
+  SnapshotReactor(std::string bytes, std::shared_ptr<void> slot)
+      : bytes_(std::move(bytes)), slot_(std::move(slot)) {
+    Next();
+  }
   void OnWriteDone(bool ok) override {
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the client went away"));
@@ -39,6 +43,7 @@ class SnapshotReactor final : public grpc::ServerWriteReactor<gantry::v1::Snapsh
   const std::string bytes_;
   size_t offset_ = 0;
   gantry::v1::SnapshotChunk chunk_;
+  std::shared_ptr<void> slot_;
 };
 
 }  // namespace gantry::api

@@ -6,10 +6,16 @@
 // evaluated every interval. The first alarm that returns a series is
 // written into the deployment (Deployment.alarm); the service controller
 // then fails the deployment and rolls it back, exactly as it does for
-// failing health checks. A query that cannot be evaluated is reported (an
-// event per distinct problem, gantry_deployment_alarm_errors_total) and
-// does not fail the deployment. Rollback deployments are not gated: a
-// rollback must not be stopped by the alarm that caused it.
+// failing health checks. Rollback deployments are not gated: a rollback
+// must not be stopped by the alarm that caused it.
+//
+// An alarm that cannot be evaluated (Prometheus down, a query that errors)
+// does not let a deployment go on unguarded: the deployment holds
+// (Deployment.alarms_unavailable_since; see deployments::HeldForAlarms)
+// until every alarm answers again, for at most `unavailable_timeout`; then
+// it fails (alarms.onUnavailable: fail, the default) or goes on without its
+// alarms (proceed). Each distinct problem is an event and counts in
+// gantry_deployment_alarm_errors_total.
 //
 // EvaluateAll() must not run concurrently with itself.
 
@@ -30,9 +36,9 @@ class AlarmWatcher {
  public:
   struct Options {
     absl::Duration interval = absl::Seconds(10);
+    absl::Duration unavailable_timeout = absl::Minutes(5);
   };
 
-  // `metrics` may be null.
   // `metrics` may be null. The loop runs on `clock`.
   AlarmWatcher(state::ClusterState* state, events::EventLog* events, const Clock* clock,
                Prometheus* prometheus, metrics::ControlPlaneMetrics* metrics, Options options);
@@ -43,6 +49,13 @@ class AlarmWatcher {
 
  private:
   absl::Status Evaluate(const gantry::v1::Service& service, const gantry::v1::Deployment& d);
+  absl::Status SetAlarm(const gantry::v1::Service& service, const gantry::v1::Deployment& d,
+                        const std::string& alarm);
+  // Holds, releases, fails or waives `d` for `problem` (empty: every alarm
+  // answered).
+  absl::Status Unavailable(const gantry::v1::Service& service, const gantry::v1::Deployment& d,
+                           const std::string& problem);
+  static std::string OnUnavailable(const gantry::v1::Service& service);
 
   state::ClusterState* const state_;
   events::EventLog* const events_;

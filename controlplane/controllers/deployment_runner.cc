@@ -93,7 +93,8 @@ absl::StatusOr<bool> DeploymentRunner::StepRolling(
                                       threshold, ")")));
     return false;
   }
-  bool can_start = primary.rollout_state() != Deployment::FAILED;
+  bool can_start =
+      primary.rollout_state() != Deployment::FAILED && !deployments::HeldForAlarms(primary);
   if (can_start) {
     const absl::Time until = backoff_->Until(service, primary, tasks);
     if (until > now) {
@@ -219,7 +220,14 @@ absl::Status DeploymentRunner::Save(const Service& service, const Deployment& de
     // Fields only the API changes stay as stored.
     updated.set_desired_count(d->desired_count());
     updated.set_status(d->status());
+    // ... and the alarm watcher's.
     updated.set_alarm(d->alarm());
+    if (d->has_alarms_unavailable_since()) {
+      *updated.mutable_alarms_unavailable_since() = d->alarms_unavailable_since();
+    } else {
+      updated.clear_alarms_unavailable_since();
+    }
+    updated.set_alarms_waived(d->alarms_waived());
     if (google::protobuf::util::MessageDifferencer::Equals(*d, updated)) return false;
     *d = updated;
     return true;

@@ -71,8 +71,9 @@ std::string Judge(const Step& step) {
 // all production traffic meanwhile.
 void PlanStarting(const Step& step, bool has_blue, absl::Time backoff_until, BlueGreenPlan& plan) {
   plan.uses_backoff = true;
-  const bool can_start = backoff_until <= step.now;
-  if (!can_start) plan.recheck = backoff_until;
+  const bool held = HeldForAlarms(step.green);
+  const bool can_start = backoff_until <= step.now && !held;
+  if (backoff_until > step.now) plan.recheck = backoff_until;
   const auto rolling = PlanRolling(step.desired, 100, 200, step.green_tasks, can_start);
   for (const auto& id : rolling.stop) {
     auto it = step.view.reason.find(id);
@@ -80,7 +81,7 @@ void PlanStarting(const Step& step, bool has_blue, absl::Time backoff_until, Blu
                          step.view.unhealthy.contains(id)});
   }
   plan.start = rolling.start;
-  if (step.healthy < step.desired || step.desired <= 0) return;
+  if (step.healthy < step.desired || step.desired <= 0 || held) return;
   Deployment& green = plan.green;
   if (!has_blue) {
     green.set_phase(Deployment::PHASE_UNSPECIFIED);
@@ -99,6 +100,9 @@ void PlanStarting(const Step& step, bool has_blue, absl::Time backoff_until, Blu
 }
 
 void PlanShifting(const Step& step, absl::Duration in_phase, BlueGreenPlan& plan) {
+  // Traffic stays where it is; the alarm watcher's next word wakes the
+  // controller.
+  if (HeldForAlarms(step.green)) return;
   const int pct = TrafficPercent(step.settings.traffic, in_phase);
   if (pct != step.green.traffic_percent()) {
     plan.green.set_traffic_percent(pct);
@@ -119,6 +123,7 @@ void PlanBaking(const Step& step, absl::Duration in_phase, BlueGreenPlan& plan) 
     plan.recheck = FromProtoTime(step.green.phase_started_at()) + step.settings.bake_time;
     return;
   }
+  if (HeldForAlarms(step.green)) return;
   Enter(plan.green, Deployment::FINISHING, step.now);
   plan.events.push_back(absl::StrCat("blue-green: green baked for ",
                                      absl::FormatDuration(step.settings.bake_time),

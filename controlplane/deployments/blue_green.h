@@ -12,6 +12,8 @@
 //   BAKING     all traffic on green for the bake time; then FINISHING.
 //   FINISHING  blue's tasks stop; when none is left the deployment is
 //              COMPLETED.
+// While its alarms cannot be evaluated (HeldForAlarms) green holds: it
+// starts no tasks, traffic does not move and baking does not end.
 // In any phase the circuit breaker or a fired alarm, and during SHIFTING and
 // BAKING an unhealthy or missing green task, fail green back: all traffic
 // returns to blue (or, without blue, the deployment fails and may roll back).

@@ -43,6 +43,12 @@ Settings SettingsOf(const gantry::v1::Service& service);
 bool BelongsTo(const gantry::v1::Task& task, const gantry::v1::Deployment& deployment);
 // Whether an essential container of the definition has a health check.
 bool HasHealthCheck(const gantry::v1::TaskDefinition& td);
+
+// Its alarms cannot be evaluated (autoscaling/alarms.h): the deployment
+// starts no tasks, shifts no traffic and does not complete until they can.
+inline bool HeldForAlarms(const gantry::v1::Deployment& d) {
+  return d.has_alarms_unavailable_since() && !d.alarms_waived();
+}
 // Healthy for deployments and the load balancer: running, not leaving the
 // load balancer, and either passing its health check or, without one,
 // running for the settle time.

@@ -44,8 +44,8 @@ RollingProgress TrackRolling(const gantry::v1::Service& service, const Deploymen
                                       " while its alarms are watched"));
     }
     const absl::Time until = FromProtoTime(d.phase_started_at()) + settings.bake_time;
-    baked = now >= until;
-    if (!baked) p.recheck = until;
+    baked = now >= until && !HeldForAlarms(d);
+    if (now < until) p.recheck = until;
   }
   if (rolled_out && baked) {
     d.clear_phase();

@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/desired_parts.h"
 #include "common/log.h"
 #include "common/spec/validation.h"
 #include "controlplane/nodes/task_firewall.h"
@@ -111,10 +112,13 @@ void AgentSessions::PushDirty() {
     dirty_.clear();
   }
   for (const auto& [node, connection] : targets) {
-    gantry::v1::ControlMessage msg;
-    *msg.mutable_desired() = BuildDesiredTasks(*state_, node);
-    msg.mutable_desired()->set_epoch(epoch_.load());
-    connection->Send(msg);
+    gantry::v1::DesiredTasks desired = BuildDesiredTasks(*state_, node);
+    desired.set_epoch(epoch_.load());
+    for (auto& part : SplitDesiredTasks(std::move(desired))) {
+      gantry::v1::ControlMessage msg;
+      *msg.mutable_desired() = std::move(part);
+      connection->Send(msg);
+    }
   }
 }
 

@@ -14,7 +14,8 @@
 // the node dirty, and PushDirty() sends each dirty, connected node its whole
 // current set (BuildDesiredTasks) with the store revision as its sequence,
 // so sets only grow in sequence, also across control plane restarts, and a
-// push lost with a stream is made good by the next registration.
+// push lost with a stream is made good by the next registration. A large set
+// goes out in parts (common/desired_parts.h).
 //
 // Ownership: the connections are shared with the transport; `state` is not
 // owned and must outlive this object.

@@ -56,6 +56,12 @@ absl::Status ValidateRegistration(const gantry::v1::RegisterRequest& r) {
                   absl::StrCat("cpu and memory must be positive, got cpu ", r.capacity().cpu(),
                                "m, memory ", r.capacity().memory()));
   }
+  if (r.capacity().cpu() > kMaxNodeCpu || r.capacity().memory() > kMaxNodeMemory) {
+    return Refuse(r, "capacity",
+                  absl::StrCat("at most ", kMaxNodeCpu, "m cpu and ", kMaxNodeMemory,
+                               " bytes of memory, got cpu ", r.capacity().cpu(), "m, memory ",
+                               r.capacity().memory()));
+  }
   if (r.port_range_start() == 0 || r.port_range_end() < r.port_range_start() ||
       r.port_range_end() > 65535) {
     return Refuse(r, "port_range",

@@ -355,7 +355,8 @@ void ClusterState::ForEachTask(const std::function<void(const Task&)>& fn) const
 
 std::vector<Task> ClusterState::ListTasks(const TaskFilter& filter) const {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<Task> out;
+  // Sort keys and pointers, and copy only the page.
+  std::vector<std::pair<TaskOrderKey, const Task*>> selected;
   auto consider = [&](const Task& t) {
     if (!filter.service.empty() && t.service() != filter.service) return;
     if (!filter.node.empty() && t.node() != filter.node) return;
@@ -363,7 +364,9 @@ std::vector<Task> ClusterState::ListTasks(const TaskFilter& filter) const {
         (t.last_status() == Task::STOPPED || t.last_status() == Task::LOST)) {
       return;
     }
-    out.push_back(t);
+    TaskOrderKey key = TaskOrderKey::Of(t);
+    if (filter.after && !(*filter.after < key)) return;
+    selected.emplace_back(std::move(key), &t);
   };
   if (!filter.service.empty()) {
     if (auto it = tasks_by_service_.find(filter.service); it != tasks_by_service_.end()) {
@@ -376,10 +379,13 @@ std::vector<Task> ClusterState::ListTasks(const TaskFilter& filter) const {
   } else {
     for (const auto& [id, t] : tasks_) consider(t.value);
   }
-  std::sort(out.begin(), out.end(), [](const Task& a, const Task& b) {
-    return std::make_tuple(a.service(), a.created_at().seconds(), a.created_at().nanos(), a.id()) <
-           std::make_tuple(b.service(), b.created_at().seconds(), b.created_at().nanos(), b.id());
-  });
+  const size_t count =
+      filter.limit == 0 ? selected.size() : std::min(filter.limit, selected.size());
+  auto by_key = [](const auto& a, const auto& b) { return a.first < b.first; };
+  std::partial_sort(selected.begin(), selected.begin() + count, selected.end(), by_key);
+  std::vector<Task> out;
+  out.reserve(count);
+  for (size_t i = 0; i < count; ++i) out.push_back(*selected[i].second);
   return out;
 }
 

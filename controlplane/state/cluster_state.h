@@ -104,12 +104,27 @@ class ClusterState {
   // Looks a task up by a unique id prefix; NotFound or InvalidArgument
   // (ambiguous) otherwise.
   absl::StatusOr<gantry::v1::Task> FindTask(const std::string& id_prefix) const;
+  // Where a task sorts in ListTasks: by service, creation time and id.
+  struct TaskOrderKey {
+    std::string service;
+    int64_t seconds = 0;
+    int32_t nanos = 0;
+    std::string id;
+    static TaskOrderKey Of(const gantry::v1::Task& t) {
+      return {t.service(), t.created_at().seconds(), t.created_at().nanos(), t.id()};
+    }
+    auto operator<=>(const TaskOrderKey&) const = default;
+  };
   struct TaskFilter {
     std::string service;
     std::string node;
     // STOPPED and LOST tasks are left out unless this is set.
     bool include_stopped = false;
+    // A page: only tasks sorting after `after`, at most `limit` (0: all).
+    std::optional<TaskOrderKey> after;
+    size_t limit = 0;
   };
+  // The tasks `filter` selects, in TaskOrderKey order.
   std::vector<gantry::v1::Task> ListTasks(const TaskFilter& filter) const;
   // Calls `fn` for every task (stopped ones too) under the state lock, in no
   // particular order and without copying: for readers of many tasks, such as

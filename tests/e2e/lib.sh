@@ -164,7 +164,7 @@ e2e_start_agent() {
     --address "$SUBNET.$((10 + i))" --netns "/var/run/netns/${NETNS[$((i - 1))]}" \
     --containerd-socket "$CONTAINERD_SOCK" --cgroup-parent "$CGROUP" \
     --data-dir "$WORK/agent$i" --secrets-dir "$WORK/secrets$i" --cpu 1 --memory 512Mi --port-range 20000-20100 \
-    --container-storage "$WORK/containerd" --min-disk-free-percent 0 \
+    --min-disk-free-percent 0 \
     --min-inodes-free-percent 0 --metrics-listen "127.0.0.1:${AGENT_METRICS[$i]}" \
     "${join[@]}" ${AGENT_ARGS[$i]:-} >> "$WORK/agent$i.log" 2>&1 &
   AGENT_PIDS[$i]=$!

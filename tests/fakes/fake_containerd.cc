@@ -25,6 +25,7 @@ FakeContainerd::FakeContainerd(Options options)
   services_.push_back(containerd_fake::NewSnapshotsService(state_.get()));
   services_.push_back(containerd_fake::NewTasksService(state_.get()));
   services_.push_back(containerd_fake::NewVersionService(state_.get()));
+  services_.push_back(containerd_fake::NewIntrospectionService(state_.get()));
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(kMaxMessage);
   for (const auto& service : services_) builder.RegisterService(service.get());

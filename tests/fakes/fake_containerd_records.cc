@@ -6,6 +6,7 @@
 #include "common/time_util.h"
 #include "github.com/containerd/containerd/api/services/containers/v1/containers.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/images/v1/images.grpc.pb.h"
+#include "github.com/containerd/containerd/api/services/introspection/v1/introspection.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/leases/v1/leases.grpc.pb.h"
 #include "github.com/containerd/containerd/api/services/version/v1/version.grpc.pb.h"
 #include "tests/fakes/fake_containerd_filters.h"
@@ -286,6 +287,33 @@ class VersionService final : public api::version::v1::Version::Service {
   State* const state_;
 };
 
+// Lists the one snapshotter, with the root containerd would export for it.
+class IntrospectionService final : public api::introspection::v1::Introspection::Service {
+ public:
+  explicit IntrospectionService(State* state) : state_(state) {}
+
+  grpc::Status Plugins(grpc::ServerContext* ctx, const api::introspection::v1::PluginsRequest* req,
+                       api::introspection::v1::PluginsResponse* resp) override {
+    if (auto st = state_->Enter(ctx, "Introspection.Plugins", nullptr, /*namespaced=*/false);
+        !st.ok()) {
+      return st;
+    }
+    const std::string wanted = "type==io.containerd.snapshotter.v1,id==" + state_->snapshotter;
+    for (const auto& f : req->filters()) {
+      if (f != wanted) return grpc::Status::OK;  // the fake knows no other plugin
+    }
+    auto* p = resp->add_plugins();
+    p->set_type("io.containerd.snapshotter.v1");
+    p->set_id(state_->snapshotter);
+    (*p->mutable_exports())["root"] =
+        "/var/lib/containerd/io.containerd.snapshotter.v1." + state_->snapshotter;
+    return grpc::Status::OK;
+  }
+
+ private:
+  State* const state_;
+};
+
 }  // namespace
 
 std::unique_ptr<grpc::Service> NewContainersService(State* state) {
@@ -299,6 +327,10 @@ std::unique_ptr<grpc::Service> NewLeasesService(State* state) {
 }
 std::unique_ptr<grpc::Service> NewVersionService(State* state) {
   return std::make_unique<VersionService>(state);
+}
+
+std::unique_ptr<grpc::Service> NewIntrospectionService(State* state) {
+  return std::make_unique<IntrospectionService>(state);
 }
 
 }  // namespace gantry::testing::containerd_fake

@@ -155,5 +155,6 @@ std::unique_ptr<grpc::Service> NewLeasesService(State* state);
 std::unique_ptr<grpc::Service> NewSnapshotsService(State* state);
 std::unique_ptr<grpc::Service> NewTasksService(State* state);
 std::unique_ptr<grpc::Service> NewVersionService(State* state);
+std::unique_ptr<grpc::Service> NewIntrospectionService(State* state);
 
 }  // namespace gantry::testing::containerd_fake

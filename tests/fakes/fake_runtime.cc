@@ -88,6 +88,17 @@ absl::Status FakeRuntime::Ping() {
   return Available();
 }
 
+absl::StatusOr<std::string> FakeRuntime::StorageRoot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto st = Available(); !st.ok()) return st;
+  return storage_root_;
+}
+
+void FakeRuntime::SetStorageRoot(absl::StatusOr<std::string> root) {
+  std::lock_guard<std::mutex> lock(mu_);
+  storage_root_ = std::move(root);
+}
+
 absl::StatusOr<ExecResult> FakeRuntime::Exec(const std::string& id,
                                              const std::vector<std::string>& args, absl::Duration) {
   std::lock_guard<std::mutex> lock(mu_);

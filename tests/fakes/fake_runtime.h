@@ -29,6 +29,7 @@ class FakeRuntime final : public ContainerRuntime {
   absl::Status Signal(const std::string& id, int signal, bool all) override;
   absl::Status Remove(const std::string& id) override;
   absl::Status Ping() override;
+  absl::StatusOr<std::string> StorageRoot() override;
   absl::StatusOr<ExecResult> Exec(const std::string& id, const std::vector<std::string>& args,
                                   absl::Duration timeout) override;
   absl::StatusOr<std::map<std::string, ContainerStats>> Stats(
@@ -49,6 +50,8 @@ class FakeRuntime final : public ContainerRuntime {
   void IgnoreSigterm(const std::string& id);
   void FailCreate(const std::string& message);
   void SetDown(bool down);
+  // What StorageRoot answers (default "/").
+  void SetStorageRoot(absl::StatusOr<std::string> root);
   // What Exec in container `id` answers from now on (default exit 0).
   void SetExecResult(const std::string& id, absl::StatusOr<ExecResult> result);
   std::vector<std::vector<std::string>> ExecCalls() const;
@@ -83,6 +86,7 @@ class FakeRuntime final : public ContainerRuntime {
   std::vector<std::pair<std::string, int>> signals_;
   std::string fail_create_;
   bool down_ = false;
+  absl::StatusOr<std::string> storage_root_ = std::string("/");
   int creates_ = 0;
   std::map<std::string, absl::StatusOr<ExecResult>> exec_results_;
   std::vector<std::vector<std::string>> exec_calls_;

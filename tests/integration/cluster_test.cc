@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -188,6 +189,47 @@ TEST_F(ClusterTest, ServiceRunsSpreadScalesAndIsDeleted) {
     return stub_->GetService(&ctx, get, &s).error_code() == grpc::StatusCode::NOT_FOUND;
   }));
   for (auto& [name, rt] : runtimes_) EXPECT_TRUE(rt->AllIds().empty()) << name;
+}
+
+// Desired sets above gRPC's default 4 MiB once broke the agents' streams for
+// good; they now go in parts, and task lists come in pages.
+TEST_F(ClusterTest, LargeDesiredSetsArriveInPartsAndTasksListInPages) {
+  gantry::v1::ApplyRequest req;
+  auto* td = req.add_task_definitions();
+  td->set_family("big");
+  td->set_network_mode("host");
+  auto* c = td->add_containers();
+  c->set_name("app");
+  c->set_image(kImage);
+  c->set_memory(4 << 20);
+  (*c->mutable_environment())["PAYLOAD"] = std::string(60000, 'x');
+  auto* s = req.add_services();
+  s->set_name("big");
+  s->set_task_definition("big");
+  s->set_desired_count(240);  // 80 tasks of 60 kB a node: about 4.8 MB each set
+  grpc::ClientContext ctx;
+  gantry::v1::ApplyResponse resp;
+  ASSERT_TRUE(stub_->Apply(&ctx, req, &resp).ok());
+  ASSERT_TRUE(WaitFor([&] { return Containers() == 240; }));
+  for (auto& [name, rt] : runtimes_) EXPECT_EQ(rt->RunningIds().size(), 80u) << name;
+
+  std::set<std::string> listed;
+  gantry::v1::ListTasksRequest page;
+  page.set_service("big");
+  page.set_page_size(50);
+  int pages = 0;
+  for (;;) {
+    grpc::ClientContext pctx;
+    gantry::v1::ListTasksResponse got;
+    ASSERT_TRUE(stub_->ListTasks(&pctx, page, &got).ok());
+    ++pages;
+    EXPECT_LE(got.tasks_size(), 50);
+    for (const auto& t : got.tasks()) EXPECT_TRUE(listed.insert(t.id()).second) << t.id();
+    if (got.next_page_token().empty()) break;
+    page.set_page_token(got.next_page_token());
+  }
+  EXPECT_EQ(listed.size(), 240u);
+  EXPECT_EQ(pages, 5);
 }
 
 TEST_F(ClusterTest, ACrashedTaskIsReplaced) {

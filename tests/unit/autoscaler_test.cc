@@ -268,25 +268,102 @@ TEST_F(AutoscalerTest, AFiringAlarmRollsTheDeploymentBack) {
   EXPECT_THAT(metrics_.Render(), HasSubstr("gantry_deployment_alarms_fired_total"));
 }
 
-TEST_F(AutoscalerTest, AnAlarmThatCannotBeEvaluatedDoesNotFailTheDeployment) {
-  auto spec = Spec(2);
-  spec.mutable_services(0)->clear_autoscaling();
-  auto* alarms = spec.mutable_services(0)->mutable_deployment_configuration()->mutable_alarms();
-  alarms->set_prometheus("http://prometheus:9090");
-  alarms->add_rules()->set_name("errors");
-  alarms->mutable_rules(0)->set_query("up == 0");
-  Apply(spec);
+// An alarm that cannot be evaluated once let a deployment complete unguarded.
+class UnavailableAlarmsTest : public AutoscalerTest {
+ protected:
+  void ApplyGuarded(const std::string& on_unavailable) {
+    auto spec = Spec(2);
+    spec.mutable_services(0)->clear_autoscaling();
+    auto* dc = spec.mutable_services(0)->mutable_deployment_configuration();
+    auto* alarms = dc->mutable_alarms();
+    alarms->set_prometheus("http://prometheus:9090");
+    alarms->add_rules()->set_name("errors");
+    alarms->mutable_rules(0)->set_query("up == 0");
+    alarms->set_on_unavailable(on_unavailable);
+    *dc->mutable_bake_time() = ToProtoDuration(absl::Seconds(30));
+    Apply(spec);
+  }
+  int Count(const std::string& text) {
+    const auto messages = EventMessages("web");
+    return static_cast<int>(std::count_if(messages.begin(), messages.end(), [&](const auto& m) {
+      return m.find(text) != std::string::npos;
+    }));
+  }
+  int Started() {
+    int n = 0;
+    for (const auto& t : state_->ListTasks({.service = "web"})) n++;
+    return n;
+  }
+};
+
+TEST_F(UnavailableAlarmsTest, TheDeploymentHoldsThenFails) {
+  ApplyGuarded("");
   prometheus_.SetDown(absl::UnavailableError("connection refused"));
   alarms_.EvaluateAll();
   alarms_.EvaluateAll();
-  ASSERT_TRUE(controller_->Reconcile("web").ok());
-  EXPECT_EQ(deployments::Primary(Web())->rollout_state(), Deployment::IN_PROGRESS);
-  const auto messages = EventMessages("web");
-  EXPECT_EQ(std::count_if(messages.begin(), messages.end(),
-                          [](const std::string& m) {
-                            return m.find("could not be evaluated") != std::string::npos;
-                          }),
+  Settle();
+  const auto held = Web();
+  EXPECT_EQ(deployments::Primary(held)->rollout_state(), Deployment::IN_PROGRESS);
+  EXPECT_TRUE(deployments::Primary(held)->has_alarms_unavailable_since());
+  EXPECT_EQ(Started(), 0) << "no task starts unguarded";
+  EXPECT_EQ(Count("holds: alarm errors could not be evaluated (connection refused); it waits up "
+                  "to 5m for them, then fails (alarms.onUnavailable: fail)"),
             1);
+  clock_.Advance(absl::Minutes(5));
+  alarms_.EvaluateAll();
+  ASSERT_TRUE(controller_->Reconcile("web").ok());
+  const auto web = Web();
+  EXPECT_EQ(web.deployments(0).rollout_state(), Deployment::FAILED);
+  EXPECT_THAT(web.deployments(0).rollout_state_reason(),
+              HasSubstr("its alarms could not be evaluated for 5m (alarm errors could not be "
+                        "evaluated (connection refused)); alarms.onUnavailable is fail"));
+}
+
+TEST_F(UnavailableAlarmsTest, TheDeploymentGoesOnWhenTheAlarmsAnswerAgain) {
+  ApplyGuarded("");
+  prometheus_.SetDown(absl::UnavailableError("connection refused"));
+  alarms_.EvaluateAll();
+  Settle();
+  EXPECT_EQ(Started(), 0);
+  prometheus_.SetDown(absl::OkStatus());
+  alarms_.EvaluateAll();
+  EXPECT_FALSE(deployments::Primary(Web())->has_alarms_unavailable_since());
+  EXPECT_EQ(Count("its alarms answer again; it goes on"), 1);
+  Settle();
+  EXPECT_EQ(Started(), 2);
+  EXPECT_EQ(deployments::Primary(Web())->phase(), Deployment::BAKING);
+  // Down again while baking: the bake does not end.
+  prometheus_.SetDown(absl::UnavailableError("connection refused"));
+  alarms_.EvaluateAll();
+  clock_.Advance(absl::Seconds(60));
+  Settle();
+  EXPECT_EQ(deployments::Primary(Web())->rollout_state(), Deployment::IN_PROGRESS);
+  prometheus_.SetDown(absl::OkStatus());
+  alarms_.EvaluateAll();
+  Settle();
+  EXPECT_EQ(deployments::Primary(Web())->rollout_state(), Deployment::COMPLETED);
+}
+
+TEST_F(UnavailableAlarmsTest, ProceedGoesOnWithoutThemAfterTheTimeout) {
+  ApplyGuarded("proceed");
+  prometheus_.SetDown(absl::UnavailableError("connection refused"));
+  alarms_.EvaluateAll();
+  Settle();
+  EXPECT_EQ(Started(), 0);
+  clock_.Advance(absl::Minutes(5));
+  alarms_.EvaluateAll();
+  const auto web = Web();
+  const Deployment* d = deployments::Primary(web);
+  EXPECT_TRUE(d->alarms_waived());
+  EXPECT_FALSE(d->has_alarms_unavailable_since());
+  EXPECT_EQ(Count("alarms.onUnavailable is proceed: it goes on without them"), 1);
+  const int queries = prometheus_.queries();
+  alarms_.EvaluateAll();
+  EXPECT_EQ(prometheus_.queries(), queries) << "a waived deployment is not watched";
+  Settle();
+  clock_.Advance(absl::Seconds(30));
+  Settle();
+  EXPECT_EQ(deployments::Primary(Web())->rollout_state(), Deployment::COMPLETED);
 }
 
 }  // namespace

@@ -32,6 +32,15 @@ TEST_F(ContainerdRuntimeTest, PingAsksForTheVersion) {
   EXPECT_TRUE(runtime_.Ping().ok());
 }
 
+TEST_F(ContainerdRuntimeTest, StorageRootIsTheSnapshottersRootAsContainerdReportsIt) {
+  auto root = runtime_.StorageRoot();
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(*root, "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs");
+  fake_.FailNext("Introspection.Plugins",
+                 grpc::Status(grpc::StatusCode::UNAVAILABLE, "connect: refused"));
+  EXPECT_EQ(runtime_.StorageRoot().status().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(ContainerdRuntimeTest, CreateMakesSnapshotContainerAndTask) {
   Seed(kImage, image_);
   const ContainerSpec spec = Spec("t1-web");

@@ -38,6 +38,20 @@ TEST(HealthPolicy, APassDuringTheStartPeriodEndsTheGrace) {
   EXPECT_EQ(p.status(), Task::UNHEALTHY);
 }
 
+TEST(HealthPolicy, ACarriedStatusHoldsUntilTheProbesDecide) {
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  HealthPolicy healthy(2, absl::Seconds(60), t0, Task::HEALTHY);
+  EXPECT_EQ(healthy.status(), Task::HEALTHY);
+  healthy.Record(false, t0 + absl::Seconds(1));
+  EXPECT_EQ(healthy.status(), Task::HEALTHY) << "one failure of two; no start period either";
+  healthy.Record(false, t0 + absl::Seconds(2));
+  EXPECT_EQ(healthy.status(), Task::UNHEALTHY);
+  HealthPolicy unhealthy(2, absl::Seconds(60), t0, Task::UNHEALTHY);
+  EXPECT_EQ(unhealthy.status(), Task::UNHEALTHY);
+  unhealthy.Record(true, t0 + absl::Seconds(1));
+  EXPECT_EQ(unhealthy.status(), Task::HEALTHY);
+}
+
 gantry::v1::HealthCheck Check(int retries = 2) {
   gantry::v1::HealthCheck c;
   *c.mutable_interval() = ToProtoDuration(absl::Seconds(5));

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 
 namespace gantry::agent {
 namespace {
@@ -39,6 +41,30 @@ TEST_F(LogServerTest, PartialLastLine) {
   Write("c.log", "a\nb\npartial");
   int64_t offset = 0;
   EXPECT_EQ(LogServer::ReadTail((dir_ / "c.log").string(), 2, &offset), "b\npartial");
+}
+
+TEST_F(LogServerTest, ATaskIdThatCouldNameAPathIsRefused) {
+  std::filesystem::create_directories(dir_ / "elsewhere");
+  Write("elsewhere/secret.log", "not for the control plane\n");
+  std::promise<gantry::v1::LogData> answer;
+  std::mutex mu;
+  std::string sent;
+  LogServer server([this](const std::string& id) { return (dir_ / "tasks" / id).string(); },
+                   [](const std::string&) { return false; },
+                   [&](const gantry::v1::LogData& d) {
+                     std::lock_guard<std::mutex> lock(mu);
+                     sent += d.data();
+                     if (d.eof()) answer.set_value(d);
+                   });
+  gantry::v1::LogRequest req;
+  req.set_request_id(1);
+  req.set_task_id("../elsewhere");
+  server.Open(req);
+  auto done = answer.get_future();
+  ASSERT_EQ(done.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  EXPECT_EQ(done.get().error(), "\"../elsewhere\" is not a task id");
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(sent, "");
 }
 
 }  // namespace

@@ -90,7 +90,27 @@ TEST(NodeChecks, ReadsThisMachine) {
   EXPECT_GT(r.disk_total, 0);
   r = ReadChecks(&runtime, dir.string(), "/nonexistent-storage");
   EXPECT_FALSE(r.storage_error.empty());
+  r = ReadChecks(&runtime, dir.string(), absl::UnavailableError("no answer"));
+  EXPECT_EQ(r.storage_error, "no answer");
+  EXPECT_FALSE(JudgeChecks(r, {})[1].passed());
   std::filesystem::remove_all(dir);
+}
+
+TEST(StorageLocator, AsksTheRuntimeUnlessConfigured) {
+  FakeRuntime runtime;
+  runtime.SetStorageRoot(std::string("/srv/ctr/snapshots"));
+  EXPECT_EQ(*StorageLocator(&runtime, "/data").Path(), "/data");
+  StorageLocator asked(&runtime, "");
+  EXPECT_EQ(*asked.Path(), "/srv/ctr/snapshots");
+  // A runtime that stops answering: the last place it named.
+  runtime.SetDown(true);
+  EXPECT_EQ(*asked.Path(), "/srv/ctr/snapshots");
+  // One that never answered: an error that says what to do.
+  StorageLocator never(&runtime, "");
+  auto path = never.Path();
+  ASSERT_FALSE(path.ok());
+  EXPECT_NE(path.status().message().find("give the path with --container-storage"),
+            std::string::npos);
 }
 
 }  // namespace

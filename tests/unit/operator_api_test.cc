@@ -1,5 +1,6 @@
 #include <gmock/gmock.h>
 
+#include "controlplane/api/task_pages.h"
 #include "tests/unit/cp_fixture.h"
 
 namespace gantry::testing {
@@ -229,6 +230,33 @@ TEST_F(OperatorApiTest, ReadsAndEvents) {
   EXPECT_EQ(events->events(29).message(), "step 29");
   ev.set_after_id(0);
   EXPECT_EQ(api_->ListEvents(ev)->events_size(), 5);
+}
+
+TEST_F(OperatorApiTest, TaskPagesAreBoundedAndTokensChecked) {
+  gantry::v1::ListTasksRequest req;
+  req.set_page_size(api::kMaxTaskPageSize + 1);
+  auto r = api_->ListTasks(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "page_size: must be between 0 and 5000, got 5001");
+  req.set_page_size(0);
+  req.set_page_token("not-a-token");
+  r = api_->ListTasks(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("page_token: not a token"));
+  // A token is where the last page ended, whatever came and went since.
+  gantry::v1::Task last;
+  last.set_service("web");
+  last.set_id("0123abcd");
+  last.mutable_created_at()->set_seconds(1700000000);
+  last.mutable_created_at()->set_nanos(5);
+  auto key = api::DecodeTaskPageToken(api::EncodeTaskPageToken(last));
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_TRUE(*key == state::ClusterState::TaskOrderKey::Of(last));
+  req.set_page_token(api::EncodeTaskPageToken(last));
+  r = api_->ListTasks(req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->tasks_size(), 0);
+  EXPECT_EQ(r->next_page_token(), "");
 }
 
 }  // namespace

@@ -163,6 +163,18 @@ TEST_F(ReconcilerTest, StartsWantedTasksWithGantryEnvironment) {
   EXPECT_TRUE(reports_.empty());
 }
 
+TEST_F(ReconcilerTest, AnAssignmentWhoseIdsCouldNameAPathIsNeverStarted) {
+  auto escape = Assignment("../../../tmp/gantry-escape");
+  auto bad_container = Assignment("t2");
+  bad_container.mutable_containers(0)->set_name("../x");
+  Desire({escape, bad_container, Assignment("t1")});
+  reconciler_->Tick();
+  EXPECT_THAT(runtime_.RunningIds(), ElementsAre("t1-httpd"));
+  EXPECT_FALSE(StateOf("../../../tmp/gantry-escape").has_value());
+  EXPECT_FALSE(StateOf("t2").has_value());
+  EXPECT_FALSE(std::filesystem::exists("/tmp/gantry-escape.pb"));
+}
+
 TEST_F(ReconcilerTest, IgnoresStaleDesiredSets) {
   Desire({Assignment("t1")});
   gantry::v1::DesiredTasks stale;
@@ -302,6 +314,42 @@ TEST_F(ReconcilerTest, RestartAdoptsRunningContainersWithoutDuplicates) {
   reconciler_->Tick();
   EXPECT_EQ(runtime_.creates(), creates);
   EXPECT_EQ(runtime_.RunningIds().size(), 2u);
+}
+
+// A restarted agent once reported every task UNKNOWN until its probes ran
+// again, which took them out of the load balancer and failed blue-green
+// deployments back.
+TEST_F(ReconcilerTest, HealthSurvivesARestartUntilTheFirstProbeAnswers) {
+  auto a = Assignment("t1");
+  auto* h = a.mutable_containers(0)->mutable_health_check();
+  h->add_command("CMD");
+  h->add_command("/bin/true");
+  *h->mutable_interval() = ToProtoDuration(absl::Seconds(5));
+  *h->mutable_timeout() = ToProtoDuration(absl::Seconds(2));
+  *h->mutable_start_period() = ToProtoDuration(absl::ZeroDuration());
+  h->set_retries(2);
+  Desire({a});
+  reconciler_->Tick();
+  clock_.Advance(absl::Seconds(1));
+  health_->RunDue();
+  reconciler_->Tick();
+  ASSERT_EQ(StateOf("t1")->health(), Task::HEALTHY);
+
+  Restart();
+  EXPECT_EQ(StateOf("t1")->health(), Task::HEALTHY) << "what registration reports";
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t1")->health(), Task::HEALTHY) << "before the first probe";
+  // From then on the probes decide, as if the last one before the restart
+  // had passed: one failure is not yet enough.
+  runtime_.SetExecResult("t1-httpd", ExecResult{1, "down"});
+  clock_.Advance(absl::Seconds(1));
+  health_->RunDue();
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t1")->health(), Task::HEALTHY);
+  clock_.Advance(absl::Seconds(5));
+  health_->RunDue();
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t1")->health(), Task::UNHEALTHY);
 }
 
 TEST_F(ReconcilerTest, RestartRemembersStoppedTasks) {

@@ -110,6 +110,8 @@ TEST(Registration, EachBadFieldIsRefusedNamingIt) {
        n1 + "metrics_address: \"10.0.0.1:7072\\\"}]\" must be"},
       {[](auto& r) { r.mutable_capacity()->set_cpu(0); }, n1 + "capacity: cpu and memory"},
       {[](auto& r) { r.mutable_capacity()->set_memory(-1); }, n1 + "capacity: cpu and memory"},
+      {[](auto& r) { r.mutable_capacity()->set_cpu(INT64_MAX); }, n1 + "capacity: at most"},
+      {[](auto& r) { r.mutable_capacity()->set_memory(INT64_MAX); }, n1 + "capacity: at most"},
       {[](auto& r) { r.set_port_range_start(0); }, n1 + "port_range: must be"},
       {[](auto& r) { r.set_port_range_end(70000); }, n1 + "port_range: must be"},
       {[](auto& r) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/time_util.h"
+#include "tests/unit/spec_examples.h"
 
 namespace gantry::spec {
 namespace {
@@ -10,18 +11,7 @@ namespace {
 using gantry::v1::Service;
 using gantry::v1::TaskDefinition;
 
-TaskDefinition ValidTd() {
-  TaskDefinition td;
-  td.set_family("web");
-  auto* c = td.add_containers();
-  c->set_name("httpd");
-  c->set_image("example.org/demo/busybox:1");
-  c->set_cpu(100);
-  c->set_memory(32 << 20);
-  auto* p = c->add_port_mappings();
-  p->set_name("http");
-  return td;
-}
+using testing::ValidTd;
 
 std::string Fields(const std::vector<FieldError>& errors) {
   std::string out;
