@@ -10,7 +10,9 @@
 #include "common/quantity.h"
 #include "common/spec/network_rules.h"
 #include "common/spec/validation.h"
+#include "common/status_util.h"
 #include "common/time_util.h"
+#include "common/yaml_guard.h"
 #include "ctl/network_document.h"
 #include "ctl/role_document.h"
 #include "ctl/sandbox_parser.h"
@@ -376,10 +378,17 @@ void ParseService(Doc& doc, const YAML::Node& n, gantry::v1::Service& s) {
   }
 }
 
+// Every document into `request`; `number` counts them as they are read.
+absl::StatusOr<gantry::v1::ApplyRequest> ParseDocuments(const std::vector<YAML::Node>& docs,
+                                                        const std::string& source,
+                                                        gantry::v1::ApplyRequest& request,
+                                                        int& number);
+
 }  // namespace
 
 absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecs(const std::string& text,
                                                     const std::string& source) {
+  RETURN_IF_ERROR(CheckYamlText(text, source));
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(text);
@@ -389,6 +398,22 @@ absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecs(const std::string& text,
   }
   gantry::v1::ApplyRequest request;
   int number = 0;
+  // A node of another shape than a field expects (a map where a name
+  // belongs) makes yaml-cpp throw; it is the document's error, not a crash.
+  try {
+    return ParseDocuments(docs, source, request, number);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(source, ": document ", std::max(number, 1),
+                                                   ": line ", e.mark.line + 1, ": ", e.msg));
+  }
+}
+
+namespace {
+
+absl::StatusOr<gantry::v1::ApplyRequest> ParseDocuments(const std::vector<YAML::Node>& docs,
+                                                        const std::string& source,
+                                                        gantry::v1::ApplyRequest& request,
+                                                        int& number) {
   for (const auto& node : docs) {
     if (node.IsNull()) continue;  // empty document, e.g. a trailing ---
     ++number;
@@ -439,6 +464,8 @@ absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecs(const std::string& text,
   }
   return request;
 }
+
+}  // namespace
 
 absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecFile(const std::string& path) {
   std::stringstream ss;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ids.h"
+#include "common/json_fields.h"
 #include "common/log.h"
 #include "common/registry/manifest.h"
 #include "common/status_util.h"
@@ -43,9 +44,9 @@ absl::StatusOr<std::string> SelectManifest(const std::string& index_json,
     return absl::InvalidArgumentError(absl::StrCat("image ", image, ": malformed index"));
   }
   for (const auto& m : index["manifests"]) {
-    const auto platform = m.value("platform", json::object());
-    if (platform.value("os", "") == "linux" && platform.value("architecture", "") == "amd64") {
-      return m.value("digest", "");
+    const auto& platform = JsonMember(m, "platform");
+    if (JsonText(platform, "os") == "linux" && JsonText(platform, "architecture") == "amd64") {
+      return JsonText(m, "digest");
     }
   }
   return absl::NotFoundError(absl::StrCat("image ", image, " has no linux/amd64 manifest"));
@@ -77,7 +78,7 @@ absl::StatusOr<ContainerdImages::Resolved> ContainerdImages::Resolve(
     return absl::InvalidArgumentError(absl::StrCat("image ", name, ": malformed manifest"));
   }
   ASSIGN_OR_RETURN(std::string config_text,
-                   client_->ReadBlob(manifest["config"].value("digest", "")));
+                   client_->ReadBlob(JsonText(JsonMember(manifest, "config"), "digest")));
   Resolved out;
   ASSIGN_OR_RETURN(out.config, ParseImageConfig(config_text));
   out.chain_id = ChainId(out.config.diff_ids);

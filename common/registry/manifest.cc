@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/json_fields.h"
 #include "common/registry/reference.h"
 #include "nlohmann/json.hpp"
 
@@ -24,17 +25,16 @@ absl::StatusOr<Descriptor> ParseDescriptor(const json& j, absl::string_view wher
     return absl::InvalidArgumentError(absl::StrCat(where, ": descriptor without digest or size"));
   }
   Descriptor d;
-  d.media_type = j.value("mediaType", "");
+  d.media_type = JsonText(j, "mediaType");
   d.digest = j["digest"].get<std::string>();
   d.size = j["size"].get<int64_t>();
   if (!IsDigest(d.digest)) {
     return absl::InvalidArgumentError(absl::StrCat(where, ": unsupported digest ", d.digest));
   }
   if (d.size < 0) return absl::InvalidArgumentError(absl::StrCat(where, ": negative size"));
-  if (j.contains("platform") && j["platform"].is_object()) {
-    d.os = j["platform"].value("os", "");
-    d.architecture = j["platform"].value("architecture", "");
-  }
+  const auto& platform = JsonMember(j, "platform");
+  d.os = JsonText(platform, "os");
+  d.architecture = JsonText(platform, "architecture");
   return d;
 }
 
@@ -67,7 +67,7 @@ absl::StatusOr<std::vector<Descriptor>> ParseIndex(const std::string& body) {
 absl::StatusOr<Manifest> ParseManifest(const std::string& body, const std::string& media_type) {
   json j = json::parse(body, nullptr, false);
   if (!j.is_object()) return absl::InvalidArgumentError("manifest: not a JSON object");
-  if (j.value("schemaVersion", 0) != 2) {
+  if (JsonInteger(j, "schemaVersion") != 2) {
     return absl::InvalidArgumentError(
         "manifest: only schema version 2 (OCI or Docker v2) is supported");
   }

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/json_fields.h"
 #include "common/registry/auth.h"
 #include "nlohmann/json.hpp"
 
@@ -93,8 +94,8 @@ absl::Status RegistryError(long code, const std::string& body) {
     std::vector<std::string> parts;
     for (const auto& e : j["errors"]) {
       if (e.is_object()) {
-        std::string m = e.value("message", "");
-        parts.push_back(m.empty() ? absl::AsciiStrToLower(e.value("code", "error")) : m);
+        std::string m = JsonText(e, "message");
+        parts.push_back(m.empty() ? absl::AsciiStrToLower(JsonText(e, "code", "error")) : m);
       }
     }
     message = absl::StrJoin(parts, "; ");
@@ -216,7 +217,7 @@ absl::Status RegistryClient::Authenticate(const Reference& ref, const std::strin
   }
   json j = json::parse(resp->body, nullptr, false);
   std::string token;
-  if (j.is_object()) token = j.value("token", j.value("access_token", ""));
+  token = JsonText(j, "token", JsonText(j, "access_token"));
   if (token.empty()) {
     return absl::PermissionDeniedError("token service: the answer holds no token");
   }

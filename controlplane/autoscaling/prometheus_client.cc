@@ -7,6 +7,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_fields.h"
 #include "nlohmann/json.hpp"
 
 namespace gantry::autoscaling {
@@ -53,32 +54,32 @@ absl::StatusOr<QueryResult> ParseQueryResponse(const std::string& body) {
   if (j.is_discarded() || !j.is_object()) {
     return absl::InvalidArgumentError("Prometheus' answer is not JSON");
   }
-  if (j.value("status", "") != "success") {
-    return absl::FailedPreconditionError(absl::StrCat("Prometheus: ", j.value("errorType", "error"),
-                                                      ": ", j.value("error", "unknown error")));
+  if (JsonText(j, "status", "") != "success") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("Prometheus: ", JsonText(j, "errorType", "error"), ": ",
+                     JsonText(j, "error", "unknown error")));
   }
-  if (!j.contains("data") || !j["data"].is_object()) {
-    return absl::InvalidArgumentError("Prometheus' answer has no data");
-  }
-  const json& data = j["data"];
-  const std::string type = data.value("resultType", "");
+  const json& data = JsonMember(j, "data");
+  if (!data.is_object()) return absl::InvalidArgumentError("Prometheus' answer has no data");
+  const std::string type = JsonText(data, "resultType", "");
   QueryResult out;
   if (type == "scalar") {
     out.scalar = true;
-    auto v = SampleValue(data["result"]);
+    auto v = SampleValue(JsonMember(data, "result"));
     if (!v.ok()) return v.status();
     out.values.push_back(*v);
     return out;
   }
   if (type == "vector") {
-    if (!data.contains("result") || !data["result"].is_array()) {
+    const json& result = JsonMember(data, "result");
+    if (!result.is_array()) {
       return absl::InvalidArgumentError("Prometheus' vector has no result list");
     }
-    for (const auto& series : data["result"]) {
+    for (const auto& series : result) {
       if (!series.is_object() || !series.contains("value")) {
         return absl::InvalidArgumentError("malformed series in Prometheus' answer");
       }
-      auto v = SampleValue(series["value"]);
+      auto v = SampleValue(JsonMember(series, "value"));
       if (!v.ok()) return v.status();
       out.values.push_back(*v);
     }

@@ -259,6 +259,21 @@ TEST(ParseQueryResponseTest, SeveralSeriesAreNotOneValue) {
   EXPECT_NE(v.status().message().find("2 series"), std::string::npos);
 }
 
+// Found by tests/fuzz/prometheus_fuzz: a field of the wrong type threw out
+// of the parser and ended the control plane.
+TEST(ParseQueryResponseTest, FieldsOfTheWrongTypeAreErrorsNotCrashes) {
+  for (const char* body : {
+           R"({"status":{"rett":[1699999999.1,"1"]}})",
+           R"({"status":"error","errorType":7,"error":["x"]})",
+           R"({"status":"success","data":{"resultType":3}})",
+           R"({"status":"success","data":{"resultType":"scalar"}})",
+           R"({"status":"success","data":{"resultType":"vector","result":{"a":1}}})",
+           R"({"status":"success","data":{"resultType":"vector","result":[{"value":7}]}})",
+       }) {
+    EXPECT_FALSE(ParseQueryResponse(body).ok()) << body;
+  }
+}
+
 TEST(ParseQueryResponseTest, ErrorsAreReported) {
   auto r = ParseQueryResponse(
       R"({"status":"error","errorType":"bad_data","error":"parse error at char 5"})");

@@ -124,6 +124,20 @@ TEST(Manifest, ParsesOciAndDockerManifests) {
   EXPECT_FALSE(ParseManifest(body, "application/vnd.docker.distribution.manifest.v1+json").ok());
 }
 
+// Found by tests/fuzz/registry_fuzz: fields of another type than expected
+// threw out of the parsers (a registry's answer could end the process).
+TEST(Manifest, FieldsOfTheWrongTypeAreErrorsNotCrashes) {
+  EXPECT_FALSE(ParseManifest(R"({"schemaVersion":[{"size":100}]})", kDockerManifest).ok());
+  EXPECT_FALSE(ParseManifest(R"({"schemaVersion":2,"mediaType":7})", kDockerManifest).ok());
+  auto index = ParseIndex(R"({"manifests":[{"digest":")" + kDigest +
+                          R"(","size":1,"mediaType":[],"platform":{"os":1}}]})");
+  ASSERT_TRUE(index.ok()) << index.status();
+  EXPECT_EQ((*index)[0].media_type, "");
+  EXPECT_EQ((*index)[0].os, "");
+  EXPECT_EQ(RegistryError(500, R"({"errors":[{"message":3,"code":{}}]})").code(),
+            absl::StatusCode::kUnavailable);
+}
+
 TEST(RegistryError, QuotesTheRegistry) {
   auto st = RegistryError(
       404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})");

@@ -38,6 +38,15 @@ TEST(ParseSpecs, ReadsTheIssueExample) {
   EXPECT_EQ(req->services(0).desired_count(), 6);
 }
 
+// Found by tests/fuzz/spec_fuzz: a complex key (`? ...`) made yaml-cpp throw
+// out of the parser and ended gantryctl.
+TEST(ParseSpecs, ANodeOfTheWrongShapeIsAnErrorNotACrash) {
+  auto req = ParseSpecs("kind: TaskDefinition\n? [a, b]\n: c\n", "odd.yaml");
+  ASSERT_FALSE(req.ok());
+  EXPECT_EQ(req.status().message().substr(0, 20), "odd.yaml: document 1");
+  EXPECT_FALSE(ParseSpecs(std::string(30000, '[') + std::string(30000, ']'), "deep.yaml").ok());
+}
+
 TEST(ParseSpecs, NamesFileDocumentObjectAndField) {
   std::string bad = kWeb;
   bad.replace(bad.find("desiredCount: 6"), 15, "desiredCount: -1");
