@@ -57,7 +57,8 @@ bool TaskStarter::ImagesReady(TrackedTask& r) {
       return false;
     }
     if (result.state == ImageManager::State::kPulling) {
-      c.reason = absl::StrCat("pulling ", c.image);
+      // After a failed attempt, that failure: the task says why it waits.
+      c.reason = result.error.empty() ? absl::StrCat("pulling ", c.image) : result.error;
       ready = false;
     } else {
       c.reason.clear();

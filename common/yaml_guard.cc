@@ -1,102 +1,74 @@
 #include "common/yaml_guard.h"
 
-#include <vector>
+#include <optional>
+#include <sstream>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "yaml-cpp/eventhandler.h"
+#include "yaml-cpp/parser.h"
 
 namespace gantry {
 namespace {
 
-size_t Indent(absl::string_view line) {
-  size_t i = 0;
-  while (i < line.size() && line[i] == ' ') ++i;
-  return i;
-}
+// Remembers where each document starts; `stuck` is set when one starts no
+// later than the one before it, which is yaml-cpp making no progress.
+class ProgressCheck : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> stuck;
 
-// Whether a block scalar (| or >, with optional indicators) starts at the
-// end of `line`.
-bool StartsBlockScalar(absl::string_view line) {
-  const size_t hash = line.find(" #");
-  absl::string_view code = absl::StripTrailingAsciiWhitespace(line.substr(0, hash));
-  while (!code.empty() &&
-         (absl::ascii_isdigit(code.back()) || code.back() == '-' || code.back() == '+')) {
-    code.remove_suffix(1);
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (started_ && mark.pos <= last_pos_) stuck = mark;
+    started_ = true;
+    last_pos_ = mark.pos;
   }
-  return !code.empty() && (code.back() == '|' || code.back() == '>') &&
-         (code.size() == 1 || code[code.size() - 2] == ' ');
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  bool started_ = false;
+  int last_pos_ = 0;
+};
+
+std::string Where(absl::string_view source, const YAML::Mark& mark) {
+  return absl::StrCat(source, ": line ", mark.line + 1, ", column ", mark.column + 1);
 }
 
 }  // namespace
 
-absl::Status CheckYamlText(absl::string_view text, absl::string_view source) {
+absl::StatusOr<std::vector<YAML::Node>> LoadYamlDocuments(const std::string& text,
+                                                          absl::string_view source) {
   if (text.size() > kMaxYamlBytes) {
     return absl::InvalidArgumentError(absl::StrCat(
         source, ": ", text.size(), " bytes is larger than the limit of ", kMaxYamlBytes));
   }
-  int flow = 0;            // depth of [ ] and { }
-  char quote = 0;          // inside a quoted scalar
-  long block_indent = -1;  // inside a block scalar deeper than this
-  int number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++number;
-    const size_t indent = Indent(line);
-    if (block_indent >= 0) {
-      if (indent == line.size() || static_cast<long>(indent) > block_indent) continue;
-      block_indent = -1;
+  try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    ProgressCheck check;
+    while (parser.HandleNextDocument(check)) {
+      if (!check.stuck) continue;
+      const YAML::Mark& at = *check.stuck;
+      const std::string what = at.pos >= 0 && static_cast<size_t>(at.pos) < text.size()
+                                   ? absl::StrCat("'", std::string(1, text[at.pos]), "'")
+                                   : std::string("the end of the text");
+      return absl::InvalidArgumentError(
+          absl::StrCat(Where(source, at), ": invalid YAML: no value can start with ", what,
+                       " (a ',' outside [ ] or { } must be quoted)"));
     }
-    // A token starts at the line's first character, after an indicator
-    // ("- ", ": ", "? "), after '[', '{' and ',' in flow, and after "---".
-    bool token_start = quote == 0;
-    bool after_indicator = false;  // yaml-cpp answers ", ..." there with an error
-    bool after_quoted = false;     // a quoted value just ended
-    for (size_t i = indent; i < line.size(); ++i) {
-      const char c = line[i];
-      if (quote != 0) {
-        if (quote == '"' && c == '\\') {
-          ++i;  // an escaped character
-        } else if (c == quote) {
-          quote = 0;
-          after_quoted = true;
-        }
-        continue;
-      }
-      if (c == '#' && (i == 0 || line[i - 1] == ' ')) break;  // a comment
-      if (c == ' ' || c == '\t' || c == '\r') continue;
-      if (c == ',' && flow == 0 && ((token_start && !after_indicator) || after_quoted)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(source, ": line ", number,
-                         ": ',' outside [ ] or { } where a value starts; quote the value"));
-      }
-      const bool was_start = token_start;
-      token_start = after_indicator = after_quoted = false;
-      if ((c == '&' || c == '!' || c == '*') && was_start) {
-        // An anchor or tag comes before the value; an alias is one.
-        while (i + 1 < line.size() &&
-               absl::string_view(" \t,[]{}").find(line[i + 1]) == absl::string_view::npos) {
-          ++i;
-        }
-        token_start = c != '*';
-        after_quoted = c == '*';
-      } else if ((c == '"' || c == '\'') && was_start) {
-        quote = c;  // a quote inside a plain scalar is an ordinary character
-      } else if (c == '[' || c == '{' || (c == ',' && flow > 0)) {
-        if (c != ',') ++flow;
-        token_start = true;
-      } else if ((c == ']' || c == '}') && flow > 0) {
-        --flow;
-      } else if (c == '-' && was_start && line.substr(i, 3) == "---") {
-        i += 2;
-        token_start = true;
-      } else if ((c == '-' || c == '?' || c == ':') &&
-                 (i + 1 == line.size() || line[i + 1] == ' ')) {
-        token_start = after_indicator = true;
-      }
-    }
-    if (quote == 0 && flow == 0 && StartsBlockScalar(line)) block_indent = indent;
+    return YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source, e.mark), ": invalid YAML: ", e.msg));
   }
-  return absl::OkStatus();
 }
 
 }  // namespace gantry

@@ -388,14 +388,7 @@ absl::StatusOr<gantry::v1::ApplyRequest> ParseDocuments(const std::vector<YAML::
 
 absl::StatusOr<gantry::v1::ApplyRequest> ParseSpecs(const std::string& text,
                                                     const std::string& source) {
-  RETURN_IF_ERROR(CheckYamlText(text, source));
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source, ": line ", e.mark.line + 1, ": invalid YAML: ", e.msg));
-  }
+  ASSIGN_OR_RETURN(const std::vector<YAML::Node> docs, LoadYamlDocuments(text, source));
   gantry::v1::ApplyRequest request;
   int number = 0;
   // A node of another shape than a field expects (a map where a name

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs Gantry's build and runtime dependencies from Debian 12 packages.
 # Idempotent: packages already present are left alone, and apt is not touched
-# at all when nothing is missing.
+# at all when nothing is missing. With --test it also installs what the
+# test suite needs beyond a build: clang and its sanitizer and libFuzzer
+# runtimes (deploy/test.sh, tests/fuzz/run.sh).
+#
+#   deploy/install-deps.sh [--test]
 set -euo pipefail
 
 BUILD_PKGS=(
@@ -19,6 +23,15 @@ RUNTIME_PKGS=(
   docker-registry skopeo apache2-utils haproxy prometheus python3 etcd-server etcd-client
   containernetworking-plugins nftables
 )
+TEST_PKGS=(clang clang-14 libclang-rt-14-dev llvm-14)
+case ${1:-} in
+  "") ;;
+  --test) BUILD_PKGS+=("${TEST_PKGS[@]}") ;;
+  *)
+    echo "install-deps.sh: unknown argument '$1'; usage: $0 [--test]" >&2
+    exit 2
+    ;;
+esac
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "install-deps.sh: must run as root (it installs Debian packages); try: sudo $0" >&2

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/time_util.h"
@@ -19,6 +20,13 @@ bool Transient(const absl::Status& st) {
   return absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st) || absl::IsDataLoss(st) ||
          absl::IsResourceExhausted(st) || absl::IsAborted(st) || absl::IsInternal(st) ||
          absl::IsUnknown(st);
+}
+
+// `text` ending as a sentence does, so another can follow.
+std::string Sentence(absl::string_view text) {
+  const bool ended =
+      absl::EndsWith(text, ".") || absl::EndsWith(text, "?") || absl::EndsWith(text, "!");
+  return ended ? std::string(text) : absl::StrCat(text, ".");
 }
 
 }  // namespace
@@ -84,7 +92,7 @@ ImageManager::Result ImageManager::Ensure(const std::string& image, bool always,
       return r;
     }
     p.waiters.insert(requester);
-    if (p.in_flight || now < p.next_attempt) return {State::kPulling, ""};
+    if (p.in_flight || now < p.next_attempt) return {State::kPulling, p.retrying};
     StartLocked(image, p);
   } else {
     if (always) {
@@ -134,7 +142,8 @@ ImageManager::Result ImageManager::Ensure(const std::string& image, bool always,
       return r;
     }
   }
-  return {State::kPulling, ""};
+  auto waiting = pulls_.find(image);
+  return {State::kPulling, waiting == pulls_.end() ? "" : waiting->second.retrying};
 }
 
 void ImageManager::StartLocked(const std::string& image, Pull& p) {
@@ -194,6 +203,10 @@ void ImageManager::Finish(const std::string& image, const absl::Status& st) {
         options_.retry_max, options_.retry_base * (int64_t{1} << std::min(p.attempts - 1, 20)));
     p.next_attempt = now + wait;
     p.error = what;
+    p.retrying =
+        absl::StrCat("pulling ", image, ": the last attempt failed: ", Sentence(st.message()),
+                     " Retrying for up to ", absl::FormatDuration(options_.pull_timeout),
+                     ", then the task fails.");
     spdlog::warn("{} (attempt {}; retrying in {})", what, p.attempts, absl::FormatDuration(wait));
     return;
   }

@@ -9,9 +9,11 @@
 // a transient failure (registry unreachable, 5xx, corrupt or truncated blob)
 // schedules the next attempt, which starts when Ensure() is asked again at
 // or after that time, until the pull timeout has passed since the first
-// attempt. A permanent failure (manifest unknown, unauthorized, bad
-// reference) is reported at once. A failed answer is given once; the next
-// Ensure() starts over, since a replacement task may find the registry fixed.
+// attempt; meanwhile Ensure() answers pulling with the last failure, so a
+// waiting task can say why. A permanent failure (manifest unknown,
+// unauthorized, bad reference) is reported at once. A failed answer is given
+// once; the next Ensure() starts over, since a replacement task may find the
+// registry fixed.
 //
 // Garbage collection removes images no task has used for `unused_after`,
 // always keeping the `keep` most recently used and never one in use.
@@ -56,7 +58,10 @@ class ImageManager {
   enum class State { kReady, kPulling, kFailed };
   struct Result {
     State state = State::kPulling;
-    std::string error;  // for kFailed: "pull REF: <what the registry said>"
+    // kFailed: "pull REF: <what the registry said>"; kPulling after a
+    // transient failure: that failure and that it is being retried (for the
+    // task's reason); empty while the first attempt runs.
+    std::string error;
   };
   // `image` is a normalised reference (Reference::String()). With `always`,
   // the image is pulled again once for each new `requester` (a task id).
@@ -83,6 +88,7 @@ class ImageManager {
     bool in_flight = false;
     bool failed = false;
     std::string error;
+    std::string retrying;  // what waiting tasks are told after a transient failure
     int attempts = 0;
     absl::Time first_attempt;
     absl::Time next_attempt;

@@ -107,6 +107,32 @@ absl::Status RegistryError(long code, const std::string& body) {
   return absl::InvalidArgumentError(message);
 }
 
+absl::Status TransferError(const std::string& url, int curl_code) {
+  // scheme://[user@]host[:port]/path -> host[:port]
+  absl::string_view host = url;
+  if (const size_t scheme = host.find("://"); scheme != absl::string_view::npos) {
+    host.remove_prefix(scheme + 3);
+  }
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (const size_t at = host.rfind('@'); at != absl::string_view::npos) host.remove_prefix(at + 1);
+  const auto rc = static_cast<CURLcode>(curl_code);
+  const std::string said = curl_easy_strerror(rc);
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+      return absl::UnavailableError(absl::StrCat("cannot connect to ", host, " (", said,
+                                                 "): is the registry running, and can this "
+                                                 "host reach it?"));
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return absl::UnavailableError(absl::StrCat("cannot resolve ", host, " (", said,
+                                                 "): check the name in the image reference "
+                                                 "and this host's DNS"));
+    case CURLE_OPERATION_TIMEDOUT:
+      return absl::UnavailableError(absl::StrCat("no answer from ", host, " in time (", said, ")"));
+    default:
+      return absl::UnavailableError(absl::StrCat("request to ", host, " failed: ", said));
+  }
+}
+
 RegistryClient::RegistryClient(RegistryConfig config) : config_(std::move(config)) { GlobalInit(); }
 
 const RegistryHostConfig& RegistryClient::HostConfig(const std::string& registry) const {
@@ -160,9 +186,7 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Perform(const std::stri
   if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
   const CURLcode rc = curl_easy_perform(c);
   if (!t.sink_status.ok()) return t.sink_status;
-  if (rc != CURLE_OK) {
-    return absl::UnavailableError(absl::StrCat(curl_easy_strerror(rc)));
-  }
+  if (rc != CURLE_OK) return TransferError(url, rc);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &t.code);
   Response out;
   out.code = t.code;

@@ -86,4 +86,10 @@ class RegistryClient {
 // NotFound "manifest unknown".
 absl::Status RegistryError(long code, const std::string& body);
 
+// A request to `url` that got no HTTP answer (libcurl's `curl_code`):
+// Unavailable, naming the host, quoting libcurl and saying what to check,
+// e.g. "cannot connect to 127.0.0.1:5000 (Couldn't connect to server): is
+// the registry running, and can this host reach it?".
+absl::Status TransferError(const std::string& url, int curl_code);
+
 }  // namespace gantry::registry

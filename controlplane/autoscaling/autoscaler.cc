@@ -182,6 +182,11 @@ Autoscaler::Outcome Autoscaler::Judge(const Service& service, const Observations
     // A held decision is worth one event per kind of hold.
     out.event_key = d.reason.substr(0, d.reason.find(','));
     out.event = absl::StrCat("autoscaling: ", d.reason, ": ", quoted);
+  } else if (absl::StartsWith(service.autoscaling_status().last_decision(), "no action: ")) {
+    // The last round could not read its queries; without this, that error
+    // would stay the service's latest word on autoscaling.
+    out.event_key = "answer again";
+    out.event = absl::StrCat("autoscaling: the queries answer again; ", d.reason, ": ", quoted);
   }
   return out;
 }

@@ -5,7 +5,8 @@
 //   - each target-tracking and step-scaling query is run against the
 //     service's Prometheus; any error, empty answer or several series means
 //     no action this round (an event says why, once per distinct problem,
-//     and gantry_autoscaling_errors_total counts it);
+//     and gantry_autoscaling_errors_total counts it; another says when they
+//     answer again);
 //   - target tracking multiplies the tasks that run now (not those still
 //     starting) by value / target; step scaling adjusts the desired count;
 //   - the largest recommendation wins; policy.h decides within min and max,

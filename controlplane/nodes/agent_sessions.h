@@ -64,8 +64,9 @@ class AgentSessions {
   // The connection speaking for `node`; null when it is not connected.
   std::shared_ptr<AgentConnection> Connection(const std::string& node) const;
   bool IsConnected(const std::string& node) const;
-  // When `node` was last heard from; absl::UnixEpoch() if never since this
-  // control plane started.
+  // When `node` was last heard from (the Clock::Monotonic() value given to
+  // Attach, Detach or Heard); absl::UnixEpoch() if never since this control
+  // plane started.
   absl::Time LastHeard(const std::string& node) const;
 
   // `nodes` are owed their desired set.

@@ -36,14 +36,14 @@ NodeLiveness::NodeLiveness(state::ClusterState* state, events::EventLog* events,
       clock_(clock),
       sessions_(sessions),
       options_(options),
-      started_(clock->Now()),
+      started_(clock->Monotonic()),
       storm_(options.storm) {}
 
 void NodeLiveness::OnHeartbeat(
     const std::string& node,
     const google::protobuf::RepeatedPtrField<gantry::v1::NodeCheck>& checks) {
   if (!checks.empty()) RecordChecks(node, checks);
-  sessions_->Heard(node, clock_->Now());
+  sessions_->Heard(node, clock_->Monotonic());
   Revive(node);
 }
 
@@ -112,11 +112,11 @@ gantry::v1::NodeCheck NodeLiveness::SystemCheck(const Node& node) const {
   } else if (heard == absl::UnixEpoch()) {
     check.set_message("not heard from since the control plane started");
   } else {
-    check.set_message(
-        absl::StrCat("no heartbeat for ",
-                     absl::FormatDuration(absl::Trunc(clock_->Now() - heard, absl::Seconds(1)))));
+    check.set_message(absl::StrCat(
+        "no heartbeat for ",
+        absl::FormatDuration(absl::Trunc(clock_->Monotonic() - heard, absl::Seconds(1)))));
   }
-  if (heard != absl::UnixEpoch()) *check.mutable_since() = ToProtoTime(heard);
+  if (heard != absl::UnixEpoch()) *check.mutable_since() = ToProtoTime(clock_->WallTimeOf(heard));
   return check;
 }
 
@@ -128,11 +128,11 @@ void NodeLiveness::CountFrom(absl::Time t) {
 void NodeLiveness::Check() {
   absl::MutexLock lock(&mu_);
   MarkDown();
-  LoseTasks(clock_->Now());
+  LoseTasks(clock_->Monotonic());
 }
 
 void NodeLiveness::MarkDown() {
-  const absl::Time now = clock_->Now();
+  const absl::Time now = clock_->Monotonic();
   for (const auto& n : state_->ListNodes()) {
     if (n.status() == Node::DOWN) continue;
     absl::Time heard = sessions_->LastHeard(n.name());
@@ -143,7 +143,7 @@ void NodeLiveness::MarkDown() {
       marked = false;  // the update may be retried
       if (node.status() == Node::DOWN) return false;
       node.set_status(Node::DOWN);
-      *node.mutable_last_heartbeat() = ToProtoTime(heard);
+      *node.mutable_last_heartbeat() = ToProtoTime(clock_->WallTimeOf(heard));
       marked = true;
       return true;
     });
@@ -185,7 +185,7 @@ bool NodeLiveness::LoseTasksOf(const Node& n, absl::Time now) {
         task.set_desired_status(Task::STOPPED);
         task.set_stopped_reason(reason);
       }
-      *task.mutable_stopped_at() = ToProtoTime(now);
+      *task.mutable_stopped_at() = ToProtoTime(clock_->Now());
       marked = true;
       return true;
     });

@@ -59,6 +59,7 @@ class NodeLiveness {
   // Nodes not heard from since count from `t` on: a new leader's takeover,
   // so a failover never makes nodes look lost (agents were connected to the
   // old leader).
+  // `t` is a Clock::Monotonic() value.
   void CountFrom(absl::Time t) ABSL_LOCKS_EXCLUDED(mu_);
 
   // One pass: marks silent nodes DOWN, then the tasks of DOWN nodes LOST.
@@ -69,6 +70,7 @@ class NodeLiveness {
                     const google::protobuf::RepeatedPtrField<gantry::v1::NodeCheck>& checks);
   void Revive(const std::string& node);
   void MarkDown();
+  // `now`, in LoseTasksOf and DownReason too, is clock_->Monotonic().
   void LoseTasks(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Marks the tasks of the DOWN node `n` LOST while the storm limit allows;
   // returns false when it stopped because of the limit.

@@ -39,7 +39,7 @@ void NodeManager::Start() {
   // Started when this control plane leads: grace counts from now. (Before
   // taking loop_mu_: a liveness pass may wake the loop while holding its
   // own lock.)
-  liveness_.CountFrom(clock_->Now());
+  liveness_.CountFrom(clock_->Monotonic());
   absl::MutexLock lock(&loop_mu_);
   if (loop_ != nullptr) return;
   loop_ = std::make_unique<Periodic>(clock_, options_.check_interval, [this] { Tick(); });
@@ -77,7 +77,7 @@ absl::StatusOr<std::string> NodeManager::Register(std::shared_ptr<AgentConnectio
   registered.mutable_registered()->set_task_subnet(written->task_subnet);
   registered.mutable_registered()->set_task_cidr(options_.task_network.cidr.ToString());
   connection->Send(registered);
-  sessions_.Attach(name, connection, now);
+  sessions_.Attach(name, connection, clock_->Monotonic());
 
   reports_.OnRegistration(name, r.tasks());
   registrar_.Announce(r, *written);
@@ -112,7 +112,7 @@ void NodeManager::OnImages(const std::string& node, const gantry::v1::ImageRepor
 }
 
 void NodeManager::OnDisconnect(const std::string& node, const AgentConnection* connection) {
-  if (sessions_.Detach(node, connection, clock_->Now())) {
+  if (sessions_.Detach(node, connection, clock_->Monotonic())) {
     spdlog::info("node {} disconnected", node);
   }
   // Also when a newer connection replaced this one: log streams opened on
@@ -136,7 +136,8 @@ std::vector<gantry::v1::NodeImage> NodeManager::Images(const std::string& node) 
 bool NodeManager::IsConnected(const std::string& node) const { return sessions_.IsConnected(node); }
 
 absl::Time NodeManager::LastHeard(const std::string& node) const {
-  return sessions_.LastHeard(node);
+  const absl::Time heard = sessions_.LastHeard(node);
+  return heard == absl::UnixEpoch() ? heard : clock_->WallTimeOf(heard);
 }
 
 void NodeManager::OnStateChange(const state::Change& change) {

@@ -107,6 +107,7 @@ class NodeManager {
 
   // --- Liveness as seen by this control plane.
   bool IsConnected(const std::string& node) const;
+  // Wall-clock time of the last sign from `node`; absl::UnixEpoch() if none.
   absl::Time LastHeard(const std::string& node) const;
 
   void OnStateChange(const state::Change& change);

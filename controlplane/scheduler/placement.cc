@@ -291,10 +291,11 @@ class Placer {
     }
     mine_[i]++;
     for (auto& [id, counts] : spread_counts_) {
-      const std::string key = id == "zone" ? r.zone : [&] {
+      std::string key = r.zone;
+      if (id != "zone") {
         auto it = r.attributes.find(id.substr(10));
-        return it == r.attributes.end() ? std::string() : it->second;
-      }();
+        key = it == r.attributes.end() ? std::string() : it->second;
+      }
       counts[key]++;
     }
     (void)grouping;

@@ -11,6 +11,23 @@
 namespace gantry::store {
 namespace {
 
+// The status for SQLite's result code `rc` and its `message`. A full disk
+// (SQLITE_FULL, what SQLite returns for ENOSPC) is said in words an operator
+// can act on: SQLite's own "database or disk is full" reached gantryctl
+// naming neither the file nor the fix. A failed write is rolled back, so
+// nothing was changed.
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view message) {
+  if ((rc & 0xff) == SQLITE_FULL) {
+    const char* file = sqlite3_db_filename(db, "main");
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the control plane's disk is full: no room to write its state store ",
+                     file == nullptr ? "" : file, " (SQLite: ", sqlite3_errstr(rc),
+                     "), so nothing was changed; free space on the filesystem holding its "
+                     "--data-dir, then retry"));
+  }
+  return absl::InternalError(absl::StrCat("sqlite: ", message));
+}
+
 // A prepared statement from the store's cache, reset for reuse on scope
 // exit. Statements are compiled once per store, not once per call.
 class Stmt {
@@ -53,8 +70,7 @@ class Stmt {
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
   absl::Status StepError(int rc) const {
-    return absl::InternalError(
-        absl::StrCat("sqlite: ", sqlite3_errstr(rc), ": ", sqlite3_errmsg(db_)));
+    return SqliteError(db_, rc, absl::StrCat(sqlite3_errstr(rc), ": ", sqlite3_errmsg(db_)));
   }
 
  private:
@@ -126,10 +142,10 @@ SqliteStore::~SqliteStore() {
 
 absl::Status SqliteStore::Exec(const char* sql) {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+  if (const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err); rc != SQLITE_OK) {
     std::string message = err ? err : "unknown error";
     sqlite3_free(err);
-    return absl::InternalError(absl::StrCat("sqlite: ", message));
+    return SqliteError(db_, rc, message);
   }
   return absl::OkStatus();
 }

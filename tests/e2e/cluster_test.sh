@@ -5,10 +5,14 @@
 # (zones a, b, c), a control plane with mutual TLS, and the busybox test
 # image imported by hand (the control plane runs with --no-pin-digests, as
 # there is no registry here; registry_test.sh covers pulls). Checks with
-# real HTTP requests that a service of six runs two per zone, scales,
-# survives an agent restart (containers adopted) and a kill -9 of the control
-# plane (nothing lost or restarted), and leaves no container behind once
-# deleted.
+# real HTTP requests that a service of six runs two per zone, that
+# `logs --follow` and `events --watch` print what happens after they start,
+# that it scales, survives an agent restart (containers adopted), a kill -9 of the control
+# plane (nothing lost or restarted) and containerd stopped for a few seconds
+# under it (nothing restarted or replaced, scaling works once it is back);
+# that a change while the control plane's disk is full is refused saying so
+# and changes nothing, and goes through once there is room; and that it
+# leaves no container behind once deleted.
 #
 # usage: cluster_test.sh BIN_DIR
 set -euo pipefail
@@ -31,6 +35,10 @@ log "containerd running with the busybox image"
 e2e_make_nodes 3
 log "three node namespaces on bridge $BRIDGE ($SUBNET.0/24)"
 
+# The control plane's data dir on a small filesystem of its own, to fill
+# later (e2e_cleanup unmounts it).
+mkdir -p "$WORK/cp"
+mount -t tmpfs -o size=64m,mode=0700 gantry-e2e "$WORK/cp"
 e2e_start_cp --no-pin-digests
 # The control plane never serves plaintext, and refuses a client without a token.
 if curl -s --max-time 5 --http2-prior-knowledge "http://127.0.0.1:$PORT/" > /dev/null 2>&1; then
@@ -81,6 +89,22 @@ curl -sf "http://127.0.0.1:$CP_HTTP_PORT/metrics" | matches 'gantry_api_requests
   fail "log streams are not counted in the control plane's API metrics"
 log "gantryctl logs relays container output"
 
+# --- logs -f and events --watch keep printing what happens after they
+# start: a new request to the followed task, and the scale-in below.
+task_addr=$(tasks_json | jq -r --arg t "$task" '.tasks[] | select(.id == $t) | .ports[0] | "\(.hostAddress):\(.hostPort)"')
+"$BIN/gantryctl" --config "$WORK/client.yaml" logs "${task:0:10}" --follow --tail 0 \
+  > "$WORK/follow.log" 2>&1 &
+FOLLOW_PID=$!
+"$BIN/gantryctl" --config "$WORK/client.yaml" events --watch > "$WORK/watch.log" 2>&1 &
+WATCH_PID=$!
+EXTRA_PIDS+=("$FOLLOW_PID" "$WATCH_PID")
+followed() {
+  curl -sf "http://$task_addr/" > /dev/null
+  matches 'response:200' < "$WORK/follow.log"
+}
+gantry_wait_for 15 followed || fail "logs --follow did not print a new request: $(cat "$WORK/follow.log")"
+log "logs --follow printed a request made after it started"
+
 # --- Scale to three.
 ctl scale service web --count 3
 gantry_wait_for 60 have_running 3 || fail "did not scale to three"
@@ -91,6 +115,12 @@ zones_even() {
 }
 zones_even || fail "scale-in did not keep one task per zone: $(tasks_json | jq -c '[.tasks[].zone]')"
 log "scaled to three, one per zone; stopped containers removed"
+watched() { matches 'stopping task' < "$WORK/watch.log"; }
+gantry_wait_for 10 watched || fail "events --watch did not print the scale-in: $(cat "$WORK/watch.log")"
+kill "$FOLLOW_PID" "$WATCH_PID"
+wait "$FOLLOW_PID" "$WATCH_PID" 2> /dev/null || true
+EXTRA_PIDS=("${EXTRA_PIDS[@]:0:${#EXTRA_PIDS[@]}-2}")  # gone: not to be signalled again
+log "events --watch printed the scale-in as it happened"
 # describe -o json carries what the table shows: tasks and recent events.
 ctl describe service web -o json |
   jq -e '.service.name == "web" and (.tasks | length) >= 3 and (.events | length) > 0' > /dev/null ||
@@ -134,6 +164,63 @@ ids_after=$(tasks_json | jq -r '[.tasks[].id] | sort | join(",")')
 [[ $(processes) == "$before" ]] || fail "containers restarted across a control plane restart"
 check_http 3
 log "control plane kill -9 lost and restarted nothing"
+
+# --- Stop containerd under running tasks and start it again: the shims keep
+# the containers running, the agents wait for it, nothing is replaced.
+before=$(processes)
+ids_before=$(tasks_json | jq -r '.tasks[].id')
+runtime_up() {  # runtime_up 0|1: what every agent's /metrics says of containerd
+  local i
+  for i in 1 2 3; do
+    curl -sf --max-time 5 "http://127.0.0.1:${AGENT_METRICS[$i]}/metrics" |
+      matches -x "gantry_agent_runtime_up{.*} $1" || return 1
+  done
+}
+kill "$CONTAINERD_PID"
+wait "$CONTAINERD_PID" 2> /dev/null || true
+gantry_wait_for 10 runtime_up 0 || fail "agents did not notice containerd stopping"
+sleep 2  # reconcile passes without containerd
+while read -r _ pid; do
+  kill -0 "$pid" 2> /dev/null || fail "container process $pid died with containerd"
+done <<< "$before"
+check_http 3
+gantry_start_containerd "$WORK/containerd"
+gantry_wait_for 30 runtime_up 1 || fail "agents did not reconnect to containerd"
+ctl scale service web --count 4
+gantry_wait_for 60 have_running 4 || fail "did not scale out to four after containerd restarted"
+[[ -z $(comm -23 <(echo "$before") <(processes)) ]] || fail "containers changed across a containerd restart"
+running=$(tasks_json | jq -r '.tasks[] | select(.lastStatus == "RUNNING") | .id')
+for id in $ids_before; do
+  matches -x "$id" <<< "$running" || fail "task $id did not survive a containerd restart"
+done
+[[ $(tasks_json | jq '.tasks | length') == 4 ]] || fail "tasks were replaced across a containerd restart"
+ctl scale service web --count 3
+gantry_wait_for 60 have_running 3 || fail "did not scale back to three after containerd restarted"
+gantry_wait_for 60 have_containers 3 || fail "the scaled-in container was not removed"
+log "containerd restart under running tasks: nothing restarted or replaced"
+
+# --- The control plane's disk is full: a change is refused, saying so, and
+# changes nothing; with room again it goes through. Stopped cleanly first,
+# the control plane starts with no write-ahead log whose space SQLite could
+# reuse, so every change needs new space.
+kill "$CP_PID"
+wait "$CP_PID" 2> /dev/null || true
+e2e_start_cp
+gantry_wait_for 30 have_connected 3 || fail "agents did not reconnect to the restarted control plane"
+before=$(processes)
+dd if=/dev/zero of="$WORK/cp/filler" bs=1M 2> /dev/null || true
+[[ $(stat -f -c %a "$WORK/cp") == 0 ]] || fail "could not fill the control plane's disk"
+if out=$(ctl scale service web --count 4 2>&1); then fail "a scale succeeded on a full disk"; fi
+[[ $out == *"disk is full: no room to write its state store $WORK/cp/state.db "*"free space on"* ]] ||
+  fail "unexpected answer on a full disk: $out"
+[[ $(ctl get services -o json | jq '.services[0].desiredCount') == 3 ]] ||
+  fail "the refused scale changed the service"
+[[ $(processes) == "$before" ]] || fail "containers changed while the disk was full"
+check_http 3
+rm "$WORK/cp/filler"
+ctl scale service web --count 4
+gantry_wait_for 60 have_running 4 || fail "did not scale to four once the disk had room"
+log "a full control plane disk refused a change and changed nothing: $out"
 
 # --- Delete: every container is stopped and removed.
 ctl delete service web --wait

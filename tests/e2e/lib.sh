@@ -71,6 +71,12 @@ e2e_cleanup() {
     wait "$pid" 2> /dev/null
   done
   [[ -n $ETCD_DIR ]] && gantry_stop_etcd "$ETCD_DIR"
+  # A test that failed while it had containerd stopped: the shims still run
+  # its containers, and a containerd started again stops them below.
+  if [[ -f $WORK/containerd/containerd.pid ]] &&
+    ! kill -0 "$(cat "$WORK/containerd/containerd.pid")" 2> /dev/null; then
+    gantry_start_containerd "$WORK/containerd" > /dev/null 2>&1
+  fi
   local ns
   for ns in $(ctr --address "$WORK/containerd/containerd.sock" namespaces list -q 2> /dev/null); do
     gantry_stop_containerd_namespace "$WORK/containerd" "$ns"

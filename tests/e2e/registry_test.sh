@@ -4,10 +4,13 @@
 # containerd namespace, so each pulls for itself) run a service by tag; the
 # control plane pins one digest per deployment; a redeploy to a new tag
 # moves every task to the new digest; the unused image is garbage collected
-# while the used one stays; a reference that does not exist fails with the
-# registry's words; a registry that goes away in the middle of a blob
-# download (cut by tests/e2e/cutting_proxy.py, then stopped) is retried and
-# the pull succeeds once it is back, the half blob never unpacked.
+# while the used one stays; while the registry cannot be reached, a new
+# revision's tasks wait saying so (image, host, retrying) and the old ones
+# keep serving, and they start by themselves once it is back; a reference
+# that does not exist fails with the registry's words; a registry that goes
+# away in the middle of a blob download (cut by tests/e2e/cutting_proxy.py,
+# then stopped) is retried and the pull succeeds once it is back, the half
+# blob never unpacked.
 #
 # usage: registry_test.sh BIN_DIR
 set -euo pipefail
@@ -127,6 +130,29 @@ gc_done() {
 }
 gantry_wait_for 60 gc_done || fail "image gc did not remove $D1 and keep $D2: $(node_images 1 | tr '\n' ' ')"
 log "image gc removed the unused image and kept the used one"
+
+# --- The registry cannot be reached when a new revision needs a pull
+# (web@D1, removed above): its tasks wait and say why, web:2 keeps serving,
+# and the same tasks start once the registry is back.
+gantry_stop_registry "$WORK/registry"
+t0=$SECONDS
+service_yaml web "$REG/demo/web@$D1" 3 > "$WORK/web.yaml"
+ctl apply -f "$WORK/web.yaml" > /dev/null
+waiting() {  # the first web:3 task: "ID REASON"
+  tasks_json --service web | jq -r '[.tasks[] | select(.taskDefinition == "web:3")][0] // {} | "\(.id) \(.containers[0].reason // "")"'
+}
+says_unreachable() {
+  [[ $(waiting) == *" pulling $REG/demo/web@$D1: "*"cannot connect to $REG "*"Retrying"* ]]
+}
+gantry_wait_for 20 says_unreachable || fail "a web:3 task does not say why it waits: $(waiting)"
+read -r task reason <<< "$(waiting)"
+answers web "hello from v2" 3 || fail "web:2 stopped serving while the registry was away"
+gantry_start_registry "$WORK/registry" "$REG_PORT" ci s3cret
+v1_running() { answers web "hello from v1" 3; }
+gantry_wait_for 60 v1_running || fail "web:3 did not start by itself once the registry was back"
+[[ $(tasks_json --service web | jq -r --arg t "$task" '.tasks[] | select(.id == $t) | .lastStatus') == RUNNING ]] ||
+  fail "task $task was replaced instead of its pull retried"
+log "registry away: web:3 waited ($reason), web:2 kept serving; running $((SECONDS - t0)) s after the fault"
 
 # --- A reference that does not exist: the registry's words reach the user.
 service_yaml ghost "$REG/demo/web:9" 1 "    pinDigest: false" > "$WORK/ghost.yaml"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # End-to-end test of deployments through a real HAProxy driven by gantry-lb:
-# a load generator sends 20,000 requests through the load balancer during a
-# blue-green switch and during a rolling deployment, and none may fail; a
-# green revision whose health check (CMD-SHELL, run in the container) fails
-# is rolled back without a failed request and `deploy --wait` exits 1; a
-# rolling deployment whose tasks crash trips the circuit breaker and rolls
-# back; `rollout undo` returns to the previous completed deployment; green
-# answers on the test port during a blue-green deployment; HAProxy's workers
-# run as the haproxy user, chrooted in /var/lib/haproxy.
+# a load generator sends requests through the load balancer during every
+# deployment, and none may fail: blue-green with linear, canary and
+# all-at-once traffic, and rolling with a CMD-SHELL health check that passes.
+# A green whose CMD-SHELL check fails is rolled back and `deploy --wait`
+# exits 1; a wait shorter than a deployment exits 2; a rolling deployment
+# whose tasks crash trips the circuit breaker and rolls back; `rollout undo`
+# returns to the previous completed deployment; green answers on the test
+# port during a blue-green deployment; HAProxy's workers run as the haproxy
+# user, chrooted in /var/lib/haproxy.
 #
 # usage: rollout_test.sh BIN_DIR
 set -euo pipefail
@@ -73,15 +74,16 @@ desiredCount: 3
 loadBalancer: {port: $LB_PORT, targetPort: http, testPort: $TEST_PORT, deregistrationDelay: 2s}
 deploymentConfiguration:
   strategy: $strategy
-  traffic: {type: linear, stepPercent: 50, interval: 3s}
+  traffic: ${TRAFFIC:-"{type: linear, stepPercent: 50, interval: 3s}"}
   bakeTime: 4s
   circuitBreaker: {threshold: 3}
 YAML
 }
 lb_says() { [[ $(curl -sf --max-time 2 "http://127.0.0.1:$1/") == "$2" ]]; }
-# Requests in the background through the load balancer.
+# start_load NAME [REQUESTS]: requests (default 20,000) at 500/s in the
+# background through the load balancer.
 start_load() {
-  "$BIN/gantry-loadgen" "http://127.0.0.1:$LB_PORT/" 20000 500 4 > "$WORK/load-$1.log" 2>&1 &
+  "$BIN/gantry-loadgen" "http://127.0.0.1:$LB_PORT/" "${2:-20000}" 500 4 > "$WORK/load-$1.log" 2>&1 &
   LOAD_PID=$!
 }
 finish_load() {
@@ -112,8 +114,12 @@ sleep 2
 service_yaml 2 blueGreen > "$WORK/web.yaml"
 ctl deploy -f "$WORK/web.yaml" --wait --timeout 3m > "$WORK/deploy-v2.log" &
 DEPLOY_PID=$!
-# While the deployment runs, green answers on the test port.
+# While the deployment runs, green answers on the test port, and a wait
+# that ends before the deployment does exits 2.
 gantry_wait_for 60 lb_says "$TEST_PORT" "hello from v2" || fail "green is not on the test port"
+rc=0
+ctl rollout status web --timeout 1s > /dev/null 2>&1 || rc=$?
+((rc == 2)) || fail "rollout status of a deployment in progress with a 1s timeout exited $rc, not 2"
 wait "$DEPLOY_PID" || fail "blue-green to v2 did not complete: $(cat "$WORK/deploy-v2.log")"
 finish_load blue-green
 grep -q "hello from v1" "$WORK/load-blue-green.log" && grep -q "hello from v2" "$WORK/load-blue-green.log" ||
@@ -136,14 +142,19 @@ ctl events --service web --limit 500 | matches "task .* is UNHEALTHY" ||
   fail "no event recorded the green tasks turning UNHEALTHY"
 log "an unhealthy green was rolled back; deploy --wait exited 1; no request failed"
 
-# --- Rolling deployment under load: zero failed requests.
+# --- Rolling deployment under load: zero failed requests. Its tasks have a
+# CMD-SHELL health check that passes: the rollout completes only if the
+# check runs in the container and answers, so a broken exec path cannot pass
+# for a working one (the failing direction is the bad green above).
 start_load rolling
-service_yaml 1 rolling > "$WORK/rolling.yaml"
+service_yaml 1 rolling "test -s /www/index.html" > "$WORK/rolling.yaml"
 ctl deploy -f "$WORK/rolling.yaml" --wait --timeout 3m > "$WORK/deploy-rolling.log" ||
   fail "rolling to v1 did not complete: $(cat "$WORK/deploy-rolling.log")"
 finish_load rolling
 lb_says "$LB_PORT" "hello from v1" || fail "production does not serve v1 after the rolling deployment"
-log "rolling v2 -> v1 with 20,000 requests, none failed"
+[[ $(ctl get tasks --service web | grep -cw HEALTHY) -ge 3 ]] ||
+  fail "the CMD-SHELL health check did not make the tasks HEALTHY: $(ctl get tasks --service web)"
+log "rolling v2 -> v1 with 20,000 requests, none failed; CMD-SHELL health checks pass"
 
 # --- Crashing tasks trip the circuit breaker and roll back.
 service_yaml 2 rolling "" "echo crashing; exit 3" > "$WORK/crash.yaml"
@@ -156,13 +167,28 @@ gantry_wait_for 120 rolled_back || fail "the rollback deployment did not complet
 lb_says "$LB_PORT" "hello from v1" || fail "production does not serve v1 after the rollback"
 log "crashing tasks tripped the circuit breaker; rolled back to v1"
 
-# --- rollout undo returns to the previous completed deployment: v2 rolls
-# out, and undo brings v1 back.
-service_yaml 2 rolling > "$WORK/v2.yaml"
-ctl deploy -f "$WORK/v2.yaml" --wait --timeout 3m > /dev/null || fail "rolling to v2 did not complete"
+# --- rollout undo returns to the previous completed deployment: v2 goes
+# out blue-green with a canary step (20% for 3s, then all), and undo brings
+# v1 back.
+start_load canary 6000
+TRAFFIC="{type: canary, percent: 20, interval: 3s}" service_yaml 2 blueGreen > "$WORK/v2.yaml"
+ctl deploy -f "$WORK/v2.yaml" --wait --timeout 3m > /dev/null || fail "the canary deployment of v2 did not complete"
+finish_load canary
 gantry_wait_for 20 lb_says "$LB_PORT" "hello from v2" || fail "production does not serve v2"
+ctl events --service web --limit 500 | matches "production traffic on green: 20%" ||
+  fail "no canary step in events"
+log "canary v1 -> v2 (20%, then all) with 6,000 requests, none failed"
 ctl rollout undo web
 gantry_wait_for 120 rolled_back || fail "rollout undo did not complete"
 gantry_wait_for 20 lb_says "$LB_PORT" "hello from v1" || fail "rollout undo did not bring v1 back"
 log "rollout undo returned from v2 to v1"
+
+# --- Blue-green with all traffic at once: no step, no failed request.
+start_load all-at-once 6000
+TRAFFIC="{type: allAtOnce}" service_yaml 2 blueGreen > "$WORK/v2-all.yaml"
+ctl deploy -f "$WORK/v2-all.yaml" --wait --timeout 3m > /dev/null ||
+  fail "the all-at-once deployment of v2 did not complete"
+finish_load all-at-once
+lb_says "$LB_PORT" "hello from v2" || fail "production does not serve v2 after all-at-once"
+log "blue-green all at once v1 -> v2 with 6,000 requests, none failed"
 log "PASS"

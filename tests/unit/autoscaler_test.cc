@@ -173,6 +173,32 @@ TEST_F(AutoscalerTest, NoActionWhenPrometheusFailsOrAnswersNothing) {
   EXPECT_THAT(Web().autoscaling_status().last_decision(), HasSubstr("2 series"));
 }
 
+TEST_F(AutoscalerTest, AnEventSaysWhenTheQueriesAnswerAgain) {
+  Apply(Spec(3));
+  Settle();
+  prometheus_.SetDown(
+      absl::UnavailableError("Prometheus at http://prometheus:9090: "
+                             "Couldn't connect to server"));
+  Evaluate();
+  prometheus_.SetDown(absl::OkStatus());
+  prometheus_.Set(kRate, {100});  // on target
+  clock_.Advance(absl::Seconds(15));
+  Evaluate();
+  EXPECT_EQ(Web().desired_count(), 3);
+  EXPECT_THAT(EventMessages("web"),
+              Contains("autoscaling: the queries answer again; steady at 3: "
+                       "`sum(rate(requests_total[1m])) / count(up{service=\"web\"})` = 100 "
+                       "(target 100) -> 3"));
+  // Said once: steady rounds after it add nothing.
+  clock_.Advance(absl::Seconds(15));
+  Evaluate();
+  const auto messages = EventMessages("web");
+  EXPECT_EQ(std::count_if(
+                messages.begin(), messages.end(),
+                [](const std::string& m) { return m.find("answer again") != std::string::npos; }),
+            1);
+}
+
 TEST_F(AutoscalerTest, TheLargestRecommendationWins) {
   auto spec = Spec(2);
   auto* ss = spec.mutable_services(0)->mutable_autoscaling()->add_step_scaling();

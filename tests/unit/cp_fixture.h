@@ -13,6 +13,7 @@
 #include "controlplane/state/cluster_state.h"
 #include "controlplane/store/sqlite_store.h"
 #include "tests/fakes/recording_connection.h"
+#include "tests/unit/spec_examples.h"
 
 namespace gantry::testing {
 
@@ -50,14 +51,8 @@ class ControlPlaneFixture : public ::testing::Test {
   }
 
   static gantry::v1::TaskDefinition WebTd(int64_t memory = 32 << 20) {
-    gantry::v1::TaskDefinition td;
-    td.set_family("web");
-    auto* c = td.add_containers();
-    c->set_name("httpd");
-    c->set_image("example.org/demo/busybox:1");
-    c->set_cpu(100);
-    c->set_memory(memory);
-    c->add_port_mappings()->set_name("http");
+    gantry::v1::TaskDefinition td = spec::testing::ValidTd();
+    td.mutable_containers(0)->set_memory(memory);
     return td;
   }
 

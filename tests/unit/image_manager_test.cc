@@ -152,6 +152,34 @@ TEST_F(ImageManagerTest, TransientFailuresRetryWithBackoffUntilTheTimeout) {
   EXPECT_EQ(s, State::kFailed);
 }
 
+// While it retries, a waiting task is told why: the task's reason says what
+// failed and that it will be retried, not only "pulling".
+TEST_F(ImageManagerTest, WaitingTasksAreToldWhyThePullIsRetried) {
+  runtime_.FailPulls(absl::UnavailableError(
+      "cannot connect to 127.0.0.1:5000 (Couldn't connect to server): is the registry running, "
+      "and can this host reach it?"));
+  const std::string expected =
+      "pulling 127.0.0.1:5000/demo/web:1: the last attempt failed: cannot connect to "
+      "127.0.0.1:5000 (Couldn't connect to server): is the registry running, and can this host "
+      "reach it? Retrying for up to 5m, then the task fails.";
+  auto r = images_->Ensure(kWeb1, false, "t1");
+  EXPECT_EQ(r.state, State::kPulling);
+  EXPECT_EQ(r.error, expected);
+  r = images_->Ensure(kWeb1, false, "t2");  // another task waiting for the same pull
+  EXPECT_EQ(r.state, State::kPulling);
+  EXPECT_EQ(r.error, expected);
+  clock_.Advance(absl::Seconds(1));
+  runtime_.FailPulls(absl::UnavailableError("HTTP 503"));
+  EXPECT_THAT(images_->Ensure(kWeb1, false, "t1").error,
+              HasSubstr("the last attempt failed: HTTP 503. Retrying"));
+  // The registry is back: ready, and nothing more to explain.
+  runtime_.FailPulls(absl::OkStatus());
+  clock_.Advance(absl::Seconds(2));
+  r = images_->Ensure(kWeb1, false, "t1");
+  EXPECT_EQ(r.state, State::kReady);
+  EXPECT_EQ(r.error, "");
+}
+
 TEST_F(ImageManagerTest, TimeoutMessageSaysWhatHappened) {
   runtime_.FailPulls(absl::UnavailableError("connection refused"));
   ImageManager::Result r;

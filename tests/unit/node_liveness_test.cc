@@ -1,5 +1,6 @@
 // NodeLiveness on a fake clock: DOWN after the grace, revival, checks
-// recorded on the node, the system check, and tasks of DOWN nodes LOST.
+// recorded on the node, the system check, tasks of DOWN nodes LOST, and a
+// wall-clock step that changes none of it.
 
 #include "controlplane/nodes/node_liveness.h"
 
@@ -49,7 +50,7 @@ TEST_F(NodeLivenessTest, ANodeNeverHeardFromIsDownAGraceAfterTheStart) {
 TEST_F(NodeLivenessTest, ANewLeaderCountsTheGraceFromItsTakeover) {
   PutNode("n1", "a");
   clock_.Advance(absl::Minutes(30));  // a follower all this time
-  liveness_.CountFrom(clock_.Now());
+  liveness_.CountFrom(clock_.Monotonic());
   clock_.Advance(absl::Seconds(9));
   liveness_.Check();
   EXPECT_EQ(GetNode("n1").status(), Node::ACTIVE);
@@ -71,6 +72,32 @@ TEST_F(NodeLivenessTest, ASilentNodeIsDownAndAHeartbeatRevivesIt) {
   liveness_.OnHeartbeat("n1", {});
   EXPECT_EQ(GetNode("n1").status(), Node::ACTIVE);
   EXPECT_THAT(EventMessages(), Contains("node n1 is back and ACTIVE"));
+}
+
+// The control plane's wall clock set an hour ahead (an operator, NTP after
+// a long drift) is no hour of silence: no node goes DOWN, no task is LOST.
+// Set back, it hides no silence either.
+TEST_F(NodeLivenessTest, AWallClockStepIsNoSilence) {
+  PutNode("n1", "a");
+  PutTask("task0001", "n1", Task::RUNNING, Task::RUNNING);
+  liveness_.OnHeartbeat("n1", {});
+  clock_.Step(absl::Hours(1));
+  liveness_.Check();
+  EXPECT_EQ(GetNode("n1").status(), Node::ACTIVE);
+  EXPECT_EQ(GetTask("task0001").last_status(), Task::RUNNING);
+  // No stream is attached in this fixture; the silence it reports is none,
+  // not an hour.
+  EXPECT_EQ(liveness_.SystemCheck(GetNode("n1")).message(), "no heartbeat for 0");
+
+  clock_.Step(absl::Hours(-2));
+  clock_.Advance(absl::Seconds(10));
+  liveness_.Check();
+  const Node down = GetNode("n1");
+  EXPECT_EQ(down.status(), Node::DOWN) << "ten seconds of silence, whatever the clock shows";
+  EXPECT_EQ(FromProtoTime(down.last_heartbeat()), clock_.Now() - absl::Seconds(10))
+      << "shown on the wall clock as it reads now";
+  EXPECT_THAT(EventMessages(), Contains("node n1 is DOWN: no heartbeat for 10s"));
+  EXPECT_EQ(GetTask("task0001").stopped_reason(), "Node n1 is DOWN: no heartbeat for 10s");
 }
 
 TEST_F(NodeLivenessTest, ADrainSurvivesTheNodeBeingDown) {

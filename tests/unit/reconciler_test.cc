@@ -289,6 +289,26 @@ TEST_F(ReconcilerTest, MissingImageFailsTheTaskWithAReason) {
   EXPECT_EQ(st->reason(), "CannotPullContainerError: pull example.org/nosuch:1: manifest unknown");
 }
 
+TEST_F(ReconcilerTest, AWaitingTaskSaysWhyItsPullIsRetried) {
+  runtime_.AddRegistryImage("example.org/demo/web:2", "sha256:" + std::string(64, '2'));
+  runtime_.FailPulls(absl::UnavailableError("cannot connect to example.org (Couldn't connect)"));
+  auto a = Assignment("t1");
+  a.mutable_containers(0)->set_image("example.org/demo/web:2");
+  Desire({a});
+  reconciler_->Tick();
+  auto st = StateOf("t1");
+  EXPECT_EQ(st->status(), Task::PENDING);
+  EXPECT_THAT(st->containers(0).reason(),
+              ::testing::HasSubstr("pulling example.org/demo/web:2: the last attempt failed: "
+                                   "cannot connect to example.org (Couldn't connect). Retrying"));
+  // The registry is back: the next attempt, after the backoff, starts it.
+  runtime_.FailPulls(absl::OkStatus());
+  clock_.Advance(absl::Seconds(1));
+  reconciler_->Tick();
+  EXPECT_EQ(StateOf("t1")->status(), Task::RUNNING);
+  EXPECT_EQ(StateOf("t1")->containers(0).reason(), "");
+}
+
 TEST_F(ReconcilerTest, RuntimeOutageIsRetriedNotFatal) {
   runtime_.SetDown(true);
   Desire({Assignment("t1")});

@@ -1,3 +1,4 @@
+#include <curl/curl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -317,6 +318,30 @@ TEST(RegistryClient, UnreachableRegistryIsUnavailable) {
   RegistryClient client(config);
   auto m = client.GetManifest(*ParseReference("127.0.0.1:1/demo/web:1"));
   EXPECT_EQ(m.status().code(), absl::StatusCode::kUnavailable);
+  // It says which host, what happened and what to check, not only libcurl's words.
+  EXPECT_EQ(m.status().message(),
+            "cannot connect to 127.0.0.1:1 (Couldn't connect to server): is the registry "
+            "running, and can this host reach it?");
+}
+
+TEST(TransferError, NamesTheHostAndWhatToCheck) {
+  EXPECT_EQ(
+      TransferError("https://reg.example.org/v2/demo/web/manifests/1", CURLE_COULDNT_RESOLVE_HOST)
+          .message(),
+      "cannot resolve reg.example.org (Couldn't resolve host name): check the name in the "
+      "image reference and this host's DNS");
+  EXPECT_EQ(
+      TransferError("http://127.0.0.1:5000/v2/demo/web/blobs/sha256:ab", CURLE_OPERATION_TIMEDOUT)
+          .message(),
+      "no answer from 127.0.0.1:5000 in time (Timeout was reached)");
+  const absl::Status cut = TransferError("http://127.0.0.1:5000/v2/x", CURLE_PARTIAL_FILE);
+  EXPECT_EQ(cut.code(), absl::StatusCode::kUnavailable) << "retried";
+  EXPECT_EQ(cut.message(), "request to 127.0.0.1:5000 failed: Transferred a partial file");
+  // Credentials in a URL (a token realm) never reach the message.
+  EXPECT_THAT(
+      std::string(TransferError("https://u:pw@auth.example.org/token?x=1", CURLE_COULDNT_CONNECT)
+                      .message()),
+      ::testing::StartsWith("cannot connect to auth.example.org ("));
 }
 
 TEST(RegistryConfig, ParsesHostsAndRejectsUnknownKeys) {
