@@ -95,7 +95,7 @@ absl::StatusOr<std::unique_ptr<NodeIdentity>> NodeIdentity::Establish(const Opti
     if (!info.ok())
       return absl::InvalidArgumentError(absl::StrCat("--tls-cert: ", info.status().message()));
     id->own_pki_ = true;
-    absl::MutexLock lock(&id->mu_);
+    MutexLock lock(&id->mu_);
     id->tls_ = *std::move(tls);
     id->not_before_ = info->not_before;
     id->not_after_ = info->not_after;
@@ -202,7 +202,7 @@ absl::Status NodeIdentity::Adopt(const std::string& key_pem, const std::string& 
   }
   // Set once, by Establish(); a renewal passes the same id.
   if (cluster_id_ != cluster_id) cluster_id_ = cluster_id;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   tls_.ca_pem = ca_pem;
   tls_.cert_pem = cert_pem;
   tls_.key_pem = key_pem;
@@ -213,12 +213,12 @@ absl::Status NodeIdentity::Adopt(const std::string& key_pem, const std::string& 
 }
 
 ClientChannel NodeIdentity::Channel() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return MakeClientChannel(tls_);
 }
 
 absl::Time NodeIdentity::expires_at() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return not_after_;
 }
 
@@ -226,7 +226,7 @@ absl::Status NodeIdentity::RenewIfDue() {
   if (own_pki_) return absl::OkStatus();
   ClientTls current;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (clock_->Now() < not_before_ + (not_after_ - not_before_) * 2 / 3) return absl::OkStatus();
     current = tls_;
   }

@@ -23,9 +23,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/periodic.h"
 #include "common/tls.h"
 
@@ -73,7 +73,7 @@ class NodeIdentity {
   const Clock* const clock_;
   bool own_pki_ = false;
   std::string cluster_id_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   ClientTls tls_ ABSL_GUARDED_BY(mu_);
   absl::Time not_before_ ABSL_GUARDED_BY(mu_);
   absl::Time not_after_ ABSL_GUARDED_BY(mu_);

@@ -14,7 +14,7 @@ Periodic::Periodic(const Clock* clock, absl::Duration interval, std::function<vo
       thread_([this] { Loop(); }) {}
 
 void Periodic::RunBy(absl::Time when) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (when >= next_) return;
   next_ = when;
   cv_.SignalAll();
@@ -22,7 +22,7 @@ void Periodic::RunBy(absl::Time when) {
 
 void Periodic::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
     cv_.SignalAll();
   }
@@ -30,7 +30,7 @@ void Periodic::Stop() {
 }
 
 void Periodic::Loop() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   while (!stop_) {
     const absl::Time now = clock_->Now();
     if (now < last_seen_ && next_ != absl::InfinitePast()) next_ -= last_seen_ - now;

@@ -23,9 +23,9 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace gantry {
 
@@ -53,8 +53,8 @@ class Periodic {
   const absl::Duration interval_;
   const absl::Duration max_real_wait_;
   const std::function<void()> fn_;
-  absl::Mutex mu_;
-  absl::CondVar cv_;
+  Mutex mu_;
+  CondVar cv_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time next_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time last_seen_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // clock time

@@ -76,7 +76,7 @@ absl::Status Balancer::Poll() {
 void Balancer::Run() {
   bool stopped = false;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopped = stop_;
   }
   if (!stopped) {
@@ -90,15 +90,16 @@ void Balancer::Run() {
           loop.RunBy(clock_->Now() + options_.poll_interval);
         },
         options_.look_again);
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(&stop_));
+    MutexLock lock(&mu_);
+    while (!stop_) stopped_.Wait(&mu_);
   }  // the loop's last poll is done before HAProxy stops
   haproxy_->Stop();
 }
 
 void Balancer::Stop() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   stop_ = true;
+  stopped_.SignalAll();
 }
 
 }  // namespace gantry::lb

@@ -24,9 +24,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "lb/endpoints_source.h"
 #include "lb/haproxy_config.h"
 #include "lb/haproxy_control.h"
@@ -73,8 +73,9 @@ class Balancer {
   std::string last_error_;                 // the problem last logged, until it clears
   std::vector<std::string> last_refused_;  // sorted; the last poll's refusals
 
-  absl::Mutex mu_;
+  Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  CondVar stopped_;  // signalled when stop_ is set
 };
 
 }  // namespace gantry::lb

@@ -25,7 +25,7 @@ std::string CallerLimits::KeyOf(const identity::Identity& who) {
 absl::Status CallerLimits::Admit(const identity::Identity& who) {
   if (options_.requests_per_second <= 0) return absl::OkStatus();
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto [it, fresh] = buckets_.try_emplace(KeyOf(who));
   Bucket& b = it->second;
   if (fresh) {
@@ -64,7 +64,7 @@ absl::StatusOr<CallerLimits::StreamSlot> CallerLimits::OpenStream(const identity
   if (options_.streams <= 0) return StreamSlot(nullptr);
   std::string key = KeyOf(who);
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     int& open = streams_[key];
     if (open >= options_.streams) {
       return absl::ResourceExhaustedError(
@@ -79,7 +79,7 @@ absl::StatusOr<CallerLimits::StreamSlot> CallerLimits::OpenStream(const identity
 }
 
 void CallerLimits::Release(const std::string& key) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = streams_.find(key);
   if (it == streams_.end()) return;
   if (--it->second <= 0) streams_.erase(it);

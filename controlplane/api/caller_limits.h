@@ -16,8 +16,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "controlplane/identity/identity.h"
 
 namespace gantry::api {
@@ -52,7 +52,7 @@ class CallerLimits {
 
   const Clock* const clock_;
   const Options options_;
-  absl::Mutex mu_;
+  Mutex mu_;
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, int> streams_ ABSL_GUARDED_BY(mu_);
 };

@@ -5,7 +5,7 @@ namespace gantry::controllers {
 void FailureRecorder::Record(const std::string& service, const std::string& message) {
   const absl::Time now = clock_->Now();
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = last_.find(service);
     if (it != last_.end() && it->second.first == message && now - it->second.second < interval_) {
       return;
@@ -16,7 +16,7 @@ void FailureRecorder::Record(const std::string& service, const std::string& mess
 }
 
 void FailureRecorder::Forget(const std::string& service) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   last_.erase(service);
 }
 

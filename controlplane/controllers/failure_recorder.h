@@ -14,9 +14,9 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "controlplane/events/event_log.h"
 
 namespace gantry::controllers {
@@ -37,7 +37,7 @@ class FailureRecorder {
   events::EventLog* const events_;
   const Clock* const clock_;
   const absl::Duration interval_;
-  absl::Mutex mu_;
+  Mutex mu_;
   // Per service: the last message and when it was recorded.
   std::map<std::string, std::pair<std::string, absl::Time>> last_ ABSL_GUARDED_BY(mu_);
 };

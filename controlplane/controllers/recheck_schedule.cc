@@ -6,7 +6,7 @@ namespace gantry::controllers {
 
 void RecheckSchedule::At(const std::string& service, absl::Time when) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto [it, inserted] = when_.emplace(service, when);
     if (!inserted) it->second = std::min(it->second, when);
   }
@@ -15,7 +15,7 @@ void RecheckSchedule::At(const std::string& service, absl::Time when) {
 
 std::set<std::string> RecheckSchedule::TakeDue(absl::Time now) {
   std::set<std::string> due;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   for (auto it = when_.begin(); it != when_.end();) {
     if (it->second <= now) {
       due.insert(it->first);
@@ -28,7 +28,7 @@ std::set<std::string> RecheckSchedule::TakeDue(absl::Time now) {
 }
 
 std::optional<absl::Time> RecheckSchedule::Earliest() const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   std::optional<absl::Time> earliest;
   for (const auto& [service, when] : when_) {
     if (!earliest || when < *earliest) earliest = when;
@@ -37,7 +37,7 @@ std::optional<absl::Time> RecheckSchedule::Earliest() const {
 }
 
 std::optional<absl::Time> RecheckSchedule::When(const std::string& service) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = when_.find(service);
   if (it == when_.end()) return std::nullopt;
   return it->second;

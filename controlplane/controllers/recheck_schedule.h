@@ -16,8 +16,8 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 
 namespace gantry::controllers {
 
@@ -39,7 +39,7 @@ class RecheckSchedule {
 
  private:
   const std::function<void(absl::Time)> on_at_;
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<std::string, absl::Time> when_ ABSL_GUARDED_BY(mu_);
 };
 

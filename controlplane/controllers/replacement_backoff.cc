@@ -38,7 +38,7 @@ ReplacementBackoff::Backoff ReplacementBackoff::Compute(const gantry::v1::Deploy
 void ReplacementBackoff::Announce(const gantry::v1::Service& service, const Backoff& backoff,
                                   absl::Time now) {
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (backoff.failures == 0) {
       announced_.erase(service.name());
       return;

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "controlplane/events/event_log.h"
 #include "gantry/v1/types.pb.h"
 
@@ -63,7 +63,7 @@ class ReplacementBackoff {
   events::EventLog* const events_;
   const Clock* const clock_;
   const Options options_;
-  absl::Mutex mu_;
+  Mutex mu_;
   // Failure count last announced per service.
   std::map<std::string, int> announced_ ABSL_GUARDED_BY(mu_);
 };

@@ -46,7 +46,7 @@ ServiceController::ServiceController(state::ClusterState* state, events::EventLo
 ServiceController::~ServiceController() { Stop(); }
 
 void ServiceController::Start() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (loop_ != nullptr) return;  // started already
   loop_ = std::make_unique<Periodic>(clock_, options_.resync_interval, [this] { Pass(); });
 }
@@ -54,7 +54,7 @@ void ServiceController::Start() {
 void ServiceController::Stop() {
   std::unique_ptr<Periodic> loop;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     loop = std::move(loop_);
   }
   loop.reset();  // joins the thread, outside the lock a pass may want
@@ -62,19 +62,19 @@ void ServiceController::Stop() {
 
 void ServiceController::MarkDirty(const std::set<std::string>& services) {
   if (services.empty()) return;
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   dirty_.insert(services.begin(), services.end());
   if (loop_) loop_->Wake();
 }
 
 void ServiceController::MarkAllDirty() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   all_dirty_ = true;
   if (loop_) loop_->Wake();
 }
 
 void ServiceController::WakeBy(absl::Time when) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (loop_) loop_->RunBy(when);
 }
 
@@ -84,7 +84,7 @@ void ServiceController::Pass() {
   std::set<std::string> names = rechecks_.TakeDue(now);
   bool all = false;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (now >= next_resync_) all_dirty_ = true;
     names.merge(dirty_);
     dirty_.clear();
@@ -93,7 +93,7 @@ void ServiceController::Pass() {
   }
   if (all) {
     ReconcileAll();
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     next_resync_ = clock_->Now() + options_.resync_interval;
   } else if (!names.empty()) {
     ReconcileNames(names);
@@ -102,7 +102,7 @@ void ServiceController::Pass() {
   // and the rechecks on theirs.
   absl::Time next;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     next = next_resync_;
   }
   if (auto recheck = rechecks_.Earliest()) next = std::min(next, *recheck);

@@ -35,8 +35,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/periodic.h"
 #include "controlplane/controllers/deployment_runner.h"
 #include "controlplane/controllers/failure_recorder.h"
@@ -127,7 +127,7 @@ class ServiceController {
   ZoneRebalancer rebalancer_;
   SecretPinner secret_pinner_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   std::set<std::string> dirty_ ABSL_GUARDED_BY(mu_);
   bool all_dirty_ ABSL_GUARDED_BY(mu_) = true;
   absl::Time next_resync_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // clock time

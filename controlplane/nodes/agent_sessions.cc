@@ -52,7 +52,7 @@ void AgentSessions::Attach(const std::string& node, std::shared_ptr<AgentConnect
                            absl::Time now) {
   std::shared_ptr<AgentConnection> replaced;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto& current = connections_[node];
     replaced = std::exchange(current, connection);
     last_heard_[node] = now;
@@ -65,7 +65,7 @@ void AgentSessions::Attach(const std::string& node, std::shared_ptr<AgentConnect
 
 bool AgentSessions::Detach(const std::string& node, const AgentConnection* connection,
                            absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = connections_.find(node);
   if (it == connections_.end() || it->second.get() != connection) return false;
   connections_.erase(it);
@@ -74,36 +74,36 @@ bool AgentSessions::Detach(const std::string& node, const AgentConnection* conne
 }
 
 void AgentSessions::Heard(const std::string& node, absl::Time now) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   last_heard_[node] = now;
 }
 
 std::shared_ptr<AgentConnection> AgentSessions::Connection(const std::string& node) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = connections_.find(node);
   return it == connections_.end() ? nullptr : it->second;
 }
 
 bool AgentSessions::IsConnected(const std::string& node) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   return connections_.contains(node);
 }
 
 absl::Time AgentSessions::LastHeard(const std::string& node) const {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = last_heard_.find(node);
   return it == last_heard_.end() ? absl::UnixEpoch() : it->second;
 }
 
 void AgentSessions::MarkDirty(const std::set<std::string>& nodes) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   dirty_.insert(nodes.begin(), nodes.end());
 }
 
 void AgentSessions::PushDirty() {
   std::vector<std::pair<std::string, std::shared_ptr<AgentConnection>>> targets;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     for (const auto& node : dirty_) {
       if (auto it = connections_.find(node); it != connections_.end()) {
         targets.emplace_back(node, it->second);

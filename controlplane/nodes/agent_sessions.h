@@ -31,8 +31,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "controlplane/nodes/agent_connection.h"
 #include "controlplane/state/cluster_state.h"
 #include "gantry/v1/agent.pb.h"
@@ -83,7 +83,7 @@ class AgentSessions {
   const state::ClusterState* const state_;
   std::atomic<int64_t> epoch_{0};
 
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<AgentConnection>> connections_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, absl::Time> last_heard_ ABSL_GUARDED_BY(mu_);

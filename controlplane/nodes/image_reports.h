@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "gantry/v1/agent.pb.h"
 #include "gantry/v1/types.pb.h"
 
@@ -28,7 +28,7 @@ class ImageReports {
   std::vector<gantry::v1::NodeImage> Images(const std::string& node) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  mutable absl::Mutex mu_;
+  mutable Mutex mu_;
   std::map<std::string, std::vector<gantry::v1::NodeImage>> images_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -16,7 +16,7 @@ absl::StatusOr<int64_t> LogRelay::Open(const gantry::v1::Task& task,
   // The lock is held while the connection is looked up, so a disconnect
   // either happens before (and Open fails) or its EndOrphaned() finds the
   // stream.
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto connection = sessions_->Connection(task.node());
   if (connection == nullptr) {
     return absl::FailedPreconditionError(
@@ -37,7 +37,7 @@ absl::StatusOr<int64_t> LogRelay::Open(const gantry::v1::Task& task,
 }
 
 void LogRelay::Close(int64_t request_id) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   auto it = streams_.find(request_id);
   if (it == streams_.end()) return;
   if (auto connection = sessions_->Connection(it->second.node); connection != nullptr) {
@@ -51,7 +51,7 @@ void LogRelay::Close(int64_t request_id) {
 void LogRelay::OnData(const std::string& node, const gantry::v1::LogData& data) {
   Sink sink;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = streams_.find(data.request_id());
     if (it == streams_.end() || it->second.node != node) return;
     sink = it->second.sink;
@@ -63,7 +63,7 @@ void LogRelay::OnData(const std::string& node, const gantry::v1::LogData& data) 
 void LogRelay::EndOrphaned(const std::string& node) {
   std::vector<Sink> orphaned;
   {
-    absl::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     const auto current = sessions_->Connection(node);
     for (auto s = streams_.begin(); s != streams_.end();) {
       if (s->second.node == node && s->second.via != current) {

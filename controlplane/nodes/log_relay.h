@@ -27,7 +27,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "controlplane/nodes/agent_connection.h"
 #include "controlplane/nodes/agent_sessions.h"
 #include "gantry/v1/agent.pb.h"
@@ -68,7 +68,7 @@ class LogRelay {
 
   const AgentSessions* const sessions_;
 
-  absl::Mutex mu_;
+  Mutex mu_;
   std::map<int64_t, Stream> streams_ ABSL_GUARDED_BY(mu_);
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
 };

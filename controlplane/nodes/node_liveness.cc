@@ -121,12 +121,12 @@ gantry::v1::NodeCheck NodeLiveness::SystemCheck(const Node& node) const {
 }
 
 void NodeLiveness::CountFrom(absl::Time t) {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   started_ = t;
 }
 
 void NodeLiveness::Check() {
-  absl::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   MarkDown();
   LoseTasks(clock_->Monotonic());
 }

@@ -25,9 +25,9 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "controlplane/events/event_log.h"
 #include "controlplane/nodes/agent_sessions.h"
 #include "controlplane/nodes/storm_limit.h"
@@ -85,7 +85,7 @@ class NodeLiveness {
   const Options options_;
   absl::Time started_ ABSL_GUARDED_BY(mu_);
 
-  absl::Mutex mu_;
+  Mutex mu_;
   StormLimit storm_ ABSL_GUARDED_BY(mu_);
 };
 

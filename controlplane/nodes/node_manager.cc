@@ -40,7 +40,7 @@ void NodeManager::Start() {
   // taking loop_mu_: a liveness pass may wake the loop while holding its
   // own lock.)
   liveness_.CountFrom(clock_->Monotonic());
-  absl::MutexLock lock(&loop_mu_);
+  MutexLock lock(&loop_mu_);
   if (loop_ != nullptr) return;
   loop_ = std::make_unique<Periodic>(clock_, options_.check_interval, [this] { Tick(); });
 }
@@ -48,7 +48,7 @@ void NodeManager::Start() {
 void NodeManager::Stop() {
   std::unique_ptr<Periodic> loop;
   {
-    absl::MutexLock lock(&loop_mu_);
+    MutexLock lock(&loop_mu_);
     loop = std::move(loop_);
   }
   // Joined outside the lock: a pass may wake the loop through a listener.
@@ -56,7 +56,7 @@ void NodeManager::Stop() {
 }
 
 void NodeManager::Wake() {
-  absl::MutexLock lock(&loop_mu_);
+  MutexLock lock(&loop_mu_);
   if (loop_ != nullptr) loop_->Wake();
 }
 

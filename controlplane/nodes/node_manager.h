@@ -28,8 +28,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/periodic.h"
 #include "controlplane/events/event_log.h"
 #include "controlplane/nodes/agent_connection.h"
@@ -137,7 +137,7 @@ class NodeManager {
   LogRelay logs_;
   ImageReports images_;
 
-  absl::Mutex loop_mu_;
+  Mutex loop_mu_;
   std::unique_ptr<Periodic> loop_ ABSL_GUARDED_BY(loop_mu_);
 };
 

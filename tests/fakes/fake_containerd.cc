@@ -34,8 +34,9 @@ FakeContainerd::FakeContainerd(Options options)
 
 FakeContainerd::~FakeContainerd() {
   {
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     state_->shutting_down = true;  // ends blocked Waits
+    state_->ended.SignalAll();
   }
   // Calls a client left hanging are cancelled after a while.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
@@ -50,7 +51,7 @@ std::shared_ptr<grpc::Channel> FakeContainerd::Channel() {
 std::string FakeContainerd::PutContent(const std::string& data,
                                        const std::map<std::string, std::string>& labels) {
   const std::string digest = agent::Sha256Digest(data);
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   state_->content[digest] = {data, labels, absl::Now(), absl::Now()};
   return digest;
 }
@@ -62,12 +63,12 @@ void FakeContainerd::PutImage(const std::string& name, const std::string& media_
   image.mutable_target()->set_media_type(media_type);
   image.mutable_target()->set_digest(digest);
   image.mutable_target()->set_size(size);
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   state_->images[name] = image;
 }
 
 void FakeContainerd::PutCommittedSnapshot(const std::string& name, const std::string& parent) {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   containerd_fake::Snapshot s;
   s.id = state_->next_snapshot_id++;
   s.parent = parent;
@@ -77,18 +78,18 @@ void FakeContainerd::PutCommittedSnapshot(const std::string& name, const std::st
 }
 
 void FakeContainerd::SetExecScript(const std::string& container_id, ExecScriptFn script) {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   state_->exec_scripts[container_id] = std::move(script);
 }
 
 void FakeContainerd::SetSignalEffect(const std::string& container_id, int signal,
                                      std::optional<int> exit_code) {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   state_->signal_effects[{container_id, signal}] = exit_code;
 }
 
 void FakeContainerd::ExitTask(const std::string& container_id, int exit_code) {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->tasks.find(container_id);
   if (it != state_->tasks.end() && it->second.init.status == containerd::v1::types::RUNNING) {
     state_->StopTask(it->second, exit_code);
@@ -100,41 +101,41 @@ void FakeContainerd::SetMetrics(const std::string& container_id,
   google::protobuf::Any any;
   any.set_type_url(metrics.GetDescriptor()->full_name());
   any.set_value(metrics.SerializeAsString());
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   state_->metrics[container_id] = std::move(any);
 }
 
 void FakeContainerd::FailNext(const std::string& method, grpc::Status status, int times) {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   for (int i = 0; i < times; ++i) state_->faults[method].push_back(status);
 }
 
 void FakeContainerd::CorruptContent(const std::string& digest) {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->content.find(digest);
   if (it != state_->content.end()) it->second.data += "\ncorrupted";
 }
 
 void FakeContainerd::SetDiffResult(const std::string& layer_digest, const std::string& diff_id) {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   state_->diff_results[layer_digest] = diff_id;
 }
 
 std::vector<FakeContainerd::Call> FakeContainerd::Calls() const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   return state_->calls;
 }
 
 std::optional<containerd::services::containers::v1::Container> FakeContainerd::GetContainer(
     const std::string& id) const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->containers.find(id);
   if (it == state_->containers.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<std::string> FakeContainerd::ContainerIds() const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   std::vector<std::string> out;
   for (const auto& [id, c] : state_->containers) out.push_back(id);
   return out;
@@ -142,7 +143,7 @@ std::vector<std::string> FakeContainerd::ContainerIds() const {
 
 std::optional<FakeContainerd::TaskView> FakeContainerd::GetTask(
     const std::string& container_id) const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->tasks.find(container_id);
   if (it == state_->tasks.end()) return std::nullopt;
   const containerd_fake::Process& p = it->second.init;
@@ -155,7 +156,7 @@ std::optional<FakeContainerd::TaskView> FakeContainerd::GetTask(
 }
 
 std::vector<FakeContainerd::ExecView> FakeContainerd::Execs(const std::string& container_id) const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   std::vector<ExecView> out;
   for (const auto& record : state_->exec_history) {
     if (record.container_id == container_id) out.push_back(record.view);
@@ -165,14 +166,14 @@ std::vector<FakeContainerd::ExecView> FakeContainerd::Execs(const std::string& c
 
 std::optional<FakeContainerd::BlobView> FakeContainerd::GetContent(
     const std::string& digest) const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->content.find(digest);
   if (it == state_->content.end()) return std::nullopt;
   return BlobView{it->second.data, it->second.labels};
 }
 
 std::vector<std::string> FakeContainerd::ContentDigests() const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   std::vector<std::string> out;
   for (const auto& [digest, blob] : state_->content) out.push_back(digest);
   return out;
@@ -180,7 +181,7 @@ std::vector<std::string> FakeContainerd::ContentDigests() const {
 
 std::optional<FakeContainerd::SnapshotView> FakeContainerd::GetSnapshot(
     const std::string& key) const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->snapshots.find(key);
   if (it == state_->snapshots.end()) return std::nullopt;
   return SnapshotView{it->second.parent, it->second.committed, it->second.labels,
@@ -188,7 +189,7 @@ std::optional<FakeContainerd::SnapshotView> FakeContainerd::GetSnapshot(
 }
 
 std::vector<std::string> FakeContainerd::SnapshotKeys() const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   std::vector<std::string> out;
   for (const auto& [key, s] : state_->snapshots) out.push_back(key);
   return out;
@@ -196,14 +197,14 @@ std::vector<std::string> FakeContainerd::SnapshotKeys() const {
 
 std::optional<containerd::services::images::v1::Image> FakeContainerd::GetImage(
     const std::string& name) const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   auto it = state_->images.find(name);
   if (it == state_->images.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<FakeContainerd::LeaseView> FakeContainerd::Leases() const {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   std::vector<LeaseView> out;
   for (const auto& id : state_->lease_order) {
     const containerd_fake::Lease& l = state_->leases.at(id);
@@ -213,7 +214,7 @@ std::vector<FakeContainerd::LeaseView> FakeContainerd::Leases() const {
 }
 
 void FakeContainerd::CollectGarbage() {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   state_->CollectGarbage();
 }
 

@@ -79,7 +79,7 @@ grpc::Status WriteSession::Run(grpc::ServerContext* ctx, WriteStream* stream) {
 }
 
 grpc::Status WriteSession::Open(const std::string& ref) {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   if (auto st = state_->CheckLease(lease_); !st.ok()) return st;
   auto [it, fresh] = state_->ingests.try_emplace(ref);
   if (it->second.locked) {
@@ -94,7 +94,7 @@ grpc::Status WriteSession::Open(const std::string& ref) {
 }
 
 void WriteSession::Close() {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   if (!open_) return;
   open_ = false;
   if (auto it = state_->ingests.find(ref_); it != state_->ingests.end()) it->second.locked = false;
@@ -102,7 +102,7 @@ void WriteSession::Close() {
 
 grpc::Status WriteSession::Apply(const content::WriteContentRequest& req,
                                  content::WriteContentResponse* resp) {
-  absl::MutexLock lock(&state_->mu);
+  MutexLock lock(&state_->mu);
   Ingest& ingest = state_->ingests[ref_];
   const auto offset = static_cast<int64_t>(ingest.data.size());
   resp->set_action(req.action());
@@ -169,7 +169,7 @@ class ContentService final : public content::Content::Service {
   grpc::Status Info(grpc::ServerContext* ctx, const content::InfoRequest* req,
                     content::InfoResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Content.Info"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->content.find(req->digest());
     if (it == state_->content.end())
       return NotFound(absl::StrCat("content digest ", req->digest()));
@@ -180,7 +180,7 @@ class ContentService final : public content::Content::Service {
   grpc::Status Update(grpc::ServerContext* ctx, const content::UpdateRequest* req,
                       content::UpdateResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Content.Update"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->content.find(req->info().digest());
     if (it == state_->content.end()) {
       return NotFound(absl::StrCat("content digest ", req->info().digest()));
@@ -211,7 +211,7 @@ class ContentService final : public content::Content::Service {
   grpc::Status Delete(grpc::ServerContext* ctx, const content::DeleteContentRequest* req,
                       google::protobuf::Empty*) override {
     if (auto st = state_->Enter(ctx, "Content.Delete"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     if (state_->content.erase(req->digest()) == 0) {
       return NotFound(absl::StrCat("content digest ", req->digest()));
     }
@@ -223,7 +223,7 @@ class ContentService final : public content::Content::Service {
     if (auto st = state_->Enter(ctx, "Content.Read"); !st.ok()) return st;
     std::string data;
     {
-      absl::MutexLock lock(&state_->mu);
+      MutexLock lock(&state_->mu);
       auto it = state_->content.find(req->digest());
       if (it == state_->content.end()) {
         return NotFound(absl::StrCat("content digest ", req->digest()));
@@ -247,7 +247,7 @@ class ContentService final : public content::Content::Service {
   grpc::Status Status(grpc::ServerContext* ctx, const content::StatusRequest* req,
                       content::StatusResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Content.Status"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->ingests.find(req->ref());
     if (it == state_->ingests.end()) return NotFound(absl::StrCat("ref ", req->ref()));
     auto* status = resp->mutable_status();
@@ -267,7 +267,7 @@ class ContentService final : public content::Content::Service {
   grpc::Status Abort(grpc::ServerContext* ctx, const content::AbortRequest* req,
                      google::protobuf::Empty*) override {
     if (auto st = state_->Enter(ctx, "Content.Abort"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     if (state_->ingests.erase(req->ref()) == 0) return NotFound(absl::StrCat("ref ", req->ref()));
     return grpc::Status::OK;
   }

@@ -52,7 +52,7 @@ class ContainersService final : public containers::Containers::Service {
   grpc::Status Get(grpc::ServerContext* ctx, const containers::GetContainerRequest* req,
                    containers::GetContainerResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Containers.Get"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->containers.find(req->id());
     if (it == state_->containers.end())
       return NotFound(absl::StrCat("container \"", req->id(), "\""));
@@ -63,7 +63,7 @@ class ContainersService final : public containers::Containers::Service {
   grpc::Status List(grpc::ServerContext* ctx, const containers::ListContainersRequest* req,
                     containers::ListContainersResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Containers.List"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     const std::vector<std::string> filters(req->filters().begin(), req->filters().end());
     for (const auto& [id, c] : state_->containers) {
       auto match = MatchesAny(filters, [&c = c](const std::vector<std::string>& path) {
@@ -79,7 +79,7 @@ class ContainersService final : public containers::Containers::Service {
                       containers::CreateContainerResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Containers.Create"); !st.ok()) return st;
     if (auto st = ValidateContainer(req->container()); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     const std::string& id = req->container().id();
     if (state_->containers.count(id) > 0) {
       return AlreadyExists(absl::StrCat("container \"", id, "\""));
@@ -94,7 +94,7 @@ class ContainersService final : public containers::Containers::Service {
   grpc::Status Delete(grpc::ServerContext* ctx, const containers::DeleteContainerRequest* req,
                       google::protobuf::Empty*) override {
     if (auto st = state_->Enter(ctx, "Containers.Delete"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     if (state_->containers.erase(req->id()) == 0) {
       return NotFound(absl::StrCat("container ", req->id()));
     }
@@ -140,7 +140,7 @@ class ImagesService final : public images::Images::Service {
   grpc::Status Get(grpc::ServerContext* ctx, const images::GetImageRequest* req,
                    images::GetImageResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Images.Get"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->images.find(req->name());
     if (it == state_->images.end()) return NotFound(absl::StrCat("image \"", req->name(), "\""));
     *resp->mutable_image() = it->second;
@@ -150,7 +150,7 @@ class ImagesService final : public images::Images::Service {
   grpc::Status List(grpc::ServerContext* ctx, const images::ListImagesRequest* req,
                     images::ListImagesResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Images.List"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     const std::vector<std::string> filters(req->filters().begin(), req->filters().end());
     for (const auto& [name, image] : state_->images) {
       auto match =
@@ -175,7 +175,7 @@ class ImagesService final : public images::Images::Service {
     if (image.target().digest().empty() || image.target().media_type().empty()) {
       return InvalidArgument("image.Target must have a digest and a media type");
     }
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     if (state_->images.count(image.name()) > 0) {
       return AlreadyExists(absl::StrCat("image \"", image.name(), "\""));
     }
@@ -189,7 +189,7 @@ class ImagesService final : public images::Images::Service {
   grpc::Status Update(grpc::ServerContext* ctx, const images::UpdateImageRequest* req,
                       images::UpdateImageResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Images.Update"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->images.find(req->image().name());
     if (it == state_->images.end()) {
       return NotFound(absl::StrCat("image \"", req->image().name(), "\""));
@@ -202,7 +202,7 @@ class ImagesService final : public images::Images::Service {
   grpc::Status Delete(grpc::ServerContext* ctx, const images::DeleteImageRequest* req,
                       google::protobuf::Empty*) override {
     if (auto st = state_->Enter(ctx, "Images.Delete"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     if (state_->images.erase(req->name()) == 0) {
       return NotFound(absl::StrCat("image \"", req->name(), "\""));
     }
@@ -222,7 +222,7 @@ class LeasesService final : public leases::Leases::Service {
                       leases::CreateResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Leases.Create"); !st.ok()) return st;
     if (req->id().empty()) return InvalidArgument("lease id must not be empty");
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->leases.find(req->id());
     if (it != state_->leases.end() && !it->second.deleted) {
       return AlreadyExists(absl::StrCat("lease \"", req->id(), "\""));
@@ -241,7 +241,7 @@ class LeasesService final : public leases::Leases::Service {
   grpc::Status Delete(grpc::ServerContext* ctx, const leases::DeleteRequest* req,
                       google::protobuf::Empty*) override {
     if (auto st = state_->Enter(ctx, "Leases.Delete"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->leases.find(req->id());
     if (it == state_->leases.end() || it->second.deleted) {
       return NotFound(absl::StrCat("lease \"", req->id(), "\""));
@@ -254,7 +254,7 @@ class LeasesService final : public leases::Leases::Service {
   grpc::Status List(grpc::ServerContext* ctx, const leases::ListRequest*,
                     leases::ListResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Leases.List"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     for (const auto& [id, lease] : state_->leases) {
       if (lease.deleted) continue;
       auto* out = resp->add_leases();

@@ -42,7 +42,7 @@ class SnapshotsService final : public snapshots::Snapshots::Service {
     if (auto st = state_->Enter(ctx, "Snapshots.Prepare", &lease); !st.ok()) return st;
     if (auto st = state_->CheckSnapshotter(req->snapshotter()); !st.ok()) return st;
     if (req->key().empty()) return InvalidArgument("snapshot key must not be empty");
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     if (auto st = state_->CheckLease(lease); !st.ok()) return st;
     if (state_->snapshots.count(req->key()) > 0) {
       return AlreadyExists(absl::StrCat("snapshot \"", req->key(), "\""));
@@ -71,7 +71,7 @@ class SnapshotsService final : public snapshots::Snapshots::Service {
                       snapshots::MountsResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Snapshots.Mounts"); !st.ok()) return st;
     if (auto st = state_->CheckSnapshotter(req->snapshotter()); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     if (state_->snapshots.count(req->key()) == 0) return NotFound(DoesNotExist(req->key()));
     SetMounts(state_->MountsOf(req->key()), resp->mutable_mounts());
     return grpc::Status::OK;
@@ -82,7 +82,7 @@ class SnapshotsService final : public snapshots::Snapshots::Service {
     std::string lease;
     if (auto st = state_->Enter(ctx, "Snapshots.Commit", &lease); !st.ok()) return st;
     if (auto st = state_->CheckSnapshotter(req->snapshotter()); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     if (auto st = state_->CheckLease(lease); !st.ok()) return st;
     auto it = state_->snapshots.find(req->key());
     if (it == state_->snapshots.end()) return NotFound(DoesNotExist(req->key()));
@@ -107,7 +107,7 @@ class SnapshotsService final : public snapshots::Snapshots::Service {
                       google::protobuf::Empty*) override {
     if (auto st = state_->Enter(ctx, "Snapshots.Remove"); !st.ok()) return st;
     if (auto st = state_->CheckSnapshotter(req->snapshotter()); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     if (state_->snapshots.count(req->key()) == 0) return NotFound(DoesNotExist(req->key()));
     if (state_->HasChildren(req->key())) {
       return FailedPrecondition("cannot remove snapshot with child");
@@ -121,7 +121,7 @@ class SnapshotsService final : public snapshots::Snapshots::Service {
                     snapshots::StatSnapshotResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Snapshots.Stat"); !st.ok()) return st;
     if (auto st = state_->CheckSnapshotter(req->snapshotter()); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->snapshots.find(req->key());
     if (it == state_->snapshots.end()) return NotFound(DoesNotExist(req->key()));
     auto* info = resp->mutable_info();
@@ -150,7 +150,7 @@ class DiffService final : public diff::Diff::Service {
   grpc::Status Apply(grpc::ServerContext* ctx, const diff::ApplyRequest* req,
                      diff::ApplyResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Diff.Apply"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     const std::string& layer = req->diff().digest();
     auto blob = state_->content.find(layer);
     if (blob == state_->content.end()) return NotFound(absl::StrCat("content digest ", layer));

@@ -66,7 +66,7 @@ grpc::Status State::Enter(const grpc::ServerContext* ctx, absl::string_view meth
   FakeContainerd::Call call{std::string(method), Header(ctx, "containerd-namespace"),
                             Header(ctx, "containerd-lease")};
   if (lease != nullptr) *lease = call.lease;
-  absl::MutexLock lock(&mu);
+  MutexLock lock(&mu);
   calls.push_back(call);
   if (auto it = faults.find(call.method); it != faults.end() && !it->second.empty()) {
     grpc::Status fault = it->second.front();
@@ -144,6 +144,7 @@ void State::Stop(Process& p, int exit_code) {
   p.exit_status = static_cast<uint32_t>(exit_code);
   p.exited_at = absl::Now();
   if (p.history.has_value()) exec_history[*p.history].view.exit_code = exit_code;
+  ended.SignalAll();
 }
 
 void State::StopTask(Task& task, int exit_code) {

@@ -17,8 +17,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/mutex.h"
 #include "google/protobuf/any.pb.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
@@ -108,7 +108,7 @@ class State {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   bool HasChildren(const std::string& key) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void CollectGarbage() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
-  // Ends `p` (of this state) with `exit_code` now.
+  // Ends `p` (of this state) with `exit_code` now, and signals `ended`.
   void Stop(Process& p, int exit_code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   // Ends the task's main process, and with it (SIGKILL) whatever was exec'd.
   void StopTask(Task& task, int exit_code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
@@ -116,7 +116,10 @@ class State {
   const std::string ns;
   const std::string snapshotter;
 
-  mutable absl::Mutex mu;
+  mutable Mutex mu;
+  // Signalled (with mu held) when a process stops or is deleted, and at
+  // shutdown: what a blocked Tasks.Wait waits for.
+  CondVar ended;
   bool shutting_down ABSL_GUARDED_BY(mu) = false;
   std::vector<FakeContainerd::Call> calls ABSL_GUARDED_BY(mu);
   std::map<std::string, std::deque<grpc::Status>> faults ABSL_GUARDED_BY(mu);

@@ -85,7 +85,7 @@ class TasksService final : public tasks::Tasks::Service {
   grpc::Status Create(grpc::ServerContext* ctx, const tasks::CreateTaskRequest* req,
                       tasks::CreateTaskResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Tasks.Create"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     const std::string& id = req->container_id();
     auto container = state_->containers.find(id);
     if (container == state_->containers.end()) return NotFound(absl::StrCat("container ", id));
@@ -114,7 +114,7 @@ class TasksService final : public tasks::Tasks::Service {
     FakeContainerd::ExecScriptFn script;
     std::vector<std::string> args;
     {
-      absl::MutexLock lock(&state_->mu);
+      MutexLock lock(&state_->mu);
       grpc::Status st;
       Process* p = Find(req->container_id(), req->exec_id(), &st);
       if (p == nullptr) return st;
@@ -132,7 +132,7 @@ class TasksService final : public tasks::Tasks::Service {
     }
     // The exec'd process runs its script without the lock.
     const FakeContainerd::ExecScript result = script ? script(args) : FakeContainerd::ExecScript();
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     grpc::Status st;
     Process* p = Find(req->container_id(), req->exec_id(), &st);
     if (p == nullptr || p->status != RUNNING || result.hang) return grpc::Status::OK;
@@ -144,7 +144,7 @@ class TasksService final : public tasks::Tasks::Service {
   grpc::Status Delete(grpc::ServerContext* ctx, const tasks::DeleteTaskRequest* req,
                       tasks::DeleteResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Tasks.Delete"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->tasks.find(req->container_id());
     if (it == state_->tasks.end()) return NotFound(absl::StrCat("task ", req->container_id()));
     const Process& p = it->second.init;
@@ -154,13 +154,14 @@ class TasksService final : public tasks::Tasks::Service {
       state_->exec_history[*e.history].view.deleted = true;
     }
     state_->tasks.erase(it);
+    state_->ended.SignalAll();
     return grpc::Status::OK;
   }
 
   grpc::Status DeleteProcess(grpc::ServerContext* ctx, const tasks::DeleteProcessRequest* req,
                              tasks::DeleteResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Tasks.DeleteProcess"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     if (req->exec_id().empty()) return InvalidArgument("exec id must be set");
     grpc::Status st;
     Process* p = Find(req->container_id(), req->exec_id(), &st);
@@ -169,13 +170,14 @@ class TasksService final : public tasks::Tasks::Service {
     FillDeleted(req->exec_id(), *p, resp);
     state_->exec_history[*p->history].view.deleted = true;
     state_->tasks[req->container_id()].execs.erase(req->exec_id());
+    state_->ended.SignalAll();
     return grpc::Status::OK;
   }
 
   grpc::Status Get(grpc::ServerContext* ctx, const tasks::GetRequest* req,
                    tasks::GetResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Tasks.Get"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     grpc::Status st;
     const Process* p = Find(req->container_id(), req->exec_id(), &st);
     if (p == nullptr) return st;
@@ -187,7 +189,7 @@ class TasksService final : public tasks::Tasks::Service {
   grpc::Status List(grpc::ServerContext* ctx, const tasks::ListTasksRequest* req,
                     tasks::ListTasksResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Tasks.List"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     // As containerd does, `id` (not container_id) carries the container's id.
     for (const auto& [id, task] : state_->tasks) FillProcess(id, task.init, resp->add_tasks());
     return grpc::Status::OK;
@@ -196,7 +198,7 @@ class TasksService final : public tasks::Tasks::Service {
   grpc::Status Kill(grpc::ServerContext* ctx, const tasks::KillRequest* req,
                     google::protobuf::Empty*) override {
     if (auto st = state_->Enter(ctx, "Tasks.Kill"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     grpc::Status st;
     Process* p = Find(req->container_id(), req->exec_id(), &st);
     if (p == nullptr) return st;
@@ -221,7 +223,7 @@ class TasksService final : public tasks::Tasks::Service {
   grpc::Status Exec(grpc::ServerContext* ctx, const tasks::ExecProcessRequest* req,
                     google::protobuf::Empty*) override {
     if (auto st = state_->Enter(ctx, "Tasks.Exec"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->tasks.find(req->container_id());
     if (it == state_->tasks.end()) return NotFound(absl::StrCat("task ", req->container_id()));
     if (it->second.init.status != RUNNING) {
@@ -252,7 +254,7 @@ class TasksService final : public tasks::Tasks::Service {
   grpc::Status Metrics(grpc::ServerContext* ctx, const tasks::MetricsRequest* req,
                        tasks::MetricsResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Tasks.Metrics"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     const std::vector<std::string> filters(req->filters().begin(), req->filters().end());
     for (const auto& [id, task] : state_->tasks) {
       auto metrics = state_->metrics.find(id);
@@ -274,7 +276,7 @@ class TasksService final : public tasks::Tasks::Service {
   grpc::Status Wait(grpc::ServerContext* ctx, const tasks::WaitRequest* req,
                     tasks::WaitResponse* resp) override {
     if (auto st = state_->Enter(ctx, "Tasks.Wait"); !st.ok()) return st;
-    absl::MutexLock lock(&state_->mu);
+    MutexLock lock(&state_->mu);
     grpc::Status st;
     if (Find(req->container_id(), req->exec_id(), &st) == nullptr) return st;
     auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(state_->mu) {
@@ -282,8 +284,12 @@ class TasksService final : public tasks::Tasks::Service {
       const Process* p = Find(req->container_id(), req->exec_id(), &ignored);
       return state_->shutting_down || p == nullptr || p->status == STOPPED;
     };
-    const bool stopped =
-        state_->mu.AwaitWithDeadline(absl::Condition(&done), absl::FromChrono(ctx->deadline()));
+    // Until done() or the call's deadline; done() is asked once more after the
+    // deadline, so a process that stopped just then still counts.
+    const absl::Time deadline = absl::FromChrono(ctx->deadline());
+    bool timed_out = false;
+    while (!done() && !timed_out) timed_out = state_->ended.WaitWithDeadline(&state_->mu, deadline);
+    const bool stopped = done();
     if (state_->shutting_down) return grpc::Status(grpc::StatusCode::UNAVAILABLE, "shutting down");
     if (!stopped) {
       return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "context deadline exceeded");
