@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
     auto t0 = Clock::now();
     auto s = RulesetFor(c);
     auto t1 = Clock::now();
-    auto st = firewall.Apply(c);
+    auto st = firewall.Apply(c, *s);
     auto t2 = Clock::now();
     failures += !st.ok();
     if (!st.ok() && failures == 1) std::fprintf(stderr, "%s\n", std::string(st.message()).c_str());

@@ -57,12 +57,10 @@ absl::Status NodeFirewall::FilterBridgedTraffic() {
   });
 }
 
-absl::Status NodeFirewall::Apply(const FirewallConfig& config) {
-  auto script = RulesetFor(config);
-  if (!script.ok()) return script.status();
+absl::Status NodeFirewall::Apply(const FirewallConfig&, const std::string& ruleset) {
   // Without br_netfilter the table still filters what is routed.
   const absl::Status bridged = FilterBridgedTraffic();
-  if (auto st = Run(*script); !st.ok()) return st;
+  if (auto st = Run(ruleset); !st.ok()) return st;
   return bridged;
 }
 

@@ -18,8 +18,11 @@ class NodeFirewall {
   NodeFirewall(std::string netns, std::string table = kFirewallTable);
   virtual ~NodeFirewall() = default;
 
-  // Replaces the table; errors carry nftables' words.
-  virtual absl::Status Apply(const FirewallConfig& config);
+  // Replaces the table with `ruleset`, which is RulesetFor(config) (the
+  // caller has it already: it compares it with what it applied last, and a
+  // large node's ruleset is not cheap to make twice). Errors carry
+  // nftables' words.
+  virtual absl::Status Apply(const FirewallConfig& config, const std::string& ruleset);
   // Removes the table; not an error when it is not there.
   virtual absl::Status Remove();
 

@@ -176,7 +176,7 @@ absl::Status NodeNetwork::RefreshFirewall() {
     auto rules = RulesetFor(config);
     if (!rules.ok()) return rules.status();
     script = *std::move(rules);
-    if (script != applied_script_) st = firewall_->Apply(config);
+    if (script != applied_script_) st = firewall_->Apply(config, script);
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (st.ok()) {

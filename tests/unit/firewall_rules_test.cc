@@ -147,7 +147,8 @@ TEST(FirewallRules, ATaskOfNoKnownServiceGetsOnlyItsPublishedPorts) {
 class RecordingFirewall : public NodeFirewall {
  public:
   RecordingFirewall() : NodeFirewall("") {}
-  absl::Status Apply(const FirewallConfig& config) override {
+  absl::Status Apply(const FirewallConfig& config, const std::string& ruleset) override {
+    EXPECT_EQ(ruleset, *RulesetFor(config)) << "the ruleset is the config's";
     applied.push_back(config);
     return absl::OkStatus();
   }
