@@ -112,7 +112,7 @@ void Agent::Wake() {
 void Agent::Pass() {
   reconciler_->Tick();
   upkeep_->Run(reconciler_->tasks(), reconciler_->runtime_observed());
-  const absl::Time now = clock_->Now();
+  const absl::Time now = clock_->Monotonic();
   if (now >= next_check_) {
     CheckReadings readings = ReadChecks(runtime_, options_.reconciler.data_dir, storage_.Path());
     if (options_.network) readings.network_error = options_.network->Problem();

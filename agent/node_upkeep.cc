@@ -16,7 +16,9 @@ NodeUpkeep::NodeUpkeep(ImageManager* images, const Clock* clock, Options options
     : images_(images), clock_(clock), options_(std::move(options)), sink_(std::move(sink)) {}
 
 void NodeUpkeep::Run(const TrackedTasks& tasks, bool runtime_observed) {
-  const absl::Time now = clock_->Now();
+  // When each chore is next due, on the monotonic clock; old logs are judged
+  // by their files' wall-clock times.
+  const absl::Time now = clock_->Monotonic();
   if (runtime_observed) {
     for (const auto& [id, task] : tasks) {
       if (task.status == Task::RUNNING) RotateLogs(task);
@@ -24,7 +26,7 @@ void NodeUpkeep::Run(const TrackedTasks& tasks, bool runtime_observed) {
     ManageImages(tasks, now);
   }
   if (now >= next_log_cleanup_) {
-    CollectOldLogs(tasks, now);
+    CollectOldLogs(tasks, clock_->Now());
     next_log_cleanup_ = now + options_.log_cleanup_interval;
   }
 }

@@ -396,7 +396,9 @@ void Reconciler::AdvanceRunning(TrackedTask& r) {
 }
 
 void Reconciler::DriveStop(TrackedTask& r) {
-  const absl::Time now = clock_->Now();
+  // The stop timeout runs on the monotonic clock: a clock set ahead must
+  // not SIGKILL a container that was given time to shut down.
+  const absl::Time now = clock_->Monotonic();
   bool all_down = true;
   for (auto& c : r.containers) {
     if (!Running(c.state)) continue;
@@ -435,7 +437,7 @@ void Reconciler::DriveStop(TrackedTask& r) {
   }
   r.address.clear();
   r.status = Task::STOPPED;
-  r.stopped_at = now;
+  r.stopped_at = clock_->Now();  // a record's time: the wall clock
   secret_provider_.Release(r.task_id);
   spdlog::info("task {} stopped{}", r.task_id, r.reason.empty() ? "" : ": " + r.reason);
 }

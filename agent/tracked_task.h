@@ -40,7 +40,7 @@ struct TrackedContainer {
   bool exit_observed = false;  // told the observer
   bool term_sent = false;
   bool kill_sent = false;
-  absl::Time deadline;  // SIGKILL after this, once SIGTERM was sent
+  absl::Time deadline;  // SIGKILL after this (Clock::Monotonic), once SIGTERM was sent
 };
 
 struct TrackedTask {

@@ -115,14 +115,20 @@ void HealthMonitor::Sync(const std::vector<HealthTarget>& targets) {
     it = wanted.contains(it->first) ? std::next(it) : entries_.erase(it);
   }
   bool added = false;
+  // Probe times and the start period run on the monotonic clock, so that a
+  // node whose clock is set ahead does not end every start period at once.
+  // A task's start (a wall-clock time in its record) is placed on it once:
+  // as long ago as the wall clock says, never in the future.
+  const absl::Time now = clock_->Monotonic();
+  const absl::Time wall = clock_->Now();
   for (const auto& [id, t] : wanted) {
     if (entries_.contains(id)) continue;
+    const absl::Time started = now - std::max(absl::ZeroDuration(), wall - t->started);
     entries_.emplace(
         id, Entry{*t,
                   HealthPolicy(t->check.retries(), FromProtoDuration(t->check.start_period()),
-                               t->started, t->carried),
-                  std::max(clock_->Now(), t->started + options_.first_probe), false,
-                  t->carried_output});
+                               started, t->carried),
+                  std::max(now, started + options_.first_probe), false, t->carried_output});
     added = true;
   }
   if (added) cv_.notify_all();
@@ -153,7 +159,7 @@ void HealthMonitor::Run(const std::string& id) {
   auto it = entries_.find(id);
   if (it == entries_.end()) return;  // the container went away meanwhile
   Entry& e = it->second;
-  const absl::Time now = clock_->Now();
+  const absl::Time now = clock_->Monotonic();
   e.policy.Record(result.passed, now);
   e.output = result.output;
   e.running = false;
@@ -165,7 +171,7 @@ void HealthMonitor::RunDue() {
   std::vector<std::string> due;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const absl::Time now = clock_->Now();
+    const absl::Time now = clock_->Monotonic();
     for (auto& [id, e] : entries_) {
       if (!e.running && e.next_due <= now) {
         e.running = true;
@@ -179,7 +185,7 @@ void HealthMonitor::RunDue() {
 void HealthMonitor::Scheduler() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    const absl::Time now = clock_->Now();
+    const absl::Time now = clock_->Monotonic();
     absl::Time next = now + absl::Seconds(5);
     for (auto& [id, e] : entries_) {
       if (e.running) continue;

@@ -70,7 +70,9 @@ absl::Status ImageManager::Recover() {
 ImageManager::Result ImageManager::Ensure(const std::string& image, bool always,
                                           const std::string& requester) {
   std::unique_lock<std::mutex> lock(mu_);
-  const absl::Time now = clock_->Now();
+  // Pull waits and retries are measured on the monotonic clock: a node
+  // whose clock is set back must not wait an hour for its next attempt.
+  const absl::Time now = clock_->Monotonic();
   const std::string key = absl::StrCat(requester, "|", image);
   // When this task first asked, even if a pull was already running: with
   // pullPolicy always, a pull that ends after that serves it.
@@ -147,7 +149,7 @@ ImageManager::Result ImageManager::Ensure(const std::string& image, bool always,
 }
 
 void ImageManager::StartLocked(const std::string& image, Pull& p) {
-  if (p.attempts == 0) p.first_attempt = clock_->Now();
+  if (p.attempts == 0) p.first_attempt = clock_->Monotonic();
   p.attempts++;
   p.in_flight = true;
   queue_.push_back(image);
@@ -189,7 +191,7 @@ void ImageManager::Finish(const std::string& image, const absl::Status& st) {
   if (it == pulls_.end()) return;
   Pull& p = it->second;
   p.in_flight = false;
-  const absl::Time now = clock_->Now();
+  const absl::Time now = clock_->Monotonic();
   if (st.ok()) {
     digests_[image] = digest;
     pulled_at_[image] = now;

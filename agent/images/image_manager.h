@@ -90,7 +90,7 @@ class ImageManager {
     std::string error;
     std::string retrying;  // what waiting tasks are told after a transient failure
     int attempts = 0;
-    absl::Time first_attempt;
+    absl::Time first_attempt;  // on Clock::Monotonic, as next_attempt
     absl::Time next_attempt;
     std::set<std::string> waiters;  // requesters told "pulling"
   };
@@ -109,10 +109,11 @@ class ImageManager {
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, Pull> pulls_;
-  std::map<std::string, absl::Time> pulled_at_;    // last successful pull
+  // On Clock::Monotonic: when an image was last pulled, when a task asked.
+  std::map<std::string, absl::Time> pulled_at_;
   std::map<std::string, absl::Time> first_asked_;  // requester|image -> time
   std::map<std::string, std::string> digests_;     // image -> digest
-  std::map<std::string, absl::Time> last_used_;
+  std::map<std::string, absl::Time> last_used_;    // wall clock: saved in images.json
   absl::Time last_saved_ = absl::InfinitePast();
   int64_t generation_ = 0;
   std::deque<std::string> queue_;

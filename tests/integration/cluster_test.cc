@@ -247,7 +247,8 @@ TEST_F(ClusterTest, ACrashedTaskIsReplaced) {
   gantry::v1::GetTaskRequest get;
   get.set_id(victim.id());
   Task stopped;
-  ASSERT_TRUE(stub_->GetTask(&ctx, get, &stopped).ok());
+  const grpc::Status got = stub_->GetTask(&ctx, get, &stopped);
+  ASSERT_TRUE(got.ok()) << got.error_message();
   EXPECT_EQ(stopped.last_status(), Task::STOPPED);
   EXPECT_EQ(stopped.stopped_reason(),
             "EssentialContainerExited: essential container httpd exited with code 2");

@@ -117,6 +117,27 @@ TEST_F(HealthMonitorTest, CommandProbesRunInTheContainerOnSchedule) {
   EXPECT_EQ(monitor_.Get("t1-web").health, Task::UNKNOWN);
 }
 
+// A start period is time that passed since the task started: the node's
+// clock set an hour ahead neither ends it nor makes every probe due.
+TEST_F(HealthMonitorTest, AClockStepDoesNotEndTheStartPeriod) {
+  auto c = Check(/*retries=*/1);
+  *c.mutable_start_period() = ToProtoDuration(absl::Seconds(30));
+  c.add_command("CMD-SHELL");
+  c.add_command("exit 1");
+  runtime_.SetExecResult("t1-web", ExecResult{1, "not yet"});
+  monitor_.Sync({Target(c)});
+  clock_.Step(absl::Hours(1));
+  monitor_.RunDue();
+  EXPECT_TRUE(runtime_.ExecCalls().empty()) << "the first probe still waits a second";
+  clock_.Advance(absl::Seconds(1));
+  monitor_.RunDue();
+  ASSERT_EQ(runtime_.ExecCalls().size(), 1u);
+  EXPECT_EQ(monitor_.Get("t1-web").health, Task::UNKNOWN) << "a failure in the start period";
+  clock_.Advance(absl::Seconds(30));
+  monitor_.RunDue();
+  EXPECT_EQ(monitor_.Get("t1-web").health, Task::UNHEALTHY) << "the start period is over";
+}
+
 TEST_F(HealthMonitorTest, HttpProbesPassOn2xxAnd3xx) {
   int code = 200;
   gantry::testing::FakeHttpServer server([&](const gantry::testing::HttpRequest& r) {

@@ -152,6 +152,23 @@ TEST_F(ImageManagerTest, TransientFailuresRetryWithBackoffUntilTheTimeout) {
   EXPECT_EQ(s, State::kFailed);
 }
 
+// Retry waits are time that passed: a node's clock set back an hour does
+// not hold the next attempt for an hour, nor does one set ahead give up.
+TEST_F(ImageManagerTest, AClockStepNeitherDelaysNorEndsRetries) {
+  runtime_.FailPulls(absl::UnavailableError("connection refused"));
+  images_->Ensure(kWeb1, false, "t1");
+  ASSERT_EQ(runtime_.pulls(), 1);
+  clock_.Step(-absl::Hours(1));
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(images_->Ensure(kWeb1, false, "t1").state, State::kPulling);
+  EXPECT_EQ(runtime_.pulls(), 2) << "retried after its one-second backoff";
+  clock_.Step(absl::Hours(2));
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(images_->Ensure(kWeb1, false, "t1").state, State::kPulling)
+      << "still within the pull timeout: only three seconds passed";
+  EXPECT_EQ(runtime_.pulls(), 3);
+}
+
 // While it retries, a waiting task is told why: the task's reason says what
 // failed and that it will be retried, not only "pulling".
 TEST_F(ImageManagerTest, WaitingTasksAreToldWhyThePullIsRetried) {

@@ -237,6 +237,34 @@ TEST_F(ReconcilerTest, StopsWithSigtermThenSigkillAfterTheTimeout) {
   EXPECT_TRUE(runtime_.AllIds().empty()) << "nothing is left behind in the runtime";
 }
 
+// The stop timeout is time that passed, not what the node's clock reads: a
+// clock set an hour ahead does not SIGKILL a container still shutting down.
+TEST_F(ReconcilerTest, AClockStepDoesNotCutTheStopTimeoutShort) {
+  Desire({Assignment("t1")});
+  reconciler_->Tick();
+  runtime_.IgnoreSigterm("t1-httpd");
+  Desire({});
+  reconciler_->Tick();
+  ASSERT_THAT(runtime_.Signals(), ElementsAre(Pair("t1-httpd", SIGTERM)));
+  clock_.Step(absl::Hours(1));
+  reconciler_->Tick();
+  EXPECT_EQ(runtime_.Signals().size(), 1u) << "no SIGKILL: no time passed";
+  clock_.Advance(absl::Seconds(10));
+  reconciler_->Tick();
+  EXPECT_THAT(runtime_.Signals(), Contains(Pair("t1-httpd", SIGKILL)));
+  reconciler_->Tick();  // removal, reported
+  int stopped = 0;
+  for (const auto& report : reports_) {
+    for (const auto& t : report.tasks()) {
+      if (t.task_id() != "t1" || t.status() != Task::STOPPED) continue;
+      stopped++;
+      EXPECT_EQ(FromProtoTime(t.stopped_at()), clock_.Now())
+          << "the stop time reported is the wall clock's";
+    }
+  }
+  EXPECT_GT(stopped, 0) << "the stop was reported";
+}
+
 TEST_F(ReconcilerTest, ANewTaskWaitsForTheStaleTaskHoldingItsPort) {
   // t1 is stale (the node was DOWN; the control plane freed its port) and
   // takes its time to stop; t2 got the same host port.
