@@ -14,6 +14,8 @@
 #include "absl/strings/strip.h"
 #include "common/json_fields.h"
 #include "common/registry/auth.h"
+#include "common/registry/registry_tls.h"
+#include "common/status_util.h"
 #include "nlohmann/json.hpp"
 
 namespace gantry::registry {
@@ -128,6 +130,16 @@ absl::Status TransferError(const std::string& url, int curl_code) {
                                                  "and this host's DNS"));
     case CURLE_OPERATION_TIMEDOUT:
       return absl::UnavailableError(absl::StrCat("no answer from ", host, " in time (", said, ")"));
+    case CURLE_PEER_FAILED_VERIFICATION:
+      // Not retried: only a change of configuration or certificate helps.
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the certificate of ", host, " is not trusted (", said,
+          "): if a private CA signed it, name that CA's certificate as caFile for the registry "
+          "in the registries section of the agents' and the control plane's configuration"));
+    case CURLE_SSL_CONNECT_ERROR:
+      return absl::UnavailableError(absl::StrCat(
+          "the TLS handshake with ", host, " failed (", said,
+          "): does it serve HTTPS? A plain-HTTP registry must be listed with insecure: true"));
     default:
       return absl::UnavailableError(absl::StrCat("request to ", host, " failed: ", said));
   }
@@ -148,11 +160,9 @@ std::string RegistryClient::AuthorizationFor(const Reference& ref) {
   return it == authorization_.end() ? "" : it->second;
 }
 
-absl::StatusOr<RegistryClient::Response> RegistryClient::Perform(const std::string& url,
-                                                                 const std::string& method,
-                                                                 const std::string& accept,
-                                                                 const std::string& authorization,
-                                                                 const Sink* sink, bool bounded) {
+absl::StatusOr<RegistryClient::Response> RegistryClient::Perform(
+    const RegistryHostConfig& host, const std::string& url, const std::string& method,
+    const std::string& accept, const std::string& authorization, const Sink* sink, bool bounded) {
   std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), curl_easy_cleanup);
   if (!curl) return absl::InternalError("libcurl: cannot create a handle");
   Transfer t;
@@ -184,6 +194,7 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Perform(const std::stri
   curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME,
                    static_cast<long>(absl::ToInt64Seconds(config_.stall_timeout)));
   if (method == "HEAD") curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+  if (!host.ca_pem.empty()) RETURN_IF_ERROR(TrustCaBundle(c, &host.ca_pem));
   const CURLcode rc = curl_easy_perform(c);
   if (!t.sink_status.ok()) return t.sink_status;
   if (rc != CURLE_OK) return TransferError(url, rc);
@@ -230,7 +241,7 @@ absl::Status RegistryClient::Authenticate(const Reference& ref, const std::strin
                    ? challenge->params["scope"]
                    : absl::StrCat("repository:", ref.repository, ":pull"));
   url += (absl::StrContains(url, "?") ? "&" : "?") + absl::StrJoin(query, "&");
-  auto resp = Perform(url, "GET", "application/json", has_credentials ? basic : "", nullptr,
+  auto resp = Perform(host, url, "GET", "application/json", has_credentials ? basic : "", nullptr,
                       /*bounded=*/true);
   if (!resp.ok()) {
     return absl::UnavailableError(absl::StrCat("token service: ", resp.status().message()));
@@ -258,7 +269,8 @@ absl::StatusOr<RegistryClient::Response> RegistryClient::Request(const Reference
   const std::string url = absl::StrCat(HostConfig(ref.registry).insecure ? "http" : "https", "://",
                                        ref.ApiHost(), "/v2/", ref.repository, "/", path);
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto resp = Perform(url, method, accept, AuthorizationFor(ref), sink, bounded);
+    auto resp = Perform(HostConfig(ref.registry), url, method, accept, AuthorizationFor(ref), sink,
+                        bounded);
     if (!resp.ok()) return resp;
     if (resp->code != 401 || attempt == 1) return resp;
     auto challenge = resp->headers.find("www-authenticate");

@@ -30,6 +30,9 @@ struct RegistryHostConfig {
   bool insecure = false;  // plain HTTP
   std::string username;
   std::string password;
+  // PEM certificates trusted for this registry besides the system's CA store
+  // (a registry whose certificate a private CA signed).
+  std::string ca_pem;
 };
 
 struct RegistryConfig {
@@ -68,9 +71,10 @@ class RegistryClient {
   absl::StatusOr<Response> Request(const Reference& ref, const std::string& method,
                                    const std::string& path, const std::string& accept,
                                    const Sink* sink, bool bounded);
-  absl::StatusOr<Response> Perform(const std::string& url, const std::string& method,
-                                   const std::string& accept, const std::string& authorization,
-                                   const Sink* sink, bool bounded);
+  absl::StatusOr<Response> Perform(const RegistryHostConfig& host, const std::string& url,
+                                   const std::string& method, const std::string& accept,
+                                   const std::string& authorization, const Sink* sink,
+                                   bool bounded);
   absl::Status Authenticate(const Reference& ref, const std::string& challenge);
   std::string AuthorizationFor(const Reference& ref);
   const RegistryHostConfig& HostConfig(const std::string& registry) const;

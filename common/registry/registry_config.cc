@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/registry/registry_tls.h"
 #include "common/tls.h"
 
 namespace gantry::registry {
@@ -38,12 +39,24 @@ absl::Status ParseRegistries(const YAML::Node& node, const std::string& source,
           auto secret = ReadFileForFlag(value, absl::StrCat(where, ".passwordFile"));
           if (!secret.ok()) return secret.status();
           h.password = std::string(absl::StripTrailingAsciiWhitespace(*secret));
+        } else if (key == "caFile") {
+          auto pem = ReadFileForFlag(value, absl::StrCat(where, ".caFile"));
+          if (!pem.ok()) return pem.status();
+          if (auto st = CheckCaBundle(*pem); !st.ok()) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(where, ".caFile: ", value, " ", st.message()));
+          }
+          h.ca_pem = *std::move(pem);
         } else {
           return absl::InvalidArgumentError(
               absl::StrCat(where, ": unknown setting \"", key,
-                           "\" (expected insecure, username, password or passwordFile)"));
+                           "\" (expected insecure, username, password, passwordFile or caFile)"));
         }
       }
+    }
+    if (h.insecure && !h.ca_pem.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": insecure (plain HTTP) and caFile (HTTPS with that CA) contradict; keep one"));
     }
     if (h.username.empty() != h.password.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": username and password go together"));

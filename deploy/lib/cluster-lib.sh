@@ -116,18 +116,25 @@ gantry_wait_for() {
   done
 }
 
-# gantry_start_registry DIR PORT [USER PASSWORD]
+# gantry_start_registry DIR PORT [USER PASSWORD [CERT KEY]]
 # Starts Debian's docker-registry on 127.0.0.1:PORT with its storage under
-# DIR, requiring HTTP basic authentication when USER is given. Sets
-# REGISTRY_PID; stop it with gantry_stop_registry DIR.
+# DIR, requiring HTTP basic authentication when USER is given (pass "" ""
+# for none), serving HTTPS with CERT and KEY (PEM files) when they are given.
+# Sets REGISTRY_PID; stop it with gantry_stop_registry DIR.
 gantry_start_registry() {
-  local dir=$1 port=$2 user=${3:-} password=${4:-}
+  local dir=$1 port=$2 user=${3:-} password=${4:-} cert=${5:-} key=${6:-}
+  local url=http://127.0.0.1:$port/v2/
   mkdir -p "$dir/data"
   {
     echo "version: 0.1"
     echo "log: {level: warn}"
     echo "storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}"
-    echo "http: {addr: 127.0.0.1:$port}"
+    if [[ -n $cert ]]; then
+      echo "http: {addr: 127.0.0.1:$port, tls: {certificate: $cert, key: $key}}"
+      url=https://127.0.0.1:$port/v2/
+    else
+      echo "http: {addr: 127.0.0.1:$port}"
+    fi
     if [[ -n $user ]]; then
       htpasswd -Bbn "$user" "$password" > "$dir/htpasswd"
       echo "auth: {htpasswd: {realm: gantry, path: $dir/htpasswd}}"
@@ -138,7 +145,7 @@ gantry_start_registry() {
   echo "$REGISTRY_PID" > "$dir/registry.pid"
   local i
   for i in $(seq 1 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && return 0
+    curl -sk -o /dev/null "$url" && return 0
     if ! kill -0 "$REGISTRY_PID" 2> /dev/null; then
       echo "docker-registry failed to start; its log:" >&2
       cat "$dir/registry.log" >&2
@@ -164,7 +171,8 @@ gantry_stop_registry() {
 }
 
 # gantry_push_image ARCHIVE REFERENCE [USER:PASSWORD]
-# Pushes an OCI archive to a plain-HTTP registry with skopeo.
+# Pushes an OCI archive to a registry with skopeo (plain HTTP, or HTTPS
+# without verifying its certificate).
 gantry_push_image() {
   local archive=$1 ref=$2 creds=${3:-}
   local args=(--dest-tls-verify=false)

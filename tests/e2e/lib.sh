@@ -82,7 +82,8 @@ e2e_cleanup() {
     gantry_stop_containerd_namespace "$WORK/containerd" "$ns"
   done
   gantry_stop_containerd "$WORK/containerd" gantry
-  gantry_stop_registry "$WORK/registry"
+  local reg
+  for reg in "$WORK"/registry*/; do [[ -d $reg ]] && gantry_stop_registry "${reg%/}"; done
   # The agents' secret tmpfs mounts.
   local mnt
   for mnt in $(findmnt -rn -o TARGET | grep "^$WORK/"); do umount -l "$mnt" 2> /dev/null; done

@@ -10,14 +10,16 @@
 # that does not exist fails with the registry's words; a registry that goes
 # away in the middle of a blob download (cut by tests/e2e/cutting_proxy.py,
 # then stopped) is retried and the pull succeeds once it is back, the half
-# blob never unpacked.
+# blob never unpacked; a registry serving HTTPS with a certificate from a
+# private CA is pulled from (and pinned) once that CA is its caFile, and
+# refused as untrusted, with what to do, under a name without one.
 #
 # usage: registry_test.sh BIN_DIR
 set -euo pipefail
 BIN=$(cd "${1:?usage: $0 BIN_DIR}" && pwd)
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
-for tool in docker-registry skopeo htpasswd python3; do
+for tool in docker-registry skopeo htpasswd python3 openssl; do
   command -v "$tool" > /dev/null || fail "$tool is missing; run deploy/install-deps.sh"
 done
 
@@ -34,14 +36,35 @@ for v in 1 2 3; do
     "hello from v$v" > /dev/null
   gantry_push_image "$WORK/web$v.tar" "$REG/demo/web:$v" ci:s3cret
 done
-digest_of() {
-  curl -sfI -u ci:s3cret -H "Accept: application/vnd.oci.image.manifest.v1+json" \
-    "http://$REG/v2/demo/web/manifests/$1" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}'
+digest_of() {  # TAG [BASE_URL [CURL_ARGS...]]
+  local tag=$1 base=${2:-http://$REG}
+  shift $(($# < 2 ? $# : 2))
+  curl -sfI -u ci:s3cret "$@" -H "Accept: application/vnd.oci.image.manifest.v1+json" \
+    "$base/v2/demo/web/manifests/$tag" | tr -d '\r' | awk -F': ' 'tolower($1)=="docker-content-digest" {print $2}'
 }
 D1=$(digest_of 1)
 D2=$(digest_of 2)
 [[ -n $D1 && -n $D2 && $D1 != "$D2" ]] || fail "could not read the pushed digests"
 log "registry on $REG (basic auth) holds demo/web:1 $D1 and :2 $D2"
+
+# A second registry on HTTPS, its certificate (for 127.0.0.1 and localhost)
+# signed by a CA made here, which no system store holds.
+TLS_PORT=$(gantry_free_port)
+TLS_REG=127.0.0.1:$TLS_PORT
+pki=$WORK/registry-pki
+mkdir -p "$pki" && chmod 700 "$pki"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj "/CN=Gantry e2e registry CA" -keyout "$pki/ca.key" -out "$pki/ca.pem" 2> /dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$pki/registry.key" -out "$pki/registry.csr" 2> /dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' > "$pki/ext.cnf"
+openssl x509 -req -in "$pki/registry.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial \
+  -days 1 -extfile "$pki/ext.cnf" -out "$pki/registry.pem" 2> /dev/null
+gantry_start_registry "$WORK/registry-tls" "$TLS_PORT" "" "" "$pki/registry.pem" "$pki/registry.key"
+gantry_push_image "$WORK/web1.tar" "$TLS_REG/demo/web:1"
+DT=$(digest_of 1 "https://$TLS_REG" --cacert "$pki/ca.pem")
+[[ -n $DT ]] || fail "could not read the digest from the HTTPS registry with its CA"
+log "HTTPS registry on $TLS_REG (private CA) holds demo/web:1 $DT"
 
 # Credentials live in a file; the registries section serves control plane and agents.
 echo s3cret > "$WORK/registry-password"
@@ -49,6 +72,7 @@ cat > "$WORK/registries.yaml" <<YAML
 registries:
   $REG: {insecure: true, username: ci, passwordFile: $WORK/registry-password}
   $PROXY: {insecure: true, username: ci, passwordFile: $WORK/registry-password}
+  $TLS_REG: {caFile: $pki/ca.pem}
 YAML
 e2e_make_nodes 3
 e2e_start_cp --registry-config "$WORK/registries.yaml"
@@ -84,14 +108,14 @@ YAML
 }
 answers() {  # service expected-body count
   local n=0 addr
-  for addr in $(tasks_json --service "$1" | jq -r '.tasks[] | select(.lastStatus == "RUNNING") | .ports[0] | "\(.hostAddress):\(.hostPort)"'); do
+  for addr in $(tasks_json --service "$1" | jq -r '.tasks[]? | select(.lastStatus == "RUNNING") | .ports[0] | "\(.hostAddress):\(.hostPort)"'); do
     [[ $(curl -sf --max-time 5 "http://$addr/") == "$2" ]] && n=$((n + 1))
   done
   ((n == $3))
 }
 digests_are() {  # service digest count: RUNNING tasks all run `digest`
   local got
-  got=$(tasks_json --service "$1" | jq -r --arg d "$2" '[.tasks[] | select(.lastStatus == "RUNNING" and .containers[0].imageDigest == $d)] | length')
+  got=$(tasks_json --service "$1" | jq -r --arg d "$2" '[.tasks[]? | select(.lastStatus == "RUNNING" and .containers[0].imageDigest == $d)] | length')
   [[ $got == "$3" ]]
 }
 
@@ -175,6 +199,29 @@ pinned_ghost_failed() {
 gantry_wait_for 60 pinned_ghost_failed || fail "a pinned missing image did not fail its task"
 ctl delete service pinned-ghost --wait > /dev/null
 log "missing references fail with 'manifest unknown'"
+
+# --- HTTPS with a private CA: listed with its caFile, the registry's
+# images are pinned by the control plane and pulled by the agents; the same
+# registry named localhost, which has no caFile, is refused as untrusted by
+# both, saying what to do, and nothing is retried for it.
+service_yaml secure "$TLS_REG/demo/web:1" 2 > "$WORK/secure.yaml"
+ctl apply -f "$WORK/secure.yaml"
+secure_up() { answers secure "hello from v1" 2 && digests_are secure "$DT" 2; }
+gantry_wait_for 60 secure_up || fail "tasks from the HTTPS registry did not run $DT: $(ctl describe service secure)"
+service_yaml untrusted "localhost:$TLS_PORT/demo/web:1" 1 > "$WORK/untrusted.yaml"
+ctl apply -f "$WORK/untrusted.yaml"
+pin_untrusted() {
+  ctl describe service untrusted | matches "cannot pin the image.*certificate of localhost:$TLS_PORT is not trusted.*caFile"
+}
+gantry_wait_for 30 pin_untrusted || fail "the control plane did not say the certificate is untrusted: $(ctl describe service untrusted)"
+pull_untrusted() {
+  ctl get tasks -a --service untrusted -o json | jq -r '.tasks[]?.stoppedReason' |
+    matches "CannotPullContainerError: pull localhost:$TLS_PORT/demo/web:1: the certificate of localhost:$TLS_PORT is not trusted"
+}
+gantry_wait_for 30 pull_untrusted || fail "the agent did not fail the pull as untrusted: $(ctl get tasks -a --service untrusted)"
+ctl delete service untrusted --wait > /dev/null
+ctl delete service secure --wait > /dev/null
+log "HTTPS with a private CA: pulled and pinned with caFile, refused as untrusted without"
 
 # --- The registry goes away in the middle of a blob download and comes
 # back: the pull is retried and succeeds.

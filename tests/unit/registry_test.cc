@@ -2,7 +2,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+
+#include "absl/time/clock.h"
 #include "agent/runtime/oci_spec.h"
+#include "common/pki.h"
 #include "common/registry/auth.h"
 #include "common/registry/manifest.h"
 #include "common/registry/reference.h"
@@ -334,6 +338,12 @@ TEST(TransferError, NamesTheHostAndWhatToCheck) {
       TransferError("http://127.0.0.1:5000/v2/demo/web/blobs/sha256:ab", CURLE_OPERATION_TIMEDOUT)
           .message(),
       "no answer from 127.0.0.1:5000 in time (Timeout was reached)");
+  const absl::Status untrusted =
+      TransferError("https://reg.example.org/v2/x", CURLE_PEER_FAILED_VERIFICATION);
+  EXPECT_EQ(untrusted.code(), absl::StatusCode::kFailedPrecondition) << "not retried";
+  EXPECT_THAT(std::string(untrusted.message()),
+              ::testing::StartsWith("the certificate of reg.example.org is not trusted ("));
+  EXPECT_THAT(std::string(untrusted.message()), HasSubstr("caFile"));
   const absl::Status cut = TransferError("http://127.0.0.1:5000/v2/x", CURLE_PARTIAL_FILE);
   EXPECT_EQ(cut.code(), absl::StatusCode::kUnavailable) << "retried";
   EXPECT_EQ(cut.message(), "request to 127.0.0.1:5000 failed: Transferred a partial file");
@@ -357,6 +367,38 @@ TEST(RegistryConfig, ParsesHostsAndRejectsUnknownKeys) {
   EXPECT_THAT(std::string(bad.message()), HasSubstr("unknown setting \"token\""));
   bad = ParseRegistries(YAML::Load("h: {username: u}"), "agent.yaml", config);
   EXPECT_THAT(std::string(bad.message()), HasSubstr("username and password go together"));
+}
+
+// caFile: a private CA's certificates, read and checked when the
+// configuration loads; an unreadable or empty one, or one beside insecure,
+// is an error naming the setting.
+TEST(RegistryConfig, CaFileIsReadAndChecked) {
+  const std::string dir = ::testing::TempDir();
+  auto ca = pki::CreateCa("test", absl::Now(), absl::Hours(1));
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  const std::string good = dir + "/registry-ca.pem";
+  const std::string junk = dir + "/not-a-ca.pem";
+  std::ofstream(good) << ca->cert_pem;
+  std::ofstream(junk) << "hello\n";
+  RegistryConfig config;
+  ASSERT_TRUE(
+      ParseRegistries(YAML::Load("reg.example.org: {caFile: " + good + "}"), "agent.yaml", config)
+          .ok());
+  EXPECT_EQ(config.hosts["reg.example.org"].ca_pem, ca->cert_pem);
+  EXPECT_FALSE(config.hosts["reg.example.org"].insecure) << "HTTPS, with that CA";
+
+  RegistryConfig unchanged;
+  auto bad = ParseRegistries(YAML::Load("h: {caFile: " + junk + "}"), "agent.yaml", unchanged);
+  EXPECT_EQ(bad.message(), "agent.yaml: registries.h.caFile: " + junk +
+                               " holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+  bad =
+      ParseRegistries(YAML::Load("h: {caFile: " + dir + "/missing.pem}"), "agent.yaml", unchanged);
+  EXPECT_THAT(std::string(bad.message()),
+              HasSubstr("registries.h.caFile " + dir + "/missing.pem: cannot read the file"));
+  bad = ParseRegistries(YAML::Load("h: {insecure: true, caFile: " + good + "}"), "agent.yaml",
+                        unchanged);
+  EXPECT_THAT(std::string(bad.message()), HasSubstr("insecure (plain HTTP) and caFile"));
+  EXPECT_TRUE(unchanged.hosts.empty());
 }
 
 }  // namespace
