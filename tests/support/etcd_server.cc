@@ -23,6 +23,7 @@ namespace gantry::testing {
 namespace {
 
 constexpr char kEtcd[] = "/usr/bin/etcd";
+constexpr char kSetpriv[] = "/usr/bin/setpriv";  // util-linux
 
 // A port nobody listens on now (the kernel's choice for port 0).
 int FreePort() {
@@ -72,7 +73,13 @@ absl::StatusOr<std::unique_ptr<EtcdServer>> EtcdServer::Start() {
 absl::Status EtcdServer::Launch() {
   const std::string client = absl::StrCat("http://127.0.0.1:", client_port_);
   const std::string peer = absl::StrCat("http://127.0.0.1:", peer_port_);
-  std::vector<std::string> args = {kEtcd,
+  // setpriv --pdeathsig: etcd is killed when the thread that started it
+  // (the test's main thread) ends, so a test that dies without running its
+  // destructors (a sanitizer's halt, a crash) leaves no etcd behind.
+  std::vector<std::string> args = {kSetpriv,
+                                   "--pdeathsig",
+                                   "KILL",
+                                   kEtcd,
                                    "--name=test",
                                    "--data-dir=" + dir_ + "/data",
                                    "--listen-client-urls=" + client,
@@ -93,7 +100,7 @@ absl::Status EtcdServer::Launch() {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  const int spawned = ::posix_spawn(&pid_, kEtcd, &actions, nullptr, argv.data(), environ);
+  const int spawned = ::posix_spawn(&pid_, kSetpriv, &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (spawned != 0) return absl::InternalError("cannot start etcd");
   for (int i = 0; i < 200; ++i) {  // up to 20 s for a cold start
